@@ -1,0 +1,17 @@
+# The hardware layer: the only part of the firmware that touches pins, buses,
+# radios and sleep. Node logic receives an object with these attributes and
+# never imports `machine` itself, so the same logic runs on an ESP32
+# (firmware.hal.esp32), in the simulator (sim.hal) and in unit tests.
+#
+#   clock.ms()            monotonic milliseconds, never wraps
+#   clock.time()          unix seconds, 0 when the clock has not been set
+#   net.send(data)        send one datagram to the gateway
+#   net.recv()            one received datagram (bytes) or None; never blocks
+#   store.load()          bytes kept across deep sleep (RTC memory), b"" if none
+#   store.save(data)      keep bytes across deep sleep
+#   random_bits(n)        n random bits (int)
+#   fill_sensor.distance_mm()   distance to the rubbish, or None (bin nodes)
+#   battery.mv()          battery voltage in millivolts, or None
+#   temperature.celsius() temperature inside the bin, or None
+#   led.set_pct(level)    drive the lamp at 0..100 % (light nodes)
+#   presence.triggered()  True once for each new detection (light nodes)

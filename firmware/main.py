@@ -1,0 +1,51 @@
+# Entry point on the node: copied to the root of the node's flash as main.py.
+import time
+
+import machine
+
+from firmware import config
+from firmware.bin_node import BinNode
+from firmware.hal.esp32 import Hal
+from firmware.light_node import LightNode
+
+# A node that cannot reach its gateway still sleeps and tries again later.
+RETRY_SLEEP_MS = 300000
+
+
+def run_bin(cfg, hal):
+    wdt = machine.WDT(timeout=60000)  # a hung wake must not drain the battery
+    if not hal.connect(cfg):
+        hal.log("no Wi-Fi; sleeping")
+        hal.deep_sleep(RETRY_SLEEP_MS)
+    node = BinNode(cfg, hal)
+    node.wake()
+    while node.poll():
+        wdt.feed()
+        time.sleep_ms(20)
+    hal.deep_sleep(node.sleep())
+
+
+def run_light(cfg, hal):
+    wdt = machine.WDT(timeout=30000)
+    # The lamp comes on at its idle level before anything that can fail.
+    hal.led.set_pct(cfg.idle_pct)
+    while not hal.connect(cfg):
+        hal.log("no Wi-Fi yet; lamp runs on its own sensor")
+        wdt.feed()
+    node = LightNode(cfg, hal)
+    while True:
+        node.poll()
+        wdt.feed()
+        time.sleep_ms(20)
+
+
+def main():
+    cfg = config.load()
+    hal = Hal(cfg)
+    if cfg.role == "bin":
+        run_bin(cfg, hal)
+    else:
+        run_light(cfg, hal)
+
+
+main()

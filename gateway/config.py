@@ -1,0 +1,73 @@
+"""Gateway settings: embedded defaults, optionally overridden by a TOML file."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class GatewayConfigError(ValueError):
+    """A gateway setting that cannot be used; the message names it."""
+
+
+@dataclass
+class GatewayConfig:
+    district: str = "district"
+    bind_host: str = "127.0.0.1"
+    port: int = 5683
+    db_path: Path = Path("var/gateway.sqlite")
+    mqtt_host: str | None = None
+    mqtt_port: int = 1883
+    mqtt_prefix: str = "kvarter"
+    # Where node registrations are accepted from: the technician's laptop
+    # reaches the gateway through these networks (VPN, depot LAN).
+    admin_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise GatewayConfigError(f"port must be 0..65535, got {self.port}")
+        if not 1 <= self.mqtt_port <= 65535:
+            raise GatewayConfigError(f"mqtt_port must be 1..65535, got {self.mqtt_port}")
+        if not self.district or "/" in self.district or "+" in self.district \
+                or "#" in self.district:
+            raise GatewayConfigError(
+                f"district must be a non-empty name without '/', '+' or '#', got {self.district!r}")
+        for net in self.admin_networks:
+            try:
+                ipaddress.ip_network(net)
+            except ValueError:
+                raise GatewayConfigError(
+                    f"admin_networks: {net!r} is not a network like 10.0.0.0/8") from None
+        self.db_path = Path(self.db_path)
+
+    def admin_allowed(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in ipaddress.ip_network(n) for n in self.admin_networks)
+
+    @classmethod
+    def load(cls, path: Path | None, **overrides: Any) -> GatewayConfig:
+        values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    values = tomllib.load(f).get("gateway", {})
+            except FileNotFoundError:
+                raise GatewayConfigError(f"config file {path} does not exist") from None
+            except tomllib.TOMLDecodeError as e:
+                raise GatewayConfigError(f"config file {path} is not valid TOML: {e}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise GatewayConfigError(
+                f"unknown setting(s) in [gateway]: {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(known))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except TypeError as e:
+            raise GatewayConfigError(str(e)) from None

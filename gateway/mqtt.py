@@ -1,0 +1,85 @@
+"""Publishing accepted reports to an MQTT broker, which is how the rest of the
+city sees a district's data. Presence is published as counts only."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.store import BinRecord, PresenceRecord, Record
+
+log = logging.getLogger("gateway.mqtt")
+
+
+def topic_for(prefix: str, district: str, record: Record) -> str:
+    if isinstance(record, BinRecord):
+        return f"{prefix}/{district}/bin/{record.node_id}/report"
+    return f"{prefix}/{district}/light/{record.node_id}/presence"
+
+
+def payload_for(record: Record) -> bytes:
+    if isinstance(record, BinRecord):
+        r = record.report
+        body = {"node": record.node_id, "seq": r.seq, "measured_at": record.measured_at,
+                "received_at": record.received_at, "fill_pct": r.fill_pct,
+                "temp_c": r.temp_c, "battery_mv": r.battery_mv, "tilt_deg": r.tilt_deg,
+                "flags": r.flags}
+    else:
+        assert isinstance(record, PresenceRecord)
+        e = record.event
+        body = {"node": record.node_id, "seq": e.seq, "measured_at": record.measured_at,
+                "received_at": record.received_at, "count": e.count,
+                "level_pct": e.level_pct, "speed_mps": e.speed_mps}
+    return json.dumps(body).encode()
+
+
+class Publisher(Protocol):
+    def publish(self, record: Record) -> None: ...
+    def close(self) -> None: ...
+
+
+class NoPublisher:
+    def publish(self, record: Record) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class MqttPublisher:
+    """QoS 1 publishing. paho queues messages while the broker is away and
+    reconnects by itself, so a broker restart loses nothing already queued."""
+
+    def __init__(self, host: str, port: int, prefix: str, district: str) -> None:
+        self.prefix = prefix
+        self.district = district
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"kvarter-gateway-{district}")
+        self.client.on_connect = self._on_connect
+        self.client.connect_async(host, port)
+        self.client.loop_start()
+        self._pending: list[mqtt.MQTTMessageInfo] = []
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason: ReasonCode, properties: object) -> None:
+        log.info("MQTT broker: %s", reason)
+
+    def publish(self, record: Record) -> None:
+        info = self.client.publish(topic_for(self.prefix, self.district, record),
+                                   payload_for(record), qos=1)
+        self._pending = [i for i in self._pending if not i.is_published()]
+        self._pending.append(info)
+
+    def close(self, timeout: float = 2.0) -> None:
+        for info in self._pending:
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                break  # never connected: nothing more can be delivered now
+        self.client.disconnect()
+        self.client.loop_stop()

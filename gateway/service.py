@@ -1,0 +1,131 @@
+"""The running gateway: wires storage, ingest, the writer, MQTT and the CoAP
+server together, and shuts them down in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections import Counter
+
+import aiocoap
+
+from gateway.coap_server import ReportResource, build_site
+from gateway.config import GatewayConfig
+from gateway.ingest import Ingest, Rejected
+from gateway.mqtt import MqttPublisher, NoPublisher, Publisher
+from gateway.registry import Node
+from gateway.store import Store
+from gateway.writer import BatchWriter
+
+log = logging.getLogger("gateway")
+
+# On shutdown the gateway keeps serving until no request has come for this
+# long (at most DRAIN_MAX_S), so that what is already on its way is stored.
+DRAIN_QUIET_S = 0.2
+DRAIN_MAX_S = 3.0
+
+
+class Activity:
+    """Requests being handled, and when the last one came."""
+
+    def __init__(self) -> None:
+        self.inflight = 0
+        self.last = 0.0
+
+    def enter(self) -> None:
+        self.inflight += 1
+        self.last = time.monotonic()
+
+    def leave(self) -> None:
+        self.inflight -= 1
+        self.last = time.monotonic()
+
+    async def quiet(self, quiet_s: float, max_s: float) -> None:
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline:
+            if self.inflight == 0 and time.monotonic() - self.last >= quiet_s:
+                return
+            await asyncio.sleep(quiet_s / 4)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.store = Store(config.db_path)
+        self.ingest = Ingest({n.node_id: n for n in self.store.nodes()})
+        self.writer = BatchWriter(self.store)
+        self.publisher: Publisher = NoPublisher()
+        self.context: aiocoap.Context | None = None
+        self.activity = Activity()
+        self._site = build_site(self)
+        self._warned: set[tuple[str, str]] = set()
+
+    async def start(self) -> None:
+        self.writer.start()
+        if self.config.mqtt_host:
+            self.publisher = MqttPublisher(self.config.mqtt_host, self.config.mqtt_port,
+                                           self.config.mqtt_prefix, self.config.district)
+        self.context = await aiocoap.Context.create_server_context(
+            self._site, bind=(self.config.bind_host, self.config.port))
+        log.info("gateway for %s listening on coap://%s:%d, data in %s",
+                 self.config.district, self.config.bind_host, self.config.port,
+                 self.config.db_path)
+
+    async def register(self, node: Node) -> bool:
+        created = await asyncio.to_thread(self.store.register, node)
+        self.ingest.nodes[node.node_id] = node
+        log.info("%s node %s (%s)", "registered" if created else "updated", node.node_id,
+                 node.role)
+        return created
+
+    def note_rejection(self, node_id: str, rejection: Rejected) -> None:
+        # One log line per node and reason, so a misconfigured node cannot
+        # flood the log.
+        key = (node_id, rejection.reason.value)
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("rejected from %s: %s", node_id, rejection.message)
+
+    def counts(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for res in (self._site._subsites[(p,)] for p in ("b", "p")):
+            assert isinstance(res, ReportResource)
+            total.update({f"{res.kind}:{k}": v for k, v in res.counts.items()})
+        return total
+
+    async def stop(self) -> None:
+        await self.activity.quiet(DRAIN_QUIET_S, DRAIN_MAX_S)
+        if self.context is not None:
+            await self.context.shutdown()
+        await self.writer.stop()
+        self.publisher.close()
+        self.store.close()
+        log.info("gateway stopped; %s", dict(self.counts()) or "no reports")
+
+
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    # aiocoap lets some decoding errors of garbage datagrams (invalid UTF-8 in
+    # a text option) escape to the event loop; the datagram is dropped and
+    # the gateway goes on. One line in the log, not a traceback.
+    exc = context.get("exception")
+    if isinstance(exc, UnicodeDecodeError | ValueError):
+        log.warning("dropped an undecodable datagram: %s", exc)
+        return
+    loop.default_exception_handler(context)
+
+
+async def serve(config: GatewayConfig) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly."""
+    gateway = Gateway(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_log_loop_error)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await gateway.start()
+    try:
+        await stop.wait()
+    finally:
+        await gateway.stop()

@@ -1,0 +1,64 @@
+"""`kvarter sim ...`: run a simulated district against a gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import click
+
+from gateway.registry_client import RegistryError, register_nodes
+from sim.district import build
+from sim.runner import Outcome, Simulation
+
+
+def parse_hostport(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:5683")
+    return host.strip("[]"), int(port)
+
+
+def run_district(gateway: tuple[str, int], bins: int, lights: int, hours: float,
+                 seed: int, report_interval_s: int = 3600) -> Outcome:
+    district = build(bins, lights, hours, seed=seed)
+    try:
+        asyncio.run(register_nodes(gateway[0], gateway[1], district.nodes()))
+    except RegistryError as e:
+        raise click.ClickException(str(e)) from None
+    # Virtual days start at the last midnight (UTC), so reports carry real dates.
+    start = int(time.time()) // 86400 * 86400
+    sim = Simulation(district, gateway, hours, start, report_interval_s, seed)
+    return sim.run()
+
+
+def format_outcome(o: Outcome) -> str:
+    return "\n".join([
+        f"simulated          {o.virtual_hours:g} h in {o.real_seconds:.1f} s "
+        f"({len(o.bins)} bin nodes, {len(o.lights)} light nodes)",
+        f"bin reports acked  {o.reports_acked} (gave up on {o.reports_failed})",
+        f"presence events    {o.presence_sent} sent",
+        f"lamp energy        {o.light_energy_ratio * 100:.0f}% of lamps at full all the time",
+    ])
+
+
+@click.group()
+def sim() -> None:
+    """Simulate a district of bin and light nodes running the real firmware."""
+
+
+@sim.command()
+@click.option("--gateway", "gateway", default="127.0.0.1:5683", show_default=True,
+              help="The gateway's CoAP address, HOST:PORT.")
+@click.option("--bins", default=60, show_default=True, type=click.IntRange(0, 5000))
+@click.option("--lights", default=16, show_default=True, type=click.IntRange(0, 2000))
+@click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0.01, 24 * 60))
+@click.option("--interval", "report_interval_s", default=3600, show_default=True,
+              type=click.IntRange(10, 86400), help="Bin report interval, seconds.")
+@click.option("--seed", default=1, show_default=True, type=int)
+def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: int,
+        seed: int) -> None:
+    """Register a district with a running gateway and simulate it."""
+    outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
+                           report_interval_s)
+    click.echo(format_outcome(outcome))

@@ -1,0 +1,149 @@
+"""The simulated hardware layer: what firmware.hal.esp32 is on a real node,
+backed by the virtual world and a real UDP socket on loopback."""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections import deque
+
+from sim.district import SimBin
+
+
+class VirtualClock:
+    """Shared by every node of a simulation; the runner moves it forward."""
+
+    def __init__(self, start_unix: int) -> None:
+        self.start_unix = start_unix
+        self.now_ms = 0
+
+    def ms(self) -> int:
+        return self.now_ms
+
+    def time(self) -> int:
+        return self.start_unix + self.now_ms // 1000
+
+
+class UdpNet:
+    """A real UDP socket, as a node's Wi-Fi interface would give it."""
+
+    def __init__(self, gateway: tuple[str, int]) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.connect(gateway)
+        self.sock.setblocking(False)
+        self.sent = 0
+
+    def send(self, data: bytes) -> None:
+        self.sent += 1
+        try:
+            self.sock.send(data)
+        except OSError:
+            pass  # like a radio: a send into nowhere is simply lost
+
+    def recv(self) -> bytes | None:
+        try:
+            return self.sock.recv(1500)
+        except (BlockingIOError, ConnectionRefusedError):
+            return None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RtcMemory:
+    def __init__(self) -> None:
+        self.data = b""
+
+    def load(self) -> bytes:
+        return self.data
+
+    def save(self, data: bytes) -> None:
+        if len(data) > 2048:
+            raise ValueError("RTC memory holds 2 KiB")
+        self.data = bytes(data)
+
+
+class UltrasonicModel:
+    """Distance to the rubbish from the bin's fill model, with sensor noise."""
+
+    def __init__(self, sim_bin: SimBin, clock: VirtualClock, empty_mm: int, full_mm: int,
+                 rng: random.Random) -> None:
+        self.bin = sim_bin
+        self.clock = clock
+        self.empty_mm = empty_mm
+        self.full_mm = full_mm
+        self.rng = rng
+
+    def distance_mm(self) -> int | None:
+        fill = self.bin.fill_at(self.clock.now_ms / 3_600_000)
+        d = self.empty_mm - fill / 100 * (self.empty_mm - self.full_mm)
+        return max(20, int(d + self.rng.gauss(0, 4)))
+
+
+class Constant:
+    def __init__(self, value: int | None) -> None:
+        self.value = value
+
+    def mv(self) -> int | None:
+        return self.value
+
+    def celsius(self) -> int | None:
+        return self.value
+
+
+class RecordingLed:
+    """Keeps every level change, to measure the energy the lamp used."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.changes: list[tuple[int, float]] = []
+
+    def set_pct(self, pct: float) -> None:
+        self.changes.append((self.clock.now_ms, pct))
+
+    def mean_level(self, until_ms: int) -> float:
+        """Time-weighted mean level from the first change until `until_ms`."""
+        if not self.changes or until_ms <= self.changes[0][0]:
+            return 0.0
+        total = 0.0
+        for (t, level), nxt in zip(self.changes, self.changes[1:] + [(until_ms, 0.0)],
+                                   strict=True):
+            total += level * (min(nxt[0], until_ms) - t)
+        return total / (until_ms - self.changes[0][0])
+
+
+class PresenceInput:
+    def __init__(self) -> None:
+        self.pending = 0
+
+    def trigger(self) -> None:
+        self.pending += 1
+
+    def triggered(self) -> bool:
+        if self.pending:
+            self.pending -= 1
+            return True
+        return False
+
+
+class SimHal:
+    def __init__(self, clock: VirtualClock, gateway: tuple[str, int], seed: int) -> None:
+        self.clock = clock
+        self.net = UdpNet(gateway)
+        self.store = RtcMemory()
+        self.rng = random.Random(seed)
+        self.battery = Constant(3600)
+        self.temperature = Constant(11)
+        self.lines: deque[str] = deque(maxlen=50)
+        # Fitted by role, as the real board has either a fill sensor or a
+        # lamp and a presence sensor.
+        self.fill_sensor: UltrasonicModel | None = None
+        self.led: RecordingLed | None = None
+        self.presence: PresenceInput | None = None
+
+    def random_bits(self, n: int) -> int:
+        return self.rng.getrandbits(n)
+
+    def log(self, line: str) -> None:
+        self.lines.append(f"{self.clock.now_ms / 1000:10.1f} {line}")

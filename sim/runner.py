@@ -1,0 +1,219 @@
+"""Drives a district's virtual nodes in virtual time against a real gateway.
+
+Each node runs the firmware's own node classes on a simulated hardware layer
+with its own UDP socket. Virtual time jumps from event to event; it waits in
+real time only where a node needs the gateway's answer before one of its
+retransmission timers would expire, so many exchanges can be in flight at once
+and a simulated day takes seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import selectors
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from firmware.bin_node import BinNode
+from firmware.config import Config
+from firmware.light_node import LightNode
+from sim.district import District, SimBin, SimPole, detection_times
+from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel, VirtualClock
+
+# Longest real time to wait for the gateway before letting a node's
+# retransmission timer fire: loopback answers take milliseconds.
+ANSWER_WAIT_S = 0.5
+# Non-confirmable sends are paced in real time so a fast simulation does not
+# overrun the gateway's socket buffer (real nodes are spread over real time).
+NON_PER_REAL_SECOND = 1500
+
+
+def node_config(node_id: str, role: str, gateway: tuple[str, int], **extra: object) -> Config:
+    """The config a technician's provisioning would write to the node."""
+    raw: dict[str, object] = {"id": node_id, "role": role, "gateway_host": gateway[0],
+                              "gateway_port": gateway[1]}
+    raw.update(extra)
+    return Config(raw)
+
+
+@dataclass
+class BinDevice:
+    sim_bin: SimBin
+    cfg: Config
+    hal: SimHal
+    node: BinNode | None = None  # None while in deep sleep
+    deadline_ms: int | None = None  # the retransmission check already scheduled
+    acked: list[tuple[int, int]] = field(default_factory=list)  # (seq, measured unix time)
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LightDevice:
+    pole: SimPole
+    cfg: Config
+    hal: SimHal
+    led: RecordingLed
+    presence: PresenceInput
+    node: LightNode
+
+
+@dataclass
+class Outcome:
+    virtual_hours: float
+    real_seconds: float
+    bins: list[BinDevice]
+    lights: list[LightDevice]
+
+    @property
+    def reports_acked(self) -> int:
+        return sum(len(b.acked) for b in self.bins)
+
+    @property
+    def reports_failed(self) -> int:
+        return sum(len(b.failed) for b in self.bins)
+
+    @property
+    def presence_sent(self) -> int:
+        return sum(d.node.events_sent for d in self.lights)
+
+    @property
+    def light_energy_ratio(self) -> float:
+        """Lamp energy as a share of all lamps at full for the whole run."""
+        if not self.lights:
+            return 0.0
+        end = int(self.virtual_hours * 3_600_000)
+        return sum(d.led.mean_level(end) for d in self.lights) / (100 * len(self.lights))
+
+
+class Simulation:
+    def __init__(self, district: District, gateway: tuple[str, int], hours: float,
+                 start_unix: int, report_interval_s: int = 3600, seed: int = 1) -> None:
+        self.district = district
+        self.gateway = gateway
+        self.end_ms = int(hours * 3_600_000)
+        self.hours = hours
+        self.clock = VirtualClock(start_unix)
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._selector = selectors.DefaultSelector()
+        self._non_budget = 0.0
+        self._non_clock = time.monotonic()
+        self.bins = [self._bin_device(b, i + seed * 100_000, report_interval_s)
+                     for i, b in enumerate(district.bins)]
+        self.lights = [self._light_device(p, i + seed * 200_000)
+                       for i, p in enumerate(district.poles)]
+
+    # --- building devices --------------------------------------------------
+    def _bin_device(self, b: SimBin, seed: int, interval_s: int) -> BinDevice:
+        cfg = node_config(b.node_id, "bin", self.gateway, report_interval_s=interval_s)
+        hal = SimHal(self.clock, self.gateway, seed)
+        hal.fill_sensor = UltrasonicModel(b, self.clock, cfg.empty_mm, cfg.full_mm, hal.rng)
+        dev = BinDevice(b, cfg, hal)
+        first = int(hal.rng.uniform(0, interval_s * 1000))
+        self._at(first, lambda: self._wake(dev))
+        return dev
+
+    def _light_device(self, pole: SimPole, seed: int) -> LightDevice:
+        cfg = node_config(pole.node_id, "light", self.gateway)
+        hal = SimHal(self.clock, self.gateway, seed)
+        led, presence = RecordingLed(self.clock), PresenceInput()
+        hal.led, hal.presence = led, presence
+        dev = LightDevice(pole, cfg, hal, led, presence, LightNode(cfg, hal))
+        return dev
+
+    def _at(self, t_ms: int, action: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (t_ms, next(self._order), action))
+
+    # --- bin nodes ---------------------------------------------------------
+    def _wake(self, dev: BinDevice) -> None:
+        # A wake from deep sleep starts the firmware afresh: only what the
+        # node saved in RTC memory carries over.
+        dev.node = BinNode(dev.cfg, dev.hal)
+        dev.node.wake()
+        self._selector.register(dev.hal.net.sock, selectors.EVENT_READ, dev)
+        self._after_bin_poll(dev)
+
+    def _poll_bin(self, dev: BinDevice) -> None:
+        if dev.node is not None:
+            dev.node.poll()
+            self._after_bin_poll(dev)
+
+    def _after_bin_poll(self, dev: BinDevice) -> None:
+        node = dev.node
+        assert node is not None
+        if node.uplink.busy():
+            deadline = node.next_deadline_ms()
+            assert deadline is not None
+            if deadline != dev.deadline_ms:
+                dev.deadline_ms = deadline
+                self._at(deadline, lambda: self._poll_bin(dev))
+            return
+        code, detail = node.uplink.last_result or (None, "no result")
+        assert node.report is not None
+        if code is not None and code.startswith("2."):
+            dev.acked.append((node.report.seq, node.report.time))
+        else:
+            dev.failed.append(f"{code} {detail!r}")
+        self._selector.unregister(dev.hal.net.sock)
+        sleep_ms = node.sleep()
+        dev.node = None
+        self._at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
+
+    # --- light nodes -------------------------------------------------------
+    def _detect(self, dev: LightDevice) -> None:
+        dev.presence.trigger()
+        self._poll_light(dev)
+
+    def _poll_light(self, dev: LightDevice) -> None:
+        before = dev.node.events_sent
+        dev.node.poll()
+        if dev.node.events_sent != before:
+            self._pace_non()
+        deadline = dev.node.next_deadline_ms()
+        if deadline is not None:
+            self._at(max(deadline, self.clock.now_ms + 1), lambda: self._poll_light(dev))
+
+    def _pace_non(self) -> None:
+        now = time.monotonic()
+        self._non_budget = min(100.0, self._non_budget
+                               + (now - self._non_clock) * NON_PER_REAL_SECOND) - 1
+        self._non_clock = now
+        if self._non_budget < 0:
+            time.sleep(-self._non_budget / NON_PER_REAL_SECOND)
+
+    # --- the loop ----------------------------------------------------------
+    def _deliver(self, before_ms: int | None, wait: bool) -> None:
+        """Hand arrived datagrams to bin nodes. With `wait`, block (in real
+        time) for nodes whose timers would fire before `before_ms`."""
+        while True:
+            urgent = wait and any(
+                isinstance(key.data, BinDevice) and key.data.node is not None
+                and (before_ms is None
+                     or (key.data.node.next_deadline_ms() or 0) <= before_ms)
+                for key in self._selector.get_map().values())
+            ready = self._selector.select(ANSWER_WAIT_S if urgent else 0)
+            if not ready:
+                return
+            for key, _ in ready:
+                self._poll_bin(key.data)
+
+    def run(self) -> Outcome:
+        started = time.monotonic()
+        detections = detection_times(self.district)
+        for dev in self.lights:
+            for t in detections[dev.pole.node_id]:
+                self._at(int(t * 1000), lambda d=dev: self._detect(d))  # type: ignore[misc]
+        while self._heap and self._heap[0][0] <= self.end_ms:
+            t = self._heap[0][0]
+            self._deliver(t, wait=True)
+            t, _, action = heapq.heappop(self._heap)
+            self.clock.now_ms = max(self.clock.now_ms, t)
+            action()
+        # Let exchanges still in flight at the end finish, in real time only.
+        self._deliver(None, wait=True)
+        for hal in [b.hal for b in self.bins] + [lt.hal for lt in self.lights]:
+            hal.net.close()
+        self._selector.close()
+        return Outcome(self.hours, time.monotonic() - started, self.bins, self.lights)

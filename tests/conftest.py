@@ -1,0 +1,86 @@
+"""Real peers for the tests: a gateway process, a mosquitto broker, each on a
+free loopback port and stopped afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gateway.registry import Node
+from gateway.registry_client import register_nodes
+from tools.demo import free_udp_port, start_gateway, stop_gateway
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningGateway:
+    port: int
+    db: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def register(self, *nodes: Node) -> None:
+        asyncio.run(register_nodes("127.0.0.1", self.port, nodes))
+
+    def stop(self) -> int:
+        return stop_gateway(self.proc)
+
+
+def launch_gateway(tmp_path: Path, *extra: str) -> RunningGateway:
+    port = free_udp_port()
+    db = tmp_path / "gateway.sqlite"
+    return RunningGateway(port, db, start_gateway(db, port, *extra))
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    gw = launch_gateway(tmp_path)
+    yield gw
+    if gw.proc.poll() is None:
+        gw.stop()
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if found is None:
+        raise RuntimeError("mosquitto is not installed: run 'make setup' (as root) first")
+    return found
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[int]:
+    port = free_tcp_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("mosquitto did not start") from None
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
