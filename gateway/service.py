@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections import Counter
@@ -63,6 +64,10 @@ class Gateway:
         self._warned: set[tuple[str, str]] = set()
 
     async def start(self) -> None:
+        # aiocoap binds with SO_REUSEPORT by default, which would let a second
+        # gateway on the same port silently take half of the traffic. One
+        # gateway per port: a second one must fail to start.
+        os.environ["AIOCOAP_REUSE_PORT"] = "0"
         self.writer.start()
         if self.config.mqtt_host:
             self.publisher = MqttPublisher(self.config.mqtt_host, self.config.mqtt_port,

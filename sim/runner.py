@@ -89,11 +89,14 @@ class Outcome:
 
 class Simulation:
     def __init__(self, district: District, gateway: tuple[str, int], hours: float,
-                 start_unix: int, report_interval_s: int = 3600, seed: int = 1) -> None:
+                 start_unix: int, report_interval_s: int = 3600, seed: int = 1,
+                 answer_wait_s: float = ANSWER_WAIT_S) -> None:
         self.district = district
         self.gateway = gateway
         self.end_ms = int(hours * 3_600_000)
         self.hours = hours
+        self.answer_wait_s = answer_wait_s
+        self._started: float | None = None
         self.clock = VirtualClock(start_unix)
         self._heap: list[tuple[int, int, Callable[[], None]]] = []
         self._order = itertools.count()
@@ -193,27 +196,34 @@ class Simulation:
                 and (before_ms is None
                      or (key.data.node.next_deadline_ms() or 0) <= before_ms)
                 for key in self._selector.get_map().values())
-            ready = self._selector.select(ANSWER_WAIT_S if urgent else 0)
+            ready = self._selector.select(self.answer_wait_s if urgent else 0)
             if not ready:
                 return
             for key, _ in ready:
                 self._poll_bin(key.data)
 
-    def run(self) -> Outcome:
-        started = time.monotonic()
-        detections = detection_times(self.district)
-        for dev in self.lights:
-            for t in detections[dev.pole.node_id]:
-                self._at(int(t * 1000), lambda d=dev: self._detect(d))  # type: ignore[misc]
-        while self._heap and self._heap[0][0] <= self.end_ms:
+    def run_until(self, hours: float) -> None:
+        """Advance virtual time to `hours` after the start (or the end)."""
+        if self._started is None:
+            self._started = time.monotonic()
+            detections = detection_times(self.district)
+            for dev in self.lights:
+                for t in detections[dev.pole.node_id]:
+                    self._at(int(t * 1000), lambda d=dev: self._detect(d))  # type: ignore[misc]
+        until = min(self.end_ms, int(hours * 3_600_000))
+        while self._heap and self._heap[0][0] <= until:
             t = self._heap[0][0]
             self._deliver(t, wait=True)
             t, _, action = heapq.heappop(self._heap)
             self.clock.now_ms = max(self.clock.now_ms, t)
             action()
-        # Let exchanges still in flight at the end finish, in real time only.
+
+    def run(self) -> Outcome:
+        """Run to the end, let exchanges in flight finish, and close."""
+        self.run_until(self.hours)
+        assert self._started is not None
         self._deliver(None, wait=True)
         for hal in [b.hal for b in self.bins] + [lt.hal for lt in self.lights]:
             hal.net.close()
         self._selector.close()
-        return Outcome(self.hours, time.monotonic() - started, self.bins, self.lights)
+        return Outcome(self.hours, time.monotonic() - self._started, self.bins, self.lights)

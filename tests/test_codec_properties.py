@@ -7,7 +7,7 @@ import aiocoap
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import codec, coap
+from firmware import coap, codec
 
 seqs = st.integers(0, 0xFFFF)
 times = st.integers(0, 0xFFFFFFFF)
@@ -84,7 +84,11 @@ def test_arbitrary_bytes_decode_or_raise_decode_error(data: bytes) -> None:
         assert encode(value) == data
 
 
-options = st.lists(st.tuples(st.integers(1, 2000), st.binary(max_size=300)), max_size=6)
+# Printable values: aiocoap decodes text options as UTF-8 and (in 0.4.17) lets
+# a UnicodeDecodeError escape for invalid text, so that case is compared by
+# the garbage test against the running gateway instead.
+option_values = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=300)
+options = st.lists(st.tuples(st.integers(1, 2000), option_values.map(str.encode)), max_size=6)
 
 
 @given(st.sampled_from([coap.CON, coap.NON, coap.ACK]), st.integers(0, 255),

@@ -1,0 +1,132 @@
+"""Starting, stopping and misconfiguring the gateway, as an operator would."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import launch_gateway
+
+from firmware import codec
+from gateway.config import GatewayConfig, GatewayConfigError
+from gateway.registry import Node
+from gateway.store import BinRecord, Store
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_gateway_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    gw = launch_gateway(tmp_path)
+    gw.register(Node("B1", "bin", 60.0, 17.0))
+    gw.proc.send_signal(sig)
+    assert gw.proc.wait(timeout=15) == 0
+    err = gw.proc.stderr.read().decode() if gw.proc.stderr else ""
+    assert "Traceback" not in err
+    assert "gateway stopped" in err
+    # The database is whole and readable after the stop.
+    with sqlite3.connect(gw.db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT node_id FROM nodes").fetchall() == [("B1",)]
+
+
+def kvarter(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("toml, expect", [
+    ("[gateway]\nport = 70000\n", "port must be"),
+    ("[gateway]\nprot = 5683\n", "unknown setting(s) in [gateway]: prot"),
+    ("[gateway]\nadmin_networks = ['10.0.0.300/8']\n", "admin_networks"),
+    ("[gateway\n", "not valid TOML"),
+])
+def test_bad_config_gets_one_line(tmp_path: Path, toml: str, expect: str) -> None:
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(toml)
+    assert expect in one_line_error(kvarter("gateway", "run", "--config", str(cfg)))
+
+
+def test_missing_config_file_and_missing_data_get_one_line(tmp_path: Path) -> None:
+    assert "does not exist" in one_line_error(
+        kvarter("gateway", "run", "--config", str(tmp_path / "nope.toml")))
+    assert "no gateway data" in one_line_error(
+        kvarter("gateway", "summary", "--db", str(tmp_path / "none.sqlite")))
+
+
+def test_port_in_use_gets_one_line(tmp_path: Path) -> None:
+    gw = launch_gateway(tmp_path)
+    try:
+        line = one_line_error(kvarter("gateway", "run", "--port", str(gw.port), "--db",
+                                      str(tmp_path / "other.sqlite")))
+        assert "cannot listen" in line and "--port" in line
+    finally:
+        gw.stop()
+
+
+def test_registering_with_an_unreachable_gateway_gets_one_line(tmp_path: Path) -> None:
+    line = one_line_error(kvarter("node", "register", "B1", "--role", "bin", "--lat", "60",
+                                  "--lon", "17", "--gateway", "127.0.0.1:9"))
+    assert "did not answer" in line
+
+
+def test_register_and_list_nodes_through_the_cli(tmp_path: Path) -> None:
+    gw = launch_gateway(tmp_path)
+    try:
+        out = kvarter("node", "register", "L0003", "--role", "light", "--lat", "60.5",
+                      "--lon", "17.2", "--kind", "street-1", "--gateway", f"127.0.0.1:{gw.port}")
+        assert out.returncode == 0 and "registered" in out.stdout
+        bad = kvarter("node", "register", "L0003", "--role", "light", "--lat", "160",
+                      "--lon", "17.2", "--gateway", f"127.0.0.1:{gw.port}")
+        assert "lat must be" in one_line_error(bad)
+    finally:
+        gw.stop()
+    listing = kvarter("gateway", "nodes", "--db", str(gw.db))
+    assert "L0003" in listing.stdout and "street-1" in listing.stdout
+
+
+def test_admin_networks_decide_who_may_register() -> None:
+    cfg = GatewayConfig(admin_networks=["10.20.0.0/16"])
+    assert cfg.admin_allowed("10.20.3.4")
+    assert cfg.admin_allowed("::ffff:10.20.3.4")
+    assert not cfg.admin_allowed("127.0.0.1")
+    with pytest.raises(GatewayConfigError):
+        GatewayConfig(district="a/b")
+
+
+def test_store_uses_wal_and_keeps_a_report_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "g.sqlite")
+    store.register(Node("B1", "bin", 60.0, 17.0))
+    rec = BinRecord("B1", codec.BinReport(1, 1_790_000_000, 10.0), 1_790_000_001.0)
+    assert store.insert([rec, rec]) == [True, False]
+    assert store.insert([rec]) == [False]
+    store.close()
+    with sqlite3.connect(tmp_path / "g.sqlite") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT COUNT(*) FROM bin_reports").fetchone()[0] == 1
+
+
+def test_report_without_node_time_is_stamped_with_arrival(tmp_path: Path) -> None:
+    rec = BinRecord("B1", codec.BinReport(1, 0, 10.0), 1_790_000_123.7)
+    assert rec.measured_at == 1_790_000_123
+
+
+def test_demo_command_prints_the_summary(tmp_path: Path) -> None:
+    out = kvarter("demo", "--data", str(tmp_path), "--bins", "12", "--lights", "4",
+                  "--hours", "3")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "bin reports acked  36 (gave up on 0)" in text
+    assert "nodes seen         16" in text
+    assert "gateway exit       clean" in text
+    assert str(tmp_path / "gateway.sqlite") in text or "gateway.sqlite" in text

@@ -1,0 +1,80 @@
+"""A real mosquitto broker receives what the gateway accepts."""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from conftest import launch_gateway
+from paho.mqtt.enums import CallbackAPIVersion
+
+from firmware import coap, codec
+from gateway.registry import Node
+
+
+def subscriber(port: int, topic: str) -> tuple[mqtt.Client, queue.Queue[mqtt.MQTTMessage]]:
+    inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+    subscribed = queue.Queue[bool]()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-subscriber")
+    client.on_message = lambda c, u, msg: inbox.put(msg)
+    client.on_subscribe = lambda *a: subscribed.put(True)
+    client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    subscribed.get(timeout=10)
+    return client, inbox
+
+
+def post(port: int, path: bytes, node: bytes, payload: bytes) -> str:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect(("127.0.0.1", port))
+    sock.settimeout(5)
+    msg = coap.Message(coap.CON, coap.POST, 0x1111, b"\x01",
+                       [(coap.OPT_URI_PATH, path), (coap.OPT_URI_PATH, node)], payload)
+    sock.send(coap.encode(msg))
+    reply = coap.decode(sock.recv(1500))
+    sock.close()
+    return coap.code_str(reply.code)
+
+
+def test_accepted_report_is_published_and_rejected_one_is_not(tmp_path: Path,
+                                                              mosquitto: int) -> None:
+    client, inbox = subscriber(mosquitto, "kvarter/#")
+    gw = launch_gateway(tmp_path, "--mqtt", "127.0.0.1", "--mqtt-port", str(mosquitto),
+                        "--district", "norrmalm")
+    try:
+        gw.register(Node("B0042", "bin", 59.33, 18.06, "240L"))
+        report = codec.BinReport(77, 1_790_000_000, 81.5, 9, 3580, None,
+                                 codec.BIN_FLAG_THRESHOLD)
+        assert post(gw.port, b"b", b"B0042", b"\x01\x02") == "4.00"
+        assert post(gw.port, b"b", b"B0042", codec.encode_bin_report(report)) == "2.04"
+        msg = inbox.get(timeout=10)
+        assert msg.topic == "kvarter/norrmalm/bin/B0042/report"
+        body = json.loads(msg.payload)
+        assert body["fill_pct"] == 81.5 and body["seq"] == 77
+        assert body["measured_at"] == 1_790_000_000 and body["battery_mv"] == 3580
+        assert inbox.empty()  # the malformed report was not published
+    finally:
+        assert gw.stop() == 0
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_presence_is_published_as_a_count(tmp_path: Path, mosquitto: int) -> None:
+    client, inbox = subscriber(mosquitto, "kvarter/+/light/#")
+    gw = launch_gateway(tmp_path, "--mqtt", "127.0.0.1", "--mqtt-port", str(mosquitto))
+    try:
+        gw.register(Node("L7", "light", 59.33, 18.06, "street-1"))
+        event = codec.PresenceEvent(5, 1_790_000_100, 3, 100)
+        assert post(gw.port, b"p", b"L7", codec.encode_presence(event)) == "2.04"
+        body = json.loads(inbox.get(timeout=10).payload)
+        assert body == {"node": "L7", "seq": 5, "measured_at": 1_790_000_100,
+                        "received_at": body["received_at"], "count": 3, "level_pct": 100,
+                        "speed_mps": None}
+    finally:
+        gw.stop()
+        client.loop_stop()
+        client.disconnect()
