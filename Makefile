@@ -38,7 +38,7 @@ demo: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy gateway sim tools
+	$(VENV)/bin/mypy gateway sim tools bench
 	$(VENV)/bin/mypy --config-file mypy-firmware.ini -p firmware
 
 test: lint

@@ -25,18 +25,50 @@ def firmware_test_names() -> list[str]:
     return names
 
 
+VM = ROOT / "tools" / "micropython_vm.mjs"
+
+# Imports every firmware test module inside the VM and runs its test_*
+# functions, one JSON line per test.
+RUNNER = """
+import sys, json
+sys.path.insert(0, "/fwtests")
+sys.path.insert(0, "/")
+for mod_name in sorted(f[:-3] for f in __import__("os").listdir("/fwtests")
+                       if f.startswith("test_") and f.endswith(".py")):
+    try:
+        mod = __import__(mod_name)
+    except Exception as e:
+        print(json.dumps({"test": mod_name, "ok": False,
+                          "error": "import failed: %s: %s" % (type(e).__name__, e)}))
+        continue
+    for name in sorted(dir(mod)):
+        if name.startswith("test_"):
+            try:
+                getattr(mod, name)()
+                print(json.dumps({"test": mod_name + "." + name, "ok": True, "error": ""}))
+            except Exception as e:
+                print(json.dumps({"test": mod_name + "." + name, "ok": False,
+                                  "error": "%s: %s" % (type(e).__name__, e)}))
+"""
+
+
+def run_in_vm(root: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    script = tmp / "runner.py"
+    script.write_text(RUNNER)
+    return subprocess.run(
+        ["node", str(VM), str(script), f"{root / 'firmware'}=/firmware",
+         f"{root / 'tests' / 'firmware'}=/fwtests"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
 @pytest.fixture(scope="module")
-def vm_results() -> dict[str, dict[str, object]]:
-    proc = subprocess.run(["node", str(FW_TESTS / "run_in_micropython.mjs"), str(ROOT)],
-                          capture_output=True, text=True, timeout=300)
+def vm_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    proc = run_in_vm(ROOT, tmp_path_factory.mktemp("vm"))
     results: dict[str, dict[str, object]] = {}
     for line in proc.stdout.splitlines():
         if line.startswith("{"):
             row = json.loads(line)
-            if "test" in row:
-                results[str(row["test"])] = row
-            else:
-                results["_heap"] = row
+            results[str(row["test"])] = row
     assert results, f"the MicroPython VM ran nothing: {proc.stderr.strip()}"
     return results
 
@@ -53,16 +85,14 @@ def test_compiles_for_esp32(source: Path, tmp_path: Path) -> None:
     assert (tmp_path / "out.mpy").read_bytes()[:1] == b"M"  # .mpy header
 
 
-def test_vm_runner_reports_a_failing_firmware_test(tmp_path: Path) -> None:
-    # The check must be able to fail: a copy of the tree with a test that
-    # uses something MicroPython lacks.
+def test_vm_run_fails_for_code_micropython_cannot_run(tmp_path: Path) -> None:
+    # The check must be able to fail: a copy of the tree with a firmware test
+    # that uses something MicroPython lacks.
     (tmp_path / "tests" / "firmware").mkdir(parents=True)
     (tmp_path / "firmware").symlink_to(ROOT / "firmware")
     (tmp_path / "tests" / "firmware" / "test_probe.py").write_text(
         "def test_uses_cpython_only():\n    import dataclasses\n")
-    proc = subprocess.run(["node", str(FW_TESTS / "run_in_micropython.mjs"), str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1
+    proc = run_in_vm(tmp_path, tmp_path)
     assert '"ok": false' in proc.stdout and "dataclasses" in proc.stdout
 
 

@@ -14,11 +14,13 @@ def firmware_sources(root: Path = FIRMWARE_DIR) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def compile_file(source: Path, output: Path) -> None:
-    """Compile one file to .mpy; raises RuntimeError with mpy-cross's message."""
+def compile_file(source: Path, output: Path, arch: str | None = ARCH) -> None:
+    """Compile one file to .mpy; raises RuntimeError with mpy-cross's message.
+    arch=None gives portable bytecode (what the MicroPython VM here loads)."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    march = [f"-march={arch}"] if arch else []
     result = subprocess.run(
-        [sys.executable, "-m", "mpy_cross", f"-march={ARCH}", "-o", str(output), str(source)],
+        [sys.executable, "-m", "mpy_cross", *march, "-o", str(output), str(source)],
         capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{source}: {result.stderr.strip() or result.stdout.strip()}")

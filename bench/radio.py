@@ -1,0 +1,26 @@
+"""Sizes and airtime of what a bin node sends."""
+
+from __future__ import annotations
+
+from bench.report import line
+from firmware import coap, codec
+from firmware.airtime import airtime_us
+from firmware.messaging import Uplink
+
+
+class _Hal:
+    def random_bits(self, n: int) -> int:
+        return 0
+
+
+def run() -> list[str]:
+    report = codec.encode_bin_report(codec.BinReport(1, 1_790_000_000, 50.0, 10, 3600))
+    # The request exactly as the node builds it, for a typical 5-character id.
+    uplink = Uplink("B0001", _Hal())
+    message = coap.encode(uplink._request(coap.CON, "b", report))
+    return [
+        line("radio.bin_report_payload", len(report), "bytes", "<=", 12),
+        line("radio.bin_report_frame", len(message), "bytes", "<=", 25),
+        line("radio.bin_report_airtime_sf7", airtime_us(len(message), 7) / 1000, "ms",
+             "<=", 62),
+    ]

@@ -1,0 +1,25 @@
+"""A simulated day of the demo district against a real gateway process."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from bench.report import line
+from sim.cli import run_district
+from tools.demo import free_udp_port, start_gateway, stop_gateway
+
+
+def run() -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_udp_port()
+        gw = start_gateway(Path(tmp) / "g.sqlite", port)
+        try:
+            outcome = run_district(("127.0.0.1", port), bins=120, lights=16, hours=24, seed=1)
+        finally:
+            stop_gateway(gw)
+    sent = outcome.reports_acked + outcome.reports_failed
+    return [
+        line("sim.day_of_120_bins_16_lights", outcome.real_seconds, "s", "<", 60),
+        line("sim.reports_acked_share", outcome.reports_acked / sent, "of sent", ">=", 1.0),
+    ]
