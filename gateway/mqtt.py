@@ -61,6 +61,10 @@ class MqttPublisher:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=f"kvarter-gateway-{district}")
         self.client.on_connect = self._on_connect
+        # Keep retrying a broker that is away, but never wait more than 30 s
+        # once it is back. Queued QoS 1 messages go out on reconnection.
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.max_queued_messages_set(0)  # unbounded: the database is the limit
         self.client.connect_async(host, port)
         self.client.loop_start()
         self._pending: list[mqtt.MQTTMessageInfo] = []

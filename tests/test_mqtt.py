@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import queue
 import socket
+import subprocess
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from conftest import launch_gateway
+from conftest import free_tcp_port, launch_gateway, mosquitto_binary
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware import coap, codec
@@ -78,3 +80,37 @@ def test_presence_is_published_as_a_count(tmp_path: Path, mosquitto: int) -> Non
         gw.stop()
         client.loop_stop()
         client.disconnect()
+
+
+def test_reports_accepted_while_the_broker_is_away_are_published_when_it_returns(
+        tmp_path: Path) -> None:
+    port = free_tcp_port()
+    gw = launch_gateway(tmp_path, "--mqtt", "127.0.0.1", "--mqtt-port", str(port))
+    broker = None
+    try:
+        gw.register(Node("B5", "bin", 60.0, 17.0))
+        report = codec.BinReport(3, 1_790_000_000, 20.0)
+        # No broker yet: the report is still stored and acknowledged.
+        assert post(gw.port, b"b", b"B5", codec.encode_bin_report(report)) == "2.04"
+        conf = tmp_path / "late.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+        broker = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "mosquitto did not start"
+                time.sleep(0.02)
+        client, inbox = subscriber(port, "kvarter/#")
+        body = json.loads(inbox.get(timeout=40).payload)
+        assert body["node"] == "B5" and body["seq"] == 3
+        client.loop_stop()
+        client.disconnect()
+    finally:
+        gw.stop()
+        if broker is not None:
+            broker.terminate()
+            broker.wait(timeout=10)
