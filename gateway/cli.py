@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from firmware import codec
 from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.service import serve
 from gateway.store import Store
@@ -78,6 +80,38 @@ def summary(config: Path | None, db_path: Path | None) -> None:
     store = open_store(config, db_path)
     click.echo(format_summary(store, store.path))
     store.close()
+
+
+@gateway.command()
+@config_option
+@db_option
+@click.option("--node", "node_id", help="Only this node's reports.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000))
+def reports(config: Path | None, db_path: Path | None, node_id: str | None, limit: int) -> None:
+    """The latest bin reports, newest first."""
+    store = open_store(config, db_path)
+    rows = store.recent_bin_reports(node_id, limit)
+    store.close()
+    if not rows:
+        raise click.ClickException(
+            f"no reports from {node_id}" if node_id else "no bin reports stored yet")
+    click.echo(f"{'node':<10} {'seq':>5} {'measured (UTC)':<19} {'fill':>6} {'battery':>8}  flags")
+    for node, seq, measured, fill, battery, flags in rows:
+        when = datetime.fromtimestamp(measured, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        fill_text = "fault" if fill is None else f"{fill:.1f}%"
+        batt = "-" if battery is None else f"{battery / 1000:.2f} V"
+        click.echo(f"{node:<10} {seq:>5} {when:<19} {fill_text:>6} {batt:>8}  "
+                   f"{describe_flags(flags)}")
+
+
+FLAG_NAMES = [(codec.BIN_FLAG_THRESHOLD, "over-threshold"), (codec.BIN_FLAG_FAST_RISE, "fast-rise"),
+              (codec.BIN_FLAG_FIRE, "FIRE"), (codec.BIN_FLAG_TILT, "tilted"),
+              (codec.BIN_FLAG_LID_OPEN, "lid-open"), (codec.BIN_FLAG_SENSOR_FAULT, "sensor-fault"),
+              (codec.BIN_FLAG_BOOT, "boot")]
+
+
+def describe_flags(flags: int) -> str:
+    return " ".join(name for bit, name in FLAG_NAMES if flags & bit)
 
 
 def format_summary(store: Store, path: Path) -> str:

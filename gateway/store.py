@@ -170,6 +170,19 @@ class Store:
         with self._lock:
             return self._db.execute(sql + " ORDER BY node_id, measured_at", tuple(args)).fetchall()
 
+    def recent_bin_reports(self, node_id: str | None, limit: int) -> list[tuple[
+            str, int, int, float | None, int | None, int]]:
+        """(node_id, seq, measured_at, fill_pct, battery_mv, flags), newest first."""
+        sql = ("SELECT node_id, seq, measured_at, fill_pct, battery_mv, flags "
+               "FROM bin_reports")
+        args: tuple[object, ...] = ()
+        if node_id is not None:
+            sql += " WHERE node_id = ?"
+            args = (node_id,)
+        with self._lock:
+            return self._db.execute(sql + " ORDER BY measured_at DESC, node_id LIMIT ?",
+                                    (*args, limit)).fetchall()
+
     def summary(self) -> Summary:
         q = self._db.execute
         with self._lock:

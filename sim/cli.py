@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import click
@@ -26,8 +27,9 @@ def run_district(gateway: tuple[str, int], bins: int, lights: int, hours: float,
         asyncio.run(register_nodes(gateway[0], gateway[1], district.nodes()))
     except RegistryError as e:
         raise click.ClickException(str(e)) from None
-    # Virtual days start at the last midnight (UTC), so reports carry real dates.
-    start = int(time.time()) // 86400 * 86400
+    # The simulated days are the days just past, starting at midnight UTC, so
+    # reports carry real dates and none lies in the future.
+    start = (int(time.time()) // 86400 - math.ceil(hours / 24)) * 86400
     sim = Simulation(district, gateway, hours, start, report_interval_s, seed)
     return sim.run()
 

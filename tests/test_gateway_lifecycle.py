@@ -93,6 +93,8 @@ def test_register_and_list_nodes_through_the_cli(tmp_path: Path) -> None:
         gw.stop()
     listing = kvarter("gateway", "nodes", "--db", str(gw.db))
     assert "L0003" in listing.stdout and "street-1" in listing.stdout
+    assert "no bin reports stored yet" in one_line_error(
+        kvarter("gateway", "reports", "--db", str(gw.db)))
 
 
 def test_admin_networks_decide_who_may_register() -> None:
@@ -129,4 +131,9 @@ def test_demo_command_prints_the_summary(tmp_path: Path) -> None:
     assert "bin reports acked  36 (gave up on 0)" in text
     assert "nodes seen         16" in text
     assert "gateway exit       clean" in text
-    assert str(tmp_path / "gateway.sqlite") in text or "gateway.sqlite" in text
+    assert "gateway.sqlite" in text
+    recent = kvarter("gateway", "reports", "--db", str(tmp_path / "gateway.sqlite"),
+                     "--limit", "3")
+    assert recent.returncode == 0
+    assert len(recent.stdout.splitlines()) == 4  # a header and three reports
+    assert "%" in recent.stdout and " V" in recent.stdout

@@ -80,7 +80,7 @@ def run_demo(data_dir: Path, bins: int, lights: int, hours: float) -> str:
         "next:",
         f"  .venv/bin/kvarter gateway summary --db {shown}",
         f"  .venv/bin/kvarter gateway nodes --db {shown}",
-        f"  sqlite3 {shown} 'SELECT * FROM bin_reports LIMIT 5'",
+        f"  .venv/bin/kvarter gateway reports --db {shown} --limit 10",
         "  .venv/bin/kvarter gateway run        # a gateway of your own on port 5683",
         "  .venv/bin/kvarter sim run --gateway 127.0.0.1:5683 --bins 200 --hours 48",
     ])
