@@ -64,10 +64,9 @@ def mosquitto_binary() -> str:
     return found
 
 
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[int]:
-    port = free_tcp_port()
-    conf = tmp_path / "mosquitto.conf"
+def start_mosquitto(port: int, conf_dir: Path) -> subprocess.Popen[bytes]:
+    """A mosquitto broker on 127.0.0.1:port, accepting connections on return."""
+    conf = conf_dir / f"mosquitto-{port}.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -75,12 +74,18 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return proc
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError("mosquitto did not start") from None
-            time.sleep(0.05)
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[int]:
+    port = free_tcp_port()
+    proc = start_mosquitto(port, tmp_path)
     yield port
     proc.terminate()
     proc.wait(timeout=10)

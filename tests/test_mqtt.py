@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import queue
 import socket
-import subprocess
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from conftest import free_tcp_port, launch_gateway, mosquitto_binary
+from conftest import free_tcp_port, launch_gateway, start_mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware import coap, codec
@@ -92,18 +90,7 @@ def test_reports_accepted_while_the_broker_is_away_are_published_when_it_returns
         report = codec.BinReport(3, 1_790_000_000, 20.0)
         # No broker yet: the report is still stored and acknowledged.
         assert post(gw.port, b"b", b"B5", codec.encode_bin_report(report)) == "2.04"
-        conf = tmp_path / "late.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-        broker = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "mosquitto did not start"
-                time.sleep(0.02)
+        broker = start_mosquitto(port, tmp_path)
         client, inbox = subscriber(port, "kvarter/#")
         body = json.loads(inbox.get(timeout=40).payload)
         assert body["node"] == "B5" and body["seq"] == 3
