@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-GROUPS = ["node", "radio", "ingest", "sim"]
+GROUPS = ["node", "radio", "waste", "ingest", "sim"]
 
 
 def main() -> int:

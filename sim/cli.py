@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from pathlib import Path
 
 import click
 
@@ -64,3 +65,22 @@ def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: i
     outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
                            report_interval_s)
     click.echo(format_outcome(outcome))
+
+
+@sim.command()
+@click.option("--bins", default=120, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--weeks", default=4, show_default=True, type=click.IntRange(1, 52))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--out", "out_dir", default="var/waste", show_default=True,
+              type=click.Path(path_type=Path), help="Where the plot goes.")
+def waste(bins: int, weeks: int, seed: int, out_dir: Path) -> None:
+    """Compare emptying policies (fixed daily, forecast, oracle) on simulated weeks."""
+    from sim.fill_model import profiles
+    from sim.waste import compare
+    from sim.waste_report import plot, table
+
+    days = weeks * 7
+    fills = profiles(build(bins, 0, 1, seed=seed).bins, days, seed=seed)
+    results = compare(fills, days, seed=seed)
+    click.echo(table(results, days, bins))
+    click.echo(f"plot: {plot(results, out_dir / 'policies.png')}")
