@@ -28,7 +28,8 @@ from firmware.light_node import LightNode
 cfg = {"id": "B0001", "role": "bin", "gateway_host": "10.0.0.1"}
 hal = FakeHal()
 node = BinNode(config.Config(cfg), hal)
-node.wake()
+node.wake()  # the first wake after power-on always reports
+node.send()
 node.poll()
 gc.collect()
 bin_heap = gc.mem_alloc() - base

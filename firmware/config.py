@@ -7,19 +7,6 @@ ROLES = ("bin", "light")
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 ID_MAX = 16
 
-DEFAULTS = {
-    "gateway_port": 5683,
-    "report_interval_s": 3600,
-    # Bin geometry: distance from the sensor to the bottom of an empty bin and
-    # to the top of the rubbish when the bin counts as full.
-    "empty_mm": 1000,
-    "full_mm": 150,
-    "threshold_pct": 80,
-    # Light levels and hold time after the last detection.
-    "idle_pct": 40,
-    "active_pct": 100,
-    "hold_s": 60,
-}
 
 
 class ConfigError(ValueError):
@@ -37,12 +24,20 @@ def check_node_id(node_id):
     return node_id
 
 
-def _number(cfg, key, lo, hi):
-    value = cfg.get(key, DEFAULTS.get(key))
+def _number(cfg, key, default, lo, hi):
+    value = cfg.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError("%s must be a number, got %r" % (key, value))
     if not lo <= value <= hi:
         raise ConfigError("%s must be between %s and %s, got %s" % (key, lo, hi, value))
+    return value
+
+
+def _choice(cfg, key, *allowed):
+    """One of `allowed`; the first is the default."""
+    value = cfg.get(key, allowed[0])
+    if value not in allowed or type(value) is not type(allowed[0]):  # 1 is not true
+        raise ConfigError("%s must be one of %r, got %r" % (key, allowed, value))
     return value
 
 
@@ -60,20 +55,30 @@ class Config:
         if not isinstance(host, str) or not host:
             raise ConfigError("gateway_host must be the gateway's address, got %r" % (host,))
         self.gateway_host = host
-        self.gateway_port = int(_number(raw, "gateway_port", 1, 65535))
-        self.report_interval_s = int(_number(raw, "report_interval_s", 10, 86400))
-        self.empty_mm = int(_number(raw, "empty_mm", 50, 5000))
-        self.full_mm = int(_number(raw, "full_mm", 20, 5000))
+        self.gateway_port = int(_number(raw, "gateway_port", 5683, 1, 65535))
+        self.measure_interval_s = int(_number(raw, "measure_interval_s", 3600, 10, 86400))
+        self.heartbeat_s = int(_number(raw, "heartbeat_s", 18000, 10, 7 * 86400))
+        self.empty_mm = int(_number(raw, "empty_mm", 1000, 50, 5000))
+        self.full_mm = int(_number(raw, "full_mm", 150, 20, 5000))
         if self.full_mm >= self.empty_mm:
             raise ConfigError("full_mm (%d) must be less than empty_mm (%d)"
                               % (self.full_mm, self.empty_mm))
-        self.threshold_pct = _number(raw, "threshold_pct", 1, 100)
-        self.idle_pct = _number(raw, "idle_pct", 0, 100)
-        self.active_pct = _number(raw, "active_pct", 0, 100)
+        self.threshold_pct = _number(raw, "threshold_pct", 80, 1, 100)
+        self.sensor = _choice(raw, "sensor", "ultrasonic", "tof")
+        self.samples = int(_number(raw, "samples", 5, 3, 15))
+        self.fast_rise_pct_per_h = _number(raw, "fast_rise_pct_per_h", 25, 1, 1000)
+        self.fire_temp_c = _number(raw, "fire_temp_c", 70, 30, 125)
+        self.fire_rise_c_per_h = _number(raw, "fire_rise_c_per_h", 20, 1, 1000)
+        self.tilt_alarm_deg = _number(raw, "tilt_alarm_deg", 30, 5, 180)
+        self.temp_sensor = _choice(raw, "temp_sensor", "none", "ds18b20")
+        self.tilt_sensor = _choice(raw, "tilt_sensor", "none", "lis3dh")
+        self.lid_switch = _choice(raw, "lid_switch", False, True)
+        self.idle_pct = _number(raw, "idle_pct", 40, 0, 100)
+        self.active_pct = _number(raw, "active_pct", 100, 0, 100)
         if self.idle_pct > self.active_pct:
             raise ConfigError("idle_pct (%s) must not be above active_pct (%s)"
                               % (self.idle_pct, self.active_pct))
-        self.hold_s = _number(raw, "hold_s", 0, 3600)
+        self.hold_s = _number(raw, "hold_s", 60, 0, 3600)
         self.wifi_ssid = raw.get("wifi_ssid")
         self.wifi_password = raw.get("wifi_password")
         pins = raw.get("pins", {})

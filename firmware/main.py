@@ -8,20 +8,20 @@ from firmware.bin_node import BinNode
 from firmware.hal.esp32 import Hal
 from firmware.light_node import LightNode
 
-# A node that cannot reach its gateway still sleeps and tries again later.
-RETRY_SLEEP_MS = 300000
-
 
 def run_bin(cfg, hal):
     wdt = machine.WDT(timeout=60000)  # a hung wake must not drain the battery
-    if not hal.connect(cfg):
-        hal.log("no Wi-Fi; sleeping")
-        hal.deep_sleep(RETRY_SLEEP_MS)
     node = BinNode(cfg, hal)
-    node.wake()
-    while node.poll():
-        wdt.feed()
-        time.sleep_ms(20)
+    # Measure first: the radio is switched on only when the report policy
+    # has something to send (most wakes it has not).
+    if node.wake():
+        if hal.connect(cfg):
+            node.send()
+            while node.poll():
+                wdt.feed()
+                time.sleep_ms(20)
+        else:
+            node.ended(False, "no Wi-Fi")
     hal.deep_sleep(node.sleep())
 
 

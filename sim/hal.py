@@ -7,6 +7,7 @@ import random
 import socket
 from collections import deque
 
+from firmware.measure import SOUND_0C, SOUND_PER_C
 from sim.district import SimBin
 
 
@@ -64,32 +65,71 @@ class RtcMemory:
         self.data = bytes(data)
 
 
+# The air in the simulated bins, C: what the nodes' thermometers read and what
+# the simulated ultrasound travels through.
+AIR_TEMP_C = 11.0
+
+
 class UltrasonicModel:
-    """Distance to the rubbish from the bin's fill model, with sensor noise."""
+    """A JSN-SR04T over the bin's fill model: echo round trips in microseconds
+    at the air's temperature, with a few millimetres of noise, and now and
+    then a sample that is no echo at all or a spurious one off the bin's wall
+    (what the node's outlier rejection is for)."""
+
+    unit = "us"
 
     def __init__(self, sim_bin: SimBin, clock: VirtualClock, empty_mm: int, full_mm: int,
-                 rng: random.Random) -> None:
+                 rng: random.Random, temp_c: float = AIR_TEMP_C,
+                 outlier_rate: float = 0.02) -> None:
         self.bin = sim_bin
         self.clock = clock
         self.empty_mm = empty_mm
         self.full_mm = full_mm
         self.rng = rng
+        self.temp_c = temp_c
+        self.outlier_rate = outlier_rate
 
-    def distance_mm(self) -> int | None:
+    def distance_mm(self) -> float:
         fill = self.bin.fill_at(self.clock.now_ms / 3_600_000)
-        d = self.empty_mm - fill / 100 * (self.empty_mm - self.full_mm)
-        return max(20, int(d + self.rng.gauss(0, 4)))
+        return self.empty_mm - fill / 100 * (self.empty_mm - self.full_mm)
+
+    def samples(self, n: int) -> list[int | None]:
+        d = self.distance_mm()
+        us_per_mm = 2000 / (SOUND_0C + SOUND_PER_C * self.temp_c)
+        out: list[int | None] = []
+        for _ in range(n):
+            r = self.rng.random()
+            if r < self.outlier_rate / 2:
+                out.append(None)  # no echo within the timeout
+            elif r < self.outlier_rate:
+                out.append(int(self.rng.uniform(150, d) * us_per_mm))  # off the wall
+            else:
+                out.append(int(max(20.0, d + self.rng.gauss(0, 4)) * us_per_mm))
+        return out
 
 
 class Constant:
-    def __init__(self, value: int | None) -> None:
+    """A sensor that always reads the same (None: not fitted)."""
+
+    def __init__(self, value: float | None) -> None:
         self.value = value
 
-    def mv(self) -> int | None:
+    def mv(self) -> float | None:
         return self.value
 
-    def celsius(self) -> int | None:
+    def celsius(self) -> float | None:
         return self.value
+
+    def degrees(self) -> float | None:
+        return self.value
+
+
+class LidSwitch:
+    def __init__(self, is_open: bool = False) -> None:
+        self.open = is_open
+
+    def is_open(self) -> bool:
+        return self.open
 
 
 class RecordingLed:
@@ -134,7 +174,9 @@ class SimHal:
         self.store = RtcMemory()
         self.rng = random.Random(seed)
         self.battery = Constant(3600)
-        self.temperature = Constant(11)
+        self.temperature = Constant(AIR_TEMP_C)
+        self.tilt = Constant(0)  # the bins stand upright
+        self.lid = LidSwitch()
         self.lines: deque[str] = deque(maxlen=50)
         # Fitted by role, as the real board has either a fill sensor or a
         # lamp and a presence sensor.

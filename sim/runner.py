@@ -47,6 +47,7 @@ class BinDevice:
     deadline_ms: int | None = None  # the retransmission check already scheduled
     acked: list[tuple[int, int]] = field(default_factory=list)  # (seq, measured unix time)
     failed: list[str] = field(default_factory=list)
+    wakes: int = 0  # measurements, reported or not
 
 
 @dataclass
@@ -75,6 +76,10 @@ class Outcome:
         return sum(len(b.failed) for b in self.bins)
 
     @property
+    def measurements(self) -> int:
+        return sum(b.wakes for b in self.bins)
+
+    @property
     def presence_sent(self) -> int:
         return sum(d.node.events_sent for d in self.lights)
 
@@ -90,7 +95,11 @@ class Outcome:
 class Simulation:
     def __init__(self, district: District, gateway: tuple[str, int], hours: float,
                  start_unix: int, report_interval_s: int = 3600, seed: int = 1,
-                 answer_wait_s: float = ANSWER_WAIT_S) -> None:
+                 answer_wait_s: float = ANSWER_WAIT_S, heartbeat_s: int | None = None) -> None:
+        """report_interval_s: how often the bin nodes wake and measure.
+        heartbeat_s: their report policy's heartbeat; None makes it equal to
+        the interval, so that every measurement is reported (what the
+        simulated district and its tests have counted on so far)."""
         self.district = district
         self.gateway = gateway
         self.end_ms = int(hours * 3_600_000)
@@ -103,14 +112,16 @@ class Simulation:
         self._selector = selectors.DefaultSelector()
         self._non_budget = 0.0
         self._non_clock = time.monotonic()
-        self.bins = [self._bin_device(b, i + seed * 100_000, report_interval_s)
+        self.bins = [self._bin_device(b, i + seed * 100_000, report_interval_s,
+                                      heartbeat_s or report_interval_s)
                      for i, b in enumerate(district.bins)]
         self.lights = [self._light_device(p, i + seed * 200_000)
                        for i, p in enumerate(district.poles)]
 
     # --- building devices --------------------------------------------------
-    def _bin_device(self, b: SimBin, seed: int, interval_s: int) -> BinDevice:
-        cfg = node_config(b.node_id, "bin", self.gateway, report_interval_s=interval_s)
+    def _bin_device(self, b: SimBin, seed: int, interval_s: int, heartbeat_s: int) -> BinDevice:
+        cfg = node_config(b.node_id, "bin", self.gateway, measure_interval_s=interval_s,
+                          heartbeat_s=heartbeat_s)
         hal = SimHal(self.clock, self.gateway, seed)
         hal.fill_sensor = UltrasonicModel(b, self.clock, cfg.empty_mm, cfg.full_mm, hal.rng)
         dev = BinDevice(b, cfg, hal)
@@ -133,8 +144,14 @@ class Simulation:
     def _wake(self, dev: BinDevice) -> None:
         # A wake from deep sleep starts the firmware afresh: only what the
         # node saved in RTC memory carries over.
-        dev.node = BinNode(dev.cfg, dev.hal)
-        dev.node.wake()
+        node = BinNode(dev.cfg, dev.hal)
+        dev.wakes += 1
+        if not node.wake():  # nothing to report: straight back to sleep
+            sleep_ms = node.sleep()
+            self._at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
+            return
+        dev.node = node
+        node.send()
         self._selector.register(dev.hal.net.sock, selectors.EVENT_READ, dev)
         self._after_bin_poll(dev)
 

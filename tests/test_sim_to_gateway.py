@@ -9,6 +9,7 @@ from collections import Counter
 
 from conftest import RunningGateway
 
+from firmware import codec
 from sim.district import build
 from sim.runner import Simulation
 from tools.demo import start_gateway, stop_gateway
@@ -71,3 +72,36 @@ def test_nodes_report_again_once_the_gateway_is_back(tmp_path, gateway: RunningG
     assert all("not stored" in " ".join(b.hal.lines) for b in outcome.bins)
     with sqlite3.connect(gateway.db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM bin_reports").fetchone()[0] == 8
+
+
+def test_nodes_on_their_own_report_policy_report_less_and_crossings_at_once(
+        gateway: RunningGateway) -> None:
+    # The nodes' default policy: hourly measurements, a 5-hour heartbeat and
+    # at once when the level crosses the threshold (80 %).
+    district = build(bins=20, lights=0, hours=24, seed=3)
+    gateway.register(*district.nodes())
+    outcome = Simulation(district, gateway.addr, hours=24, start_unix=START, seed=3,
+                         heartbeat_s=18000).run()
+    assert gateway.stop() == 0
+    assert outcome.measurements == 20 * 24
+    assert outcome.reports_failed == 0
+    # A boot report and four heartbeats a day, plus the events.
+    assert 20 * 5 <= outcome.reports_acked < outcome.measurements / 3
+    with sqlite3.connect(gateway.db) as conn:
+        rows = conn.execute("SELECT node_id, measured_at, fill_pct, flags "
+                            "FROM bin_reports ORDER BY measured_at").fetchall()
+    assert len(rows) == outcome.reports_acked
+    by_id = {b.node_id: b for b in district.bins}
+    crossings = 0
+    for node_id, b in by_id.items():
+        mine = [r for r in rows if r[0] == node_id]
+        assert mine[0][3] & codec.BIN_FLAG_BOOT
+        over = [r for r in mine if r[3] & codec.BIN_FLAG_THRESHOLD]
+        if over and not mine[0][3] & codec.BIN_FLAG_THRESHOLD:
+            # The first report over the threshold came within the hour in
+            # which the simulated bin crossed it (give or take the sensor's
+            # few millimetres of noise).
+            crossings += 1
+            h = (over[0][1] - START) / 3600
+            assert b.fill_at(h) > 78.5 and b.fill_at(h - 1) < 81.5, (node_id, h)
+    assert crossings >= 5

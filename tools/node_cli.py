@@ -10,6 +10,7 @@ import click
 from gateway.registry import Node, RegistrationError
 from gateway.registry_client import RegistryError, register_nodes
 from sim.cli import parse_hostport
+from tools.battery_cli import battery
 from tools.firmware_build import compile_all
 
 
@@ -50,3 +51,6 @@ def build_firmware(out_dir: Path) -> None:
     except RuntimeError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{len(outputs)} files compiled into {out_dir}")
+
+
+node.add_command(battery)

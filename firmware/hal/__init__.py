@@ -10,8 +10,14 @@
 #   store.load()          bytes kept across deep sleep (RTC memory), b"" if none
 #   store.save(data)      keep bytes across deep sleep
 #   random_bits(n)        n random bits (int)
-#   fill_sensor.distance_mm()   distance to the rubbish, or None (bin nodes)
 #   battery.mv()          battery voltage in millivolts, or None
 #   temperature.celsius() temperature inside the bin, or None
+# Bin nodes:
+#   fill_sensor.unit      "us" (ultrasonic echo, there and back) or "mm" (time of flight)
+#   fill_sensor.samples(n)  n raw readings in that unit (None for a failed one),
+#                         the sensor powered only meanwhile (firmware/hal/ranger.py)
+#   tilt.degrees()        degrees from upright, or None
+#   lid.is_open()         True / False, or None without a lid switch
+# Light nodes:
 #   led.set_pct(level)    drive the lamp at 0..100 % (light nodes)
 #   presence.triggered()  True once for each new detection (light nodes)

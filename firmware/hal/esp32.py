@@ -1,17 +1,33 @@
 # The hardware layer on a real ESP32: pins, PWM, ADC, RTC memory, Wi-Fi and a
-# UDP socket. Only this file and firmware/main.py import `machine`.
+# UDP socket, and the bin's sensors wired from the node's config. Only this
+# file and firmware/main.py import `machine`; the sensor drivers beside it
+# take their pins and buses as arguments.
 import socket
 import time
 
+import ds18x20
 import machine
 import network
+import onewire
+
+from firmware.hal.ds18b20 import Ds18b20
+from firmware.hal.lis3dh import Lis3dh
+from firmware.hal.ranger import PoweredRanger
+from firmware.hal.tfluna import TfLuna
+from firmware.hal.ultrasonic import Ultrasonic
 
 # GPIO defaults for the reference boards; a node's config may override any
 # of them under "pins".
 DEFAULT_PINS = {
     "trigger": 5,  # ultrasonic sensor trigger
     "echo": 18,  # ultrasonic sensor echo
-    "sensor_power": 19,  # switches the sensor's supply (it draws ~3 mA otherwise)
+    "sensor_power": 19,  # switches the fill sensor's supply (it draws mA when idle)
+    "tof_sda": 32,  # TF-Luna's own I2C bus (an unpowered device must not load
+    "tof_scl": 33,  # the bus the accelerometer is read on)
+    "onewire": 4,  # DS18B20 data, 4.7 kOhm pull-up to 3.3 V
+    "i2c_sda": 21,  # LIS3DH accelerometer
+    "i2c_scl": 22,
+    "lid": 13,  # reed switch to GND, closed while the lid is shut
     "battery_adc": 34,  # battery voltage through a 1:2 divider
     "led_pwm": 25,  # lamp driver dimming input
     "pir": 27,  # PIR sensor output
@@ -69,27 +85,22 @@ class RtcStore:
         self.rtc.memory(data)
 
 
-class UltrasonicSensor:
-    """HC-SR04 / JSN-SR04T: a trigger pulse, then the echo's width in us."""
+class LidSwitch:
+    """A reed switch to GND, closed by a magnet in the lid while it is shut.
+    The pull-up is on only while reading: with the lid shut it would draw
+    ~70 uA through the switch all the time."""
 
-    def __init__(self, trigger, echo, power):
-        self.trigger = machine.Pin(trigger, machine.Pin.OUT, value=0)
-        self.echo = machine.Pin(echo, machine.Pin.IN)
-        self.power = machine.Pin(power, machine.Pin.OUT, value=0)
+    def __init__(self, pin):
+        self.pin = pin
 
-    def distance_mm(self):
-        self.power.value(1)
-        time.sleep_ms(60)  # the module needs time to settle after power-up
-        try:
-            self.trigger.value(1)
-            time.sleep_us(10)
-            self.trigger.value(0)
-            us = machine.time_pulse_us(self.echo, 1, 30000)
-        finally:
-            self.power.value(0)
-        if us < 0:
-            return None
-        return us * 343 // 2000  # speed of sound at 20 C, there and back
+    def is_open(self):
+        p = self.pin
+        p.init(machine.Pin.IN, machine.Pin.PULL_UP)
+        time.sleep_ms(1)
+        is_open = p.value() == 1
+        # Pulled down, no current flows whether the switch is open or closed.
+        p.init(machine.Pin.IN, machine.Pin.PULL_DOWN)
+        return is_open
 
 
 class AdcBattery:
@@ -103,8 +114,21 @@ class AdcBattery:
 
 
 class NoSensor:
+    """An optional sensor that is not fitted: no reading."""
+
     def celsius(self):
         return None
+
+    def degrees(self):
+        return None
+
+    def is_open(self):
+        return None
+
+
+def _fitted(fitted, make):
+    """The sensor make() builds, or NoSensor() when the config does not fit one."""
+    return make() if fitted else NoSensor()
 
 
 class PwmLed:
@@ -137,14 +161,32 @@ class Hal:
         self.clock = Clock()
         self.store = RtcStore()
         self.battery = AdcBattery(pins["battery_adc"])
-        self.temperature = NoSensor()
+        # Optional sensors read None until the config fits them.
+        self.temperature = self.tilt = self.lid = NoSensor()
         if cfg.role == "bin":
-            self.fill_sensor = UltrasonicSensor(pins["trigger"], pins["echo"],
-                                                pins["sensor_power"])
+            self._bin_sensors(cfg, pins)
         else:
             self.led = PwmLed(pins["led_pwm"])
             self.presence = PirPresence(pins["pir"])
         self.net = None
+
+    def _bin_sensors(self, cfg, pins):
+        Pin = machine.Pin
+        power = Pin(pins["sensor_power"], Pin.OUT, value=0)
+        if cfg.sensor == "tof":
+            bus = machine.I2C(0, scl=Pin(pins["tof_scl"]), sda=Pin(pins["tof_sda"]),
+                              freq=100000)
+            self.fill_sensor = PoweredRanger(TfLuna(bus, time.sleep_ms), power, time.sleep_ms)
+        else:
+            self.fill_sensor = PoweredRanger(
+                Ultrasonic(Pin(pins["trigger"], Pin.OUT, value=0), Pin(pins["echo"], Pin.IN),
+                           machine.time_pulse_us, time.sleep_us), power, time.sleep_ms)
+        self.temperature = _fitted(cfg.temp_sensor == "ds18b20", lambda: Ds18b20(
+            ds18x20.DS18X20(onewire.OneWire(Pin(pins["onewire"]))), time.sleep_ms))
+        self.tilt = _fitted(cfg.tilt_sensor == "lis3dh", lambda: Lis3dh(
+            machine.I2C(1, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=100000),
+            time.sleep_ms))
+        self.lid = _fitted(cfg.lid_switch, lambda: LidSwitch(Pin(pins["lid"])))
 
     def connect(self, cfg, timeout_ms=15000):
         wlan = network.WLAN(network.STA_IF)

@@ -43,17 +43,36 @@ class FakeStore:
 
 
 class Value:
+    """A sensor that reads `value` (None: not fitted or no reading)."""
+
     def __init__(self, value):
         self.value = value
-
-    def distance_mm(self):
-        return self.value
 
     def mv(self):
         return self.value
 
     def celsius(self):
         return self.value
+
+    def degrees(self):
+        return self.value
+
+    def is_open(self):
+        return self.value
+
+
+class FakeRanger:
+    """hal.fill_sensor: `value` in `unit` for every sample, or `value` as the
+    list of samples itself."""
+
+    def __init__(self, value, unit="mm"):
+        self.value = value
+        self.unit = unit
+
+    def samples(self, n):
+        if isinstance(self.value, list):
+            return list(self.value)
+        return [self.value] * n
 
 
 class FakeLed:
@@ -79,13 +98,16 @@ class FakePresence:
 
 
 class FakeHal:
-    def __init__(self, distance_mm=500, battery_mv=3600, temp_c=12):
+    def __init__(self, distance_mm=500, battery_mv=3600, temp_c=12, tilt_deg=None,
+                 lid_open=None):
         self.clock = FakeClock()
         self.net = FakeNet()
         self.store = FakeStore()
-        self.fill_sensor = Value(distance_mm)
+        self.fill_sensor = FakeRanger(distance_mm)
         self.battery = Value(battery_mv)
         self.temperature = Value(temp_c)
+        self.tilt = Value(tilt_deg)
+        self.lid = Value(lid_open)
         self.led = FakeLed()
         self.presence = FakePresence()
         self.lines = []

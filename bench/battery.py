@@ -1,0 +1,18 @@
+"""A bin node's battery life by firmware/energy.py, for the reference node:
+hourly measurements, the default report policy over Wi-Fi, every optional
+sensor fitted, on a 19 Ah Li-SOCl2 cell."""
+
+from __future__ import annotations
+
+from bench.report import line
+from firmware import energy
+from firmware.config import Config
+
+REFERENCE = {"id": "B0001", "role": "bin", "gateway_host": "10.0.0.1",
+             "temp_sensor": "ds18b20", "tilt_sensor": "lis3dh", "lid_switch": True}
+
+
+def run() -> list[str]:
+    result = energy.estimate(energy.params(Config(REFERENCE)))
+    return [line("node.battery_life_years", result["years"], "years", ">=",
+                 energy.TARGET_YEARS)]

@@ -1,0 +1,101 @@
+# When a bin node transmits. It measures at every wake (measure_interval_s)
+# but the radio costs far more than a measurement, so it reports only:
+#
+#   - at power-on (the BOOT report a technician waits for),
+#   - as a heartbeat, when heartbeat_s has passed since its last report,
+#   - at once when the level crosses the threshold upward, and when a bin
+#     reported over its threshold has been emptied (fallen 10 points below
+#     it): the two events a crew's route changes on,
+#   - at once when the level rose faster than fast_rise_pct_per_h,
+#   - at once on an alarm: fire (fire_temp_c, or fire_rise_c_per_h above
+#     40 C), the bin tilted past tilt_alarm_deg or moved (its tilt changed by
+#     20 degrees between wakes), the lid open at two wakes in a row, the fill
+#     sensor failing. An alarm is reported when it begins; a fire at every
+#     wake while it lasts.
+#
+# Why a heartbeat of 5 hours by default: the gateway plans crews at 06:00
+# and revises the plan at noon, so no bin's level is more than 5 hours old at
+# either; and 5 is coprime with 24, so a quiet bin's heartbeats walk through
+# every hour of the day in five days (a 6-hour heartbeat lands on the same
+# four hours every day, and the forecaster would never see the others).
+# It is 4.8 reports a day instead of 24; firmware/energy.py has the cost.
+#
+# A report that was not stored leaves the policy's memory of what was last
+# stored as it was, so an event is reported again at the next wake while it
+# lasts -- after 3 failures in a row only heartbeats try, so that a node whose
+# gateway is gone does not spend its battery on the radio every hour.
+#
+# Pure logic on a State (kept in RTC memory by bin_node.py) and the node's
+# config; levels are fill bytes (half percent; codec.FILL_UNKNOWN = none).
+from firmware import codec
+
+# The policy's figures are written where they are used (a named constant
+# costs the node heap):
+#   0x3C   the alarm flags: codec.BIN_FLAG_FIRE | TILT | LID_OPEN | SENSOR_FAULT
+#   10     points below the threshold that count as emptied
+#   40 C   a temperature rate alone means fire only above this: sun on a dark
+#          bin can warm it by 20 C in an hour, but not past 40 C
+#   20     degrees of change in tilt between wakes that mean the bin was moved
+#   3      event reports not stored in a row, after which only heartbeats try
+
+
+class State:
+    """What the policy remembers from one wake to the next."""
+
+    def __init__(self):
+        self.last_fill = codec.FILL_UNKNOWN  # level at the last measurement
+        self.reported_fill = codec.FILL_UNKNOWN  # level in the last stored report
+        self.last_temp = codec.TEMP_UNKNOWN  # whole C at the last measurement
+        self.last_tilt = codec.TILT_UNKNOWN  # degrees at the last measurement
+        self.reported_alarms = 0  # alarm flags of the last stored report
+        self.since_report = 0  # wakes since a report was last sent
+        self.lost = 0  # reports not stored, in a row
+        self.lid_was_open = False  # at the last wake
+
+
+def decide(cfg, st, fill_b, temp_c, tilt_deg, lid_open, booted):
+    """Take this wake's measurement: (report flags, whether to report now).
+    Updates st with the measurement."""
+    per_h = 3600 / cfg.measure_interval_s
+    limit = cfg.threshold_pct * 2  # fill bytes; codec.FILL_UNKNOWN (255) is above any
+    f = 0
+    if fill_b == codec.FILL_UNKNOWN:
+        f = codec.BIN_FLAG_SENSOR_FAULT
+    else:
+        if fill_b >= limit:
+            f = codec.BIN_FLAG_THRESHOLD
+        if st.last_fill != codec.FILL_UNKNOWN \
+                and (fill_b - st.last_fill) / 2 * per_h >= cfg.fast_rise_pct_per_h:
+            f |= codec.BIN_FLAG_FAST_RISE
+    if temp_c is not None and (temp_c >= cfg.fire_temp_c or (
+            temp_c >= 40 and st.last_temp != codec.TEMP_UNKNOWN
+            and (temp_c - st.last_temp) * per_h >= cfg.fire_rise_c_per_h)):
+        f |= codec.BIN_FLAG_FIRE
+    if tilt_deg is not None and (tilt_deg >= cfg.tilt_alarm_deg or (
+            st.last_tilt != codec.TILT_UNKNOWN and abs(tilt_deg - st.last_tilt) >= 20)):
+        f |= codec.BIN_FLAG_TILT
+    if lid_open and st.lid_was_open:
+        f |= codec.BIN_FLAG_LID_OPEN
+    was_over = limit <= st.reported_fill != codec.FILL_UNKNOWN
+    send = booted or (st.since_report + 1) * cfg.measure_interval_s >= cfg.heartbeat_s \
+        or st.lost < 3 and (
+            f & codec.BIN_FLAG_THRESHOLD and not was_over  # crossed upward
+            or was_over and fill_b < limit - 20  # emptied: 10 points below
+            or f & (codec.BIN_FLAG_FAST_RISE | codec.BIN_FLAG_FIRE)
+            or f & 0x3C & ~st.reported_alarms)  # an alarm begins
+    st.last_fill = fill_b  # unknown after a fault: no rate across the gap
+    st.last_temp = codec.TEMP_UNKNOWN if temp_c is None else max(-127, min(127, int(temp_c)))
+    st.last_tilt = codec.TILT_UNKNOWN if tilt_deg is None else max(0, min(180, int(tilt_deg)))
+    st.lid_was_open = bool(lid_open)
+    st.since_report = 0 if send else min(0xFFFF, st.since_report + 1)
+    return f, bool(send)
+
+
+def answered(st, stored, fill_b, f):
+    """Remember how a report (of fill byte fill_b and flags f) ended."""
+    if stored:
+        st.lost = 0
+        st.reported_fill = fill_b
+        st.reported_alarms = f & 0x3C  # the alarm flags
+    else:
+        st.lost = min(255, st.lost + 1)
