@@ -28,6 +28,9 @@ class PlanSettings:
     full_bin_prize_m: float = 1500.0
 
 
+DEFAULT_PLAN = PlanSettings()
+
+
 @dataclass(frozen=True)
 class Candidate:
     node_id: str
@@ -38,7 +41,7 @@ class Candidate:
 
 
 def select(forecaster: Forecaster, node_ids: Iterable[str], shift_start: float,
-           settings: PlanSettings = PlanSettings()) -> list[Candidate]:
+           settings: PlanSettings = DEFAULT_PLAN) -> list[Candidate]:
     """Bins for today's plan, required first, most urgent first. A bin that
     has never reported is required: nothing is known of it."""
     horizon = shift_start + settings.next_service_h * HOUR

@@ -4,20 +4,27 @@ the registry, and planning the crews' routes to empty them."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date as Date
+from datetime import datetime
+from datetime import time as dtime
 from pathlib import Path
 
 import click
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.bin_import import BBox, BinImportError, read_bins
 from gateway.bin_types import Catalogue, CatalogueError
 from gateway.cli import config_option, db_option, load_config
+from gateway.forecast import Forecaster
 from gateway.registry import Node
 from gateway.registry_client import RegistryError, register_nodes
-from gateway.route_output import write_plan
-from gateway.route_stops import StopSelector, stops_for_all_bins
+from gateway.route_output import crew_message, write_plan
+from gateway.route_stops import StopSelector, forecast_selector, stops_for_all_bins
 from gateway.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
@@ -138,8 +145,15 @@ def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[flo
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for routes.geojson, routes.gpx and route-sheets.html.")
 @click.option("--all-required", is_flag=True,
-              help="Every selected bin must be emptied (for now every registered bin is "
-                   "selected, as a required stop).")
+              help="Every bin on the plan must be emptied (no optional stops).")
+@click.option("--every-bin", is_flag=True,
+              help="Put every registered bin on the plan (a fixed round), not only the "
+                   "ones the forecast picks.")
+@click.option("--start", default="06:00", show_default=True,
+              help="Today's shift start, local time HH:MM: the forecast looks ahead from it.")
+@click.option("--mqtt", "mqtt_host", help="Publish each crew's route to this MQTT broker "
+                                          "(retained, so a crew's tablet gets it on connecting).")
+@click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(1, 65535))
 @types_option
 @click.option("--date", "day", default=lambda: Date.today().isoformat(),
               help="Date printed on the route sheets (default today).")
@@ -150,32 +164,173 @@ def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[flo
 @click.option("--circuity", default=DEFAULT_CIRCUITY, show_default=True,
               type=click.FloatRange(1, 5), help="Street distance / straight-line distance.")
 def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, capacity: int,
-         shift: float, out_dir: Path, all_required: bool, types_file: Path | None, day: str,
+         shift: float, out_dir: Path, all_required: bool, every_bin: bool, start: str,
+         mqtt_host: str | None, mqtt_port: int, types_file: Path | None, day: str,
          time_limit: float, speed: float, circuity: float) -> None:
-    """Plan routes for the registered bins and write what the crews need."""
+    """Plan today's routes and write what the crews need. Run it again during
+    the day to re-plan: bins recorded as emptied drop off."""
     where = parse_latlon(depot)
     catalogue = load_catalogue(types_file)
     cfg = load_config(config, db_path=db_path)
+    shift_start = parse_shift_start(start, day)
     if not cfg.db_path.exists():
         raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db, or import "
                                    "bins with 'kvarter bins import' first")
     store = Store(cfg.db_path)
     try:
         nodes = store.nodes()
+        forecaster = forecast_from(store)
     finally:
         store.close()
     if not any(n.role == "bin" for n in nodes):
         raise click.ClickException(f"no bins registered in {cfg.db_path}: import them with "
                                    "'kvarter bins import'")
     fleet = [Truck(f"truck-{k}", capacity, round(shift * 3600)) for k in range(1, trucks + 1)]
-    result = plan_for_nodes(nodes, catalogue, where, fleet, all_required=all_required,
-                            circuity=circuity, speed_kmh=speed, time_limit_s=time_limit)
+    chooser = stops_for_all_bins if every_bin else forecast_selector(forecaster, shift_start)
+    result = plan_for_nodes(nodes, catalogue, where, fleet, select=chooser,
+                            all_required=all_required, circuity=circuity, speed_kmh=speed,
+                            time_limit_s=time_limit)
     try:
         written = write_plan(result, out_dir, day, cfg.district)
     except OSError as e:
         raise click.ClickException(f"cannot write to {out_dir}: {e.strerror or e}") from None
     click.echo(format_plan(result))
     click.echo("wrote " + ", ".join(str(p) for p in written))
+    if mqtt_host:
+        topics = publish_routes(result, mqtt_host, mqtt_port, cfg.district, day, where,
+                                cfg.mqtt_prefix)
+        click.echo(f"published {len(topics)} route(s) to {mqtt_host}:{mqtt_port}")
+
+
+def parse_shift_start(start: str, day: str) -> float:
+    try:
+        hh, mm = (int(x) for x in start.split(":"))
+        when = datetime.combine(Date.fromisoformat(day), dtime(hh, mm))
+    except ValueError:
+        raise click.ClickException(
+            f"--start {start!r} / --date {day!r}: give HH:MM and YYYY-MM-DD") from None
+    return when.astimezone().timestamp()  # local time, as the crews keep it
+
+
+def forecast_from(store: Store) -> Forecaster:
+    """The forecast as of now: every stored report, then what crews recorded."""
+    forecaster = Forecaster(utc_offset_h=local_utc_offset_h())
+    forecaster.feed(store.fill_history())
+    for node_id, at, outcome, _ in store.visits():
+        if outcome == "emptied":
+            forecaster.mark_emptied(node_id, at)
+    return forecaster
+
+
+def local_utc_offset_h() -> float:
+    offset = datetime.now().astimezone().utcoffset()
+    return offset.total_seconds() / 3600 if offset else 0.0
+
+
+def publish_routes(plan: RoutePlan, host: str, port: int, district: str, day: str,
+                   depot: tuple[float, float], prefix: str) -> list[str]:
+    """Each crew's route, retained at QoS 1; waits until the broker has them."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"kvarter-routes-{district}")
+    try:
+        client.connect(host, port)
+    except OSError as e:
+        raise click.ClickException(
+            f"MQTT broker {host}:{port} cannot be reached ({e.strerror or e}); the route "
+            "files are written: hand out the sheets, or publish again later") from None
+    client.loop_start()
+    topics = []
+    try:
+        for route in plan.routes:
+            topic, payload = crew_message(route, district, day, depot, prefix)
+            client.publish(topic, payload, qos=1, retain=True).wait_for_publish(10)
+            topics.append(topic)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return topics
+
+
+@routes.command("show")
+@click.option("--out", "out_dir", default="var/routes", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where the plan was written.")
+def show(out_dir: Path) -> None:
+    """Today's routes, stop by stop, from the last plan written to --out."""
+    path = out_dir / "routes.geojson"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise click.ClickException(f"no plan in {out_dir}: run 'kvarter routes plan' first") \
+            from None
+    except ValueError:
+        raise click.ClickException(f"{path} is not a plan written by 'kvarter routes plan'") \
+            from None
+    click.echo(format_stops(data))
+    click.echo(f"print: {out_dir / 'route-sheets.html'} (open in a browser, print on A4)")
+
+
+def format_stops(collection: dict[str, object]) -> str:
+    by_truck: dict[str, list[dict[str, object]]] = {}
+    features = collection.get("features")
+    for f in features if isinstance(features, list) else []:
+        props = f.get("properties", {}) if isinstance(f, dict) else {}
+        if f.get("geometry", {}).get("type") == "Point" and "order" in props:
+            by_truck.setdefault(str(props.get("truck")), []).append(props)
+    lines = []
+    for truck, stops in by_truck.items():
+        lines.append(f"{truck}: {len(stops)} stops")
+        for p in sorted(stops, key=lambda p: int(str(p["order"]))):
+            fill = p.get("expected_fill_pct")
+            fill_text = f"{fill:.0f}%" if isinstance(fill, int | float) else "  ?"
+            lines.append(f"  {p['order']:>3}. {p.get('node_id')}  {fill_text:>4}  "
+                         f"{p.get('kind', '')}")
+    return "\n".join(lines) if lines else "the plan has no stops"
+
+
+# --- what crews report back ---------------------------------------------------------
+
+def _record(config: Path | None, db_path: Path | None, node_id: str, at: str | None,
+            outcome: str, note: str) -> None:
+    cfg = load_config(config, db_path=db_path)
+    if not cfg.db_path.exists():
+        raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db")
+    when = time.time()
+    if at:
+        try:
+            when = datetime.fromisoformat(at).astimezone().timestamp()
+        except ValueError:
+            raise click.ClickException(f"--at {at!r}: give a time like 2026-09-21T09:40") \
+                from None
+    store = Store(cfg.db_path)
+    try:
+        if node_id not in {n.node_id for n in store.nodes() if n.role == "bin"}:
+            raise click.ClickException(f"no bin {node_id!r} in {cfg.db_path}: check the id on "
+                                       "the route sheet")
+        store.record_visit(node_id, when, outcome, note)
+    finally:
+        store.close()
+    click.echo(f"{node_id}: {outcome} at {datetime.fromtimestamp(when):%Y-%m-%d %H:%M}")
+
+
+@bins.command("emptied")
+@config_option
+@db_option
+@click.argument("node_id")
+@click.option("--at", help="When, local time (default now).")
+def emptied(config: Path | None, db_path: Path | None, node_id: str, at: str | None) -> None:
+    """Record that a crew emptied a bin (its sensor will say so too)."""
+    _record(config, db_path, node_id, at, "emptied", "")
+
+
+@bins.command("unreachable")
+@config_option
+@db_option
+@click.argument("node_id")
+@click.option("--at", help="When, local time (default now).")
+@click.option("--note", default="", help="Why: blocked by a car, road works, ...")
+def unreachable(config: Path | None, db_path: Path | None, node_id: str, at: str | None,
+                note: str) -> None:
+    """Record that a crew could not reach a bin: it stays on the next plan."""
+    _record(config, db_path, node_id, at, "unreachable", note)
 
 
 def format_plan(plan: RoutePlan) -> str:

@@ -40,6 +40,15 @@ CREATE TABLE IF NOT EXISTS bin_reports (
     UNIQUE (node_id, seq, measured_at)
 );
 CREATE INDEX IF NOT EXISTS bin_reports_by_node ON bin_reports (node_id, measured_at);
+CREATE TABLE IF NOT EXISTS bin_visits (
+    id INTEGER PRIMARY KEY,
+    node_id TEXT NOT NULL REFERENCES nodes(node_id),
+    at REAL NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('emptied', 'unreachable')),
+    note TEXT NOT NULL DEFAULT '',
+    recorded_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bin_visits_by_time ON bin_visits (at);
 CREATE TABLE IF NOT EXISTS presence_events (
     id INTEGER PRIMARY KEY,
     node_id TEXT NOT NULL REFERENCES nodes(node_id),
@@ -99,6 +108,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        # The CLI writes crews' records while the gateway runs: wait for
+        # the other's transaction rather than fail.
+        self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -159,6 +171,28 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
         return fresh
+
+    def fill_history(self) -> list[tuple[str, float, float | None]]:
+        """(node id, measured at, fill %) of every bin report, oldest first:
+        what the forecast learns from."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT node_id, measured_at, fill_pct FROM bin_reports "
+                "ORDER BY measured_at, id").fetchall()
+
+    def record_visit(self, node_id: str, at: float, outcome: str, note: str = "") -> None:
+        """A crew emptied a bin, or could not reach it."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO bin_visits (node_id, at, outcome, note, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?)", (node_id, at, outcome, note, time.time()))
+
+    def visits(self, since: float = 0.0) -> list[tuple[str, float, str, str]]:
+        """(node id, at, outcome, note) of crews' records since a time."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT node_id, at, outcome, note FROM bin_visits WHERE at >= ? "
+                "ORDER BY at, id", (since,)).fetchall()
 
     def bin_reports(self, node_id: str | None = None) -> list[tuple[str, int, int, float | None]]:
         """(node_id, seq, measured_at, fill_pct) of stored bin reports."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from gateway.forecast import HOUR, Forecaster
-from gateway.planning import PlanSettings, select
+from gateway.planning import DEFAULT_PLAN, PlanSettings, select
 from sim.fill_model import FillProfile
 
 PLAN_HOUR = 6
@@ -50,7 +50,6 @@ class Sensing:
 
 
 HOURLY_SENSING = Sensing()
-DEFAULT_PLAN = PlanSettings()
 
 
 Policy = Callable[[int, list[float]], set[str]]

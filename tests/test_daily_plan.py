@@ -1,0 +1,127 @@
+"""Today's plan from what the bins reported: the forecast picks the bins, crews'
+records change the next plan, and each crew's route reaches MQTT."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from firmware import codec
+from gateway.registry import Node
+from gateway.store import BinRecord, Store
+
+DAY = "2026-09-23"  # a Wednesday: the two days of history are weekdays too
+SHIFT = datetime.fromisoformat(f"{DAY}T06:00").astimezone().timestamp()
+
+
+def kvarter(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def district_db(tmp_path: Path) -> Path:
+    """Three bins with two days of hourly reports before the shift: one filling
+    fast and nearly full, one filling slowly, and one that never reported."""
+    db = tmp_path / "gateway.sqlite"
+    store = Store(db)
+    for node_id, lat in (("FAST", 60.670), ("SLOW", 60.672), ("SILENT", 60.674)):
+        store.register(Node(node_id, "bin", lat, 17.14, "240L"))
+    records = []
+    for h in range(48):
+        t = SHIFT - (48 - h) * 3600
+        records.append(BinRecord("FAST", codec.BinReport(h, int(t), 20 + 1.5 * h), t))
+        records.append(BinRecord("SLOW", codec.BinReport(h, int(t), 5 + 0.1 * h), t))
+    store.insert(records)
+    store.close()
+    return db
+
+
+def planned(out: Path) -> dict[str, dict[str, object]]:
+    doc = json.loads((out / "routes.geojson").read_text())
+    return {f["properties"]["node_id"]: f["properties"] for f in doc["features"]
+            if f["properties"]["role"] == "stop"}
+
+
+def plan(db: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return kvarter("routes", "plan", "--db", str(db), "--depot", "60.67,17.14",
+                   "--capacity", "5000", "--out", str(out), "--time-limit", "0.3",
+                   "--date", DAY, *extra)
+
+
+def test_the_forecast_picks_the_bins_for_today(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    proc = plan(db, tmp_path / "plan")
+    assert proc.returncode == 0, proc.stderr
+    stops = planned(tmp_path / "plan")
+    assert set(stops) == {"FAST", "SILENT"}  # SLOW can wait; SILENT is unknown
+    assert stops["FAST"]["expected_fill_pct"] == 100.0
+    shown = kvarter("routes", "show", "--out", str(tmp_path / "plan"))
+    assert "FAST" in shown.stdout and "route-sheets.html" in shown.stdout
+    every = plan(db, tmp_path / "all", "--every-bin")
+    assert set(planned(tmp_path / "all")) == {"FAST", "SLOW", "SILENT"}, every.stderr
+
+
+def test_a_bin_recorded_as_emptied_drops_off_the_replan(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    at = datetime.fromtimestamp(SHIFT + 3600).isoformat(timespec="minutes")
+    done = kvarter("bins", "emptied", "FAST", "--db", str(db), "--at", at)
+    assert done.returncode == 0 and "FAST: emptied" in done.stdout
+    blocked = kvarter("bins", "unreachable", "SILENT", "--db", str(db), "--note", "parked car")
+    assert blocked.returncode == 0
+    assert plan(db, tmp_path / "replan", "--start", "12:00").returncode == 0
+    assert set(planned(tmp_path / "replan")) == {"SILENT"}
+    store = Store(db)
+    assert [(n, o, note) for n, _, o, note in store.visits()] == [
+        ("FAST", "emptied", ""), ("SILENT", "unreachable", "parked car")]
+    store.close()
+
+
+def test_crew_records_for_unknown_bins_and_bad_times_are_one_line(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    for args, expect in ((["bins", "emptied", "NOPE", "--db", str(db)], "no bin 'NOPE'"),
+                         (["bins", "emptied", "FAST", "--db", str(db), "--at", "noonish"],
+                          "--at 'noonish'"),
+                         (["routes", "show", "--out", str(tmp_path / "none")], "no plan in")):
+        proc = kvarter(*args)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and expect in lines[0], proc.stderr
+
+
+def test_each_crew_gets_its_route_over_mqtt_even_when_it_connects_later(
+        tmp_path: Path, mosquitto: int) -> None:
+    db = district_db(tmp_path)
+    proc = plan(db, tmp_path / "plan", "--mqtt", "127.0.0.1", "--mqtt-port", str(mosquitto))
+    assert proc.returncode == 0, proc.stderr
+    assert "published 1 route(s)" in proc.stdout
+    # The crew's tablet connects after the plan was made: the route is retained.
+    inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="crew-tablet")
+    client.on_message = lambda c, u, msg: inbox.put(msg)
+    client.on_connect = lambda c, *a: c.subscribe("kvarter/+/crew/#", qos=1)
+    client.connect("127.0.0.1", mosquitto)
+    client.loop_start()
+    try:
+        msg = inbox.get(timeout=10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert msg.topic.endswith("/crew/truck-1/route") and msg.retain
+    body = json.loads(msg.payload)
+    assert {s[0] for s in body["stops"]} == {"FAST", "SILENT"}
+    assert body["date"] == DAY
+
+
+def test_unreachable_broker_still_leaves_the_route_files(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    proc = plan(db, tmp_path / "plan", "--mqtt", "127.0.0.1", "--mqtt-port", "9")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "route files are written" in proc.stderr
+    assert (tmp_path / "plan" / "route-sheets.html").exists()
