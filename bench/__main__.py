@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # group -> the modules whose lines it prints
-GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "waste": ["waste"],
+GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "waste": ["waste", "routing"],
           "ingest": ["ingest"], "sim": ["sim"]}
 
 

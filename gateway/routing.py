@@ -27,7 +27,6 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +42,7 @@ DEFAULT_SPEED_KMH = 25.0
 # Seconds of route search per plan. With all 1,375 of Gävle's bins and four
 # trucks on a 2-core machine, a plan takes 11-14 s in all with this limit
 # (building the matrices and PyVRP's first local search come on top); 3 s
-# gives routes 12 % longer, 20 s about the same as 10. See gavle_benchmark().
+# gives routes 12 % longer, 20 s about the same as 10. See bench/routing.py.
 DEFAULT_TIME_LIMIT_S = 10.0
 # PyVRP's cost of an infeasible solution (the largest int64).
 INFEASIBLE_COST = np.iinfo(np.int64).max
@@ -512,49 +511,3 @@ def _explain_left_out(plan: RoutePlan, left: list[Stop], candidates: list[Stop],
 
 def _hours(seconds: int) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d} h"
-
-
-# --- benchmark ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class BenchmarkResult:
-    bins: int
-    required: int
-    trucks: int
-    served: int
-    unserved: int
-    distance_km: float
-    seconds: float  # wall time of plan_routes: matrices, solving, checking
-
-
-def gavle_benchmark(path: Path, trucks: int = 4, capacity_l: int = 30_000,
-                    shift_h: float = 8.0, required_share: float = 1.0,
-                    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
-                    seed: int = 0) -> tuple[BenchmarkResult, RoutePlan]:
-    """Plan every bin of a GeoJSON file (Gävle's open data: 1,375 bins) from a
-    depot at the bins' middle. required_share of the bins, picked at random,
-    are required; the others are optional with a prize of 1.5 km."""
-    # Imported here: the planner itself needs neither the importer nor the
-    # bin selection, and they import this module.
-    import random
-    import statistics
-
-    from gateway.bin_import import read_bins
-    from gateway.bin_types import Catalogue
-    from gateway.route_stops import stops_for_all_bins
-
-    catalogue = Catalogue.default()
-    imported = read_bins(path, "G", catalogue)
-    if not imported.nodes:
-        raise ValueError("; ".join(imported.problems[:3]) or f"no bins in {path}")
-    rng = random.Random(seed)
-    stops = [s if rng.random() < required_share else replace(s, required=False, prize=1500)
-             for s in stops_for_all_bins(imported.nodes, catalogue)]
-    depot = (statistics.median(s.lat for s in stops), statistics.median(s.lon for s in stops))
-    fleet = [Truck(f"truck-{k + 1}", capacity_l, round(shift_h * 3600)) for k in range(trucks)]
-    plan = plan_routes(depot, stops, fleet, time_limit_s=time_limit_s, seed=seed)
-    return BenchmarkResult(
-        bins=len(stops), required=sum(s.required for s in stops), trucks=trucks,
-        served=plan.stops_served, unserved=len(plan.unserved),
-        distance_km=round(sum(r.distance_km for r in plan.routes), 1),
-        seconds=round(plan.seconds, 2)), plan

@@ -75,12 +75,19 @@ def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: i
               type=click.Path(path_type=Path), help="Where the plot goes.")
 def waste(bins: int, weeks: int, seed: int, out_dir: Path) -> None:
     """Compare emptying policies (fixed daily, forecast, oracle) on simulated weeks."""
+    from sim.district import DEFAULT_CENTRE
     from sim.fill_model import profiles
-    from sim.waste import compare
+    from sim.waste import Fleet, compare, route_days
     from sim.waste_report import plot, table
 
     days = weeks * 7
-    fills = profiles(build(bins, 0, 1, seed=seed).bins, days, seed=seed)
+    district = build(bins, 0, 1, seed=seed)
+    fills = profiles(district.bins, days, seed=seed)
     results = compare(fills, days, seed=seed)
+    positions = {b.node_id: (b.lat, b.lon) for b in district.bins}
+    fleet = Fleet(DEFAULT_CENTRE, trucks=max(2, bins // 50), capacity_l=20_000)
+    with click.progressbar(results, label="routing each day's emptyings") as bar:
+        for r in bar:
+            route_days(r, fills, positions, fleet)
     click.echo(table(results, days, bins))
     click.echo(f"plot: {plot(results, out_dir / 'policies.png')}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from gateway.forecast import HOUR, Forecaster
 from gateway.planning import DEFAULT_PLAN, PlanSettings, select
+from gateway.routing import Stop, Truck, plan_routes
 from sim.fill_model import FillProfile
 
 PLAN_HOUR = 6
@@ -34,6 +35,8 @@ class PolicyResult:
     daily_emptyings: list[int] = field(default_factory=list)
     emptied: list[list[str]] = field(default_factory=list)  # bins emptied, day by day
     overflows: list[tuple[int, str]] = field(default_factory=list)  # (day, bin)
+    truck_km: float = 0.0  # filled in by route_days
+    crew_hours: float = 0.0
 
     @property
     def overflow_share(self) -> float:
@@ -168,3 +171,31 @@ def compare(bins: list[FillProfile], days: int, settings: PlanSettings = DEFAULT
     return [fixed_schedule(bins, days),
             forecast_policy(bins, days, settings, MONDAY, seed=seed),
             oracle(bins, days)]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    depot: tuple[float, float]
+    trucks: int = 2
+    capacity_l: int = 12_000
+    shift_h: float = 8.0
+
+
+def route_days(result: PolicyResult, fills: list[FillProfile],
+               positions: dict[str, tuple[float, float]], fleet: Fleet,
+               time_limit_s: float = 0.3) -> PolicyResult:
+    """Truck kilometres and crew hours of the policy's emptyings: each day's
+    bins are routed with the gateway's own planner (the noon additions are
+    counted on the same day's routes)."""
+    by_id = {f.node_id: f for f in fills}
+    trucks = [Truck(f"truck-{k}", fleet.capacity_l, round(fleet.shift_h * 3600))
+              for k in range(1, fleet.trucks + 1)]
+    for emptied in result.emptied:
+        if not emptied:
+            continue
+        stops = [Stop(n, *positions[n], litres=max(1, round(by_id[n].capacity_l)))
+                 for n in emptied]
+        plan = plan_routes(fleet.depot, stops, trucks, time_limit_s=time_limit_s)
+        result.truck_km += sum(r.distance_km for r in plan.routes)
+        result.crew_hours += sum(r.duration_s for r in plan.routes if r.stops) / 3600
+    return result

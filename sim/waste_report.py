@@ -19,12 +19,13 @@ def table(results: list[PolicyResult], days: int, bins: int) -> str:
     oracle = next((r for r in results if r.name == "oracle"), None)
     lines = [f"{days} days, {bins} bins, {days * bins} bin-days",
              f"{'policy':<12} {'emptyings':>9} {'of fixed':>9} {'of oracle':>10} "
-             f"{'overflow bin-days':>18}"]
+             f"{'overflow bin-days':>18} {'truck km':>9} {'crew h':>7}"]
     for r in results:
         of_fixed = f"{r.emptyings / fixed.emptyings:.0%}" if fixed else "-"
         of_oracle = f"{r.emptyings / oracle.emptyings:.2f}x" if oracle else "-"
         lines.append(f"{r.name:<12} {r.emptyings:>9} {of_fixed:>9} {of_oracle:>10} "
-                     f"{r.overflow_bin_days:>8} ({r.overflow_share:.2%})")
+                     f"{r.overflow_bin_days:>8} ({r.overflow_share:.2%}) "
+                     f"{r.truck_km:>9.0f} {r.crew_hours:>7.0f}")
     return "\n".join(lines)
 
 
@@ -44,9 +45,13 @@ def plot(results: list[PolicyResult], path: Path) -> Path:
     bars = totals.bar(names, [r.emptyings for r in results],
                       color=[COLORS.get(n, "#555555") for n in names])
     for bar, r in zip(bars, results, strict=True):
-        totals.annotate(f"{r.overflow_bin_days} overflow", (bar.get_x() + bar.get_width() / 2,
-                        bar.get_height()), ha="center", va="bottom", fontsize=8)
+        label = f"{r.overflow_bin_days} overflow"
+        if r.truck_km:
+            label += f"\n{r.truck_km:.0f} km, {r.crew_hours:.0f} crew h"
+        totals.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=8)
     totals.set_title("Emptyings in all")
+    totals.set_ylim(0, max(r.emptyings for r in results) * 1.25 + 1)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -119,3 +119,19 @@ def test_forecast_policy_beats_fixed_schedule_and_stays_near_the_oracle() -> Non
     assert oracle.emptyings <= ours.emptyings < 0.4 * fixed.emptyings
     assert ours.emptyings <= 1.3 * oracle.emptyings
     assert ours.overflow_bin_days <= oracle.overflow_bin_days + 1
+
+
+def test_routing_the_policies_counts_kilometres_and_crew_hours() -> None:
+    from sim.district import DEFAULT_CENTRE
+    from sim.waste import Fleet, route_days
+
+    days = 5
+    district = build(12, 0, 1, seed=2)
+    fills = profiles(district.bins, days, seed=2)
+    positions = {b.node_id: (b.lat, b.lon) for b in district.bins}
+    fixed, ours, _ = compare(fills, days, seed=2)
+    fleet = Fleet(DEFAULT_CENTRE, trucks=1, capacity_l=10_000)
+    for r in (fixed, ours):
+        route_days(r, fills, positions, fleet, time_limit_s=0.1)
+    assert fixed.truck_km > ours.truck_km > 0
+    assert fixed.crew_hours > ours.crew_hours > 0
