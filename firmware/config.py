@@ -57,7 +57,7 @@ class Config:
         self.gateway_host = host
         self.gateway_port = int(_number(raw, "gateway_port", 5683, 1, 65535))
         self.measure_interval_s = int(_number(raw, "measure_interval_s", 3600, 10, 86400))
-        self.heartbeat_s = int(_number(raw, "heartbeat_s", 18000, 10, 7 * 86400))
+        self.heartbeat_s = int(_number(raw, "heartbeat_s", 14400, 10, 7 * 86400))
         self.empty_mm = int(_number(raw, "empty_mm", 1000, 50, 5000))
         self.full_mm = int(_number(raw, "full_mm", 150, 20, 5000))
         if self.full_mm >= self.empty_mm:
@@ -66,7 +66,7 @@ class Config:
         self.threshold_pct = _number(raw, "threshold_pct", 80, 1, 100)
         self.sensor = _choice(raw, "sensor", "ultrasonic", "tof")
         self.samples = int(_number(raw, "samples", 5, 3, 15))
-        self.fast_rise_pct_per_h = _number(raw, "fast_rise_pct_per_h", 25, 1, 1000)
+        self.fast_rise_pct_per_h = _number(raw, "fast_rise_pct_per_h", 5, 1, 1000)
         self.fire_temp_c = _number(raw, "fire_temp_c", 70, 30, 125)
         self.fire_rise_c_per_h = _number(raw, "fire_rise_c_per_h", 20, 1, 1000)
         self.tilt_alarm_deg = _number(raw, "tilt_alarm_deg", 30, 5, 180)

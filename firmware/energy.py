@@ -42,7 +42,7 @@ DEFAULTS = {
     # --- how the node is used ---------------------------------------------
     "radio": "wifi",
     "measure_interval_s": 3600,
-    "heartbeat_s": 18000,
+    "heartbeat_s": 14400,
     "samples": 5,
     "sensor": "ultrasonic",
     "temp_sensor": False,

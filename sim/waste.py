@@ -15,6 +15,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from firmware import codec, report_policy
+from firmware.config import Config
 from gateway.forecast import HOUR, Forecaster
 from gateway.planning import DEFAULT_PLAN, PlanSettings, select
 from gateway.routing import Stop, Truck, plan_routes
@@ -35,6 +37,7 @@ class PolicyResult:
     daily_emptyings: list[int] = field(default_factory=list)
     emptied: list[list[str]] = field(default_factory=list)  # bins emptied, day by day
     overflows: list[tuple[int, str]] = field(default_factory=list)  # (day, bin)
+    reports: int = 0  # reports the gateway received
     truck_km: float = 0.0  # filled in by route_days
     crew_hours: float = 0.0
 
@@ -45,11 +48,14 @@ class PolicyResult:
 
 @dataclass(frozen=True)
 class Sensing:
-    """What the gateway gets to see: hourly readings with noise, some lost."""
+    """What the gateway gets to see: hourly measurements with noise, sent as
+    the node's own report policy (firmware/report_policy.py) decides, or every
+    one when node_policy is off; some are lost."""
 
     noise_pct: float = 0.7
     loss: float = 0.03
     interval_h: int = 1
+    node_policy: bool = True
 
 
 HOURLY_SENSING = Sensing()
@@ -68,6 +74,11 @@ def run_policy(name: str, fills: list[FillProfile], days: int,
     the bins to empty that day; `observe` receives the readings."""
     rng = random.Random(seed)
     result = PolicyResult(name)
+    # Each node's report policy, as the firmware runs it, with a bin node's
+    # default config (hourly measurement, heartbeat, threshold).
+    node_cfg = Config({"id": "B", "role": "bin", "gateway_host": "gw",
+                       "measure_interval_s": sensing.interval_h * 3600})
+    nodes = [report_policy.State() for _ in fills] if sensing.node_policy else None
     litres = [f.initial_pct / 100 * f.capacity_l for f in fills]
     overflowed_today = [False] * len(fills)
     to_empty: set[str] = set()
@@ -98,11 +109,21 @@ def run_policy(name: str, fills: list[FillProfile], days: int,
             litres[i] = min(f.capacity_l, litres[i] + f.litres_in_hour(hour))
             if litres[i] >= f.capacity_l:
                 overflowed_today[i] = True
-            if observe is not None and hour % sensing.interval_h == 0 \
-                    and rng.random() >= sensing.loss:
+            if observe is not None and hour % sensing.interval_h == 0:
                 reading = 100 * litres[i] / f.capacity_l + rng.gauss(0, sensing.noise_pct)
                 # The wire carries half-percent steps within 0..100.
-                observe(f.node_id, t + HOUR, round(min(100.0, max(0.0, reading)) * 2) / 2)
+                fill_b = codec.fill_to_byte(min(100.0, max(0.0, reading)))
+                send = True
+                if nodes is not None:
+                    _, send = report_policy.decide(node_cfg, nodes[i], fill_b, None, None,
+                                                   False, hour == 0)
+                if send:
+                    stored = rng.random() >= sensing.loss
+                    if nodes is not None:
+                        report_policy.answered(nodes[i], stored, fill_b, 0)
+                    if stored:
+                        result.reports += 1
+                        observe(f.node_id, t + HOUR, fill_b / 2)
         if hod == 23:
             result.overflows += [(day, f.node_id) for f, o in
                                  zip(fills, overflowed_today, strict=True) if o]

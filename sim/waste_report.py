@@ -19,13 +19,14 @@ def table(results: list[PolicyResult], days: int, bins: int) -> str:
     oracle = next((r for r in results if r.name == "oracle"), None)
     lines = [f"{days} days, {bins} bins, {days * bins} bin-days",
              f"{'policy':<12} {'emptyings':>9} {'of fixed':>9} {'of oracle':>10} "
-             f"{'overflow bin-days':>18} {'truck km':>9} {'crew h':>7}"]
+             f"{'overflow bin-days':>18} {'truck km':>9} {'crew h':>7} {'reports/bin/day':>15}"]
     for r in results:
         of_fixed = f"{r.emptyings / fixed.emptyings:.0%}" if fixed else "-"
         of_oracle = f"{r.emptyings / oracle.emptyings:.2f}x" if oracle else "-"
         lines.append(f"{r.name:<12} {r.emptyings:>9} {of_fixed:>9} {of_oracle:>10} "
                      f"{r.overflow_bin_days:>8} ({r.overflow_share:.2%}) "
-                     f"{r.truck_km:>9.0f} {r.crew_hours:>7.0f}")
+                     f"{r.truck_km:>9.0f} {r.crew_hours:>7.0f} "
+                     + (f"{r.reports / (bins * days):>15.1f}" if r.reports else f"{'-':>15}"))
     return "\n".join(lines)
 
 

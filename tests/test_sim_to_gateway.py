@@ -76,17 +76,17 @@ def test_nodes_report_again_once_the_gateway_is_back(tmp_path, gateway: RunningG
 
 def test_nodes_on_their_own_report_policy_report_less_and_crossings_at_once(
         gateway: RunningGateway) -> None:
-    # The nodes' default policy: hourly measurements, a 5-hour heartbeat and
+    # The nodes' default policy: hourly measurements, a 4-hour heartbeat and
     # at once when the level crosses the threshold (80 %).
     district = build(bins=20, lights=0, hours=24, seed=3)
     gateway.register(*district.nodes())
     outcome = Simulation(district, gateway.addr, hours=24, start_unix=START, seed=3,
-                         heartbeat_s=18000).run()
+                         heartbeat_s=14400).run()
     assert gateway.stop() == 0
     assert outcome.measurements == 20 * 24
     assert outcome.reports_failed == 0
-    # A boot report and four heartbeats a day, plus the events.
-    assert 20 * 5 <= outcome.reports_acked < outcome.measurements / 3
+    # A boot report and five more heartbeats in the day, plus the events.
+    assert 20 * 6 <= outcome.reports_acked < outcome.measurements / 2
     with sqlite3.connect(gateway.db) as conn:
         rows = conn.execute("SELECT node_id, measured_at, fill_pct, flags "
                             "FROM bin_reports ORDER BY measured_at").fetchall()

@@ -18,8 +18,8 @@ def test_the_default_bin_node_lasts_ten_years_on_a_d_cell():
 
 
 def test_reports_a_day_follow_the_policy():
-    p = energy.params(_cfg())  # hourly, heartbeat 5 h, one event a day
-    assert abs(energy.reports_per_day(p) - (24 / 5 + 1)) < 1e-9
+    p = energy.params(_cfg())  # hourly, heartbeat 4 h, one event a day
+    assert abs(energy.reports_per_day(p) - (24 / 4 + 1)) < 1e-9
     p = energy.params(_cfg(heartbeat_s=3600))
     assert energy.reports_per_day(p) == 24  # never more than one per wake
     p = energy.params(_cfg(heartbeat_s=7000))  # every second wake covers 7000 s

@@ -72,12 +72,12 @@ def test_bin_node_state_survives_deep_sleep():
     assert r1.flags & codec.BIN_FLAG_BOOT
     assert len(hal.store.data) == 14 and hal.store.data[0] == 0xB2
     mids = [coap.decode(hal.net.sent[0]).mid]
-    # Four quiet wakes: measured, nothing sent, the count kept in RTC memory.
-    for i in range(4):
+    # Three quiet wakes: measured, nothing sent, the count kept in RTC memory.
+    for i in range(3):
         node, r = _wake(hal)
         assert r is None and node.state.since_report == i + 1
     assert len(hal.net.sent) == 1
-    node, r2 = _wake(hal)  # the fifth: the 5-hour heartbeat
+    node, r2 = _wake(hal)  # the fourth: the 4-hour heartbeat
     assert r2.seq == (r1.seq + 1) & 0xFFFF
     assert not r2.flags & codec.BIN_FLAG_BOOT
     # Message ids continue too, so the gateway never takes a new report for a

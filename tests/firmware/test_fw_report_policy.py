@@ -30,11 +30,11 @@ class Node:
         return send, f
 
 
-def test_power_on_reports_then_a_heartbeat_every_five_hours():
+def test_power_on_reports_then_a_heartbeat_every_four_hours():
     n = Node()
     assert n.wake()[0]  # the boot report
-    pattern = [n.wake()[0] for _ in range(10)]
-    assert pattern == [False, False, False, False, True] * 2
+    pattern = [n.wake()[0] for _ in range(8)]
+    assert pattern == [False, False, False, True] * 2
 
 
 def test_heartbeat_equal_to_the_interval_reports_every_wake():
@@ -61,7 +61,7 @@ def test_an_emptied_bin_is_reported_at_once():
 
 
 def test_a_fast_rise_is_reported():
-    n = Node()
+    n = Node(_cfg(fast_rise_pct_per_h=25))
     n.wake(20)
     assert not n.wake(30)[0]  # 10 points an hour: normal
     send, f = n.wake(60)  # 30 points in an hour
@@ -69,7 +69,7 @@ def test_a_fast_rise_is_reported():
 
 
 def test_fast_rise_is_per_hour_of_the_measurement_interval():
-    n = Node(_cfg(measure_interval_s=900))
+    n = Node(_cfg(measure_interval_s=900, fast_rise_pct_per_h=25))
     n.wake(20)
     send, f = n.wake(28)  # 8 points in 15 minutes: 32 an hour
     assert send and f & codec.BIN_FLAG_FAST_RISE
@@ -141,7 +141,7 @@ def test_an_event_not_stored_is_sent_again_until_three_failures():
     assert n.wake(85, stored=False)[0]
     assert n.st.lost == 3
     # Only the heartbeat tries now (the gateway may be gone for good) ...
-    assert [n.wake(85, stored=False)[0] for _ in range(4)] == [False] * 4
+    assert [n.wake(85, stored=False)[0] for _ in range(3)] == [False] * 3
     assert n.wake(85, stored=True)[0]  # ... and gets through
     assert n.st.lost == 0 and not n.wake(85)[0]
 
