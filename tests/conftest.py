@@ -19,6 +19,16 @@ from gateway.registry_client import register_nodes
 from tools.demo import free_udp_port, start_gateway, stop_gateway
 
 
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The command failed with one line on stderr, and no traceback: what a
+    user must see for bad input. Returns that line."""
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
 def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

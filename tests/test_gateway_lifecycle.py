@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import launch_gateway
+from conftest import launch_gateway, one_line_error
 
 from firmware import codec
 from gateway.config import GatewayConfig, GatewayConfigError
@@ -35,14 +35,6 @@ def test_gateway_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) ->
 def kvarter(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True,
                           text=True, timeout=60, cwd=cwd)
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize("toml, expect", [

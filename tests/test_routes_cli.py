@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import RunningGateway
+from conftest import RunningGateway, one_line_error
 
 from gateway.registry import Node
 from gateway.store import Store
@@ -25,14 +25,6 @@ def run(group: str, *args: str) -> subprocess.CompletedProcess[str]:
     code = f"from gateway.routes_cli import {group}; {group}(prog_name='kvarter {group}')"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=120)
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def test_import_registers_the_good_bins_and_prints_each_problem(
