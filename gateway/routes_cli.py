@@ -311,6 +311,45 @@ def _record(config: Path | None, db_path: Path | None, node_id: str, at: str | N
     click.echo(f"{node_id}: {outcome} at {datetime.fromtimestamp(when):%Y-%m-%d %H:%M}")
 
 
+@bins.command("status")
+@config_option
+@db_option
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 100000))
+def status(config: Path | None, db_path: Path | None, limit: int) -> None:
+    """Each bin's last level and when the forecast expects it full, soonest first."""
+    cfg = load_config(config, db_path=db_path)
+    if not cfg.db_path.exists():
+        raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db")
+    store = Store(cfg.db_path)
+    try:
+        nodes = [n for n in store.nodes() if n.role == "bin"]
+        forecaster = forecast_from(store)
+    finally:
+        store.close()
+    if not nodes:
+        raise click.ClickException(f"no bins registered in {cfg.db_path}")
+    rows = []
+    for n in nodes:
+        m = forecaster.bins.get(n.node_id)
+        full = forecaster.crossing_time(n.node_id, 100.0)
+        rows.append((full if full is not None else float("inf"), n.node_id,
+                     m.last_level if m else None, m.last_t if m else None))
+    rows.sort(key=lambda r: (r[3] is None, r[0], r[1]))  # bins never heard from last
+    click.echo(f"{'bin':<10} {'level':>6} {'reported':<16} {'full at (forecast)':<18}")
+    for full, node_id, level, last in rows[:limit]:
+        level_text = "-" if level is None else f"{level:.0f}%"
+        last_text = "never" if last is None else f"{datetime.fromtimestamp(last):%Y-%m-%d %H:%M}"
+        if last is None:
+            full_text = "unknown"
+        elif full == float("inf"):
+            full_text = "not within 2 weeks"
+        else:
+            full_text = f"{datetime.fromtimestamp(full):%Y-%m-%d %H:%M}"
+        click.echo(f"{node_id:<10} {level_text:>6} {last_text:<16} {full_text:<18}")
+    if len(rows) > limit:
+        click.echo(f"... and {len(rows) - limit} more (--limit)")
+
+
 @bins.command("emptied")
 @config_option
 @db_option

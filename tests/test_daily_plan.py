@@ -123,3 +123,12 @@ def test_unreachable_broker_still_leaves_the_route_files(tmp_path: Path) -> None
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "route files are written" in proc.stderr
     assert (tmp_path / "plan" / "route-sheets.html").exists()
+
+
+def test_bin_status_lists_the_soonest_full_first(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    out = kvarter("bins", "status", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.splitlines()[1:]
+    assert [r.split()[0] for r in rows] == ["FAST", "SLOW", "SILENT"]
+    assert "never" in rows[2] and "unknown" in rows[2]
