@@ -110,3 +110,27 @@ def test_coap_decoder_never_fails_otherwise(data: bytes) -> None:
         coap.decode(data)
     except coap.CoapError:
         pass
+
+
+# --- lighting payloads ------------------------------------------------------
+
+from firmware import light_codec  # noqa: E402
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 100), st.integers(0, 0xFFFF),
+       st.lists(st.integers(0, 0xFFFF), max_size=32))
+def test_brighten_round_trips(cid: int, level: int, hold: int, targets: list[int]) -> None:
+    c = light_codec.Brighten(cid, level, hold, targets)
+    assert light_codec.decode_brighten(light_codec.encode_brighten(c)) == c
+
+
+@given(st.binary(max_size=80))
+def test_arbitrary_bytes_decode_as_lighting_payloads_or_raise_decode_error(data: bytes) -> None:
+    for decode, encode in ((light_codec.decode_brighten, light_codec.encode_brighten),
+                           (light_codec.decode_profile, light_codec.encode_profile),
+                           (light_codec.decode_status, light_codec.encode_status)):
+        try:
+            value = decode(data)
+        except codec.DecodeError:
+            continue
+        assert encode(value) == data
