@@ -41,8 +41,11 @@ def test_a_pole_sees_a_walker_well_before_they_arrive_but_a_car_barely() -> None
     for (i, node_id), seen in first.items():
         trip = scene.trips[i]
         pole = next(p for p in scene.poles if p.node_id == node_id)
-        lead = trip.reaches(pole.along_m, scene.street(trip.street).length_m) - seen
+        length = scene.street(trip.street).length_m
+        if (pole.along_m if trip.upward else length - pole.along_m) < 10:
+            continue  # they start within its range: seen as they set off
+        lead = trip.reaches(pole.along_m, length) - seen
         if trip.mode == "walker":
             assert lead > 5
-        if trip.mode == "car" and pole.along_m > 20 and pole.along_m < 980:
+        if trip.mode == "car":
             assert lead < 1
