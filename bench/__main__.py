@@ -8,6 +8,7 @@ import sys
 
 # group -> the modules whose lines it prints
 GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "waste": ["waste", "routing"],
+          "lighting": ["lighting"],
           "ingest": ["ingest"], "sim": ["sim"]}
 
 

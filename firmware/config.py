@@ -8,7 +8,6 @@ ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 ID_MAX = 16
 
 
-
 class ConfigError(ValueError):
     """A config value the node cannot run with."""
 
@@ -90,6 +89,9 @@ class Config:
                 raise ConfigError("pins.%s must be a GPIO number 0..48, got %r"
                                   % (name, pins[name]))
         self.pins = pins
+        if self.role == "light":
+            from firmware import light_config  # a bin node never loads it
+            light_config.read(self, raw)
 
 
 def parse(text):

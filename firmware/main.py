@@ -26,12 +26,12 @@ def run_bin(cfg, hal):
 
 
 def run_light(cfg, hal):
-    wdt = machine.WDT(timeout=30000)
-    # The lamp comes on at its idle level before anything that can fail.
+    # The lamp comes on at its idle level before anything that can fail; a
+    # hang or a crash stops feeding the watchdog, and the reset lights it again.
     hal.led.set_pct(cfg.idle_pct)
-    while not hal.connect(cfg):
-        hal.log("no Wi-Fi yet; lamp runs on its own sensor")
-        wdt.feed()
+    wdt = machine.WDT(timeout=30000)
+    # The node never waits for Wi-Fi or the gateway: hal.net connects in the
+    # background and drops what it cannot send meanwhile.
     node = LightNode(cfg, hal)
     while True:
         node.poll()

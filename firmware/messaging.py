@@ -4,6 +4,7 @@ from firmware import coap
 
 BIN_PATH = "b"
 PRESENCE_PATH = "p"
+STATUS_PATH = "s"
 
 
 class Uplink:
@@ -16,6 +17,10 @@ class Uplink:
         self.mid = hal.random_bits(16) if mid is None else mid
         self.exchange = None
         self.last_result = None  # (code string, diagnostic) of the last answered exchange
+        self.heard_ms = hal.clock.ms()  # when anything last came from the gateway
+        # Requests from the gateway (light nodes): a function of the decoded
+        # message that returns the bytes to answer with, or None.
+        self.on_request = None
 
     def _request(self, mtype, path, payload):
         self.mid = (self.mid + 1) & 0xFFFF
@@ -56,6 +61,12 @@ class Uplink:
             try:
                 msg = coap.decode(data)
             except coap.CoapError:
+                continue
+            self.heard_ms = now
+            if 0 < msg.code < 32:  # a request from the gateway
+                reply = self.on_request(msg) if self.on_request else None
+                if reply is not None:  # to whoever asked (net.send: the gateway)
+                    getattr(self.hal.net, "reply", self.hal.net.send)(reply)
                 continue
             if ex is not None:
                 reply = ex.received(msg, now)

@@ -68,7 +68,8 @@ def nodes(config: Path | None, db_path: Path | None) -> None:
     """List the registered nodes."""
     store = open_store(config, db_path)
     for n in store.nodes():
-        click.echo(f"{n.node_id:<16} {n.role:<6} {n.lat:10.6f} {n.lon:11.6f} {n.kind}")
+        addr = f" (addr {n.addr})" if n.addr is not None else ""
+        click.echo(f"{n.node_id:<16} {n.role:<6} {n.lat:10.6f} {n.lon:11.6f} {n.kind}{addr}")
     store.close()
 
 

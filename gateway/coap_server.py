@@ -2,7 +2,8 @@
 CoAP messages and the ingest decisions, the writer and the registry.
 
     POST /b/<node id>      bin report (docs/protocol.md)
-    POST /p/<node id>      presence event
+    POST /p/<node id>      presence event (and the light wave it sets off)
+    POST /s/<node id>      light status
     PUT  /nodes/<node id>  register a node (JSON), from the admin networks only
     GET  /nodes            the registry, as JSON
 """
@@ -22,8 +23,9 @@ from aiocoap.numbers.codes import Code
 from firmware.coap import CONTENT_OCTET_STREAM
 from firmware.messaging import BIN_PATH, PRESENCE_PATH
 from gateway.ingest import Reason, Rejected
+from gateway.light_commands import STATUS_PATH
 from gateway.registry import Node, RegistrationError
-from gateway.store import BinRecord, PresenceRecord
+from gateway.store import PresenceRecord, Record, StatusRecord
 
 if TYPE_CHECKING:
     from gateway.service import Gateway
@@ -69,16 +71,22 @@ class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[m
                               f"payload must be application/octet-stream ({CONTENT_OCTET_STREAM})")
         ingest = self.gateway.ingest
         now = time.time()
-        record: BinRecord | PresenceRecord
+        record: Record
         try:
             if self.kind == BIN_PATH:
                 record = ingest.bin_report(node_id, request.payload, now)
-            else:
+            elif self.kind == PRESENCE_PATH:
                 record = ingest.presence(node_id, request.payload, now)
+            else:
+                record = ingest.status(node_id, request.payload, now)
         except Rejected as r:
             self.counts[r.reason.value] += 1
             self.gateway.note_rejection(node_id, r)
             return diagnostic(REJECTION_CODES[r.reason], r.message)
+        sockaddr = getattr(request.remote, "sockaddr", None)
+        if isinstance(record, PresenceRecord):
+            # The light must not wait for the disk: the wave goes out first.
+            self.gateway.light_presence(record, sockaddr, now)
         try:
             fresh = await self.gateway.writer.write(record)
         except Exception as e:
@@ -88,6 +96,8 @@ class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[m
         if fresh:
             self.counts["stored"] += 1
             self.gateway.publisher.publish(record)
+            if isinstance(record, StatusRecord):
+                self.gateway.lighting.status(record, sockaddr)
         else:
             self.counts["duplicate"] += 1
         return aiocoap.Message(code=Code.CHANGED)
@@ -117,7 +127,10 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
             return diagnostic(Code.BAD_REQUEST, str(e))
         if node.node_id != request.opt.uri_path[0]:
             return diagnostic(Code.BAD_REQUEST, "node_id in the body differs from the path")
-        created = await self.gateway.register(node)
+        try:
+            created = await self.gateway.register(node)
+        except RegistrationError as e:
+            return diagnostic(Code.BAD_REQUEST, str(e))
         return aiocoap.Message(code=Code.CREATED if created else Code.CHANGED)
 
 
@@ -139,6 +152,7 @@ def build_site(gateway: Gateway) -> resource.Site:
                       resource.WKCResource(site.get_resources_as_linkheader))
     site.add_resource([BIN_PATH], ReportResource(gateway, BIN_PATH))
     site.add_resource([PRESENCE_PATH], ReportResource(gateway, PRESENCE_PATH))
+    site.add_resource([STATUS_PATH], ReportResource(gateway, STATUS_PATH))
     site.add_resource(["nodes"], RegistryResource(gateway))
     site.add_resource(["nodes"], NodeListResource(gateway))
     return site

@@ -25,6 +25,10 @@ class GatewayConfig:
     # Where node registrations are accepted from: the technician's laptop
     # reaches the gateway through these networks (VPN, depot LAN).
     admin_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # Street lighting: how often presence counts and energy per zone go to
+    # MQTT, and the time from a detection to a command applied at a pole.
+    light_interval_s: float = 300.0
+    light_latency_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -41,6 +45,11 @@ class GatewayConfig:
             except ValueError:
                 raise GatewayConfigError(
                     f"admin_networks: {net!r} is not a network like 10.0.0.0/8") from None
+        for name in ("light_interval_s", "light_latency_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not 0 < value <= 86400:
+                raise GatewayConfigError(f"{name} must be seconds above 0, got {value!r}")
         self.db_path = Path(self.db_path)
 
     def admin_allowed(self, address: str) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from firmware import codec
+from firmware import codec, light_codec
 from gateway.registry import Node
-from gateway.store import BinRecord, PresenceRecord
+from gateway.store import BinRecord, PresenceRecord, StatusRecord
 
 
 class Reason(Enum):
@@ -52,3 +52,11 @@ class Ingest:
         except codec.DecodeError as e:
             raise Rejected(Reason.MALFORMED, str(e)) from None
         return PresenceRecord(node_id, event, received_at)
+
+    def status(self, node_id: str, payload: bytes, received_at: float) -> StatusRecord:
+        self._node(node_id, "light")
+        try:
+            status = light_codec.decode_status(payload)
+        except codec.DecodeError as e:
+            raise Rejected(Reason.MALFORMED, str(e)) from None
+        return StatusRecord(node_id, status, received_at)

@@ -1,5 +1,6 @@
 """Publishing accepted reports to an MQTT broker, which is how the rest of the
-city sees a district's data. Presence is published as counts only."""
+city sees a district's data. Presence is published as counts only: per event
+of a pole, and per zone and interval (gateway/light_commands.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.store import BinRecord, PresenceRecord, Record
+from gateway.store import BinRecord, PresenceRecord, Record, StatusRecord
 
 log = logging.getLogger("gateway.mqtt")
 
@@ -19,6 +20,8 @@ log = logging.getLogger("gateway.mqtt")
 def topic_for(prefix: str, district: str, record: Record) -> str:
     if isinstance(record, BinRecord):
         return f"{prefix}/{district}/bin/{record.node_id}/report"
+    if isinstance(record, StatusRecord):
+        return f"{prefix}/{district}/light/{record.node_id}/state"
     return f"{prefix}/{district}/light/{record.node_id}/presence"
 
 
@@ -29,6 +32,12 @@ def payload_for(record: Record) -> bytes:
                 "received_at": record.received_at, "fill_pct": r.fill_pct,
                 "temp_c": r.temp_c, "battery_mv": r.battery_mv, "tilt_deg": r.tilt_deg,
                 "flags": r.flags}
+    elif isinstance(record, StatusRecord):
+        st = record.status
+        body = {"node": record.node_id, "seq": st.seq, "measured_at": record.measured_at,
+                "received_at": record.received_at, "level_pct": st.level_pct,
+                "energy_wh": st.energy_dwh / 10, "night": bool(st.flags & 0x01),
+                "offline": bool(st.flags & 0x02), "lux": st.lux}
     else:
         assert isinstance(record, PresenceRecord)
         e = record.event
@@ -40,11 +49,15 @@ def payload_for(record: Record) -> bytes:
 
 class Publisher(Protocol):
     def publish(self, record: Record) -> None: ...
+    def publish_light(self, path: str, body: dict[str, object]) -> None: ...
     def close(self) -> None: ...
 
 
 class NoPublisher:
     def publish(self, record: Record) -> None:
+        pass
+
+    def publish_light(self, path: str, body: dict[str, object]) -> None:
         pass
 
     def close(self) -> None:
@@ -74,8 +87,14 @@ class MqttPublisher:
         log.info("MQTT broker: %s", reason)
 
     def publish(self, record: Record) -> None:
-        info = self.client.publish(topic_for(self.prefix, self.district, record),
-                                   payload_for(record), qos=1)
+        self._send(topic_for(self.prefix, self.district, record), payload_for(record))
+
+    def publish_light(self, path: str, body: dict[str, object]) -> None:
+        """Under <prefix>/<district>/light/: per-zone counts and energy."""
+        self._send(f"{self.prefix}/{self.district}/light/{path}", json.dumps(body).encode())
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1)
         self._pending = [i for i in self._pending if not i.is_published()]
         self._pending.append(info)
 

@@ -1,4 +1,5 @@
-"""The nodes a gateway knows: their id, role and position."""
+"""The nodes a gateway knows: their id, role and position, and a light
+pole's short address (the number commands name it by, docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from firmware.config import ConfigError, check_node_id
 
 ROLES = ("bin", "light")
+ADDR_MIN = 1
+ADDR_MAX = 65534  # 0 and 0xFFFF are kept back (none, everyone)
 
 
 class RegistrationError(ValueError):
@@ -22,9 +25,15 @@ class Node:
     lat: float
     lon: float
     kind: str = ""  # bin type or light zone
+    # A light pole's short address, 1..65534, unique within its gateway. A
+    # registration without one is given the lowest free one by the gateway.
+    addr: int | None = None
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
+        body = asdict(self)
+        if self.addr is None:
+            del body["addr"]  # as before short addresses: old readers see no change
+        return json.dumps(body).encode()
 
     @classmethod
     def from_dict(cls, raw: Any) -> Node:
@@ -46,7 +55,16 @@ class Node:
         kind = raw.get("kind", "")
         if not isinstance(kind, str) or len(kind) > 40:
             raise RegistrationError("kind must be a short text (bin type or light zone)")
-        return cls(node_id, role, float(lat), float(lon), kind)  # type: ignore[arg-type]
+        addr = raw.get("addr")
+        if addr is not None:
+            if isinstance(addr, bool) or not isinstance(addr, int) \
+                    or not ADDR_MIN <= addr <= ADDR_MAX:
+                raise RegistrationError(
+                    f"addr must be a whole number {ADDR_MIN}..{ADDR_MAX}, got {addr!r}")
+            if role != "light":
+                raise RegistrationError("addr is a light pole's short address; a bin has none")
+        return cls(node_id, role, float(lat), float(lon), kind,  # type: ignore[arg-type]
+                   addr)
 
     @classmethod
     def from_json(cls, data: bytes) -> Node:

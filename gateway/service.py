@@ -15,9 +15,11 @@ import aiocoap
 from gateway.coap_server import ReportResource, build_site
 from gateway.config import GatewayConfig
 from gateway.ingest import Ingest, Rejected
+from gateway.light_commands import Lighting
+from gateway.light_wave import WaveSettings
 from gateway.mqtt import MqttPublisher, NoPublisher, Publisher
 from gateway.registry import Node
-from gateway.store import Store
+from gateway.store import PresenceRecord, Store
 from gateway.writer import BatchWriter
 
 log = logging.getLogger("gateway")
@@ -60,6 +62,9 @@ class Gateway:
         self.publisher: Publisher = NoPublisher()
         self.context: aiocoap.Context | None = None
         self.activity = Activity()
+        self.lighting = Lighting(self.store, self.ingest.nodes, config.bind_host,
+                                 WaveSettings(latency_s=config.light_latency_s),
+                                 self._publish_light, config.light_interval_s)
         self._site = build_site(self)
         self._warned: set[tuple[str, str]] = set()
 
@@ -72,6 +77,7 @@ class Gateway:
         if self.config.mqtt_host:
             self.publisher = MqttPublisher(self.config.mqtt_host, self.config.mqtt_port,
                                            self.config.mqtt_prefix, self.config.district)
+        await self.lighting.start()
         self.context = await aiocoap.Context.create_server_context(
             self._site, bind=(self.config.bind_host, self.config.port))
         log.info("gateway for %s listening on coap://%s:%d, data in %s",
@@ -79,11 +85,24 @@ class Gateway:
                  self.config.db_path)
 
     async def register(self, node: Node) -> bool:
-        created = await asyncio.to_thread(self.store.register, node)
+        """Raises RegistrationError for a short address another node has."""
+        created, node = await asyncio.to_thread(self.store.register_node, node)
         self.ingest.nodes[node.node_id] = node
-        log.info("%s node %s (%s)", "registered" if created else "updated", node.node_id,
-                 node.role)
+        if node.role == "light":
+            self.lighting.nodes_changed()
+        log.info("%s node %s (%s%s)", "registered" if created else "updated", node.node_id,
+                 node.role, f", addr {node.addr}" if node.addr is not None else "")
         return created
+
+    def light_presence(self, record: PresenceRecord, sockaddr: tuple[object, ...] | None,
+                       now: float) -> None:
+        try:
+            self.lighting.presence(record, sockaddr, now)
+        except Exception as e:  # never let lighting stop a report being stored
+            log.error("light wave failed on an event from %s: %s", record.node_id, e)
+
+    def _publish_light(self, path: str, body: dict[str, object]) -> None:
+        self.publisher.publish_light(path, body)
 
     def note_rejection(self, node_id: str, rejection: Rejected) -> None:
         # One log line per node and reason, so a misconfigured node cannot
@@ -95,7 +114,7 @@ class Gateway:
 
     def counts(self) -> Counter[str]:
         total: Counter[str] = Counter()
-        for res in (self._site._subsites[(p,)] for p in ("b", "p")):
+        for res in (self._site._subsites[(p,)] for p in ("b", "p", "s")):
             assert isinstance(res, ReportResource)
             total.update({f"{res.kind}:{k}": v for k, v in res.counts.items()})
         return total
@@ -105,6 +124,7 @@ class Gateway:
         if self.context is not None:
             await self.context.shutdown()
         await self.writer.stop()
+        await self.lighting.stop()
         self.publisher.close()
         self.store.close()
         log.info("gateway stopped; %s", dict(self.counts()) or "no reports")
@@ -112,8 +132,9 @@ class Gateway:
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
     # aiocoap lets some decoding errors of garbage datagrams (invalid UTF-8 in
-    # a text option) escape to the event loop; the datagram is dropped and
-    # the gateway goes on. One line in the log, not a traceback.
+    # a text option) escape to the event loop (its issues 176 and 417); the
+    # datagram is dropped and the gateway goes on. One line in the log, not a
+    # traceback.
     exc = context.get("exception")
     if isinstance(exc, UnicodeDecodeError | ValueError):
         log.warning("dropped an undecodable datagram: %s", exc)

@@ -11,11 +11,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from firmware import codec
-from gateway.registry import Node
+from firmware import codec, light_codec
+from gateway.registry import ADDR_MAX, ADDR_MIN, Node, RegistrationError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     lat REAL NOT NULL,
     lon REAL NOT NULL,
     kind TEXT NOT NULL DEFAULT '',
-    registered_at REAL NOT NULL
+    registered_at REAL NOT NULL,
+    addr INTEGER
 );
 CREATE TABLE IF NOT EXISTS bin_reports (
     id INTEGER PRIMARY KEY,
@@ -61,6 +62,49 @@ CREATE TABLE IF NOT EXISTS presence_events (
     flags INTEGER NOT NULL,
     UNIQUE (node_id, seq, measured_at)
 );
+CREATE TABLE IF NOT EXISTS light_status (
+    id INTEGER PRIMARY KEY,
+    node_id TEXT NOT NULL REFERENCES nodes(node_id),
+    seq INTEGER NOT NULL,
+    measured_at INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    level_pct INTEGER NOT NULL,
+    energy_dwh INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    lux INTEGER,
+    UNIQUE (node_id, seq, measured_at)
+);
+CREATE INDEX IF NOT EXISTS light_status_by_node ON light_status (node_id, id);
+CREATE TABLE IF NOT EXISTS light_addresses (
+    node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    learned_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS zones (
+    name TEXT PRIMARY KEY,
+    settings TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    updated_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS zone_log (
+    id INTEGER PRIMARY KEY,
+    zone TEXT NOT NULL,
+    at REAL NOT NULL,
+    who TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    setting TEXT NOT NULL,
+    old TEXT NOT NULL,
+    new TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS zone_log_by_zone ON zone_log (zone, id);
+CREATE TABLE IF NOT EXISTS streets (
+    id INTEGER PRIMARY KEY,
+    geojson TEXT NOT NULL,
+    source TEXT NOT NULL,
+    imported_at REAL NOT NULL
+);
 """
 
 
@@ -87,7 +131,32 @@ class PresenceRecord:
         return self.event.time or int(self.received_at)
 
 
-Record = BinRecord | PresenceRecord
+@dataclass(frozen=True)
+class StatusRecord:
+    """A light node's status report (light_codec.Status)."""
+    node_id: str
+    status: light_codec.Status
+    received_at: float
+
+    @property
+    def measured_at(self) -> int:
+        return int(self.status.time or int(self.received_at))
+
+
+Record = BinRecord | PresenceRecord | StatusRecord
+
+
+@dataclass(frozen=True)
+class LightRow:
+    """A light pole as `lights status` shows it."""
+    node_id: str
+    zone: str
+    addr: int | None
+    last_seen: float | None
+    level_pct: int | None
+    energy_dwh: int | None
+    flags: int | None
+    status_at: float | None
 
 
 @dataclass(frozen=True)
@@ -115,6 +184,42 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database made by an older gateway up to this schema."""
+        with self._lock:
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(nodes)")}
+            if "addr" not in columns:
+                self._db.execute("ALTER TABLE nodes ADD COLUMN addr INTEGER")
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS nodes_by_addr ON nodes (addr) "
+                             "WHERE addr IS NOT NULL")
+            # Light poles registered before short addresses get the lowest
+            # free ones, in the order of their ids.
+            missing = self._db.execute(
+                "SELECT node_id FROM nodes WHERE role = 'light' AND addr IS NULL "
+                "ORDER BY node_id").fetchall()
+            if missing:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for (node_id,) in missing:
+                        self._db.execute("UPDATE nodes SET addr = ? WHERE node_id = ?",
+                                         (self._free_addr(), node_id))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    def _free_addr(self) -> int:
+        want = ADDR_MIN
+        for (a,) in self._db.execute(
+                "SELECT addr FROM nodes WHERE addr IS NOT NULL ORDER BY addr"):
+            if a > want:
+                break
+            want = a + 1
+        if want > ADDR_MAX:
+            raise RegistrationError(f"every short address {ADDR_MIN}..{ADDR_MAX} is taken")
+        return want
 
     def close(self) -> None:
         with self._lock:
@@ -123,21 +228,50 @@ class Store:
     # --- registry ------------------------------------------------------
     def register(self, node: Node) -> bool:
         """Add or update a node. Returns True when it is new."""
+        return self.register_node(node)[0]
+
+    def register_node(self, node: Node) -> tuple[bool, Node]:
+        """Add or update a node; (True when it is new, the node as stored). A
+        light pole keeps its short address unless given another, and gets the
+        lowest free one when it has none. Raises RegistrationError for an
+        address another node has."""
         with self._lock:
-            existed = self._db.execute(
-                "SELECT 1 FROM nodes WHERE node_id = ?", (node.node_id,)).fetchone()
-            self._db.execute(
-                "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
-                "role = excluded.role, lat = excluded.lat, lon = excluded.lon, "
-                "kind = excluded.kind",
-                (node.node_id, node.role, node.lat, node.lon, node.kind, time.time()))
-        return existed is None
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                existed = self._db.execute(
+                    "SELECT addr FROM nodes WHERE node_id = ?", (node.node_id,)).fetchone()
+                addr: int | None = None
+                if node.role == "light":
+                    addr = node.addr
+                    if addr is not None:
+                        holder = self._db.execute(
+                            "SELECT node_id FROM nodes WHERE addr = ? AND node_id != ?",
+                            (addr, node.node_id)).fetchone()
+                        if holder is not None:
+                            raise RegistrationError(
+                                f"addr {addr} is already {holder[0]}'s; leave addr out to "
+                                "be given a free one")
+                    elif existed is not None and existed[0] is not None:
+                        addr = int(existed[0])
+                    else:
+                        addr = self._free_addr()
+                self._db.execute(
+                    "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at, addr) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
+                    "role = excluded.role, lat = excluded.lat, lon = excluded.lon, "
+                    "kind = excluded.kind, addr = excluded.addr",
+                    (node.node_id, node.role, node.lat, node.lon, node.kind, time.time(), addr))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return existed is None, replace(node, addr=addr)
 
     def nodes(self) -> list[Node]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT node_id, role, lat, lon, kind FROM nodes ORDER BY node_id").fetchall()
+                "SELECT node_id, role, lat, lon, kind, addr FROM nodes "
+                "ORDER BY node_id").fetchall()
         return [Node(*row) for row in rows]
 
     # --- reports -------------------------------------------------------
@@ -157,7 +291,7 @@ class Store:
                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (rec.node_id, r.seq, rec.measured_at, rec.received_at, r.fill_pct,
                              r.temp_c, r.battery_mv, r.tilt_deg, r.flags))
-                    else:
+                    elif isinstance(rec, PresenceRecord):
                         e = rec.event
                         cur = self._db.execute(
                             "INSERT OR IGNORE INTO presence_events (node_id, seq, measured_at, "
@@ -165,6 +299,14 @@ class Store:
                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (rec.node_id, e.seq, rec.measured_at, rec.received_at, e.count,
                              e.level_pct, e.speed_mps, e.flags))
+                    else:
+                        st = rec.status
+                        cur = self._db.execute(
+                            "INSERT OR IGNORE INTO light_status (node_id, seq, measured_at, "
+                            "received_at, level_pct, energy_dwh, flags, lux) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (rec.node_id, st.seq, rec.measured_at, rec.received_at,
+                             st.level_pct, st.energy_dwh, st.flags, st.lux))
                     fresh.append(cur.rowcount == 1)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -237,3 +379,112 @@ class Store:
             lights=roles.get("light", 0), nodes_seen=seen, bin_reports=reports,
             presence_events=events, detections=detections,
             bins_over_threshold=[(n, f) for n, f in over])
+
+    # --- street lighting --------------------------------------------------
+    def set_light_address(self, node_id: str, host: str, port: int) -> None:
+        """Where a light node was last heard from: where commands go."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO light_addresses (node_id, host, port, learned_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, "
+                "port = excluded.port, learned_at = excluded.learned_at",
+                (node_id, host, port, time.time()))
+
+    def light_addresses(self) -> dict[str, tuple[str, int]]:
+        with self._lock:
+            rows = self._db.execute("SELECT node_id, host, port FROM light_addresses").fetchall()
+        return {n: (h, int(p)) for n, h, p in rows}
+
+    def presence_since(self, since: float) -> list[tuple[str, int, int, float | None, int]]:
+        """(node id, measured at, count, speed m/s, flags) of presence events
+        measured since a time, oldest first: what `lights zone effect` replays."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT node_id, measured_at, count, speed_mps, flags FROM presence_events "
+                "WHERE measured_at >= ? ORDER BY measured_at, received_at, id",
+                (since,)).fetchall()
+
+    def light_rows(self) -> list[LightRow]:
+        """Every light pole with its latest status and when it was last heard."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT n.node_id, n.kind, n.addr, "
+                " (SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id), "
+                " s.received_at, s.level_pct, s.energy_dwh, s.flags "
+                "FROM nodes n LEFT JOIN light_status s ON s.id = "
+                " (SELECT MAX(id) FROM light_status WHERE node_id = n.node_id) "
+                "WHERE n.role = 'light' ORDER BY n.node_id").fetchall()
+        out = []
+        for node_id, zone, addr, presence_at, status_at, level, energy, flags in rows:
+            seen = [t for t in (presence_at, status_at) if t is not None]
+            out.append(LightRow(node_id, zone, addr, max(seen) if seen else None, level, energy,
+                                flags, status_at))
+        return out
+
+    def zone_rows(self) -> list[tuple[str, str, int]]:
+        """(name, settings JSON, revision) of every stored zone."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT name, settings, revision FROM zones ORDER BY name").fetchall()
+
+    def save_zone(self, name: str, settings: str, who: str,
+                  changes: Sequence[tuple[str, str, str]], expect_revision: int) -> int:
+        """Store a zone's settings and log each change (setting, old, new) in one
+        transaction. Returns the new revision; raises ValueError when someone
+        else changed the zone since expect_revision was read."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT revision FROM zones WHERE name = ?",
+                                       (name,)).fetchone()
+                current = 0 if row is None else int(row[0])
+                if current != expect_revision:
+                    raise ValueError(f"zone {name} was changed meanwhile (revision {current}); "
+                                     "look at it again and repeat the change")
+                revision = current + 1
+                self._db.execute(
+                    "INSERT INTO zones (name, settings, revision, updated_at, updated_by) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                    "settings = excluded.settings, revision = excluded.revision, "
+                    "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                    (name, settings, revision, now, who))
+                self._db.executemany(
+                    "INSERT INTO zone_log (zone, at, who, revision, setting, old, new) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(name, now, who, revision, k, old, new) for k, old, new in changes])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return revision
+
+    def zone_log(self, name: str) -> list[tuple[float, str, int, str, str, str]]:
+        """(at, who, revision, setting, old, new) of a zone's changes, oldest first."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT at, who, revision, setting, old, new FROM zone_log WHERE zone = ? "
+                "ORDER BY id", (name,)).fetchall()
+
+    def save_streets(self, geojson: str, source: str) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO streets (geojson, source, imported_at) VALUES (?, ?, ?)",
+                (geojson, source, time.time()))
+        return int(cur.lastrowid or 0)
+
+    def streets(self) -> tuple[int, str, str] | None:
+        """(version, GeoJSON text, source file) of the streets last imported."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, geojson, source FROM streets ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), row[1], row[2])
+
+    def lighting_version(self) -> tuple[int, int]:
+        """Changes when streets are imported or a zone is changed: the running
+        gateway polls it to pick up what the operator's CLI wrote."""
+        with self._lock:
+            streets = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM streets").fetchone()[0]
+            zones = self._db.execute(
+                "SELECT COALESCE(SUM(revision), 0) FROM zones").fetchone()[0]
+        return int(streets), int(zones)

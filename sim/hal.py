@@ -7,6 +7,7 @@ import random
 import socket
 from collections import deque
 
+from firmware.codec import PRESENCE_SOURCE_PIR
 from firmware.measure import SOUND_0C, SOUND_PER_C
 from sim.district import SimBin
 
@@ -26,27 +27,37 @@ class VirtualClock:
 
 
 class UdpNet:
-    """A real UDP socket, as a node's Wi-Fi interface would give it."""
+    """A real UDP socket, as a node's Wi-Fi interface would give it. Not
+    connected: a light node also takes requests from the gateway's command
+    socket and answers whoever asked (`reply`)."""
 
     def __init__(self, gateway: tuple[str, int]) -> None:
+        self.gateway = gateway
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.connect(gateway)
         self.sock.setblocking(False)
+        self.peer = gateway
         self.sent = 0
 
-    def send(self, data: bytes) -> None:
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
         self.sent += 1
         try:
-            self.sock.send(data)
+            self.sock.sendto(data, addr)
         except OSError:
             pass  # like a radio: a send into nowhere is simply lost
 
+    def send(self, data: bytes) -> None:
+        self._send(data, self.gateway)
+
+    def reply(self, data: bytes) -> None:
+        self._send(data, self.peer)
+
     def recv(self) -> bytes | None:
         try:
-            return self.sock.recv(1500)
+            data, self.peer = self.sock.recvfrom(1500)
         except (BlockingIOError, ConnectionRefusedError):
             return None
+        return data
 
     def close(self) -> None:
         self.sock.close()
@@ -133,7 +144,9 @@ class LidSwitch:
 
 
 class RecordingLed:
-    """Keeps every level change, to measure the energy the lamp used."""
+    """Keeps every level change as (virtual ms, light output %), to measure
+    the energy the lamp used. The node ramps: during a ramp the simulator
+    polls it every `LightNode.ramp_tick_ms`, so a ramp is a staircase here."""
 
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
@@ -154,17 +167,27 @@ class RecordingLed:
 
 
 class PresenceInput:
+    """The light node's presence sensor: the runner calls trigger() when
+    someone comes into range; the node reads it as hal.presence.triggered()
+    (the presence flags, firmware/codec.py) and hal.presence.speed (0.1 m/s)."""
+
     def __init__(self) -> None:
-        self.pending = 0
+        self.pending: deque[tuple[int, int]] = deque()
+        self.speed = 0
 
-    def trigger(self) -> None:
-        self.pending += 1
+    def trigger(self, flags: int = PRESENCE_SOURCE_PIR, speed_dms: int = 0) -> None:
+        """A detection; a radar would give its flags (direction) and speed."""
+        self.pending.append((flags, speed_dms))
 
-    def triggered(self) -> bool:
-        if self.pending:
-            self.pending -= 1
-            return True
-        return False
+    def triggered(self) -> int:
+        if not self.pending:
+            return 0
+        flags, self.speed = self.pending.popleft()
+        return flags
+
+
+class FlashStore(RtcMemory):
+    """The node's flash (NVS): what it keeps across reboots (the zone profile)."""
 
 
 class SimHal:
@@ -183,6 +206,10 @@ class SimHal:
         self.fill_sensor: UltrasonicModel | None = None
         self.led: RecordingLed | None = None
         self.presence: PresenceInput | None = None
+        self.settings = FlashStore()  # light nodes keep their zone profile here
+        # No ambient light sensor: light nodes take night from the sun's
+        # times for their place (firmware/astro.py) on the virtual clock.
+        self.ambient = None
 
     def random_bits(self, n: int) -> int:
         return self.rng.getrandbits(n)

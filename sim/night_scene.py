@@ -20,12 +20,13 @@ WALK_MPS = 1.4
 CYCLE_MPS = 5.0
 DRIVE_MPS = 14.0  # 50 km/h
 
-# People per hour from 18:00 to 07:00 on the path (walkers, cyclists) and
-# cars per hour on the road: busy in the evening, a trickle after midnight.
+# People per hour from 18:00 to 07:00 on a suburban park path (walkers,
+# cyclists) and cars per hour on the local road beside it: busiest in the
+# early evening, a trickle after midnight, picking up before seven.
 NIGHT_HOURS = list(range(18, 24)) + list(range(0, 7))
-PATH_WALKERS = [30, 24, 18, 12, 8, 5, 3, 2, 1, 1, 2, 6, 14]
-PATH_CYCLISTS = [14, 10, 7, 5, 3, 2, 1, 1, 0.5, 0.5, 1, 4, 10]
-ROAD_CARS = [60, 45, 35, 25, 15, 10, 6, 4, 3, 3, 6, 20, 50]
+PATH_WALKERS = [16, 14, 10, 7, 4, 3, 2, 1, 1, 1, 2, 4, 8]
+PATH_CYCLISTS = [8, 6, 4, 3, 2, 1, 1, 0.5, 0.3, 0.3, 1, 3, 6]
+ROAD_CARS = [40, 30, 22, 15, 10, 6, 4, 3, 2, 2, 4, 12, 30]
 
 
 @dataclass(frozen=True)
@@ -186,9 +187,13 @@ class NightResult:
         return 1.0 - self.energy_share
 
 
-def judge(scene: Scene, traces: dict[str, LampTrace], active_pct: dict[str, float]) -> NightResult:
+def judge(scene: Scene, traces: dict[str, LampTrace], active_pct: dict[str, float],
+          range_m: float = 10.0, delay_s: float = 0.5) -> NightResult:
     """Energy against every lamp at full all night, and every arrival of every
-    person at every pole on their way, checked against the pole's active level."""
+    person at every pole on their way, checked against the pole's active level.
+    The first pole a person meets, where they enter the scene, is not judged
+    (nor any within a sensor's range and response time of their entry): in
+    the street they came from they would have been seen already."""
     dark: list[DarkArrival] = []
     by_mode: dict[str, int] = {}
     arrivals = 0
@@ -197,9 +202,13 @@ def judge(scene: Scene, traces: dict[str, LampTrace], active_pct: dict[str, floa
         poles_by_street.setdefault(p.street, []).append(p)
     for i, trip in enumerate(scene.trips):
         length = scene.street(trip.street).length_m
-        for p in poles_by_street[trip.street]:
+        entry_m = range_m + trip.speed_mps * delay_s
+        poles = poles_by_street[trip.street]
+        first = min(poles, key=lambda p: p.along_m if trip.upward else length - p.along_m)
+        for p in poles:
             at = trip.reaches(p.along_m, length)
-            if at >= scene.night_s:
+            if at >= scene.night_s or p is first \
+                    or (p.along_m if trip.upward else length - p.along_m) < entry_m:
                 continue
             arrivals += 1
             by_mode[trip.mode] = by_mode.get(trip.mode, 0) + 1

@@ -30,6 +30,11 @@ ANSWER_WAIT_S = 0.5
 NON_PER_REAL_SECOND = 1500
 
 
+# Virtual ms between polls of a light node while its lamp ramps: the recorded
+# level is a staircase of this step (a real node polls every 20 ms).
+RAMP_TICK_MS = 1000
+
+
 def node_config(node_id: str, role: str, gateway: tuple[str, int], **extra: object) -> Config:
     """The config a technician's provisioning would write to the node."""
     raw: dict[str, object] = {"id": node_id, "role": role, "gateway_host": gateway[0],
@@ -52,12 +57,19 @@ class BinDevice:
 
 @dataclass
 class LightDevice:
+    """A light pole: the firmware's LightNode on a simulated hardware layer.
+    `presence.trigger()` is someone coming into its sensor's range, `led`
+    records the lamp's (virtual ms, level) changes, `hal.settings` is its
+    flash. Its socket stays open: a datagram from the gateway (a brighten
+    command, a zone profile, a ping's answer) is handed to it when it arrives."""
+
     pole: SimPole
     cfg: Config
     hal: SimHal
     led: RecordingLed
     presence: PresenceInput
     node: LightNode
+    deadline_ms: int | None = None  # the poll already scheduled
 
 
 @dataclass
@@ -115,7 +127,7 @@ class Simulation:
         self.bins = [self._bin_device(b, i + seed * 100_000, report_interval_s,
                                       heartbeat_s or report_interval_s)
                      for i, b in enumerate(district.bins)]
-        self.lights = [self._light_device(p, i + seed * 200_000)
+        self.lights = [self._light_device(p, i + seed * 200_000, i + 1)
                        for i, p in enumerate(district.poles)]
 
     # --- building devices --------------------------------------------------
@@ -129,12 +141,19 @@ class Simulation:
         self._at(first, lambda: self._wake(dev))
         return dev
 
-    def _light_device(self, pole: SimPole, seed: int) -> LightDevice:
-        cfg = node_config(pole.node_id, "light", self.gateway)
+    def _light_device(self, pole: SimPole, seed: int, addr: int) -> LightDevice:
+        """A pole's node, lit from virtual time 0; short address `addr`, and
+        its place, so that it takes night from the sun's times."""
+        cfg = node_config(pole.node_id, "light", self.gateway, addr=addr, lat=pole.lat,
+                          lon=pole.lon)
         hal = SimHal(self.clock, self.gateway, seed)
         led, presence = RecordingLed(self.clock), PresenceInput()
         hal.led, hal.presence = led, presence
-        dev = LightDevice(pole, cfg, hal, led, presence, LightNode(cfg, hal))
+        node = LightNode(cfg, hal)
+        node.ramp_tick_ms = RAMP_TICK_MS
+        dev = LightDevice(pole, cfg, hal, led, presence, node)
+        self._selector.register(hal.net.sock, selectors.EVENT_READ, dev)
+        self._schedule_light(dev)
         return dev
 
     def _at(self, t_ms: int, action: Callable[[], None]) -> None:
@@ -187,13 +206,25 @@ class Simulation:
         self._poll_light(dev)
 
     def _poll_light(self, dev: LightDevice) -> None:
-        before = dev.node.events_sent
+        before = dev.hal.net.sent
         dev.node.poll()
-        if dev.node.events_sent != before:
+        if dev.hal.net.sent != before:
             self._pace_non()
-        deadline = dev.node.next_deadline_ms()
-        if deadline is not None:
-            self._at(max(deadline, self.clock.now_ms + 1), lambda: self._poll_light(dev))
+        self._schedule_light(dev)
+
+    def _schedule_light(self, dev: LightDevice) -> None:
+        """One pending poll per light node, at its next deadline."""
+        now = self.clock.now_ms
+        deadline = max(dev.node.next_deadline_ms(), now + 1)
+        if dev.deadline_ms is not None and now < dev.deadline_ms <= deadline:
+            return  # an earlier poll is already scheduled
+        dev.deadline_ms = deadline
+        self._at(deadline, lambda: self._light_timer(dev, deadline))
+
+    def _light_timer(self, dev: LightDevice, t_ms: int) -> None:
+        if dev.deadline_ms == t_ms:  # else superseded by an earlier one
+            dev.deadline_ms = None
+            self._poll_light(dev)
 
     def _pace_non(self) -> None:
         now = time.monotonic()
@@ -204,20 +235,29 @@ class Simulation:
             time.sleep(-self._non_budget / NON_PER_REAL_SECOND)
 
     # --- the loop ----------------------------------------------------------
+    @staticmethod
+    def _awaits_answer(dev: BinDevice | LightDevice, before_ms: int | None) -> bool:
+        """The node has a confirmable exchange whose timer fires before `before_ms`."""
+        node = dev.node
+        if node is None or not node.uplink.busy():
+            return False
+        deadline = node.uplink.next_deadline_ms()
+        return before_ms is None or (deadline or 0) <= before_ms
+
     def _deliver(self, before_ms: int | None, wait: bool) -> None:
-        """Hand arrived datagrams to bin nodes. With `wait`, block (in real
+        """Hand arrived datagrams to their nodes. With `wait`, block (in real
         time) for nodes whose timers would fire before `before_ms`."""
         while True:
-            urgent = wait and any(
-                isinstance(key.data, BinDevice) and key.data.node is not None
-                and (before_ms is None
-                     or (key.data.node.next_deadline_ms() or 0) <= before_ms)
-                for key in self._selector.get_map().values())
+            urgent = wait and any(self._awaits_answer(key.data, before_ms)
+                                  for key in self._selector.get_map().values())
             ready = self._selector.select(self.answer_wait_s if urgent else 0)
             if not ready:
                 return
             for key, _ in ready:
-                self._poll_bin(key.data)
+                if isinstance(key.data, LightDevice):
+                    self._poll_light(key.data)
+                else:
+                    self._poll_bin(key.data)
 
     def run_until(self, hours: float) -> None:
         """Advance virtual time to `hours` after the start (or the end)."""

@@ -15,6 +15,7 @@ from firmware import codec
 from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.registry import Node
 from gateway.store import BinRecord, Store
+from tools.demo import gateway_log_path
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -23,7 +24,7 @@ def test_gateway_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) ->
     gw.register(Node("B1", "bin", 60.0, 17.0))
     gw.proc.send_signal(sig)
     assert gw.proc.wait(timeout=15) == 0
-    err = gw.proc.stderr.read().decode() if gw.proc.stderr else ""
+    err = gateway_log_path(gw.db).read_text()
     assert "Traceback" not in err
     assert "gateway stopped" in err
     # The database is whole and readable after the stop.

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from gateway.cli import gateway
+from gateway.lights_cli import lights
 from gateway.routes_cli import bins, routes
 from sim.cli import sim
 from tools.node_cli import node
@@ -24,6 +25,7 @@ cli.add_command(sim)
 cli.add_command(node)
 cli.add_command(bins)
 cli.add_command(routes)
+cli.add_command(lights)
 
 
 @cli.command()

@@ -24,17 +24,26 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def gateway_log_path(db: Path) -> Path:
+    """Where start_gateway() writes the gateway's log: beside its database."""
+    return db.with_name(db.stem + ".log")
+
+
 def start_gateway(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """Start `kvarter gateway run` and wait until it answers CoAP."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.cli", "gateway", "run", "--port", str(port),
-         "--db", str(db), *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """Start `kvarter gateway run` and wait until it answers CoAP. Its log
+    goes to a file (a pipe nobody reads would fill and stop the gateway)."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    log_path = gateway_log_path(db)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tools.cli", "gateway", "run", "--port", str(port),
+             "--db", str(db), *extra],
+            stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 20
     while True:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"gateway exited at start: {err.strip().splitlines()[-1:]}")
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            raise RuntimeError(f"gateway exited at start: {lines[-1] if lines else 'no log'}")
         try:
             asyncio.run(list_nodes("127.0.0.1", port, timeout=1.0))
             return proc

@@ -7,6 +7,8 @@
 #   clock.time()          unix seconds, 0 when the clock has not been set
 #   net.send(data)        send one datagram to the gateway
 #   net.recv()            one received datagram (bytes) or None; never blocks
+#   net.reply(data)       answer the last received datagram's sender (optional;
+#                         light nodes answer requests with it, else net.send)
 #   store.load()          bytes kept across deep sleep (RTC memory), b"" if none
 #   store.save(data)      keep bytes across deep sleep
 #   random_bits(n)        n random bits (int)
@@ -19,5 +21,11 @@
 #   tilt.degrees()        degrees from upright, or None
 #   lid.is_open()         True / False, or None without a lid switch
 # Light nodes:
-#   led.set_pct(level)    drive the lamp at 0..100 % (light nodes)
-#   presence.triggered()  True once for each new detection (light nodes)
+#   led.set_pct(level)    drive the lamp at 0..100 % light output (a float)
+#   presence.triggered()  0 when nothing new; else once per detection (and again
+#                         every retrigger time while someone stays) the presence
+#                         flags of codec.py: source, direction (True: PIR)
+#   presence.speed        approach speed in 0.1 m/s, 0 when not measured
+#   settings.load()/save(data)  bytes kept in flash across reboots (the zone
+#                         profile); optional
+#   ambient.lux()         ambient light in lux, or None; optional (no sensor)

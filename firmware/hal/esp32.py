@@ -1,17 +1,22 @@
-# The hardware layer on a real ESP32: pins, PWM, ADC, RTC memory, Wi-Fi and a
-# UDP socket, and the bin's sensors wired from the node's config. Only this
+# The hardware layer on a real ESP32: pins, PWM, ADC, RTC memory, NVS, Wi-Fi
+# and a UDP socket, and each role's sensors wired from the node's config. Only this
 # file and firmware/main.py import `machine`; the sensor drivers beside it
 # take their pins and buses as arguments.
 import socket
 import time
 
 import ds18x20
+import esp32
 import machine
 import network
 import onewire
 
+from firmware.hal.bh1750 import Bh1750
 from firmware.hal.ds18b20 import Ds18b20
+from firmware.hal.ld2410 import MOVE_THRESHOLDS, STILL_THRESHOLDS, Radar
 from firmware.hal.lis3dh import Lis3dh
+from firmware.hal.pir import Pir
+from firmware.hal.pwm_led import PwmLed
 from firmware.hal.ranger import PoweredRanger
 from firmware.hal.tfluna import TfLuna
 from firmware.hal.ultrasonic import Ultrasonic
@@ -25,12 +30,14 @@ DEFAULT_PINS = {
     "tof_sda": 32,  # TF-Luna's own I2C bus (an unpowered device must not load
     "tof_scl": 33,  # the bus the accelerometer is read on)
     "onewire": 4,  # DS18B20 data, 4.7 kOhm pull-up to 3.3 V
-    "i2c_sda": 21,  # LIS3DH accelerometer
+    "i2c_sda": 21,  # LIS3DH accelerometer (bin), BH1750 light sensor (light)
     "i2c_scl": 22,
     "lid": 13,  # reed switch to GND, closed while the lid is shut
     "battery_adc": 34,  # battery voltage through a 1:2 divider
     "led_pwm": 25,  # lamp driver dimming input
     "pir": 27,  # PIR sensor output
+    "radar_tx": 17,  # UART2 to the LD2410's RX
+    "radar_rx": 16,  # UART2 from the LD2410's TX
 }
 
 # Seconds between the MicroPython epoch and the unix epoch on ports whose
@@ -64,14 +71,80 @@ class UdpNet:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
 
+        self.peer = self.addr  # where the last datagram came from
+
     def send(self, data):
         self.sock.sendto(data, self.addr)
 
+    def reply(self, data):
+        """Answer the last datagram's sender (a request may come from the
+        gateway's command socket or an operator's tool, not port 5683)."""
+        self.sock.sendto(data, self.peer)
+
     def recv(self):
         try:
-            return self.sock.recv(256)
+            data, self.peer = self.sock.recvfrom(256)
         except OSError:
             return None
+        return data
+
+
+class WifiNet:
+    """A light node's link to the gateway that never blocks the lamp: sends
+    while Wi-Fi is down are dropped, and it reconnects by itself."""
+
+    def __init__(self, cfg, clock, log):
+        self.cfg = cfg
+        self.clock = clock
+        self.log = log
+        self.wlan = network.WLAN(network.STA_IF)
+        self.wlan.active(True)
+        self.udp = None
+        self.next_try = 0
+
+    def _up(self):
+        if self.wlan.isconnected():
+            if self.udp is None:
+                if self.clock.time() == 0:
+                    _set_clock(self.log)
+                self.udp = UdpNet(self.cfg.gateway_host, self.cfg.gateway_port)
+            return True
+        self.udp = None
+        now = self.clock.ms()
+        if now >= self.next_try:
+            self.next_try = now + 30000
+            try:
+                self.wlan.connect(self.cfg.wifi_ssid, self.cfg.wifi_password)
+            except OSError as e:  # still busy with the last attempt
+                self.log("Wi-Fi: %s" % e)
+        return False
+
+    def send(self, data):
+        if self._up() and self.udp is not None:
+            try:
+                self.udp.send(data)
+            except OSError:
+                pass  # like a radio: a send into nowhere is lost
+
+    def reply(self, data):
+        if self.udp is not None:
+            try:
+                self.udp.reply(data)
+            except OSError:
+                pass
+
+    def recv(self):
+        if self.udp is None or not self.wlan.isconnected():
+            return None
+        return self.udp.recv()
+
+
+def _set_clock(log):
+    try:
+        import ntptime
+        ntptime.settime()
+    except Exception as e:  # no NTP server reachable: messages carry time 0
+        log("clock not set: %s" % e)
 
 
 class RtcStore:
@@ -113,6 +186,26 @@ class AdcBattery:
         return self.adc.read_uv() * self.divider // 1000
 
 
+class NvsStore:
+    """Bytes kept in flash (ESP-IDF's NVS) across reboots and power cuts."""
+
+    def __init__(self, key):
+        self.nvs = esp32.NVS("kvarter")
+        self.key = key
+
+    def load(self):
+        buf = bytearray(64)
+        try:
+            n = self.nvs.get_blob(self.key, buf)
+        except OSError:  # nothing stored yet
+            return b""
+        return bytes(buf[:n])
+
+    def save(self, data):
+        self.nvs.set_blob(self.key, data)
+        self.nvs.commit()
+
+
 class NoSensor:
     """An optional sensor that is not fitted: no reading."""
 
@@ -125,33 +218,13 @@ class NoSensor:
     def is_open(self):
         return None
 
+    def lux(self):
+        return None
+
 
 def _fitted(fitted, make):
     """The sensor make() builds, or NoSensor() when the config does not fit one."""
     return make() if fitted else NoSensor()
-
-
-class PwmLed:
-    def __init__(self, pin, freq=1000):
-        self.pwm = machine.PWM(machine.Pin(pin), freq=freq, duty_u16=0)
-
-    def set_pct(self, pct):
-        self.pwm.duty_u16(int(pct * 65535 // 100))
-
-
-class PirPresence:
-    def __init__(self, pin):
-        self.pin = machine.Pin(pin, machine.Pin.IN)
-        self._hit = False
-        self.pin.irq(self._irq, machine.Pin.IRQ_RISING)
-
-    def _irq(self, _pin):
-        self._hit = True
-
-    def triggered(self):
-        hit = self._hit
-        self._hit = False
-        return hit
 
 
 class Hal:
@@ -165,10 +238,29 @@ class Hal:
         self.temperature = self.tilt = self.lid = NoSensor()
         if cfg.role == "bin":
             self._bin_sensors(cfg, pins)
+            self.net = None
         else:
-            self.led = PwmLed(pins["led_pwm"])
-            self.presence = PirPresence(pins["pir"])
-        self.net = None
+            self._light(cfg, pins)
+
+    def _light(self, cfg, pins):
+        Pin = machine.Pin
+        self.led = PwmLed(machine.PWM(Pin(pins["led_pwm"]), freq=cfg.pwm_hz, duty_u16=0),
+                          cfg.pwm_max_duty, cfg.pwm_invert)
+        retrigger_ms = int(cfg.retrigger_s * 1000)
+        self.presence = None  # type: Radar | Pir | None
+        if cfg.presence == "ld2410":
+            uart = machine.UART(2, baudrate=256000, tx=pins["radar_tx"], rx=pins["radar_rx"],
+                                rxbuf=512, timeout=0)
+            faces = {"up": 1, "down": -1}.get(cfg.radar_faces, 0)
+            self.presence = Radar(uart, self.clock, cfg.radar_move_thr or MOVE_THRESHOLDS,
+                                  cfg.radar_still_thr or STILL_THRESHOLDS, faces, retrigger_ms)
+        else:
+            self.presence = Pir(Pin(pins["pir"], Pin.IN), self.clock, cfg.pir_debounce_ms,
+                                retrigger_ms)
+        self.ambient = _fitted(cfg.ambient == "bh1750", lambda: Bh1750(
+            machine.I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=100000)))
+        self.settings = NvsStore("profile")
+        self.net = WifiNet(cfg, self.clock, self.log)
 
     def _bin_sensors(self, cfg, pins):
         Pin = machine.Pin
@@ -199,11 +291,7 @@ class Hal:
                     return False
                 time.sleep_ms(100)
         if self.clock.time() == 0:
-            try:
-                import ntptime
-                ntptime.settime()
-            except Exception as e:  # no NTP server reachable: reports carry time 0
-                self.log("clock not set: %s" % e)
+            _set_clock(self.log)
         self.net = UdpNet(cfg.gateway_host, cfg.gateway_port)
         return True
 

@@ -85,3 +85,42 @@ class Recorder:
 
     def __call__(self, t):
         self.calls.append(t)
+
+
+class FakeUart:
+    """A UART's receive side: read() gives what was queued, or None."""
+
+    def __init__(self):
+        self.chunks = []
+
+    def read(self):
+        return self.chunks.pop(0) if self.chunks else None
+
+
+class FakeLightSensor:
+    """A BH1750 on an I2C bus (writeto/readfrom): records commands, reads
+    `raw` big-endian; `present` False makes it not answer (OSError)."""
+
+    def __init__(self, raw=0, addr=0x23):
+        self.raw = raw
+        self.addr = addr
+        self.present = True
+        self.commands = []
+
+    def writeto(self, addr, data):
+        if addr != self.addr or not self.present:
+            raise OSError(19)
+        self.commands.append(bytes(data))
+
+    def readfrom(self, addr, n):
+        if addr != self.addr or not self.present:
+            raise OSError(19)
+        return bytes(((self.raw >> 8) & 0xFF, self.raw & 0xFF))[:n]
+
+
+class FakePwm:
+    def __init__(self):
+        self.duties = []
+
+    def duty_u16(self, d):
+        self.duties.append(d)

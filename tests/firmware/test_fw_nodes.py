@@ -1,9 +1,9 @@
 # Node behaviour on the in-memory hardware layer, in MicroPython and CPython.
+# The light node's own tests are in test_fw_light_node.py.
 from fakehal import FakeHal, FakeRanger
 
 from firmware import coap, codec, config
 from firmware.bin_node import BinNode
-from firmware.light_node import LightNode
 
 
 def _cfg(role, **extra):
@@ -170,46 +170,6 @@ def test_bin_node_reports_a_sensor_fault():
     node.send()
     report = codec.decode_bin_report(coap.decode(hal.net.sent[-1]).payload)
     assert report.fill_pct is None and report.flags & codec.BIN_FLAG_SENSOR_FAULT
-
-
-def test_light_node_brightens_at_once_and_reports():
-    hal = FakeHal()
-    node = LightNode(_cfg("light"), hal)
-    assert hal.led.levels == [40]
-    hal.presence.trigger()
-    node.poll()
-    assert hal.led.levels == [40, 100]  # before any answer from the gateway
-    req = coap.decode(hal.net.sent[-1])
-    assert req.mtype == coap.NON and req.path() == "p/N1"
-    event = codec.decode_presence(req.payload)
-    assert event.count == 1 and event.level_pct == 100
-
-
-def test_light_node_holds_then_returns_to_idle():
-    hal = FakeHal()
-    node = LightNode(_cfg("light"), hal)
-    hal.presence.trigger()
-    node.poll()
-    hal.clock.advance(29000)
-    node.poll()
-    assert hal.led.levels[-1] == 100
-    hal.clock.advance(1000)
-    node.poll()
-    assert hal.led.levels[-1] == 40
-
-
-def test_light_node_groups_rapid_detections_into_one_event():
-    hal = FakeHal()
-    node = LightNode(_cfg("light"), hal)
-    for _ in range(5):
-        hal.presence.trigger()
-        node.poll()
-        hal.clock.advance(100)
-    assert len(hal.net.sent) == 1
-    hal.clock.advance(1000)
-    node.poll()
-    assert len(hal.net.sent) == 2
-    assert codec.decode_presence(coap.decode(hal.net.sent[-1]).payload).count == 4
 
 
 def test_config_rejects_bad_values_with_the_field_name():

@@ -1,0 +1,150 @@
+"""Street lighting: a night of the Valla Torg-like scene (energy against full
+all night, dark arrivals for walkers, cyclists and cars), and the running
+gateway's time from a presence event to the brighten command leaving it,
+while it handles 500 presence events a second."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.report import line
+from firmware import coap, codec, light_codec
+from gateway.registry import Node
+from gateway.registry_client import register_nodes
+from sim.district import offset
+from sim.lighting import NightSimulation
+from sim.night_scene import build
+from tools.demo import free_udp_port, start_gateway, stop_gateway
+
+# 2026-11-20 17:00 UTC, 18:00 in Gävle: dark until after 07:00.
+DUSK = 1_795_194_000 - 1_795_194_000 % 86400 + 17 * 3600
+
+STREETS = 1000  # short streets of two poles: each event's commands are its own
+RATE = 500  # presence events a second
+
+
+def night() -> list[str]:
+    outcome = NightSimulation(build(seed=1), DUSK).run()
+    r = outcome.result
+    lines = [line("lighting.energy_saving_vs_full_all_night", r.saving * 100, "%", ">=", 60)]
+    for mode in ("walker", "cyclist", "car"):
+        dark = sum(1 for d in r.dark if d.mode == mode)
+        lines.append(line(f"lighting.dark_arrivals_{mode}s", dark, f"of {r.by_mode.get(mode, 0)}",
+                          "<=", 0))
+    return lines
+
+
+def _layout() -> tuple[list[Node], str]:
+    """Poles A and B, 30 m apart, on each of STREETS streets 100 m apart."""
+    nodes, features = [], []
+    for i in range(STREETS):
+        east, north = (i % 40) * 100.0, (i // 40) * 100.0
+        a = offset(60.0, 17.0, east, north)
+        b = offset(60.0, 17.0, east + 30, north)
+        end = offset(60.0, 17.0, east + 60, north)
+        nodes += [Node(f"A{i}", "light", *a, "bench", 2 * i + 1),
+                  Node(f"B{i}", "light", *b, "bench", 2 * i + 2)]
+        features.append({"type": "Feature", "properties": {"name": f"s{i}"},
+                         "geometry": {"type": "LineString",
+                                      "coordinates": [[a[1], a[0]], [end[1], end[0]]]}})
+    return nodes, json.dumps({"type": "FeatureCollection", "features": features})
+
+
+def gateway_latency() -> list[str]:
+    nodes, streets = _layout()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "g.sqlite"
+        port = free_udp_port()
+        gw = start_gateway(db, port)
+        socks: dict[str, socket.socket] = {}
+        try:
+            asyncio.run(register_nodes("127.0.0.1", port, nodes))
+            (Path(tmp) / "streets.geojson").write_text(streets)
+            for args in (["streets", "import", str(Path(tmp) / "streets.geojson")],
+                         # Lit whatever the time of day the benchmark runs at.
+                         ["zone", "set", "bench", "--hours", "always", "--who", "bench"]):
+                subprocess.run([sys.executable, "-m", "tools.cli", "lights", *args,
+                                "--db", str(db)], check=True, capture_output=True, timeout=120)
+            sel = selectors.DefaultSelector()
+            for n in nodes:
+                # Not connected: commands come from the gateway's own sending
+                # socket, not from its CoAP port.
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("127.0.0.1", 0))
+                s.setblocking(False)
+                socks[n.node_id] = s
+                sel.register(s, selectors.EVENT_READ, n.node_id)
+            # Every B pole reports its status (the gateway learns addresses
+            # from uplinks), then the gateway has a moment to rebuild its wave.
+            for i in range(STREETS):  # paced: a burst would overrun the socket buffer
+                socks[f"B{i}"].sendto(_status(f"B{i}"), ("127.0.0.1", port))
+                time.sleep(0.001)
+            time.sleep(2.5)
+            _drain(sel, 0.5)
+            sent: dict[int, float] = {}
+            got: dict[int, float] = {}
+            start = time.perf_counter()
+            for i in range(STREETS):
+                due = start + i / RATE
+                while (now := time.perf_counter()) < due:
+                    _collect(sel, got, min(due - now, 0.002))
+                socks[f"A{i}"].sendto(_presence(f"A{i}", 1), ("127.0.0.1", port))
+                sent[i] = time.perf_counter()
+            deadline = time.perf_counter() + 3
+            while len(got) < len(sent) and time.perf_counter() < deadline:
+                _collect(sel, got, 0.05)
+        finally:
+            for s in socks.values():
+                s.close()
+            stop_gateway(gw)
+    latencies = sorted((got[i] - sent[i]) * 1000 for i in got if i in sent)
+    p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)] \
+        if latencies else float("inf")
+    return [
+        line("lighting.commands_received", len(latencies) / len(sent), "of events", ">=", 0.99),
+        line(f"lighting.event_to_command_p99_at_{RATE}_per_s", p99, "ms", "<", 20),
+    ]
+
+
+def _presence(node_id: str, seq: int) -> bytes:
+    event = codec.PresenceEvent(seq, 0, 1, 100)
+    return bytes(coap.encode(coap.Message(
+        coap.NON, coap.POST, seq, b"\x01",
+        [(coap.OPT_URI_PATH, b"p"), (coap.OPT_URI_PATH, node_id.encode())],
+        codec.encode_presence(event))))
+
+
+def _status(node_id: str) -> bytes:
+    status = light_codec.Status(1, 0, 20, 0)
+    return bytes(coap.encode(coap.Message(
+        coap.NON, coap.POST, 1, b"\x02",
+        [(coap.OPT_URI_PATH, b"s"), (coap.OPT_URI_PATH, node_id.encode())],
+        light_codec.encode_status(status))))
+
+
+def _drain(sel: selectors.BaseSelector, seconds: float) -> None:
+    _collect(sel, {}, seconds)
+
+
+def _collect(sel: selectors.BaseSelector, got: dict[int, float], timeout: float) -> None:
+    for key, _ in sel.select(timeout):
+        try:
+            data = key.fileobj.recv(1500)  # type: ignore[union-attr]
+        except OSError:
+            continue
+        node_id = key.data
+        if node_id.startswith("B") and data and coap.decode(data).path() == "c":
+            got.setdefault(int(node_id[1:]), time.perf_counter())
+
+
+def run() -> list[str]:
+    return night() + gateway_latency()

@@ -1,0 +1,369 @@
+"""Commands to light nodes: the gateway learns each node's UDP address from
+its uplinks (presence events, status reports) and sends Brighten commands as
+non-confirmable CoAP requests to `POST /c` on every target node; the
+operator's tool pushes zone profiles with confirmable `POST /z`.
+
+Over Wi-Fi each target node is sent the decision's group command (the same
+bytes: its short address is among the targets); over LoRa one frame of it
+reaches them all. Commands leave from a UDP socket of their own on the
+gateway's address, so that sending never waits for the CoAP server: a
+datagram is handed to the kernel and the presence event goes on to be
+stored.
+
+`Lighting` is the gateway's part of street lighting: it keeps the light wave
+(gateway/light_wave.py) built from the imported streets, the registry and the
+zones (rebuilt when any of them changes), feeds it the accepted presence
+events, sends what it decides, and counts presence and energy per zone for
+MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import aiocoap
+from aiocoap.numbers.codes import Code
+
+from firmware import coap, light_codec
+from gateway.light_wave import Command, Decision, LightWave, Pole, WaveSettings
+from gateway.registry import Node
+from gateway.store import PresenceRecord, StatusRecord, Store
+from gateway.streets import Network, StreetsError, load_network
+from gateway.zones import Zone, ZoneBook, ZoneError
+
+log = logging.getLogger("gateway.lights")
+
+COMMAND_PATH = b"c"
+PROFILE_PATH = "z"
+STATUS_PATH = "s"
+
+Address = tuple[str, int]
+
+
+def plain_address(sockaddr: tuple[object, ...]) -> Address:
+    """(host, port) with an IPv4-mapped IPv6 host written as IPv4."""
+    host, port = str(sockaddr[0]), int(str(sockaddr[1]))
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host, port
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped), port
+    return host, port
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    """Answers to commands: only errors come back (No-Response), logged once
+    per node address."""
+
+    def __init__(self) -> None:
+        self.warned: set[Address] = set()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, int]) -> None:
+        src = plain_address(tuple(addr))
+        try:
+            msg = coap.decode(data)
+        except coap.CoapError:
+            return
+        if coap.code_class(msg.code) >= 4 and src not in self.warned:
+            self.warned.add(src)
+            log.warning("light node at %s:%d refused a command: %s %s", src[0], src[1],
+                        coap.code_str(msg.code), msg.payload.decode(errors="replace"))
+
+
+class CommandSender:
+    """Sends Brighten commands as NON POST /c with No-Response, one datagram
+    per target node, from a UDP socket of its own."""
+
+    def __init__(self, bind_host: str) -> None:
+        self.bind_host = bind_host
+        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        self.mid = random.getrandbits(16)
+        self.sent = 0
+        self.unknown: Counter[str] = Counter()  # commands for nodes never heard from
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            v6 = isinstance(ipaddress.ip_address(self.bind_host), ipaddress.IPv6Address)
+        except ValueError:
+            v6 = False
+        binds = [(4, "0.0.0.0" if v6 else self.bind_host), (6, "::" if not v6 else self.bind_host)]
+        for family, host in binds:
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    _Receiver, local_addr=(host, 0))
+            except OSError:
+                continue  # no IPv6 here, say
+            self._transports[family] = transport
+
+    def frame(self, brighten: light_codec.Brighten) -> bytes:
+        self.mid = (self.mid + 1) & 0xFFFF
+        token = bytes((brighten.command_id >> 8 & 0xFF, brighten.command_id & 0xFF))
+        msg = coap.Message(coap.NON, coap.POST, self.mid, token, [
+            (coap.OPT_URI_PATH, COMMAND_PATH),
+            (coap.OPT_CONTENT_FORMAT, bytes((coap.CONTENT_OCTET_STREAM,))),
+            (coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,))),
+        ], light_codec.encode_brighten(brighten))
+        return bytes(coap.encode(msg))
+
+    def send(self, commands: list[Command], addresses: Mapping[str, Address]) -> int:
+        """Hand every command to the kernel for each of its nodes; returns the
+        datagrams sent. Never waits."""
+        n = 0
+        for cmd in commands:
+            data = self.frame(cmd.brighten)
+            for node_id in cmd.node_ids:
+                addr = addresses.get(node_id)
+                if addr is None:
+                    self.unknown[node_id] += 1
+                    continue
+                transport = self._transports.get(6 if ":" in addr[0] else 4)
+                if transport is None:
+                    continue
+                try:
+                    transport.sendto(data, addr)
+                    n += 1
+                except OSError as e:  # pragma: no cover - unreachable network
+                    log.warning("cannot send a command to %s at %s: %s", node_id, addr, e)
+        self.sent += n
+        return n
+
+    def close(self) -> None:
+        for t in self._transports.values():
+            t.close()
+        self._transports.clear()
+
+
+# --- pushing zone profiles (the operator's tool) --------------------------------
+
+async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Profile,
+                       timeout: float = 10.0) -> dict[str, str]:
+    """Send the profile by CON POST /z to every node; node id -> outcome:
+    'acknowledged', 'refused: <code> <text>' or 'no answer'."""
+    payload = light_codec.encode_profile(profile)
+    ctx = await aiocoap.Context.create_client_context()
+    try:
+        async def one(node_id: str, addr: Address) -> tuple[str, str]:
+            host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+            req = aiocoap.Message(code=Code.POST, uri=f"coap://{host}:{addr[1]}/{PROFILE_PATH}",
+                                  payload=payload, content_format=coap.CONTENT_OCTET_STREAM)
+            try:
+                resp = await asyncio.wait_for(ctx.request(req).response, timeout)
+            except (TimeoutError, OSError, aiocoap.error.Error):
+                return node_id, "no answer"
+            if resp.code.is_successful():
+                return node_id, "acknowledged"
+            text = resp.payload.decode(errors="replace")
+            return node_id, f"refused: {resp.code.dotted} {text}".rstrip()
+
+        results = await asyncio.gather(*(one(n, a) for n, a in sorted(addresses.items())))
+        return dict(results)
+    finally:
+        await ctx.shutdown()
+
+
+# --- the gateway's part ------------------------------------------------------------
+
+def build_wave_parts(nodes: Mapping[str, Node], streets: tuple[int, str, str] | None,
+                     zone_rows: list[tuple[str, str, int]]
+                     ) -> tuple[Network | None, dict[str, Pole], ZoneBook, list[str]]:
+    """The network, poles and zones from what is stored; problems in one line
+    each. Pure (runs in a worker thread)."""
+    problems: list[str] = []
+    zones = {}
+    for name, settings, revision in zone_rows:
+        try:
+            zones[name] = Zone.from_json(settings, revision)
+        except (ZoneError, ValueError, TypeError) as e:
+            problems.append(f"zone {name}: stored settings unusable ({e}); defaults used")
+    poles = {n.node_id: Pole(n.node_id, n.addr, n.kind, n.lat, n.lon)
+             for n in nodes.values() if n.role == "light" and n.addr is not None}
+    network = None
+    if streets is not None:
+        try:
+            network = load_network(streets[1], nodes.values())
+            problems.extend(network.problems)
+        except StreetsError as e:
+            problems.append(f"streets from {streets[2]}: {e}")
+    return network, poles, ZoneBook(zones), problems
+
+
+@dataclass
+class ZoneTally:
+    events: int = 0
+    detections: int = 0
+    energy_dwh: int = 0
+    reporting: int = 0
+
+
+class Lighting:
+    def __init__(self, store: Store, nodes: Mapping[str, Node], bind_host: str,
+                 settings: WaveSettings, publish: Callable[[str, dict[str, object]], None],
+                 interval_s: float) -> None:
+        self.store = store
+        self.nodes = nodes
+        self.settings = settings
+        self.publish = publish
+        self.interval_s = interval_s
+        self.sender = CommandSender(bind_host)
+        self.wave: LightWave | None = None
+        self.addresses: dict[str, Address] = {}
+        self._dirty = True
+        self._version: tuple[int, int] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._energy: dict[str, int] = {}  # node id -> last energy counter (0.1 Wh)
+        self._tally: dict[str, ZoneTally] = {}
+        self._tally_from = time.time()
+        self.decisions = 0
+        self.decide_s = 0.0  # time spent deciding, for the log
+
+    async def start(self) -> None:
+        self.addresses = await asyncio.to_thread(self.store.light_addresses)
+        await self.sender.start()
+        await self.refresh()
+        self._loops = [asyncio.create_task(self._refresh_loop(), name="lights-refresh"),
+                       asyncio.create_task(self._publish_loop(), name="lights-publish")]
+
+    async def stop(self) -> None:
+        for t in self._loops:
+            t.cancel()
+        for t in self._loops:
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._publish_tallies(time.time())
+        self.sender.close()
+        if self.decisions:
+            log.info("light wave: %d decisions, %.3f ms each on average, %d commands sent",
+                     self.decisions, 1000 * self.decide_s / self.decisions, self.sender.sent)
+
+    def nodes_changed(self) -> None:
+        self._dirty = True
+
+    async def refresh(self) -> None:
+        """Rebuild the wave from the stored streets and zones and the registry."""
+        self._dirty = False
+        version = await asyncio.to_thread(self.store.lighting_version)
+        streets = await asyncio.to_thread(self.store.streets)
+        zone_rows = await asyncio.to_thread(self.store.zone_rows)
+        nodes = dict(self.nodes)
+        network, poles, zones, problems = await asyncio.to_thread(
+            build_wave_parts, nodes, streets, zone_rows)
+        self._version = version
+        for line in problems:
+            log.warning("lights: %s", line)
+        if network is None:
+            self.wave = None
+            return
+        old = self.wave
+        wave = LightWave(network, poles, zones, self.settings,
+                         random.getrandbits(16) if old is None else old.command_id)
+        if old is not None:
+            wave.last_seen, wave.lit = old.last_seen, old.lit
+        self.wave = wave
+        log.info("light wave: %d poles on %d streets (%d junctions)",
+                 len(network.placements), len(network.streets), network.junctions)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                version = await asyncio.to_thread(self.store.lighting_version)
+                if self._dirty or version != self._version:
+                    await self.refresh()
+                if self.wave is not None:
+                    self.wave.forget_before(time.time() - 3600)
+            except Exception as e:  # keep lighting on the old wave
+                log.error("lights: could not rebuild the light wave: %s", e)
+
+    def _learn(self, node_id: str, sockaddr: tuple[object, ...] | None) -> None:
+        if sockaddr is None:
+            return
+        addr = plain_address(sockaddr)
+        if self.addresses.get(node_id) != addr:
+            self.addresses[node_id] = addr
+            self._spawn(asyncio.to_thread(self.store.set_light_address, node_id, *addr))
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _tally_for(self, node_id: str) -> ZoneTally:
+        node = self.nodes.get(node_id)
+        zone = node.kind if node is not None and node.kind else "default"
+        return self._tally.setdefault(zone, ZoneTally())
+
+    def presence(self, record: PresenceRecord, sockaddr: tuple[object, ...] | None,
+                 now: float) -> Decision | None:
+        """An accepted presence event: brighten the poles around."""
+        self._learn(record.node_id, sockaddr)
+        tally = self._tally_for(record.node_id)
+        tally.events += 1
+        tally.detections += record.event.count
+        wave = self.wave
+        if wave is None:
+            return None
+        t0 = time.perf_counter()
+        decision = wave.decide(record.node_id, now, record.event.speed_mps, record.event.flags)
+        self.decide_s += time.perf_counter() - t0
+        self.decisions += 1
+        if decision is not None and decision.commands:
+            self.sender.send(decision.commands, self.addresses)
+        return decision
+
+    def status(self, record: StatusRecord, sockaddr: tuple[object, ...] | None) -> None:
+        """A light node's status (already stored): its address and energy."""
+        self._learn(record.node_id, sockaddr)
+        energy = record.status.energy_dwh
+        last = self._energy.get(record.node_id)
+        self._energy[record.node_id] = energy
+        tally = self._tally_for(record.node_id)
+        tally.reporting += 1
+        if last is not None:
+            tally.energy_dwh += energy - last if energy >= last else energy  # restarted
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self._publish_tallies(time.time())
+
+    def _publish_tallies(self, now: float) -> None:
+        """Presence counts and energy per zone for the interval just ended:
+        counts only, nothing that tells one person from another."""
+        zones = {n.kind or "default" for n in self.nodes.values() if n.role == "light"}
+        zones.update(self._tally)
+        start = self._tally_from
+        for zone in sorted(zones):
+            tally = self._tally.get(zone, ZoneTally())
+            self.publish(f"zones/{zone}/counts", {
+                "zone": zone, "from": round(start, 3), "to": round(now, 3),
+                "events": tally.events, "detections": tally.detections})
+            self.publish(f"zones/{zone}/energy", {
+                "zone": zone, "from": round(start, 3), "to": round(now, 3),
+                "wh": round(tally.energy_dwh / 10, 1) if tally.reporting else None,
+                "status_reports": tally.reporting})
+        self._tally = {}
+        self._tally_from = now
+
+
+def describe(decision: Decision) -> str:
+    """One line for the log or the CLI."""
+    way = {1: "up", -1: "down", 0: "both ways"}[decision.direction]
+    speed = "?" if decision.speed_mps is None else f"{decision.speed_mps:.1f}"
+    targets = ", ".join(f"{t.node_id}@{t.distance_m:.0f}m" for t in decision.targets)
+    return (f"{decision.node_id}: {way} at {speed} m/s ({decision.speed_from}); "
+            f"{len(decision.commands)} command(s); targets {targets or 'none'}")
+

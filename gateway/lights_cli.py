@@ -1,0 +1,319 @@
+"""`kvarter lights ...`: the lighting operator's commands.
+
+Everything works on the gateway's SQLite file (--db or --config), which is
+safe to write while the gateway runs (WAL): the running gateway notices new
+streets and changed zones within a second and rebuilds its light wave.
+`zone push` talks to the light nodes themselves, at the addresses the
+gateway learned from their uplinks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from firmware import light_codec
+from gateway.cli import config_option, db_option, open_store
+from gateway.light_commands import build_wave_parts, push_profile
+from gateway.light_energy import replay_energy
+from gateway.light_wave import WaveSettings
+from gateway.streets import StreetsError, build_network, read_streets
+from gateway.zones import Step, Zone, ZoneBook, ZoneError
+
+OFFLINE_AFTER_S = 15 * 60  # not heard from for this long: shown as offline
+
+
+def _when(t: float | None) -> str:
+    if t is None:
+        return "never"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@click.group()
+def lights() -> None:
+    """Street lighting: streets and poles, zones, the light nodes."""
+
+
+# --- streets ---------------------------------------------------------------------
+
+@lights.group()
+def streets() -> None:
+    """The streets the poles stand along."""
+
+
+@streets.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option
+@db_option
+@click.option("--dry-run", is_flag=True, help="Check the file and the poles; store nothing.")
+def streets_import(file: Path, config: Path | None, db_path: Path | None, dry_run: bool) -> None:
+    """Import a GeoJSON file of LineString streets (WGS84) into the gateway's
+    data; the registered light poles are placed along them. Problems are
+    printed one per line; a pole that cannot be placed still lights itself."""
+    store = open_store(config, db_path)
+    try:
+        data = file.read_text(encoding="utf-8", errors="replace")
+        try:
+            sf = read_streets(data)
+        except StreetsError as e:
+            raise click.ClickException(f"{file}: {e}") from None
+        network = build_network(sf, store.nodes())
+        for line in network.problems:
+            click.echo(line)
+        lights_total = sum(1 for n in store.nodes() if n.role == "light")
+        verb = "would place" if dry_run else "placed"
+        click.echo(f"{len(sf.streets)} streets, {network.junctions} junction link(s); "
+                   f"{verb} {len(network.placements)} of {lights_total} light poles")
+        for name, order in network.order():
+            shown = " ".join(order[:12]) + (f" ... ({len(order)})" if len(order) > 12 else "")
+            click.echo(f"  {name}: {shown}")
+        if not dry_run:
+            store.save_streets(data, str(file))
+    finally:
+        store.close()
+
+
+# --- zones ------------------------------------------------------------------------
+
+def zone_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--idle", "idle_pct", type=int, help="Idle level, %."),
+        click.option("--active", "active_pct", type=int, help="Active level, %."),
+        click.option("--hold", "hold_s", type=int, help="Seconds at the active level."),
+        click.option("--ramp-up", "ramp_up_s", type=float, help="Seconds idle to active."),
+        click.option("--ramp-down", "ramp_down_s", type=int, help="Seconds back to idle."),
+        click.option("--safe-idle", "safe_idle_pct", type=int,
+                     help="Idle level while the gateway is away, %."),
+        click.option("--offline-after", "offline_after_min", type=int,
+                     help="Minutes without the gateway before the safe profile."),
+        click.option("--hours", help="dusk-dawn, always, or HH:MM-HH:MM local time."),
+        click.option("--dusk-offset", "dusk_offset_min", type=int,
+                     help="Minutes after sunset to come on (negative: before)."),
+        click.option("--dawn-offset", "dawn_offset_min", type=int,
+                     help="Minutes after sunrise to go off (negative: before)."),
+        click.option("--step", "steps", multiple=True,
+                     help="Night step HH:MM-HH:MM=IDLE/ACTIVE; repeat; replaces the steps."),
+        click.option("--no-steps", is_flag=True, help="Remove the night steps."),
+        click.option("--lamp-w", "lamp_w", type=float, help="Lamp power at 100 %, W."),
+        click.option("--timezone", help="Local time of the hours and steps."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _changes(given: dict[str, Any]) -> dict[str, Any]:
+    changes = {k: v for k, v in given.items() if v is not None and k not in ("steps", "no_steps")}
+    if given.get("no_steps"):
+        changes["steps"] = ()
+    elif given.get("steps"):
+        changes["steps"] = tuple(Step.parse(s) for s in given["steps"])
+    return changes
+
+
+def _load_zone(store: Any, name: str) -> Zone:
+    for zname, settings, revision in store.zone_rows():
+        if zname == name:
+            return Zone.from_json(settings, revision)
+    return Zone(name)
+
+
+def _checked(name: str) -> Zone:
+    try:
+        return Zone(name)
+    except ZoneError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@lights.group()
+def zone() -> None:
+    """A zone's levels, hours and hold: show, change, see the log and the effect."""
+
+
+@zone.command("show")
+@click.argument("name")
+@config_option
+@db_option
+def zone_show(name: str, config: Path | None, db_path: Path | None) -> None:
+    """The zone's settings."""
+    _checked(name)
+    store = open_store(config, db_path)
+    try:
+        z = _load_zone(store, name)
+        poles = sum(1 for n in store.nodes() if n.role == "light" and n.kind == name)
+        log = store.zone_log(name)
+    finally:
+        store.close()
+    state = (f"revision {z.revision}, last changed {_when(log[-1][0])} by {log[-1][1]}"
+             if log else "never changed: the defaults")
+    click.echo(f"zone {name}: {poles} poles; {state}")
+    for key, value in z.settings().items():
+        click.echo(f"  {key:<14} {value}")
+
+
+@zone.command("set")
+@click.argument("name")
+@zone_options
+@click.option("--who", required=True, help="Who makes the change (kept in the log).")
+@config_option
+@db_option
+def zone_set(name: str, who: str, config: Path | None, db_path: Path | None,
+             **given: Any) -> None:
+    """Change some of a zone's settings; every change is logged."""
+    _checked(name)
+    if not who.strip():
+        raise click.ClickException("--who must name who makes the change")
+    store = open_store(config, db_path)
+    try:
+        old = _load_zone(store, name)
+        try:
+            new = old.changed(**_changes(given))
+        except ZoneError as e:
+            raise click.ClickException(f"zone {name} not changed: {e}") from None
+        before, after = old.settings(), new.settings()
+        diffs = [(k, before[k], after[k]) for k in before if before[k] != after[k]]
+        if not diffs:
+            click.echo(f"zone {name}: nothing changed")
+            return
+        try:
+            revision = store.save_zone(name, new.to_json(), who.strip(), diffs, old.revision)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    for k, a, b in diffs:
+        click.echo(f"zone {name}: {k} {a} -> {b}")
+    click.echo(f"zone {name}: revision {revision} by {who.strip()}; "
+               f"'lights zone push {name}' sends it to the poles")
+
+
+@zone.command("log")
+@click.argument("name")
+@config_option
+@db_option
+def zone_log(name: str, config: Path | None, db_path: Path | None) -> None:
+    """Who changed what in the zone, and when (UTC)."""
+    _checked(name)
+    store = open_store(config, db_path)
+    try:
+        rows = store.zone_log(name)
+    finally:
+        store.close()
+    if not rows:
+        click.echo(f"zone {name}: no changes recorded")
+        return
+    for at, who, revision, setting, old, new in rows:
+        click.echo(f"{_when(at)}  r{revision:<3} {who:<12} {setting}: {old} -> {new}")
+
+
+@zone.command("effect")
+@click.argument("name")
+@zone_options
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60),
+              help="Replay this many days of recorded presence, up to now.")
+@config_option
+@db_option
+def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
+                **given: Any) -> None:
+    """The energy a change would save or cost, from the recorded presence
+    events of the last days replayed through the light wave."""
+    _checked(name)
+    store = open_store(config, db_path)
+    try:
+        current = _load_zone(store, name)
+        try:
+            proposed = current.changed(**_changes(given))
+        except ZoneError as e:
+            raise click.ClickException(f"zone {name}: {e}") from None
+        nodes = {n.node_id: n for n in store.nodes()}
+        streets = store.streets()
+        zone_rows = store.zone_rows()
+        end = time.time()
+        start = end - days * 86400
+        events = [(n, float(t), c, s, f) for n, t, c, s, f in store.presence_since(start)]
+    finally:
+        store.close()
+    if streets is None:
+        raise click.ClickException("no streets imported: run 'lights streets import FILE' first")
+    network, poles, zones, _ = build_wave_parts(nodes, streets, zone_rows)
+    if network is None:
+        raise click.ClickException("the stored streets cannot be read: import them again")
+    measured = {p for p, pole in poles.items() if pole.zone == name}
+    if not measured:
+        raise click.ClickException(f"zone {name} has no light poles")
+    settings = WaveSettings()
+    now_wh = replay_energy(events, network, poles, zones, settings, start, end, measured)
+    changed = ZoneBook({**zones.zones, name: proposed})
+    new_wh = replay_energy(events, network, poles, changed, settings, start, end, measured)
+    a, b = sum(now_wh.values()) / 1000, sum(new_wh.values()) / 1000
+    in_zone = sum(1 for e in events if e[0] in measured)
+    click.echo(f"zone {name}: {len(measured)} poles, {in_zone} presence events in the last "
+               f"{days} days replayed")
+    click.echo(f"energy now          {a:.2f} kWh")
+    pct = f"{(b - a) / a * 100:+.1f} %" if a > 0 else "n/a"
+    click.echo(f"with the change     {b:.2f} kWh ({b - a:+.2f} kWh, {pct})")
+
+
+@zone.command("push")
+@click.argument("name")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
+              help="Seconds to wait for each node's acknowledgement.")
+@config_option
+@db_option
+def zone_push(name: str, timeout: float, config: Path | None, db_path: Path | None) -> None:
+    """Send the zone's profile to each of its poles (CON POST /z) and say which
+    acknowledged."""
+    _checked(name)
+    store = open_store(config, db_path)
+    try:
+        z = _load_zone(store, name)
+        members = sorted(n.node_id for n in store.nodes() if n.role == "light" and n.kind == name)
+        addresses = store.light_addresses()
+    finally:
+        store.close()
+    if not members:
+        raise click.ClickException(f"zone {name} has no light poles")
+    known = {n: addresses[n] for n in members if n in addresses}
+    results = asyncio.run(push_profile(known, z.profile(), timeout)) if known else {}
+    acked = 0
+    for node_id in members:
+        outcome = results.get(node_id, "never heard from: no address to send to")
+        acked += outcome == "acknowledged"
+        click.echo(f"{node_id:<16} {outcome}")
+    click.echo(f"zone {name} revision {z.revision}: {acked} of {len(members)} poles acknowledged")
+
+
+# --- status ----------------------------------------------------------------------
+
+@lights.command("status")
+@config_option
+@db_option
+def status(config: Path | None, db_path: Path | None) -> None:
+    """Each pole: its level, when it was last heard, its energy, offline or not."""
+    store = open_store(config, db_path)
+    try:
+        rows = store.light_rows()
+    finally:
+        store.close()
+    if not rows:
+        raise click.ClickException("no light poles registered")
+    now = time.time()
+    click.echo(f"{'pole':<16} {'zone':<12} {'addr':>5} {'level':>6} {'energy':>10}  "
+               f"{'last seen (UTC)':<19}  state")
+    for r in rows:
+        level = "-" if r.level_pct is None else f"{r.level_pct}%"
+        energy = "-" if r.energy_dwh is None else f"{r.energy_dwh / 10:.1f} Wh"
+        offline = r.last_seen is None or now - r.last_seen > OFFLINE_AFTER_S or bool(
+            (r.flags or 0) & light_codec.STATUS_OFFLINE)
+        click.echo(f"{r.node_id:<16} {r.zone or '-':<12} {r.addr or '-':>5} {level:>6} "
+                   f"{energy:>10}  {_when(r.last_seen):<19}  {'OFFLINE' if offline else 'ok'}")
+
+
+if __name__ == "__main__":
+    lights()

@@ -1,0 +1,205 @@
+"""A night of street lighting: the scene's poles run the light node firmware
+on a simulated hardware layer, and their presence events go to the gateway's
+own light wave (gateway/light_wave.py), whose brighten commands come back to
+the nodes as CoAP requests after a latency, all in virtual time. The lamps'
+levels are then judged: energy against full all night, and dark arrivals.
+
+The wave runs in-process here because it keys on the time of each event, and a
+night passes in seconds; the network path to a running gateway (UDP, CoAP,
+the commands reaching real sockets) is tested on its own in
+tests/test_lighting_gateway.py.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from firmware import coap, codec, light_codec
+from firmware.config import Config
+from firmware.light_node import LightNode
+from gateway.light_wave import LightWave, Pole, WaveSettings
+from gateway.registry import Node
+from gateway.streets import load_network
+from gateway.zones import Zone, ZoneBook
+from sim.hal import FlashStore, PresenceInput, RecordingLed, RtcMemory, VirtualClock
+from sim.night_scene import LampTrace, NightResult, Scene, detections, judge
+
+# The zones of the scene: a path for walkers and cyclists, and a road.
+# Idle low, full at once ahead of anyone, back down gently: the path holds a
+# little longer (people linger), the road less (cars are gone in seconds).
+DEFAULT_ZONES = {
+    "path": Zone("path", idle_pct=20, active_pct=100, hold_s=20, ramp_up_s=0.5,
+                 ramp_down_s=10, hours="always"),
+    "road": Zone("road", idle_pct=25, active_pct=100, hold_s=10, ramp_up_s=0.5,
+                 ramp_down_s=10, hours="always"),
+}
+
+
+class QueueNet:
+    """The node's network interface in this scene: datagrams to and from the
+    in-process gateway side."""
+
+    def __init__(self) -> None:
+        self.outbox: list[bytes] = []
+        self.inbox: deque[bytes] = deque()
+
+    def send(self, data: bytes) -> None:
+        self.outbox.append(bytes(data))
+
+    def recv(self) -> bytes | None:
+        return self.inbox.popleft() if self.inbox else None
+
+
+class NightHal:
+    """A light node's hardware in the scene: lamp, presence sensor, flash."""
+
+    def __init__(self, clock: VirtualClock, seed: int) -> None:
+        self.clock = clock
+        self.net = QueueNet()
+        self.store = RtcMemory()
+        self.settings = FlashStore()
+        self.led = RecordingLed(clock)
+        self.presence = PresenceInput()
+        self.ambient = None
+        self.rng = random.Random(seed)
+
+    def random_bits(self, n: int) -> int:
+        return self.rng.getrandbits(n)
+
+    def log(self, line: str) -> None:
+        pass
+
+
+@dataclass
+class PoleDevice:
+    pole: Pole
+    hal: NightHal
+    node: LightNode
+    scheduled_ms: int | None = None
+
+
+@dataclass
+class NightOutcome:
+    result: NightResult
+    real_seconds: float
+    presence_events: int
+    commands: int
+    command_targets: int
+    decision_ms: list[float] = field(default_factory=list)  # wall time per decision
+
+
+class NightSimulation:
+    def __init__(self, scene: Scene, start_unix: int, zones: dict[str, Zone] | None = None,
+                 latency_s: float = 0.2, wave: bool = True, seed: int = 1) -> None:
+        self.scene = scene
+        self.zones = ZoneBook(dict(zones or DEFAULT_ZONES))
+        self.clock = VirtualClock(start_unix)
+        self.latency_ms = int(latency_s * 1000)
+        self.wave_on = wave
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._mid = itertools.count(1)
+        self.devices: dict[str, PoleDevice] = {}
+        nodes = []
+        for i, p in enumerate(scene.poles):
+            zone = self.zones.zone(scene.street(p.street).kind)
+            cfg = Config({"id": p.node_id, "role": "light", "gateway_host": "gateway",
+                          "addr": p.addr, "lat": p.lat, "lon": p.lon,
+                          "idle_pct": zone.idle_pct, "active_pct": zone.active_pct,
+                          "hold_s": zone.hold_s, "ramp_up_ds": round(zone.ramp_up_s * 10),
+                          "ramp_down_s": zone.ramp_down_s})
+            hal = NightHal(self.clock, seed * 1000 + i)
+            pole = Pole(p.node_id, p.addr, zone.name, p.lat, p.lon)
+            self.devices[p.node_id] = PoleDevice(pole, hal, LightNode(cfg, hal))
+            nodes.append(Node(p.node_id, "light", p.lat, p.lon, zone.name))
+        network = load_network(__import__("json").dumps(scene.streets_geojson()), nodes)
+        self.wave = LightWave(network, {d.pole.node_id: d.pole for d in self.devices.values()},
+                              self.zones, WaveSettings(latency_s=latency_s))
+        self.presence_events = 0
+        self.commands = 0
+        self.command_targets = 0
+        self.decision_ms: list[float] = []
+
+    def _at(self, t_ms: int, action: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (t_ms, next(self._order), action))
+
+    def _poll(self, dev: PoleDevice) -> None:
+        dev.node.poll()
+        self._uplinks(dev)
+        deadline = dev.node.next_deadline_ms()
+        if deadline is not None and (dev.scheduled_ms is None or deadline < dev.scheduled_ms
+                                     or dev.scheduled_ms <= self.clock.now_ms):
+            dev.scheduled_ms = max(deadline, self.clock.now_ms + 1)
+            self._at(dev.scheduled_ms, lambda: self._poll(dev))
+
+    def _uplinks(self, dev: PoleDevice) -> None:
+        out, dev.hal.net.outbox = dev.hal.net.outbox, []
+        for data in out:
+            msg = coap.decode(data)
+            if msg.path().startswith("p/"):
+                self.presence_events += 1
+                event = codec.decode_presence(msg.payload)
+                self._decide(dev, event)
+            if msg.mtype == coap.CON:
+                # The gateway stores it and answers 2.04, as it does over UDP:
+                # that answer is also how the node knows its gateway is there.
+                ack = coap.encode(coap.Message(coap.ACK, 0x44, msg.mid, msg.token))
+                self._at(self.clock.now_ms + self.latency_ms,
+                         lambda a=ack: self._receive(dev, a))  # type: ignore[misc]
+
+    def _decide(self, dev: PoleDevice, event: codec.PresenceEvent) -> None:
+        if not self.wave_on:
+            return
+        started = time.perf_counter()
+        decision = self.wave.decide(dev.pole.node_id, self.clock.now_ms / 1000,
+                                    event.speed_mps, event.flags)
+        self.decision_ms.append((time.perf_counter() - started) * 1000)
+        if decision is None:
+            return
+        for command in decision.commands:
+            self.commands += 1
+            self.command_targets += len(command.node_ids)
+            payload = light_codec.encode_brighten(command.brighten)
+            for node_id in command.node_ids:
+                target = self.devices[node_id]
+                self._at(self.clock.now_ms + self.latency_ms,
+                         lambda t=target, p=payload: self._deliver(t, p))  # type: ignore[misc]
+
+    def _deliver(self, dev: PoleDevice, payload: bytes) -> None:
+        msg = coap.Message(coap.NON, coap.POST, next(self._mid) & 0xFFFF, b"\x01",
+                           [(coap.OPT_URI_PATH, b"c")], payload)
+        self._receive(dev, coap.encode(msg))
+
+    def _receive(self, dev: PoleDevice, datagram: bytes) -> None:
+        dev.hal.net.inbox.append(datagram)
+        self._poll(dev)
+
+    def _detect(self, dev: PoleDevice) -> None:
+        dev.hal.presence.trigger()
+        self._poll(dev)
+
+    def run(self) -> NightOutcome:
+        started = time.monotonic()
+        for dev in self.devices.values():
+            self._poll(dev)
+        for d in detections(self.scene):
+            dev = self.devices[d.node_id]
+            self._at(int(d.t_s * 1000), lambda dv=dev: self._detect(dv))  # type: ignore[misc]
+        end_ms = int(self.scene.night_s * 1000)
+        while self._heap and self._heap[0][0] <= end_ms:
+            t, _, action = heapq.heappop(self._heap)
+            self.clock.now_ms = max(self.clock.now_ms, t)
+            action()
+        traces = {node_id: LampTrace([(t / 1000, level) for t, level in dev.hal.led.changes])
+                  for node_id, dev in self.devices.items()}
+        active = {node_id: float(dev.node.profile.active_pct)
+                  for node_id, dev in self.devices.items()}
+        result = judge(self.scene, traces, active)
+        return NightOutcome(result, time.monotonic() - started, self.presence_events,
+                            self.commands, self.command_targets, self.decision_ms)

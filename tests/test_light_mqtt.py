@@ -1,0 +1,65 @@
+"""Light states, presence counts per zone and energy reach a real mosquitto
+broker; counts only, nothing about a person."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from pathlib import Path
+
+from conftest import launch_gateway
+from test_lighting_gateway import FakeLight, wait_for_addresses
+from test_mqtt import subscriber
+
+from gateway.registry import Node
+
+
+def test_counts_per_zone_states_and_energy_are_published(tmp_path: Path, mosquitto: int) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('[gateway]\ndistrict = "norrmalm"\nlight_interval_s = 0.5\n')
+    client, inbox = subscriber(mosquitto, "kvarter/norrmalm/light/#")
+    gw = launch_gateway(tmp_path, "--config", str(config), "--mqtt", "127.0.0.1",
+                        "--mqtt-port", str(mosquitto))
+    fakes = []
+    try:
+        gw.register(Node("A1", "light", 59.33, 18.06, "park"),
+                    Node("A2", "light", 59.33, 18.06, "park"),
+                    Node("B1", "light", 59.33, 18.07, "harbour"))
+        fakes = [FakeLight(n, gw) for n in ("A1", "A2", "B1")]
+        fakes[0].status(1, level=20, energy_dwh=1000)
+        wait_for_addresses(gw.db, 1)
+        fakes[0].presence(1, count=2)
+        fakes[1].presence(1, count=1)
+        fakes[2].presence(1, count=4)
+        fakes[0].status(2, level=100, energy_dwh=1015)
+        counts = {"park": 0, "harbour": 0}
+        energy_wh = 0.0
+        state = None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (
+                counts != {"park": 3, "harbour": 4} or energy_wh < 1.5 or state is None):
+            try:
+                msg = inbox.get(timeout=1)
+            except queue.Empty:
+                continue
+            body = json.loads(msg.payload)
+            if msg.topic.endswith("/counts"):
+                zone = msg.topic.split("/")[-2]
+                assert set(body) == {"zone", "from", "to", "events", "detections"}
+                assert body["zone"] == zone and body["to"] > body["from"]
+                counts[zone] += body["detections"]
+            elif msg.topic == "kvarter/norrmalm/light/zones/park/energy" and body["wh"]:
+                energy_wh += body["wh"]
+            elif msg.topic == "kvarter/norrmalm/light/A1/state" and body["seq"] == 2:
+                state = body
+        assert counts == {"park": 3, "harbour": 4}
+        assert energy_wh == 1.5  # 1015 - 1000 tenths of a Wh
+        assert state is not None and state["level_pct"] == 100 and state["energy_wh"] == 101.5
+        assert state["night"] is True and state["offline"] is False
+    finally:
+        for f in fakes:
+            f.close()
+        assert gw.stop() == 0
+        client.loop_stop()
+        client.disconnect()
