@@ -8,7 +8,14 @@ from firmware.airtime import airtime_us
 from firmware.messaging import Uplink
 
 
+class _Clock:
+    def ms(self) -> int:
+        return 0
+
+
 class _Hal:
+    clock = _Clock()
+
     def random_bits(self, n: int) -> int:
         return 0
 
