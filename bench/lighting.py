@@ -35,7 +35,10 @@ RATE = 500  # presence events a second
 def night() -> list[str]:
     outcome = NightSimulation(build(seed=1), DUSK).run()
     r = outcome.result
-    lines = [line("lighting.energy_saving_vs_full_all_night", r.saving * 100, "%", ">=", 60)]
+    up = sorted(outcome.neighbour_up_s)
+    lines = [line("lighting.energy_saving_vs_full_all_night", r.saving * 100, "%", ">=", 60),
+             line("lighting.detection_to_next_pole_up_p99", up[int(0.99 * (len(up) - 1))], "s",
+                  "<=", 1.0)]
     for mode in ("walker", "cyclist", "car"):
         dark = sum(1 for d in r.dark if d.mode == mode)
         lines.append(line(f"lighting.dark_arrivals_{mode}s", dark, f"of {r.by_mode.get(mode, 0)}",

@@ -92,6 +92,9 @@ class NightOutcome:
     commands: int
     command_targets: int
     decision_ms: list[float] = field(default_factory=list)  # wall time per decision
+    # Seconds from a detection until the next pole ahead is at its active
+    # level, for every decision that commanded one.
+    neighbour_up_s: list[float] = field(default_factory=list)
 
 
 class NightSimulation:
@@ -125,6 +128,7 @@ class NightSimulation:
         self.commands = 0
         self.command_targets = 0
         self.decision_ms: list[float] = []
+        self.next_ahead: list[tuple[float, str]] = []  # (detection s, nearest pole ahead)
 
     def _at(self, t_ms: int, action: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (t_ms, next(self._order), action))
@@ -162,6 +166,10 @@ class NightSimulation:
         self.decision_ms.append((time.perf_counter() - started) * 1000)
         if decision is None:
             return
+        ahead = [t for t in decision.targets if t.ahead]
+        if ahead:
+            nearest = min(ahead, key=lambda t: t.distance_m)
+            self.next_ahead.append((self.clock.now_ms / 1000, nearest.node_id))
         for command in decision.commands:
             self.commands += 1
             self.command_targets += len(command.node_ids)
@@ -201,5 +209,12 @@ class NightSimulation:
         active = {node_id: float(dev.node.profile.active_pct)
                   for node_id, dev in self.devices.items()}
         result = judge(self.scene, traces, active)
+        up: list[float] = []
+        for seen_s, node_id in self.next_ahead:
+            changes = traces[node_id].changes
+            at = next((ct for ct, level in changes
+                       if ct >= seen_s and level >= active[node_id]), None)
+            if at is not None and traces[node_id].level_at(seen_s) < active[node_id]:
+                up.append(at - seen_s)  # only poles that had to come up
         return NightOutcome(result, time.monotonic() - started, self.presence_events,
-                            self.commands, self.command_targets, self.decision_ms)
+                            self.commands, self.command_targets, self.decision_ms, up)
