@@ -3,11 +3,15 @@ node is known and in the right role. No CoAP and no storage here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
+from typing import TypeVar
 
 from firmware import codec, light_codec
 from gateway.registry import Node
 from gateway.store import BinRecord, PresenceRecord, StatusRecord
+
+T = TypeVar("T")
 
 
 class Reason(Enum):
@@ -37,26 +41,22 @@ class Ingest:
                            f"node {node_id!r} is registered as a {node.role}, not a {role}")
         return node
 
-    def bin_report(self, node_id: str, payload: bytes, received_at: float) -> BinRecord:
-        self._node(node_id, "bin")
+    def _decode(self, node_id: str, role: str, decode: Callable[[bytes], T],
+                payload: bytes) -> T:
+        self._node(node_id, role)
         try:
-            report = codec.decode_bin_report(payload)
+            return decode(payload)
         except codec.DecodeError as e:
             raise Rejected(Reason.MALFORMED, str(e)) from None
+
+    def bin_report(self, node_id: str, payload: bytes, received_at: float) -> BinRecord:
+        report = self._decode(node_id, "bin", codec.decode_bin_report, payload)
         return BinRecord(node_id, report, received_at)
 
     def presence(self, node_id: str, payload: bytes, received_at: float) -> PresenceRecord:
-        self._node(node_id, "light")
-        try:
-            event = codec.decode_presence(payload)
-        except codec.DecodeError as e:
-            raise Rejected(Reason.MALFORMED, str(e)) from None
+        event = self._decode(node_id, "light", codec.decode_presence, payload)
         return PresenceRecord(node_id, event, received_at)
 
     def status(self, node_id: str, payload: bytes, received_at: float) -> StatusRecord:
-        self._node(node_id, "light")
-        try:
-            status = light_codec.decode_status(payload)
-        except codec.DecodeError as e:
-            raise Rejected(Reason.MALFORMED, str(e)) from None
+        status = self._decode(node_id, "light", light_codec.decode_status, payload)
         return StatusRecord(node_id, status, received_at)
