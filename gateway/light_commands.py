@@ -44,6 +44,7 @@ COMMAND_PATH = b"c"
 PROFILE_PATH = "z"
 STATUS_PATH = "s"
 
+
 Address = tuple[str, int]
 
 
@@ -215,6 +216,8 @@ class Lighting:
         self.interval_s = interval_s
         self.sender = CommandSender(bind_host)
         self.wave: LightWave | None = None
+        self.zones = ZoneBook()  # as stored, with or without streets
+        self.stepped: dict[str, tuple[int, int]] = {}  # zone -> (idle, active) pushed
         self.addresses: dict[str, Address] = {}
         self._dirty = True
         self._version: tuple[int, int] | None = None
@@ -262,6 +265,7 @@ class Lighting:
         network, poles, zones, problems = await asyncio.to_thread(
             build_wave_parts, nodes, streets, zone_rows)
         self._version = version
+        self.zones = zones
         for line in problems:
             log.warning("lights: %s", line)
         if network is None:
@@ -287,6 +291,34 @@ class Lighting:
                     self.wave.forget_before(time.time() - 3600)
             except Exception as e:  # keep lighting on the old wave
                 log.error("lights: could not rebuild the light wave: %s", e)
+            # Night steps start within a second of their time.
+            self._spawn(self._apply_steps_logged(time.time()))
+
+    async def _apply_steps_logged(self, now: float) -> None:
+        try:
+            await self.apply_steps(now)
+        except Exception as e:  # the poles keep the levels they have
+            log.error("lights: could not push a night step: %s", e)
+
+    async def apply_steps(self, now: float) -> None:
+        """Night steps (a lower class when traffic is low): when a zone's
+        levels change at a step's start or end, every pole of the zone gets
+        the profile with the levels now in force. At start-up too, so that
+        poles are right after a gateway restart."""
+        for name, zone in sorted(self.zones.zones.items()):
+            if not zone.steps:
+                continue
+            levels = zone.levels_at_minute(zone.local_minute(now))
+            if self.stepped.get(name) == levels:
+                continue
+            self.stepped[name] = levels  # one push per change, even while it is under way
+            profile = zone.changed(idle_pct=levels[0], active_pct=levels[1]).profile()
+            poles = {n.node_id: self.addresses[n.node_id] for n in self.nodes.values()
+                     if n.role == "light" and n.kind == name and n.node_id in self.addresses}
+            results = await push_profile(poles, profile) if poles else {}
+            done = sum(1 for r in results.values() if r == "acknowledged")
+            log.info("lights: zone %s now idle %d %%, active %d %%: acknowledged by %d of %d "
+                     "poles", name, levels[0], levels[1], done, len(poles))
 
     def _learn(self, node_id: str, sockaddr: tuple[object, ...] | None) -> None:
         if sockaddr is None:

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from conftest import RunningGateway, one_line_error
 from lightkit import geojson, pole
@@ -291,3 +293,30 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert "no streets imported" in one_line_error(lights_cli(db, "zone", "effect", "x"))
     missing = tmp_path / "none.sqlite"
     assert "no gateway data" in one_line_error(lights_cli(missing, "status"))
+
+
+def test_a_night_step_sends_its_levels_to_the_poles_of_the_zone(
+        gateway: RunningGateway) -> None:
+    # A step that is in force now (local time of the zone): a lower class.
+    now = datetime.now(ZoneInfo("Europe/Stockholm"))
+    minute = now.hour * 60 + now.minute
+    start, end = (minute - 60) % 1440, (minute + 60) % 1440
+    step = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}=10/60"
+    gateway.register(Node("N1", "light", 59.33, 18.06, "night"))
+    light = AckingLight("N1", gateway)
+    try:
+        light.status(1)
+        wait_for_addresses(gateway.db, 1)
+        light.start()
+        ok(lights_cli(gateway.db, "zone", "set", "night", "--idle", "30", "--active", "100",
+                      "--step", step, "--who", "test"))
+        deadline = time.monotonic() + 10
+        while not light.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert light.received, "the step's profile never reached the pole"
+        profile = light_codec.decode_profile(light.received[0])
+        assert (profile.idle_pct, profile.active_pct) == (10, 60)
+        time.sleep(2.5)  # the step stays in force: nothing more is sent
+        assert len(light.received) == 1
+    finally:
+        light.close()
