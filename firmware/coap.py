@@ -214,7 +214,7 @@ class Exchange:
                 self.response = msg
                 self.done = True
             return None
-        if msg.token == req.token and msg.code != EMPTY and msg.mtype in (CON, NON):
+        if msg.token == req.token and code_class(msg.code) >= 2 and msg.mtype in (CON, NON):
             self.response = msg
             self.done = True
             if msg.mtype == CON:

@@ -81,3 +81,15 @@ def test_non_confirmable_request_is_sent_once():
     ex = coap.Exchange(_request(coap.NON), 0, 0)
     assert ex.poll(0) is not None
     assert ex.done and ex.poll(5000) is None
+
+
+def test_a_request_from_the_gateway_is_not_taken_for_the_answer():
+    # Node requests carry an empty token; a request that happens to carry one
+    # too (code class 0) must not complete the exchange, only a response can.
+    req = coap.Message(coap.CON, coap.POST, 0x2222, b"", [(coap.OPT_URI_PATH, b"b")], b"\x01")
+    ex = coap.Exchange(req, 0, 0)
+    ex.poll(0)
+    ex.received(coap.Message(coap.CON, coap.POST, 0x0BAD, b"", [(coap.OPT_URI_PATH, b"z")]), 5)
+    assert not ex.done
+    ex.received(coap.Message(coap.CON, 0x44, 0x0BAE, b""), 6)
+    assert ex.done and ex.response.code == 0x44

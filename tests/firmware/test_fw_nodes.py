@@ -206,3 +206,11 @@ def test_config_parse_rejects_invalid_json():
         assert "JSON" in str(e)
     else:
         raise AssertionError("accepted bad JSON")
+
+
+def test_a_bin_report_fits_a_25_byte_lora_frame():
+    hal = FakeHal(distance_mm=400)
+    node = BinNode(_cfg("bin", id="B0001"), hal)
+    assert node.wake()  # the first wake after power-on always reports
+    node.send()
+    assert len(hal.net.sent[-1]) <= 25
