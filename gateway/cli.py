@@ -15,6 +15,14 @@ from gateway.service import serve
 from gateway.store import Store
 
 
+def parse_hostport(value: str) -> tuple[str, int]:
+    """A gateway's CoAP address given as HOST:PORT ([v6]:PORT for IPv6)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise click.ClickException(f"--gateway {value!r} is not HOST:PORT, e.g. 127.0.0.1:5683")
+    return host.strip("[]"), int(port)
+
+
 def load_config(config: Path | None, **overrides: object) -> GatewayConfig:
     try:
         return GatewayConfig.load(config, **overrides)

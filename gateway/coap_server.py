@@ -146,13 +146,14 @@ class NodeListResource(resource.Resource):  # type: ignore[misc]
         return aiocoap.Message(payload=json.dumps(body).encode(), content_format=50)
 
 
-def build_site(gateway: Gateway) -> resource.Site:
+def build_site(gateway: Gateway) -> tuple[resource.Site, list[ReportResource]]:
+    """The site, and its report resources (whose counts the gateway logs)."""
     site = resource.Site()
     site.add_resource([".well-known", "core"],
                       resource.WKCResource(site.get_resources_as_linkheader))
-    site.add_resource([BIN_PATH], ReportResource(gateway, BIN_PATH))
-    site.add_resource([PRESENCE_PATH], ReportResource(gateway, PRESENCE_PATH))
-    site.add_resource([STATUS_PATH], ReportResource(gateway, STATUS_PATH))
+    reports = [ReportResource(gateway, path) for path in (BIN_PATH, PRESENCE_PATH, STATUS_PATH)]
+    for res in reports:
+        site.add_resource([res.kind], res)
     site.add_resource(["nodes"], RegistryResource(gateway))
     site.add_resource(["nodes"], NodeListResource(gateway))
-    return site
+    return site, reports

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from typing import Protocol
 
 import paho.mqtt.client as mqtt
@@ -80,7 +81,7 @@ class MqttPublisher:
         self.client.max_queued_messages_set(0)  # unbounded: the database is the limit
         self.client.connect_async(host, port)
         self.client.loop_start()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._pending: deque[mqtt.MQTTMessageInfo] = deque()
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
                     reason: ReasonCode, properties: object) -> None:
@@ -95,7 +96,10 @@ class MqttPublisher:
 
     def _send(self, topic: str, payload: bytes) -> None:
         info = self.client.publish(topic, payload, qos=1)
-        self._pending = [i for i in self._pending if not i.is_published()]
+        # Acknowledged in order: drop the published ones from the front, so
+        # that a long queue (broker away) costs nothing per report.
+        while self._pending and self._pending[0].is_published():
+            self._pending.popleft()
         self._pending.append(info)
 
     def close(self, timeout: float = 2.0) -> None:

@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.bin_import import BBox, BinImportError, read_bins
 from gateway.bin_types import Catalogue, CatalogueError
-from gateway.cli import config_option, db_option, load_config
+from gateway.cli import config_option, db_option, load_config, parse_hostport
 from gateway.forecast import Forecaster
 from gateway.registry import Node
 from gateway.registry_client import RegistryError, register_nodes
@@ -45,13 +45,6 @@ def load_catalogue(path: Path | None) -> Catalogue:
         return Catalogue.load(path)
     except CatalogueError as e:
         raise click.ClickException(str(e)) from None
-
-
-def parse_hostport(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise click.ClickException(f"--gateway {value!r} is not HOST:PORT, e.g. 127.0.0.1:5683")
-    return host.strip("[]"), int(port)
 
 
 def parse_latlon(value: str) -> tuple[float, float]:

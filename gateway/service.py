@@ -12,7 +12,7 @@ from collections import Counter
 
 import aiocoap
 
-from gateway.coap_server import ReportResource, build_site
+from gateway.coap_server import build_site
 from gateway.config import GatewayConfig
 from gateway.ingest import Ingest, Rejected
 from gateway.light_commands import Lighting
@@ -65,7 +65,7 @@ class Gateway:
         self.lighting = Lighting(self.store, self.ingest.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
                                  self._publish_light, config.light_interval_s)
-        self._site = build_site(self)
+        self._site, self._reports = build_site(self)
         self._warned: set[tuple[str, str]] = set()
 
     async def start(self) -> None:
@@ -114,8 +114,7 @@ class Gateway:
 
     def counts(self) -> Counter[str]:
         total: Counter[str] = Counter()
-        for res in (self._site._subsites[(p,)] for p in ("b", "p", "s")):
-            assert isinstance(res, ReportResource)
+        for res in self._reports:
             total.update({f"{res.kind}:{k}": v for k, v in res.counts.items()})
         return total
 

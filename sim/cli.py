@@ -9,16 +9,10 @@ from pathlib import Path
 
 import click
 
+from gateway.cli import parse_hostport
 from gateway.registry_client import RegistryError, register_nodes
 from sim.district import build
 from sim.runner import Outcome, Simulation
-
-
-def parse_hostport(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:5683")
-    return host.strip("[]"), int(port)
 
 
 def run_district(gateway: tuple[str, int], bins: int, lights: int, hours: float,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import random
 import time
 from collections import deque
@@ -121,7 +122,7 @@ class NightSimulation:
             pole = Pole(p.node_id, p.addr, zone.name, p.lat, p.lon)
             self.devices[p.node_id] = PoleDevice(pole, hal, LightNode(cfg, hal))
             nodes.append(Node(p.node_id, "light", p.lat, p.lon, zone.name))
-        network = load_network(__import__("json").dumps(scene.streets_geojson()), nodes)
+        network = load_network(json.dumps(scene.streets_geojson()), nodes)
         self.wave = LightWave(network, {d.pole.node_id: d.pole for d in self.devices.values()},
                               self.zones, WaveSettings(latency_s=latency_s))
         self.presence_events = 0

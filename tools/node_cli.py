@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from gateway.cli import parse_hostport
 from gateway.registry import Node, RegistrationError
 from gateway.registry_client import RegistryError, register_nodes
-from sim.cli import parse_hostport
 from tools.battery_cli import battery
 from tools.firmware_build import compile_all
 
