@@ -389,13 +389,3 @@ class Lighting:
                 "status_reports": tally.reporting})
         self._tally = {}
         self._tally_from = now
-
-
-def describe(decision: Decision) -> str:
-    """One line for the log or the CLI."""
-    way = {1: "up", -1: "down", 0: "both ways"}[decision.direction]
-    speed = "?" if decision.speed_mps is None else f"{decision.speed_mps:.1f}"
-    targets = ", ".join(f"{t.node_id}@{t.distance_m:.0f}m" for t in decision.targets)
-    return (f"{decision.node_id}: {way} at {speed} m/s ({decision.speed_from}); "
-            f"{len(decision.commands)} command(s); targets {targets or 'none'}")
-

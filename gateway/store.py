@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -335,16 +335,6 @@ class Store:
             return self._db.execute(
                 "SELECT node_id, at, outcome, note FROM bin_visits WHERE at >= ? "
                 "ORDER BY at, id", (since,)).fetchall()
-
-    def bin_reports(self, node_id: str | None = None) -> list[tuple[str, int, int, float | None]]:
-        """(node_id, seq, measured_at, fill_pct) of stored bin reports."""
-        sql = "SELECT node_id, seq, measured_at, fill_pct FROM bin_reports"
-        args: Iterable[str] = ()
-        if node_id is not None:
-            sql += " WHERE node_id = ?"
-            args = (node_id,)
-        with self._lock:
-            return self._db.execute(sql + " ORDER BY node_id, measured_at", tuple(args)).fetchall()
 
     def recent_bin_reports(self, node_id: str | None, limit: int) -> list[tuple[
             str, int, int, float | None, int | None, int]]:

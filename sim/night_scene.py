@@ -8,11 +8,9 @@ when, when each reaches each pole, and how a night's lamp levels are judged
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sim.district import DEFAULT_CENTRE, offset
 
@@ -82,10 +80,6 @@ class Scene:
                              "geometry": {"type": "LineString",
                                           "coordinates": [[a[1], a[0]], [b[1], b[0]]]}})
         return {"type": "FeatureCollection", "features": features}
-
-    def write_streets(self, path: Path) -> Path:
-        path.write_text(json.dumps(self.streets_geojson()))
-        return path
 
 
 def build(seed: int = 1, night_h: float = 13.0, length_m: float = 1000.0,
