@@ -154,20 +154,39 @@ class Exchange:
     when a response came, the request was reset, or every attempt timed out.
     """
 
-    def __init__(self, request, now_ms, jitter):
+    def __init__(self, request, now_ms, jitter, ack_timeout_ms=ACK_TIMEOUT_MS,
+                 max_retransmit=MAX_RETRANSMIT):
         # jitter: 0..255, random, spreads the first timeout over
         # [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR] as RFC 7252 asks.
+        # ack_timeout_ms: longer than the RFC's 2 s over a slow link (LoRa),
+        # where a frame and its answer take that long on air.
         self.request = request
         self.wire = encode(request)
         self.confirmable = request.mtype == CON
+        self.max_retransmit = max_retransmit
         self.response = None
         self.failed = None  # why the exchange gave up, when it did
         self.attempts = 0
         self.acked = False
-        span = ACK_TIMEOUT_MS * (ACK_RANDOM_FACTOR_PERCENT - 100) // 100
-        self.timeout_ms = ACK_TIMEOUT_MS + span * jitter // 255
+        self.answered = False  # anything for this exchange came back (ACK, RST, response)
+        span = ack_timeout_ms * (ACK_RANDOM_FACTOR_PERCENT - 100) // 100
+        self.timeout_ms = ack_timeout_ms + span * jitter // 255
         self.next_ms = now_ms
         self.done = False
+
+    def due(self, now_ms):
+        """True when poll(now_ms) would transmit."""
+        if self.done or now_ms < self.next_ms:
+            return False
+        if not self.confirmable:
+            return not self.attempts
+        return not self.acked and self.attempts <= self.max_retransmit
+
+    def hold(self, until_ms):
+        """Put the next transmission off (the duty cycle forbids it now)
+        without counting an attempt or shortening the wait for an answer."""
+        if until_ms > self.next_ms:
+            self.next_ms = until_ms
 
     def poll(self, now_ms):
         """The bytes to transmit now, or None."""
@@ -184,7 +203,7 @@ class Exchange:
             self.done = True
             self.failed = "no separate response after ACK"
             return None
-        if self.attempts > MAX_RETRANSMIT:
+        if self.attempts > self.max_retransmit:
             self.done = True
             self.failed = "no answer after %d attempts" % self.attempts
             return None
@@ -201,6 +220,7 @@ class Exchange:
             return None
         req = self.request
         if msg.mtype in (ACK, RST) and msg.mid == req.mid:
+            self.answered = True
             if msg.mtype == RST:
                 self.done = True
                 self.failed = "reset by peer"
@@ -215,6 +235,7 @@ class Exchange:
                 self.done = True
             return None
         if msg.token == req.token and code_class(msg.code) >= 2 and msg.mtype in (CON, NON):
+            self.answered = True
             self.response = msg
             self.done = True
             if msg.mtype == CON:

@@ -19,7 +19,8 @@ BIN_FLAG_TILT = 0x08  # bin tilted or moved
 BIN_FLAG_LID_OPEN = 0x10  # lid left open
 BIN_FLAG_SENSOR_FAULT = 0x20  # no valid fill reading this time
 BIN_FLAG_BOOT = 0x40  # first report after power-on (counters were reset)
-BIN_FLAGS_KNOWN = 0x7F
+BIN_FLAG_QUEUE_DROPPED = 0x80  # the node's queue overflowed: older reports were dropped
+BIN_FLAGS_KNOWN = 0xFF
 
 FILL_UNKNOWN = 0xFF  # fill byte when the sensor gave no valid reading
 FILL_MAX = 200  # fill is carried in half-percent steps: 200 = 100 %

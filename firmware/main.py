@@ -12,8 +12,9 @@ from firmware.light_node import LightNode
 def run_bin(cfg, hal):
     wdt = machine.WDT(timeout=60000)  # a hung wake must not drain the battery
     node = BinNode(cfg, hal)
-    # Measure first: the radio is switched on only when the report policy
-    # has something to send (most wakes it has not).
+    # Measure first: the radio is switched on only when there is something to
+    # send -- a new report, or older ones still queued in flash (most wakes
+    # there is nothing).
     if node.wake():
         if hal.connect(cfg):
             node.send()
@@ -21,7 +22,7 @@ def run_bin(cfg, hal):
                 wdt.feed()
                 time.sleep_ms(20)
         else:
-            node.ended(False, "no Wi-Fi")
+            node.unsent("no Wi-Fi")
     hal.deep_sleep(node.sleep())
 
 
@@ -41,6 +42,11 @@ def run_light(cfg, hal):
 
 def main():
     cfg = config.load()
+    if cfg.role == "bridge":
+        # Imported only here: a node's heap has no room for the bridge's code.
+        from firmware import bridge
+        bridge.run(cfg)
+        return
     hal = Hal(cfg)
     if cfg.role == "bin":
         run_bin(cfg, hal)

@@ -1,10 +1,22 @@
 # What both node roles share: building CoAP requests to the gateway's
-# resources and driving one confirmable exchange at a time.
-from firmware import coap
+# resources and driving one confirmable exchange at a time, over UDP or LoRa.
+#
+# Over LoRa (hal.net.is_lora) every response carries the link feedback of
+# firmware/lora_link.py: a response tagged for another node is a neighbour's
+# and is ignored; the node's own sets its spreading factor and clock. After
+# BACKOFF_MISSES confirmable exchanges in a row got no answer at all, the node
+# raises its spreading factor by one. No transmission goes over the duty
+# cycle: a (re)transmission it forbids waits, not counted as an attempt.
+import struct
+
+from firmware import coap, lora_link, radio_plan
+from firmware.codec import DecodeError
 
 BIN_PATH = "b"
 PRESENCE_PATH = "p"
 STATUS_PATH = "s"
+BACKOFF_MISSES = 2
+_LINK = ">BB"  # link_state(): spreading factor (0: not set), misses in a row
 
 
 class Uplink:
@@ -21,6 +33,64 @@ class Uplink:
         # Requests from the gateway (light nodes): a function of the decoded
         # message that returns the bytes to answer with, or None.
         self.on_request = None
+        self.max_retransmit = coap.MAX_RETRANSMIT
+        # Over LoRa: the spreading factor (None: the net's own) and how many
+        # confirmable exchanges in a row went unanswered.
+        self.sf = None
+        self.misses = 0
+        self.tag = lora_link.node_tag(node_id)
+        self.held_ms = None  # until when the duty cycle holds the exchange back
+
+    def _lora(self):
+        net = self.hal.net
+        if not getattr(net, "is_lora", False):
+            return False
+        if self.sf is not None and net.sf != self.sf:
+            net.set_sf(self.sf)
+        return True
+
+    def link_state(self):
+        """Bytes to keep across deep sleep (2), for restore_link()."""
+        return struct.pack(_LINK, self.sf or 0, min(self.misses, 255))
+
+    def restore_link(self, data):
+        """Take what link_state() gave before a deep sleep; ignores bytes
+        that are not such (b"" at power-on)."""
+        if len(data) != struct.calcsize(_LINK):
+            return
+        sf, misses = struct.unpack(_LINK, data)
+        if radio_plan.SF_MIN <= sf <= radio_plan.SF_MAX:
+            self.sf = sf
+            self.misses = misses
+            self._lora()
+
+    def _feedback(self, msg):
+        """A response over LoRa: True when it is this node's (and apply the
+        feedback), False when it is a neighbour's or carries none."""
+        try:
+            fb = lora_link.decode_feedback(msg.payload)
+        except DecodeError:
+            return False
+        if fb.tag != self.tag:
+            return False
+        self.misses = 0
+        self.sf = fb.sf
+        self.hal.net.set_sf(fb.sf)
+        set_clock = getattr(self.hal.clock, "set", None)
+        if fb.time and set_clock is not None:
+            set_clock(fb.time)
+        return True
+
+    def _missed(self):
+        """A confirmable exchange over LoRa got no answer at all."""
+        self.misses += 1
+        if self.misses >= BACKOFF_MISSES:
+            self.misses = 0
+            net = self.hal.net
+            self.sf = min(radio_plan.SF_MAX, (self.sf or net.sf) + 1)
+            net.set_sf(self.sf)
+            self.hal.log("LoRa: %d exchanges unanswered, SF%d from now on"
+                         % (BACKOFF_MISSES, self.sf))
 
     def _request(self, mtype, path, payload):
         # Kept small for LoRa (a bin report within 25 bytes on air): an empty
@@ -37,7 +107,13 @@ class Uplink:
     def post_confirmable(self, path, payload):
         """Start a CON POST; drive it with poll() until busy() is False."""
         req = self._request(coap.CON, path, payload)
-        self.exchange = coap.Exchange(req, self.hal.clock.ms(), self.hal.random_bits(8))
+        net = self.hal.net
+        self._lora()
+        timeout = net.ack_timeout_ms(len(coap.encode(req))) \
+            if hasattr(net, "ack_timeout_ms") else coap.ACK_TIMEOUT_MS
+        self.exchange = coap.Exchange(req, self.hal.clock.ms(), self.hal.random_bits(8),
+                                      timeout, self.max_retransmit)
+        self.held_ms = None
         self.poll()
 
     def post_non_confirmable(self, path, payload):
@@ -46,7 +122,14 @@ class Uplink:
         unknown node, a malformed event) still come back."""
         req = self._request(coap.NON, path, payload)
         req.options.append((coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,))))
-        self.hal.net.send(coap.encode(req))
+        self._lora()
+        self.hal.net.send(coap.encode(req))  # a LoRa net refuses (and logs) over the duty cycle
+
+    def cancel(self):
+        """Drop the current exchange (e.g. the duty cycle holds it back
+        longer than the node stays awake); not counted as unanswered."""
+        self.exchange = None
+        self.held_ms = None
 
     def busy(self):
         return self.exchange is not None and not self.exchange.done
@@ -56,34 +139,51 @@ class Uplink:
         the current exchange finished during this call."""
         now = self.hal.clock.ms()
         ex = self.exchange
+        net = self.hal.net
+        lora = self._lora()
         while True:
-            data = self.hal.net.recv()
+            data = net.recv()
             if data is None:
                 break
             try:
                 msg = coap.decode(data)
             except coap.CoapError:
                 continue
-            self.heard_ms = now
             if 0 < msg.code < 32:  # a request from the gateway
+                self.heard_ms = now
                 reply = self.on_request(msg) if self.on_request else None
                 if reply is not None:  # to whoever asked (net.send: the gateway)
-                    getattr(self.hal.net, "reply", self.hal.net.send)(reply)
+                    getattr(net, "reply", net.send)(reply)
                 continue
+            if lora and not self._feedback(msg):
+                continue  # a neighbour's answer with the same message id
+            self.heard_ms = now
             if ex is not None:
                 reply = ex.received(msg, now)
                 if reply is not None:
-                    self.hal.net.send(reply)
+                    net.send(reply)
         if ex is None:
             return False
+        if ex.due(now):
+            wait = net.wait_ms(len(ex.wire)) if hasattr(net, "wait_ms") else 0
+            if wait:
+                ex.hold(now + wait)
+                if self.held_ms != ex.next_ms:
+                    self.held_ms = ex.next_ms
+                    self.hal.log("duty cycle: message %d waits %d ms" % (ex.request.mid, wait))
         if not ex.done:
             out = ex.poll(now)
             if out is not None:
-                self.hal.net.send(out)
+                net.send(out)
         if ex.done:
             self.exchange = None
+            self.held_ms = None
+            if lora and ex.confirmable and not ex.answered:
+                self._missed()
             if ex.response is not None:
-                self.last_result = (coap.code_str(ex.response.code), ex.response.payload)
+                # Over LoRa the payload is the link feedback, no diagnostic.
+                detail = b"" if lora else ex.response.payload
+                self.last_result = (coap.code_str(ex.response.code), detail)
                 return True
             self.last_result = (None, ex.failed)
             return True

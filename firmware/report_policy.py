@@ -21,10 +21,14 @@
 # much overflow, and a fast rise of 25 %/h (only dumping) three times as much.
 # 6 reports a day instead of 24; firmware/energy.py has the cost.
 #
-# A report that was not stored leaves the policy's memory of what was last
-# stored as it was, so an event is reported again at the next wake while it
-# lasts -- after 3 failures in a row only heartbeats try, so that a node whose
-# gateway is gone does not spend its battery on the radio every hour.
+# The policy remembers what the gateway knows: the last report stored -- or,
+# on a node with a queue in flash (firmware/outbox.py), the last report
+# queued, since a queued report will arrive (queued()). A report that was
+# neither leaves that memory as it was, so an event is reported again at the
+# next wake while it lasts. `lost` counts the exchanges in a row that got no
+# report stored (heard()): after 3, events wait for the heartbeat, so that a
+# node whose gateway is gone does not spend its battery on the radio every
+# hour.
 #
 # Pure logic on a State (kept in RTC memory by bin_node.py) and the node's
 # config; levels are fill bytes (half percent; codec.FILL_UNKNOWN = none).
@@ -37,7 +41,8 @@ from firmware import codec
 #   40 C   a temperature rate alone means fire only above this: sun on a dark
 #          bin can warm it by 20 C in an hour, but not past 40 C
 #   20     degrees of change in tilt between wakes that mean the bin was moved
-#   3      event reports not stored in a row, after which only heartbeats try
+#   3      exchanges in a row without a report stored, after which only
+#          heartbeats try
 
 
 class State:
@@ -50,7 +55,7 @@ class State:
         self.last_tilt = codec.TILT_UNKNOWN  # degrees at the last measurement
         self.reported_alarms = 0  # alarm flags of the last stored report
         self.since_report = 0  # wakes since a report was last sent
-        self.lost = 0  # reports not stored, in a row
+        self.lost = 0  # exchanges in a row that got no report stored
         self.lid_was_open = False  # at the last wake
 
 
@@ -92,11 +97,21 @@ def decide(cfg, st, fill_b, temp_c, tilt_deg, lid_open, booted):
     return f, bool(send)
 
 
+def queued(st, fill_b, f):
+    """A report (fill byte fill_b, flags f) that the gateway has or will have:
+    stored, or in the node's queue in flash."""
+    st.reported_fill = fill_b
+    st.reported_alarms = f & 0x3C  # the alarm flags
+
+
+def heard(st, ok):
+    """How an exchange with the gateway ended: ok when it answered for good
+    (stored or refused), not when it stayed silent or could not store."""
+    st.lost = 0 if ok else min(255, st.lost + 1)
+
+
 def answered(st, stored, fill_b, f):
-    """Remember how a report (of fill byte fill_b and flags f) ended."""
+    """A node without a queue: a report (fill_b, f) was stored, or was lost."""
     if stored:
-        st.lost = 0
-        st.reported_fill = fill_b
-        st.reported_alarms = f & 0x3C  # the alarm flags
-    else:
-        st.lost = min(255, st.lost + 1)
+        queued(st, fill_b, f)
+    heard(st, stored)

@@ -49,6 +49,8 @@ def gateway() -> None:
 @click.option("--mqtt", "mqtt_host", help="MQTT broker host to publish reports to.")
 @click.option("--mqtt-port", type=int, help="MQTT broker port (default 1883).")
 @click.option("--district", help="District name, used in MQTT topics.")
+@click.option("--radio", help="Serial port of the LoRa radio bridge, e.g. /dev/ttyUSB0.")
+@click.option("--radio-baud", type=int, help="Its speed (default 115200).")
 def run(config: Path | None, **overrides: object) -> None:
     """Serve nodes over CoAP until Ctrl-C or SIGTERM."""
     cfg = load_config(config, **overrides)
@@ -116,7 +118,7 @@ def reports(config: Path | None, db_path: Path | None, node_id: str | None, limi
 FLAG_NAMES = [(codec.BIN_FLAG_THRESHOLD, "over-threshold"), (codec.BIN_FLAG_FAST_RISE, "fast-rise"),
               (codec.BIN_FLAG_FIRE, "FIRE"), (codec.BIN_FLAG_TILT, "tilted"),
               (codec.BIN_FLAG_LID_OPEN, "lid-open"), (codec.BIN_FLAG_SENSOR_FAULT, "sensor-fault"),
-              (codec.BIN_FLAG_BOOT, "boot")]
+              (codec.BIN_FLAG_BOOT, "boot"), (codec.BIN_FLAG_QUEUE_DROPPED, "queue-dropped")]
 
 
 def describe_flags(flags: int) -> str:

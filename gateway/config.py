@@ -29,6 +29,9 @@ class GatewayConfig:
     # MQTT, and the time from a detection to a command applied at a pole.
     light_interval_s: float = 300.0
     light_latency_s: float = 1.0
+    # The LoRa radio bridge's serial port (None: no LoRa), e.g. /dev/ttyUSB0.
+    radio: str | None = None
+    radio_baud: int = 115200
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -50,6 +53,13 @@ class GatewayConfig:
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not 0 < value <= 86400:
                 raise GatewayConfigError(f"{name} must be seconds above 0, got {value!r}")
+        if self.radio is not None and (not isinstance(self.radio, str) or not self.radio):
+            raise GatewayConfigError(
+                f"radio must be the bridge's serial port like /dev/ttyUSB0, got {self.radio!r}")
+        if isinstance(self.radio_baud, bool) or not isinstance(self.radio_baud, int) \
+                or not 1200 <= self.radio_baud <= 4000000:
+            raise GatewayConfigError(
+                f"radio_baud must be a serial speed like 115200, got {self.radio_baud!r}")
         self.db_path = Path(self.db_path)
 
     def admin_allowed(self, address: str) -> bool:

@@ -14,9 +14,12 @@ import aiocoap
 
 from gateway.coap_server import build_site
 from gateway.config import GatewayConfig
+from gateway.downlink import Downlink
 from gateway.ingest import Ingest, Rejected
 from gateway.light_commands import Lighting
 from gateway.light_wave import WaveSettings
+from gateway.lora_bridge import RadioLink
+from gateway.lora_link import LoraLink
 from gateway.mqtt import MqttPublisher, NoPublisher, Publisher
 from gateway.registry import Node
 from gateway.store import PresenceRecord, Store
@@ -67,6 +70,14 @@ class Gateway:
                                  self._publish_light, config.light_interval_s)
         self._site, self._reports = build_site(self)
         self._warned: set[tuple[str, str]] = set()
+        self.downlink: Downlink | None = None
+        self.lora: LoraLink | None = None
+        self.radio: RadioLink | None = None
+
+    @property
+    def site(self) -> aiocoap.resource.Site:
+        """The CoAP resources; what comes over LoRa is rendered by them too."""
+        return self._site
 
     async def start(self) -> None:
         # aiocoap binds with SO_REUSEPORT by default, which would let a second
@@ -80,9 +91,19 @@ class Gateway:
         await self.lighting.start()
         self.context = await aiocoap.Context.create_server_context(
             self._site, bind=(self.config.bind_host, self.config.port))
+        if self.config.radio:
+            await self._start_radio(self.config.radio, self.config.radio_baud)
         log.info("gateway for %s listening on coap://%s:%d, data in %s",
                  self.config.district, self.config.bind_host, self.config.port,
                  self.config.db_path)
+
+    async def _start_radio(self, path: str, baud: int) -> None:
+        self.downlink = Downlink()
+        self.lora = LoraLink(self._site, self.ingest.nodes, self.downlink)
+        self.radio = RadioLink(path, baud, self.lora.on_frame)
+        self.downlink.send = self.radio.send
+        self.downlink.start()
+        await self.radio.start()
 
     async def register(self, node: Node) -> bool:
         """Raises RegistrationError for a short address another node has."""
@@ -118,14 +139,31 @@ class Gateway:
             total.update({f"{res.kind}:{k}": v for k, v in res.counts.items()})
         return total
 
+    def radio_counts(self) -> Counter[str]:
+        """What the LoRa path saw: the serial line, the uplinks, the downlinks."""
+        total: Counter[str] = Counter()
+        for prefix, part in (("serial", self.radio), ("lora", self.lora),
+                             ("downlink", self.downlink)):
+            if part is not None:
+                total.update({f"{prefix}:{k}": v for k, v in part.counts.items()})
+        return total
+
     async def stop(self) -> None:
         await self.activity.quiet(DRAIN_QUIET_S, DRAIN_MAX_S)
+        if self.radio is not None:
+            await self.radio.stop()
+        if self.lora is not None:
+            await self.lora.stop()
+        if self.downlink is not None:
+            await self.downlink.stop()
         if self.context is not None:
             await self.context.shutdown()
         await self.writer.stop()
         await self.lighting.stop()
         self.publisher.close()
         self.store.close()
+        if self.radio is not None:
+            log.info("radio: %s", dict(self.radio_counts()) or "nothing heard")
         log.info("gateway stopped; %s", dict(self.counts()) or "no reports")
 
 

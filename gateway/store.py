@@ -108,6 +108,11 @@ CREATE TABLE IF NOT EXISTS streets (
 """
 
 
+# How far back a report without a time (node clock unset) is compared with
+# the stored ones to tell a retransmission.
+UNCLOCKED_DUPLICATE_S = 2 * 86400
+
+
 @dataclass(frozen=True)
 class BinRecord:
     node_id: str
@@ -285,6 +290,9 @@ class Store:
                 for rec in records:
                     if isinstance(rec, BinRecord):
                         r = rec.report
+                        if r.time == 0 and self._unclocked_duplicate(rec):
+                            fresh.append(False)
+                            continue
                         cur = self._db.execute(
                             "INSERT OR IGNORE INTO bin_reports (node_id, seq, measured_at, "
                             "received_at, fill_pct, temp_c, battery_mv, tilt_deg, flags) "
@@ -313,6 +321,20 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
         return fresh
+
+    def _unclocked_duplicate(self, rec: BinRecord) -> bool:
+        # A node whose clock is unset sends time 0, and the gateway's receive
+        # time stands in, so a retransmission would not collide on
+        # (node, seq, measured_at). The same seq and readings from the same
+        # node within two days are that retransmission (a node sends far
+        # fewer than 65536 reports in two days, so seq does not repeat).
+        r = rec.report
+        return self._db.execute(
+            "SELECT 1 FROM bin_reports WHERE node_id = ? AND seq = ? AND received_at >= ? "
+            "AND fill_pct IS ? AND temp_c IS ? AND battery_mv IS ? AND tilt_deg IS ? "
+            "AND flags = ? LIMIT 1",
+            (rec.node_id, r.seq, rec.received_at - UNCLOCKED_DUPLICATE_S, r.fill_pct,
+             r.temp_c, r.battery_mv, r.tilt_deg, r.flags)).fetchone() is not None
 
     def fill_history(self) -> list[tuple[str, float, float | None]]:
         """(node id, measured at, fill %) of every bin report, oldest first:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import socket
 from collections import deque
+from typing import Any
 
 from firmware.codec import PRESENCE_SOURCE_PIR
 from firmware.measure import SOUND_0C, SOUND_PER_C
@@ -46,8 +47,17 @@ class UdpNet:
         except OSError:
             pass  # like a radio: a send into nowhere is simply lost
 
-    def send(self, data: bytes) -> None:
+    is_lora = False
+
+    def wait_ms(self, frame_len: int = 0) -> int:
+        return 0  # no duty cycle on Wi-Fi
+
+    def ack_timeout_ms(self, frame_len: int = 0) -> int:
+        return 2000  # RFC 7252's ACK_TIMEOUT
+
+    def send(self, data: bytes) -> bool:
         self._send(data, self.gateway)
+        return True
 
     def reply(self, data: bytes) -> None:
         self._send(data, self.peer)
@@ -191,9 +201,12 @@ class FlashStore(RtcMemory):
 
 
 class SimHal:
-    def __init__(self, clock: VirtualClock, gateway: tuple[str, int], seed: int) -> None:
+    def __init__(self, clock: VirtualClock, gateway: tuple[str, int] | None, seed: int) -> None:
+        """gateway: where a Wi-Fi node's UDP socket sends; None for a LoRa node,
+        whose net (firmware.lora_net.LoraNet over a simulated modem) the
+        LoRa simulation gives it at every wake."""
         self.clock = clock
-        self.net = UdpNet(gateway)
+        self.net: Any = UdpNet(gateway) if gateway is not None else None
         self.store = RtcMemory()
         self.rng = random.Random(seed)
         self.battery = Constant(3600)
@@ -207,6 +220,7 @@ class SimHal:
         self.led: RecordingLed | None = None
         self.presence: PresenceInput | None = None
         self.settings = FlashStore()  # light nodes keep their zone profile here
+        self.outbox = FlashStore()  # bin nodes' queue of reports not yet acknowledged
         # No ambient light sensor: light nodes take night from the sun's
         # times for their place (firmware/astro.py) on the virtual clock.
         self.ambient = None

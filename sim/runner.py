@@ -53,6 +53,7 @@ class BinDevice:
     acked: list[tuple[int, int]] = field(default_factory=list)  # (seq, measured unix time)
     failed: list[str] = field(default_factory=list)
     wakes: int = 0  # measurements, reported or not
+    queued: int = 0  # reports in the node's queue in flash after its last wake
 
 
 @dataclass
@@ -85,7 +86,8 @@ class Outcome:
 
     @property
     def reports_failed(self) -> int:
-        return sum(len(b.failed) for b in self.bins)
+        """Reports the gateway refused, or still in a node's queue at the end."""
+        return sum(len(b.failed) + b.queued for b in self.bins)
 
     @property
     def measurements(self) -> int:
@@ -189,12 +191,9 @@ class Simulation:
                 dev.deadline_ms = deadline
                 self._at(deadline, lambda: self._poll_bin(dev))
             return
-        code, detail = node.uplink.last_result or (None, "no result")
-        assert node.report is not None
-        if code is not None and code.startswith("2."):
-            dev.acked.append((node.report.seq, node.report.time))
-        else:
-            dev.failed.append(f"{code} {detail!r}")
+        dev.acked.extend(node.acked)
+        dev.failed += [f"{code} report {seq}" for seq, code in node.refused]
+        dev.queued = len(node.outbox)
         self._selector.unregister(dev.hal.net.sock)
         sleep_ms = node.sleep()
         dev.node = None

@@ -100,8 +100,8 @@ def test_vm_run_fails_for_code_micropython_cannot_run(tmp_path: Path) -> None:
 # (besides its own package).
 MICROPYTHON_MODULES = {
     "array", "asyncio", "binascii", "collections", "ds18x20", "errno", "esp", "esp32", "gc",
-    "hashlib", "heapq", "io", "json", "machine", "math", "micropython", "network", "ntptime",
-    "onewire", "os", "random", "re", "select", "socket", "struct", "sys", "time",
+    "hashlib", "heapq", "io", "json", "lora", "machine", "math", "micropython", "network",
+    "ntptime", "onewire", "os", "random", "re", "select", "socket", "struct", "sys", "time",
 }
 
 

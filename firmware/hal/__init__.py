@@ -9,12 +9,19 @@
 #   net.recv()            one received datagram (bytes) or None; never blocks
 #   net.reply(data)       answer the last received datagram's sender (optional;
 #                         light nodes answer requests with it, else net.send)
+#   net.is_lora, net.wait_ms(n), net.ack_timeout_ms(n)
+#                         over LoRa (firmware/lora_net.py): how long the duty cycle
+#                         holds an n-byte frame back, and the ACK timeout its
+#                         airtime needs (Wi-Fi: False, 0, 2000)
+#   clock.set(unix)       optional: set the time (from the gateway's LoRa feedback)
 #   store.load()          bytes kept across deep sleep (RTC memory), b"" if none
 #   store.save(data)      keep bytes across deep sleep
 #   random_bits(n)        n random bits (int)
 #   battery.mv()          battery voltage in millivolts, or None
 #   temperature.celsius() temperature inside the bin, or None
 # Bin nodes:
+#   outbox.load()/save(data)  the queue of reports not yet acknowledged, in flash
+#                         (firmware/outbox.py); survives power loss
 #   fill_sensor.unit      "us" (ultrasonic echo, there and back) or "mm" (time of flight)
 #   fill_sensor.samples(n)  n raw readings in that unit (None for a failed one),
 #                         the sensor powered only meanwhile (firmware/hal/ranger.py)

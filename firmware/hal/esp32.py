@@ -64,8 +64,25 @@ class Clock:
             return 0
         return t + _EPOCH_OFFSET
 
+    def set(self, unix):
+        """Set the clock from unix seconds (the gateway's time over LoRa)."""
+        y, mo, d, h, mi, sec, wd, _ = time.gmtime(unix - _EPOCH_OFFSET)
+        machine.RTC().datetime((y, mo, d, wd, h, mi, sec, 0))
 
-class UdpNet:
+
+class _Udp:
+    """What a UDP net adds to send/recv for the messaging layer: no duty
+    cycle and CoAP's own timers."""
+    is_lora = False
+
+    def wait_ms(self, frame_len=0):
+        return 0
+
+    def ack_timeout_ms(self, frame_len=0):
+        return 2000
+
+
+class UdpNet(_Udp):
     def __init__(self, host, port):
         self.addr = socket.getaddrinfo(host, port)[0][-1]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -75,6 +92,7 @@ class UdpNet:
 
     def send(self, data):
         self.sock.sendto(data, self.addr)
+        return True
 
     def reply(self, data):
         """Answer the last datagram's sender (a request may come from the
@@ -89,7 +107,7 @@ class UdpNet:
         return data
 
 
-class WifiNet:
+class WifiNet(_Udp):
     """A light node's link to the gateway that never blocks the lamp: sends
     while Wi-Fi is down are dropped, and it reconnects by itself."""
 
@@ -125,6 +143,7 @@ class WifiNet:
                 self.udp.send(data)
             except OSError:
                 pass  # like a radio: a send into nowhere is lost
+        return True
 
     def reply(self, data):
         if self.udp is not None:
@@ -236,11 +255,26 @@ class Hal:
         self.battery = AdcBattery(pins["battery_adc"])
         # Optional sensors read None until the config fits them.
         self.temperature = self.tilt = self.lid = NoSensor()
+        self.net = None
         if cfg.role == "bin":
             self._bin_sensors(cfg, pins)
-            self.net = None
+            from firmware.hal.file_store import FileStore
+            self.outbox = FileStore("outbox.bin")  # reports not yet acknowledged
         else:
             self._light(cfg, pins)
+        if cfg.transport == "lora":
+            self.net = self._lora_net(cfg)
+
+    def _lora_net(self, cfg):
+        from firmware.duty_cycle import DutyCycle
+        from firmware.hal.lora_modem import LazyModem
+        from firmware.lora_net import LoraNet
+        r = cfg.lora
+        # A bin node listens only after its own uplinks (it is awake only
+        # then); a light node takes the gateway's requests at any time. A bin
+        # node restores net.duty from RTC memory after deep sleep.
+        return LoraNet(LazyModem(r), cfg.node_id, self.clock, self.log, DutyCycle(), r.sf,
+                       r.output_power, listen=cfg.role == "light")
 
     def _light(self, cfg, pins):
         Pin = machine.Pin
@@ -260,7 +294,8 @@ class Hal:
         self.ambient = _fitted(cfg.ambient == "bh1750", lambda: Bh1750(
             machine.I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=100000)))
         self.settings = NvsStore("profile")
-        self.net = WifiNet(cfg, self.clock, self.log)
+        if cfg.transport == "wifi":
+            self.net = WifiNet(cfg, self.clock, self.log)
 
     def _bin_sensors(self, cfg, pins):
         Pin = machine.Pin
@@ -281,6 +316,8 @@ class Hal:
         self.lid = _fitted(cfg.lid_switch, lambda: LidSwitch(Pin(pins["lid"])))
 
     def connect(self, cfg, timeout_ms=15000):
+        if cfg.transport == "lora":
+            return True  # the radio needs no association
         wlan = network.WLAN(network.STA_IF)
         wlan.active(True)
         if not wlan.isconnected():
@@ -303,4 +340,11 @@ class Hal:
         print(line)
 
     def deep_sleep(self, ms):
+        net = self.net
+        # A LoRa modem keeps its mode through the ESP32's deep sleep: put it
+        # to sleep after use, and once after power-on (it starts in standby,
+        # which draws milliamps).
+        if net is not None and getattr(net, "is_lora", False) and (
+                net.used or machine.reset_cause() != machine.DEEPSLEEP_RESET):
+            net.sleep()
         machine.deepsleep(ms)

@@ -16,19 +16,92 @@ class FakeClock:
     def advance(self, ms):
         self.now_ms += ms
 
+    def set(self, unix):
+        self.unix = unix - self.now_ms // 1000
+
 
 class FakeNet:
+    is_lora = False
+
     def __init__(self):
         self.sent = []
         self.inbox = []
 
     def send(self, data):
         self.sent.append(bytes(data))
+        return True
+
+    def wait_ms(self, frame_len=0):
+        return 0
+
+    def ack_timeout_ms(self, frame_len=0):
+        return 2000
 
     def recv(self):
         if self.inbox:
             return self.inbox.pop(0)
         return None
+
+
+class FakeRx(bytearray):
+    """micropython-lib's RxPacket: the payload, and how it was received."""
+
+    def __init__(self, data, rssi=-90, snr=20, valid_crc=True):
+        super().__init__(data)
+        self.rssi = rssi  # dBm
+        self.snr = snr  # dB x 4
+        self.valid_crc = valid_crc
+        self.ticks_ms = 0
+
+
+class FakeModem:
+    """The synchronous micropython-lib LoRa modem API that firmware.lora_net
+    uses. `log` lists what was done: ("configure", cfg), ("send", bytes),
+    ("recv", continuous), ("sleep",); frames in `inbox` arrive while receiving."""
+
+    def __init__(self, clock=None):
+        self.clock = clock  # advanced by each frame's airtime when given
+        self.cfg = {}
+        self.log = []
+        self.inbox = []
+        self.receiving = False
+
+    def sent(self):
+        return [e[1] for e in self.log if e[0] == "send"]
+
+    def configure(self, cfg):
+        # As both micropython-lib drivers: no reconfiguring mid-reception.
+        if self.receiving:
+            raise RuntimeError("Receiving")
+        self.cfg = dict(cfg)
+        self.log.append(("configure", dict(cfg)))
+
+    def send(self, packet):
+        self.receiving = False
+        self.log.append(("send", bytes(packet)))
+        if self.clock is not None:
+            from firmware.airtime import airtime_us
+            self.clock.advance(airtime_us(len(packet), self.cfg["sf"]) // 1000)
+        return self.clock.ms() if self.clock is not None else 0
+
+    def start_recv(self, timeout_ms=None, continuous=False, rx_length=0xFF):
+        self.receiving = True
+        self.log.append(("recv", continuous))
+        return True
+
+    def poll_recv(self, rx_packet=None):
+        if not self.receiving:
+            return False
+        if self.inbox:
+            return self.inbox.pop(0)
+        return True
+
+    def standby(self):
+        self.receiving = False
+
+    def sleep(self):
+        self.receiving = False
+        self.log.append(("sleep",))
 
 
 class FakeStore:

@@ -93,3 +93,32 @@ def test_a_request_from_the_gateway_is_not_taken_for_the_answer():
     assert not ex.done
     ex.received(coap.Message(coap.CON, 0x44, 0x0BAE, b""), 6)
     assert ex.done and ex.response.code == 0x44
+
+
+def test_ack_timeout_and_retransmissions_are_parameters():
+    ex = coap.Exchange(_request(), 0, 0, ack_timeout_ms=5000, max_retransmit=2)
+    sends = []
+    t = 0
+    while not ex.done and t < 200000:
+        if ex.poll(t) is not None:
+            sends.append(t)
+        t += 100
+    assert sends == [0, 5000, 15000]
+    assert ex.failed and not ex.answered
+
+
+def test_a_held_transmission_is_not_counted_as_an_attempt():
+    ex = coap.Exchange(_request(), 0, 0)
+    assert ex.due(0)
+    ex.hold(60000)
+    assert not ex.due(59999) and ex.poll(59999) is None and ex.attempts == 0
+    assert ex.poll(60000) is not None and ex.attempts == 1
+    ex.hold(100)  # never earlier than the timer already says
+    assert ex.next_ms == 62000
+
+
+def test_any_answer_marks_the_exchange_answered():
+    ex = coap.Exchange(_request(), 0, 0)
+    ex.poll(0)
+    ex.received(coap.Message(coap.RST, coap.EMPTY, 0x1234), 10)
+    assert ex.done and ex.answered and ex.failed == "reset by peer"

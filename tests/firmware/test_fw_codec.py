@@ -43,13 +43,11 @@ def test_corrupted_bin_report_fields_are_rejected():
     good = bytearray(codec.encode_bin_report(codec.BinReport(7, 1, 10.0)))
     bad_version = bytearray(good)
     bad_version[0] = 2
-    bad_flags = bytearray(good)
-    bad_flags[1] |= 0x80
     bad_fill = bytearray(good)
     bad_fill[8] = 201
     bad_tilt = bytearray(good)
     bad_tilt[11] = 181
-    for bad in (bad_version, bad_flags, bad_fill, bad_tilt):
+    for bad in (bad_version, bad_fill, bad_tilt):
         assert _raises(codec.decode_bin_report, bytes(bad))
 
 

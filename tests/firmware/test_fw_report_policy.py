@@ -1,7 +1,7 @@
 # The bin node's report policy, wake by wake. Runs in the MicroPython VM as
 # well as CPython.
 from firmware import codec, config
-from firmware.report_policy import State, answered, decide
+from firmware.report_policy import State, answered, decide, heard, queued
 
 
 def _cfg(**extra):
@@ -157,3 +157,31 @@ def test_the_measurement_is_remembered_for_the_next_wake():
     assert st.last_tilt == codec.TILT_UNKNOWN and st.since_report == 0  # a fault report
     n.wake(None)
     assert st.since_report == 1
+
+
+def test_a_queued_report_counts_as_told_even_before_the_gateway_answers():
+    # A node with a queue in flash: the report will arrive, so the event is
+    # not reported again, however long the gateway stays silent.
+    cfg = _cfg()
+    st = State()
+    decide(cfg, st, codec.fill_to_byte(70), None, None, None, True)
+    queued(st, codec.fill_to_byte(70), 0)
+    f, send = decide(cfg, st, codec.fill_to_byte(85), None, None, None, False)
+    assert send and f & codec.BIN_FLAG_THRESHOLD
+    queued(st, codec.fill_to_byte(85), f)
+    heard(st, False)  # no answer
+    assert st.lost == 1 and st.reported_fill == codec.fill_to_byte(85)
+    assert not decide(cfg, st, codec.fill_to_byte(86), None, None, None, False)[1]
+
+
+def test_three_silent_exchanges_make_events_wait_for_the_heartbeat():
+    cfg = _cfg()
+    st = State()
+    decide(cfg, st, codec.fill_to_byte(20), None, None, None, True)
+    queued(st, codec.fill_to_byte(20), 0)
+    for _ in range(3):
+        heard(st, False)
+    assert not decide(cfg, st, codec.fill_to_byte(90), None, None, None, False)[1]
+    heard(st, True)  # an answer, even a refusal: the gateway is there
+    assert st.lost == 0
+    assert decide(cfg, st, codec.fill_to_byte(90), None, None, None, False)[1]

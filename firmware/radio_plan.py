@@ -1,0 +1,61 @@
+# The EU868 radio plan every LoRa part of the system shares: nodes, the radio
+# bridge, the gateway's downlink scheduler and the simulator.
+#
+# Uplinks go on one channel in sub-band g1 (868.0-868.6 MHz, 1 % duty cycle);
+# the gateway answers on 869.525 MHz in sub-band g3 (869.4-869.65 MHz, 10 %),
+# with inverted IQ so that nodes never hear each other's uplinks and the
+# bridge never hears its own downlinks (as LoRaWAN does).
+
+UPLINK_KHZ = 868100
+DOWNLINK_KHZ = 869525
+BW = "125"
+BW_HZ = 125000
+CODING_RATE = 5  # 4/5, micropython-lib's lora_cfg value
+CR_INDEX = 1  # the same rate as firmware.airtime counts it
+PREAMBLE = 8
+SF_MIN = 7
+SF_MAX = 12
+MAX_FRAME = 255  # the largest LoRa payload
+
+# (low kHz inclusive, high kHz exclusive, duty divisor): 100 is 1 %, 10 is 10 %.
+SUB_BANDS = (
+    (868000, 868600, 100),  # g1
+    (869400, 869650, 10),  # g3
+)
+
+# Lowest SNR each spreading factor still demodulates, in tenths of a dB
+# (Semtech SX1276 datasheet, table 13). Integers: the ESP32 port's floats are
+# single precision.
+REQUIRED_SNR_DB10 = {7: -75, 8: -100, 9: -125, 10: -150, 11: -175, 12: -200}
+
+
+def duty_divisor(freq_khz):
+    """100 for a 1 % sub-band, 10 for 10 %; ValueError outside the plan."""
+    for lo, hi, div in SUB_BANDS:
+        if lo <= freq_khz < hi:
+            return div
+    raise ValueError("%d kHz is outside the radio plan's sub-bands" % freq_khz)
+
+
+def sub_band(freq_khz):
+    """Index of the sub-band a frequency lies in (duty cycle is per sub-band)."""
+    for i, (lo, hi, _) in enumerate(SUB_BANDS):
+        if lo <= freq_khz < hi:
+            return i
+    raise ValueError("%d kHz is outside the radio plan's sub-bands" % freq_khz)
+
+
+def lora_cfg(freq_khz, sf, output_power=14, invert_iq_tx=False, invert_iq_rx=False):
+    """A micropython-lib modem configuration (modem.configure) for this plan."""
+    return {
+        "freq_khz": freq_khz,
+        "sf": sf,
+        "bw": BW,
+        "coding_rate": CODING_RATE,
+        "preamble_len": PREAMBLE,
+        "output_power": output_power,
+        "crc_en": True,
+        "implicit_header": False,
+        "invert_iq_tx": invert_iq_tx,
+        "invert_iq_rx": invert_iq_rx,
+    }

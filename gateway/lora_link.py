@@ -1,0 +1,266 @@
+"""CoAP over LoRa: uplink frames from the radio bridge are rendered by the
+gateway's own CoAP site (the same resources, ingest, writer and MQTT as over
+UDP), and each answer goes back as a LoRa downlink.
+
+Over the air a response is small: a piggybacked ACK (or a NON answer) with
+the request's message id and token, and as payload only the 8-byte link
+feedback (firmware/lora_link.py): the uplink's SNR, the spreading factor the
+node shall use, whose answer this is, and the gateway's time. No diagnostic
+text: airtime is the scarce thing here, and the gateway's log says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Mapping
+
+import aiocoap
+from aiocoap import error as coap_error
+from aiocoap import interfaces
+from aiocoap.numbers.codes import Code
+from aiocoap.numbers.types import Type
+from aiocoap.resource import Site
+
+from firmware import coap, radio_plan
+from firmware.airtime import airtime_us
+from firmware.bridge_frame import Hello, Rx, Tx, TxResult
+from firmware.lora_link import FEEDBACK_LEN, adr_sf, encode_feedback, node_tag
+from gateway.downlink import Downlink
+
+log = logging.getLogger("gateway.lora")
+
+# RFC 7252 EXCHANGE_LIFETIME: how long a node may repeat a message id.
+EXCHANGE_LIFETIME_S = 247.0
+CACHE_MAX = 20000
+HISTORY = 8  # uplink SNRs kept per node for ADR
+# The node's first ACK timeout (firmware/lora_net.py's ack_timeout_ms): at
+# least 2 s, and at least uplink + response airtime + this for processing.
+ACK_TIMEOUT_MIN_MS = 2000
+PROCESSING_MS = 1000
+RESPONSE_LEN = 4 + 1 + FEEDBACK_LEN  # header, payload marker, feedback
+
+# RFC 7967 No-Response bits, by response class.
+_NO_RESPONSE_BIT = {2: 0x02, 4: 0x08, 5: 0x10}
+
+
+class LoraRemote(interfaces.EndpointAddress):  # type: ignore[misc]
+    """Where a request over LoRa came from, as aiocoap's resources see it. It
+    has no socket address: the registry refuses registrations over the air,
+    and lighting learns no UDP address from it."""
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+
+    @property
+    def hostinfo(self) -> str:
+        return "lora"
+
+    @property
+    def hostinfo_local(self) -> str:
+        return "gateway"
+
+    @property
+    def uri_base(self) -> str:
+        return "coap://lora"
+
+    @property
+    def uri_base_local(self) -> str:
+        return "coap://gateway"
+
+    @property
+    def is_multicast(self) -> bool:
+        return False
+
+    @property
+    def is_multicast_locally(self) -> bool:
+        return False
+
+    @property
+    def scheme(self) -> str:
+        return "coap"
+
+    @property
+    def blockwise_key(self) -> tuple[str, str]:
+        return ("lora", self.node_id)
+
+
+def snr_db10(snr_q: int) -> int:
+    """Quarter dB (as modems report SNR) to tenths of a dB."""
+    return snr_q * 10 // 4
+
+
+def ack_deadline_ms(rx_end_ms: int, uplink_len: int, sf: int) -> int:
+    """The latest bridge time an ACK may start and still reach the node before
+    its first timeout (counted from the start of its uplink)."""
+    up = airtime_us(uplink_len, sf) // 1000
+    down = airtime_us(RESPONSE_LEN, sf) // 1000
+    return int(rx_end_ms + max(ACK_TIMEOUT_MIN_MS - up, down + PROCESSING_MS) - down)
+
+
+class LoraLink:
+    """site: the gateway's CoAP site. nodes: the registry (node id -> node).
+    downlink: the scheduler answers go to."""
+
+    def __init__(self, site: Site, nodes: Mapping[str, object], downlink: Downlink,
+                 clock: Callable[[], float] = time.monotonic,
+                 unix_time: Callable[[], float] = time.time) -> None:
+        self.site = site
+        self.nodes = nodes
+        self.downlink = downlink
+        self.counts: Counter[str] = Counter()
+        self.sfs = list(range(radio_plan.SF_MIN, radio_plan.SF_MAX + 1))
+        self.receivers: list[tuple[int, int]] = []
+        self._clock = clock
+        self._unix = unix_time
+        self._snr: dict[str, deque[int]] = {}
+        # (node id, message id, payload) -> (response frame or None, expiry)
+        self._cache: OrderedDict[tuple[str, int, bytes], tuple[bytes | None, float]] = \
+            OrderedDict()
+        self._inflight: set[tuple[str, int, bytes]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._warned: set[str] = set()
+        self._mid = 0
+
+    # --- frames from the bridge ------------------------------------------
+    def on_frame(self, frame: Rx | Tx | TxResult | Hello) -> None:
+        if isinstance(frame, Rx):
+            bridge_ms = self.downlink.clock.see(frame.bridge_ms)
+            task = asyncio.create_task(self._uplink(frame, bridge_ms))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(frame, TxResult):
+            self.downlink.tx_result(frame)
+        elif isinstance(frame, Hello):
+            self.downlink.clock.see(frame.bridge_ms)
+            self.hello(frame)
+
+    def hello(self, frame: Hello) -> None:
+        if frame.version != 1:
+            self._warn("version", f"the radio bridge speaks protocol version {frame.version}, "
+                                  "this gateway 1; update the bridge's firmware")
+        receivers = [(f, s) for f, s in frame.receivers]
+        sfs = sorted({s for f, s in receivers if f == radio_plan.UPLINK_KHZ
+                      and radio_plan.SF_MIN <= s <= radio_plan.SF_MAX})
+        if receivers != self.receivers:
+            self.receivers = receivers
+            log.info("radio bridge listens on %s", ", ".join(
+                f"{f / 1000:.3f} MHz SF{s}" for f, s in receivers) or "nothing")
+            if not sfs:
+                self._warn("no uplink", "the radio bridge has no receiver on the uplink "
+                                        "channel; no LoRa node can be heard")
+        if sfs:
+            self.sfs = sfs
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- one uplink -------------------------------------------------------
+    async def _uplink(self, rx: Rx, bridge_ms: int) -> None:
+        try:
+            await self.uplink(rx, bridge_ms)
+        except Exception as e:  # one frame must never stop the radio path
+            self._bad("failed", f"handling a frame heard on SF{rx.sf} failed: "
+                                f"{type(e).__name__}: {e}")
+    async def uplink(self, rx: Rx, bridge_ms: int) -> None:
+        try:
+            request = aiocoap.Message.decode(rx.frame)
+            path = request.opt.uri_path
+        except Exception as e:  # aiocoap raises several kinds for garbage
+            self._bad("undecodable", f"a frame heard on {rx.freq_khz} kHz SF{rx.sf} is not "
+                                     f"CoAP ({type(e).__name__}: {e})")
+            return
+        if not request.code.is_request() or request.mtype not in (Type.CON, Type.NON):
+            self._bad("not a request", f"a {request.mtype} {request.code} message came over "
+                                       "LoRa; nodes only send requests there")
+            return
+        node_id = path[-1] if path else ""
+        self.counts["uplinks"] += 1
+        history = deque([snr_db10(rx.snr_q)], maxlen=HISTORY)
+        if node_id in self.nodes:
+            history = self._snr.setdefault(node_id, deque(maxlen=HISTORY))
+            history.append(snr_db10(rx.snr_q))
+        else:
+            self.counts["unknown node"] += 1  # the resource logs it once per node
+
+        key = (node_id, request.mid, request.payload)
+        now = self._clock()
+        self._expire(now)
+        if key in self._inflight:
+            self.counts["duplicate in flight"] += 1
+            return
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.counts["duplicate"] += 1
+            frame = cached[0]
+            if frame is not None:
+                self._answer(frame, rx, bridge_ms)
+            return
+
+        self._inflight.add(key)
+        try:
+            response = await self._render(request, node_id)
+        finally:
+            self._inflight.discard(key)
+        frame = self._response_frame(request, response, list(history), rx.sf, node_id)
+        self._cache[key] = (frame, now + EXCHANGE_LIFETIME_S)
+        if frame is not None:
+            self._answer(frame, rx, bridge_ms)
+
+    async def _render(self, request: aiocoap.Message, node_id: str) -> aiocoap.Message:
+        request.remote = LoraRemote(node_id)
+        try:
+            response: aiocoap.Message = await self.site.render(request)
+        except coap_error.RenderableError as e:
+            response = e.to_message()
+        except Exception as e:  # a resource's bug must not stop the radio
+            log.error("handling a LoRa request from %s failed: %s: %s", node_id,
+                      type(e).__name__, e)
+            response = aiocoap.Message(code=Code.INTERNAL_SERVER_ERROR)
+        return response
+
+    def _response_frame(self, request: aiocoap.Message, response: aiocoap.Message,
+                        history: list[int], sf: int, node_id: str) -> bytes | None:
+        code = int(response.code) if response.code is not None else int(Code.CHANGED)
+        code_class = code >> 5
+        no_response = request.opt.no_response
+        if no_response is not None and no_response & _NO_RESPONSE_BIT.get(code_class, 0):
+            self.counts["not answered (No-Response)"] += 1
+            return None
+        if code_class >= 4:
+            self.counts[f"answered {coap.code_str(code)}"] += 1
+        new_sf = adr_sf(history, sf, self.sfs)
+        snr_db = round(history[-1] / 10) if history else 0
+        payload = encode_feedback(snr_db, new_sf, node_tag(node_id), int(self._unix()))
+        if request.mtype == Type.CON:
+            msg = coap.Message(coap.ACK, code, request.mid, bytes(request.token), [], payload)
+        else:
+            self._mid = (self._mid + 1) & 0xFFFF
+            msg = coap.Message(coap.NON, code, self._mid, bytes(request.token), [], payload)
+        return bytes(coap.encode(msg))
+
+    def _answer(self, frame: bytes, rx: Rx, bridge_ms: int) -> None:
+        # A NON's error answer is worth as little once the node has gone back
+        # to sleep as a late ACK: the same deadline.
+        self.downlink.ack(frame, rx.sf, ack_deadline_ms(bridge_ms, len(rx.frame), rx.sf))
+
+    def _expire(self, now: float) -> None:
+        cache = self._cache
+        while cache:
+            key, (_, expiry) = next(iter(cache.items()))
+            if expiry > now and len(cache) <= CACHE_MAX:
+                break
+            cache.popitem(last=False)
+
+    def _bad(self, kind: str, line: str) -> None:
+        self.counts[kind] += 1
+        self._warn(kind, line)
+
+    def _warn(self, kind: str, line: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            log.warning("%s; counted, further ones are not logged", line)

@@ -1,0 +1,337 @@
+"""The gateway's LoRa path over a real serial line: a pty pair stands for the
+radio bridge's USB port. The test plays the bridge on the master side with the
+firmware's own framing and CoAP encoder; the gateway is the real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import sqlite3
+import time
+import tty
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RunningGateway, launch_gateway
+
+from firmware import bridge_frame as bf
+from firmware import coap, codec, radio_plan
+from firmware.airtime import airtime_us
+from firmware.lora_link import decode_feedback, node_tag
+from firmware.messaging import BIN_PATH, Uplink
+from gateway.downlink import BridgeClock, Downlink
+from gateway.lora_link import ack_deadline_ms
+from gateway.registry import Node
+from gateway.store import BinRecord, Store
+from tools.demo import gateway_log_path
+
+BIN = Node("B0001", "bin", 60.67, 17.14, "240L")
+WAIT_S = 20.0
+
+
+class _Clock:
+    def ms(self) -> int:
+        return 0
+
+
+class _Net:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(bytes(data))
+
+    def recv(self) -> None:
+        return None
+
+
+class _Hal:
+    """Just enough of a node's hardware layer for firmware.messaging.Uplink."""
+
+    def __init__(self, mid: int) -> None:
+        self.net = _Net()
+        self.clock = _Clock()
+        self.mid = mid
+
+    def random_bits(self, n: int) -> int:
+        return self.mid & ((1 << n) - 1)
+
+
+def bin_frame(node_id: str, seq: int, mid: int, when: int = 1790000000,
+              fill: float = 42.5) -> bytes:
+    """The CoAP frame a bin node puts on the air for one report."""
+    hal = _Hal(mid - 1)
+    up = Uplink(node_id, hal, mid=mid - 1)
+    up.post_confirmable(BIN_PATH, codec.encode_bin_report(
+        codec.BinReport(seq, when, fill, 8, 3600)))
+    return hal.net.sent[0]
+
+
+def wait_until(what: str, check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+class Bridge:
+    """The bridge's end of the serial line: a pty master."""
+
+    def __init__(self, link: Path) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        link.unlink(missing_ok=True)
+        link.symlink_to(os.ttyname(self.slave))
+        self.reader = bf.FrameReader()
+        self.ms = 10000
+        self.pending: list[bf.Tx | bf.TxResult | bf.Hello | bf.Rx] = []
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def rx(self, frame: bytes, sf: int = 9, snr_q: int = -20, rssi: int = -110) -> None:
+        self.ms += 500
+        self.write(bf.encode_rx(self.ms, radio_plan.UPLINK_KHZ, sf, rssi, snr_q, frame))
+
+    def next_tx(self) -> bf.Tx:
+        """The next TX the gateway sends, answered as a bridge does."""
+        deadline = time.monotonic() + WAIT_S
+        while not self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("the gateway sent no TX frame")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                self.pending += [bf.decode(b) for b in self.reader.feed(
+                    os.read(self.master, 4096))]
+        tx = self.pending.pop(0)
+        assert isinstance(tx, bf.Tx)
+        self.ms += 20
+        self.write(bf.encode_tx_result(tx.tx_id, bf.TX_SENT, self.ms, 50))
+        return tx
+
+    def quiet(self) -> bool:
+        """True when the gateway has sent nothing more."""
+        ready, _, _ = select.select([self.master], [], [], 0.3)
+        return not ready and not self.pending
+
+    def unplug(self, link: Path) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+        link.unlink()
+
+
+def stored(db: Path) -> list[tuple[str, int, int]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT node_id, seq, measured_at FROM bin_reports ORDER BY id").fetchall()
+
+
+def log_text(gw: RunningGateway) -> str:
+    return gateway_log_path(gw.db).read_text(errors="replace")
+
+
+@pytest.fixture
+def radio(tmp_path: Path) -> Iterator[tuple[RunningGateway, Bridge, Path]]:
+    link = tmp_path / "radio"
+    bridge = Bridge(link)
+    gw = launch_gateway(tmp_path, "--radio", str(link))
+    wait_until("the radio to open", lambda: f"radio on {link} open" in log_text(gw))
+    gw.register(BIN)
+    bridge.write(bf.encode_hello(bridge.ms, [(radio_plan.UPLINK_KHZ, sf)
+                                             for sf in range(7, 13)]))
+    yield gw, bridge, link
+    if gw.proc.poll() is None:
+        gw.stop()
+    assert "Traceback" not in log_text(gw)
+
+
+def test_a_report_over_lora_is_stored_once_and_acknowledged_with_link_feedback(
+        radio: tuple[RunningGateway, Bridge, Path]) -> None:
+    gw, bridge, _ = radio
+    frame = bin_frame("B0001", seq=1, mid=0x1234)
+    assert len(frame) <= 25  # the issue's budget for a bin report on air
+    bridge.rx(frame, sf=9, snr_q=-20)
+    tx = bridge.next_tx()
+    assert stored(gw.db) == [("B0001", 1, 1790000000)]
+    assert (tx.freq_khz, tx.sf) == (radio_plan.DOWNLINK_KHZ, 9)
+    ack = coap.decode(tx.frame)
+    assert (ack.mtype, ack.mid, ack.token, coap.code_str(ack.code)) == \
+        (coap.ACK, 0x1234, b"", "2.04")
+    feedback = decode_feedback(ack.payload)
+    assert feedback.tag == node_tag("B0001")
+    assert feedback.snr_db == -5
+    # -5 dB at SF9 is 7.5 dB above its floor, 2.5 dB short of the 10 dB margin:
+    # one step slower.
+    assert feedback.sf == 10
+    assert abs(feedback.time - time.time()) < 3600
+
+    # The node did not hear the ACK and sends the same frame again.
+    bridge.rx(frame, sf=9, snr_q=-20)
+    again = bridge.next_tx()
+    assert again.frame == tx.frame and again.sf == 9
+    assert stored(gw.db) == [("B0001", 1, 1790000000)]
+
+
+def test_a_node_heard_loud_is_told_to_speed_up(
+        radio: tuple[RunningGateway, Bridge, Path]) -> None:
+    gw, bridge, _ = radio
+    for seq in range(1, 5):
+        bridge.rx(bin_frame("B0001", seq=seq, mid=100 + seq), sf=12, snr_q=40)
+        feedback = decode_feedback(coap.decode(bridge.next_tx().frame).payload)
+    # +10 dB at SF12 is 30 dB above its floor: 20 dB of margin, 6 steps of 3 dB.
+    assert (feedback.snr_db, feedback.sf) == (10, 7)
+    assert len(stored(gw.db)) == 4
+
+
+def test_bad_input_is_counted_logged_once_and_the_gateway_keeps_serving(
+        radio: tuple[RunningGateway, Bridge, Path]) -> None:
+    gw, bridge, _ = radio
+    bridge.rx(bin_frame("B0001", seq=1, mid=1))
+    bridge.next_tx()
+    bad_crc = bytearray(bf.encode_rx(1, radio_plan.UPLINK_KHZ, 7, -80, 0, b"\x40\x02\x00\x01"))
+    bad_crc[4] ^= 0x10
+    bad = [
+        b"\x00\x13garbage \xDB\x42 on the line\xC0",  # bad escape
+        bytes(bad_crc),
+        bf.slip(b"\x09unknown kind"),
+        b"\xC0" + b"\x41" * 600 + b"\xC0",  # longer than any frame
+        bf.encode_rx(1, radio_plan.UPLINK_KHZ, 7, -80, 0, b"\xff\xfe\xfd\xfc\xfb"),  # not CoAP
+    ]
+    for _ in range(2):
+        for data in bad:
+            bridge.write(data)
+        bridge.rx(bin_frame("B9999", seq=1, mid=7))  # not registered
+        unknown = coap.decode(bridge.next_tx().frame)
+        assert coap.code_str(unknown.code) == "4.04"
+        assert decode_feedback(unknown.payload).tag == node_tag("B9999")
+    bridge.rx(bin_frame("B0001", seq=2, mid=2))
+    assert coap.code_str(coap.decode(bridge.next_tx().frame).code) == "2.04"
+    assert [r[:2] for r in stored(gw.db)] == [("B0001", 1), ("B0001", 2)]
+    assert bridge.quiet()
+
+    gw.stop()
+    lines = log_text(gw).splitlines()
+    radio_line = next(ln for ln in lines if "radio: {" in ln)
+    for kind in (": garbage", ": bad crc", ": unknown kind", ": too long", "is not CoAP",
+                 "rejected from B9999"):
+        assert sum(kind in ln for ln in lines) == 1, (kind, lines)
+    for count in ("'serial:garbage': 2", "'serial:bad crc': 2", "'serial:unknown kind': 2",
+                  "'serial:too long': 2", "'lora:undecodable': 2", "'lora:unknown node': 2"):
+        assert count in radio_line, (count, radio_line)
+
+
+def test_the_radio_unplugged_and_plugged_back_is_picked_up_by_itself(
+        radio: tuple[RunningGateway, Bridge, Path]) -> None:
+    gw, bridge, link = radio
+    bridge.rx(bin_frame("B0001", seq=1, mid=1))
+    bridge.next_tx()
+    bridge.unplug(link)
+    wait_until("the gateway to notice", lambda: f"radio on {link} lost" in log_text(gw))
+
+    bridge = Bridge(link)
+    wait_until("the gateway to reconnect", lambda: f"radio on {link} back" in log_text(gw))
+    bridge.rx(bin_frame("B0001", seq=2, mid=2))
+    assert coap.code_str(coap.decode(bridge.next_tx().frame).code) == "2.04"
+    assert [r[:2] for r in stored(gw.db)] == [("B0001", 1), ("B0001", 2)]
+    log = log_text(gw)
+    assert log.count(f"radio on {link} lost") == 1
+    assert log.count(f"radio on {link} back") == 1
+
+
+def test_a_report_without_time_sent_again_with_a_new_message_id_is_stored_once(
+        radio: tuple[RunningGateway, Bridge, Path]) -> None:
+    # A node without a clock that rebooted resends its queued report under a
+    # new message id: only the store can tell it is the same report.
+    gw, bridge, _ = radio
+    bridge.rx(bin_frame("B0001", seq=9, mid=500, when=0))
+    bridge.next_tx()
+    bridge.rx(bin_frame("B0001", seq=9, mid=900, when=0))
+    assert coap.code_str(coap.decode(bridge.next_tx().frame).code) == "2.04"
+    bridge.rx(bin_frame("B0001", seq=10, mid=901, when=0))  # the next report
+    bridge.next_tx()
+    assert [r[:2] for r in stored(gw.db)] == [("B0001", 9), ("B0001", 10)]
+
+
+def test_store_takes_reports_without_time_as_duplicates_only_within_two_days(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "g.sqlite")
+    store.register(BIN)
+    t0 = 1790000000.0
+
+    def rec(received: float, seq: int = 3, fill: float = 50.0, when: int = 0) -> BinRecord:
+        return BinRecord("B0001", codec.BinReport(seq, when, fill, 8, 3600), received)
+
+    assert store.insert([rec(t0), rec(t0 + 5)]) == [True, False]
+    assert store.insert([rec(t0 + 60, fill=51.0)]) == [True]
+    assert store.insert([rec(t0 + 60, seq=4)]) == [True]
+    assert store.insert([rec(t0 + 3 * 86400)]) == [True]
+    # Reports with a time keep the usual rule.
+    assert store.insert([rec(t0, when=1790000500), rec(t0 + 5, when=1790000500)]) == \
+        [True, False]
+    store.close()
+
+
+def run_downlink(dl: Downlink, until: Callable[[], bool]) -> list[bytes]:
+    """Run the scheduler with a bridge that answers every TX at once; the
+    frames it transmitted."""
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def send(data: bytes) -> bool:
+            tx = bf.decode(bf.FrameReader().feed(data)[0])
+            assert isinstance(tx, bf.Tx)
+            sent.append(tx.frame)
+            loop.call_soon(dl.tx_result, bf.TxResult(tx.tx_id, bf.TX_SENT,
+                                                      dl.clock.now(), 50))
+            return True
+
+        dl.send = send
+        dl.start()
+        for _ in range(500):
+            if until():
+                break
+            await asyncio.sleep(0.01)
+        await dl.stop()
+
+    sent: list[bytes] = []
+    asyncio.run(main())
+    return sent
+
+
+def test_downlink_sends_acks_before_commands_and_drops_acks_too_late() -> None:
+    clock = BridgeClock()
+    now = clock.see(5_000_000)
+    dl = Downlink(clock=clock)
+    dl.command(b"command", 7)
+    dl.ack(b"too late", 7, now - 1)
+    dl.ack(b"ack 2", 7, now + 60_000)
+    dl.ack(b"ack 1", 7, now + 30_000)
+    sent = run_downlink(dl, lambda: dl.waiting() == 0 and dl.counts["sent"] == 3)
+    assert sent == [b"ack 1", b"ack 2", b"command"]
+    assert (dl.counts["sent"], dl.counts["dropped"]) == (3, 1)
+
+
+def test_downlink_holds_back_what_the_duty_cycle_does_not_allow() -> None:
+    clock = BridgeClock()
+    now = clock.see(5_000_000)
+    dl = Downlink(clock=clock)
+    # The hour's 10 % on 869.525 MHz is spent but for 10 ms.
+    dl.duty.record(radio_plan.DOWNLINK_KHZ, 360_000 - 10, now - 1000)
+    dl.ack(b"ack", 7, now + 100)
+    assert run_downlink(dl, lambda: dl.counts["dropped"] == 1) == []
+    assert (dl.counts["deferred"], dl.counts["dropped"], dl.counts["sent"]) == (1, 1, 0)
+
+
+def test_ack_deadline_leaves_the_node_time_to_hear_it() -> None:
+    for sf in range(7, 13):
+        up = airtime_us(25, sf) // 1000
+        down = airtime_us(13, sf) // 1000
+        deadline = ack_deadline_ms(0, 25, sf)
+        # Starting by the deadline, the ACK ends before the node's first timeout
+        # (at least 2 s, and at least both airtimes plus 1 s, from its uplink's start).
+        assert up + deadline + down <= max(2000, up + down + 1000)
+        assert deadline >= 1000  # for the gateway to store the report first
