@@ -7,8 +7,8 @@ import importlib
 import sys
 
 # group -> the modules whose lines it prints
-GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "waste": ["waste", "routing"],
-          "lighting": ["lighting"],
+GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "lora": ["radio", "lora"],
+          "waste": ["waste", "routing"], "lighting": ["lighting"],
           "ingest": ["ingest"], "sim": ["sim"]}
 
 

@@ -27,6 +27,7 @@ ASTRO_CHECK_MS = 60000  # how often the sun's times are looked at
 LUX_CHECK_MS = 15000  # how often the light sensor is read
 LUX_CONFIRM = 4  # readings in a row past a threshold to switch (headlights, shadows)
 RECENT_COMMANDS = 8  # brighten command ids remembered, each applied once
+LORA_OFFLINE_MS = 3600000  # gateway taken as away over LoRa (see offline_ms)
 
 
 class LightNode:
@@ -80,8 +81,17 @@ class LightNode:
         self.lamp.ramps(p.ramp_up_ds * 100, p.ramp_down_s * 1000, p.idle_pct, p.active_pct)
 
     # --- what the lamp should do -----------------------------------------
+    def offline_ms(self):
+        # Over LoRa a node hears the gateway only in its answers, and every
+        # answer costs the gateway's 10 % downlink budget: a pole asks at most
+        # every 20 minutes, and takes the gateway as away after an hour.
+        off = self.profile.offline_after_min * 60000
+        if getattr(self.hal.net, "is_lora", False) and off < LORA_OFFLINE_MS:
+            return LORA_OFFLINE_MS
+        return off
+
     def offline(self, now):
-        return now - self.uplink.heard_ms >= self.profile.offline_after_min * 60000
+        return now - self.uplink.heard_ms >= self.offline_ms()
 
     def _target(self, now):
         if self.night is False:
@@ -146,7 +156,7 @@ class LightNode:
             self._send_status(now)
         # Heard nothing for a third of the offline time: the status goes
         # confirmable, and the gateway's answer says it is there.
-        quiet = self.profile.offline_after_min * 20000
+        quiet = self.offline_ms() // 3
         if not self.uplink.busy() and now >= max(self.uplink.heard_ms, self.asked_ms) + quiet:
             self.asked_ms = now
             self._send_status(now, True)
@@ -219,7 +229,7 @@ class LightNode:
                 d.append(t)
         if self.pending and self.last_event_ms is not None:
             d.append(self.last_event_ms + MIN_EVENT_GAP_MS)
-        off = self.profile.offline_after_min * 60000
+        off = self.offline_ms()
         heard = self.uplink.heard_ms
         if now - heard < off:
             d.append(heard + off)  # the safe profile begins

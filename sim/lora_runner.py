@@ -35,9 +35,10 @@ from firmware.config import Config
 from firmware.light_node import LightNode
 from firmware.lora_net import LoraNet
 from firmware.outbox import Outbox
+from firmware.radio_plan import REQUIRED_SNR_DB10, SF_MAX, SF_MIN
 from sim.district import District, SimBin, SimPole, detection_times
 from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel, VirtualClock
-from sim.lora_channel import Channel, Frame
+from sim.lora_channel import Channel, Frame, Radio
 from sim.lora_modem import SimModem
 from sim.radio_port import RadioPort
 
@@ -52,6 +53,7 @@ GATEWAY_GAIN_DBI = 3.0  # on a mast
 BIN_GAIN_DBI = -3.0  # an antenna inside a steel or plastic bin
 LIGHT_GAIN_DBI = 0.0  # on the pole's head
 RAMP_TICK_MS = 1000  # as sim/runner.py: a ramp recorded as a staircase
+INSTALL_MARGIN_DB = 10.0  # as the gateway's data rate keeps
 
 
 class GatewayControl(Protocol):
@@ -253,7 +255,7 @@ class BridgeClock:
 class LoraSimulation:
     def __init__(self, district: District, radio_path: Path, hours: float, start_unix: int, *,
                  seed: int = 1, report_interval_s: int = 3600, heartbeat_s: int | None = None,
-                 sf: int = 7, gateway: GatewayControl | None = None,
+                 sf: int | None = None, gateway: GatewayControl | None = None,
                  faults: Sequence[Fault] = (), answer_wait_s: float = ANSWER_WAIT_S) -> None:
         for f in faults:
             if f.kind not in FAULT_KINDS:
@@ -283,6 +285,8 @@ class LoraSimulation:
         self._by_radio: dict[str, LoraBin | LoraLight] = {}
         self._open: list[Frame] = []
         self._seen = 0
+        self._bridge_radio = modems[0].radio
+        self._sf = sf
         self.bins = [self._bin(b, seed * 100_000 + i, sf, report_interval_s,
                                heartbeat_s or report_interval_s)
                      for i, b in enumerate(district.bins)]
@@ -296,12 +300,25 @@ class LoraSimulation:
     def _bridge_log(self, line: str) -> None:
         self.bridge_lines.append(f"{self.clock.now_ms / 1000:10.1f} {line}")
 
-    def _bin(self, b: SimBin, seed: int, sf: int, interval_s: int, heartbeat_s: int) -> LoraBin:
-        cfg = node_config(b.node_id, "bin", sf, measure_interval_s=interval_s,
-                          heartbeat_s=heartbeat_s)
+    def _installed_sf(self, radio: Radio, sf: int | None) -> int:
+        """The SF a technician's link check at installation would set: the
+        fastest whose demodulation floor the link clears by INSTALL_MARGIN_DB
+        (the gateway's data rate takes over from there)."""
+        if sf is not None:
+            return sf
+        snr = self.channel.mean_snr_db(radio, self._bridge_radio)
+        for s in range(SF_MIN, SF_MAX + 1):
+            if snr - INSTALL_MARGIN_DB >= REQUIRED_SNR_DB10[s] / 10:
+                return s
+        return SF_MAX
+
+    def _bin(self, b: SimBin, seed: int, sf: int | None, interval_s: int,
+             heartbeat_s: int) -> LoraBin:
+        radio = self.channel.add_radio(b.node_id, lat=b.lat, lon=b.lon, gain_dbi=BIN_GAIN_DBI)
+        cfg = node_config(b.node_id, "bin", self._installed_sf(radio, sf),
+                          measure_interval_s=interval_s, heartbeat_s=heartbeat_s)
         hal = SimHal(self.clock, None, seed)
         hal.fill_sensor = UltrasonicModel(b, self.clock, cfg.empty_mm, cfg.full_mm, hal.rng)
-        radio = self.channel.add_radio(b.node_id, lat=b.lat, lon=b.lon, gain_dbi=BIN_GAIN_DBI)
         modem = SimModem(self.channel, radio)
         modem.power_off()  # asleep until its first wake
         dev = LoraBin(b, cfg, hal, modem)
@@ -309,13 +326,14 @@ class LoraSimulation:
         self._at(int(hal.rng.uniform(0, interval_s * 1000)), lambda: self._wake(dev))
         return dev
 
-    def _light(self, pole: SimPole, seed: int, addr: int, sf: int) -> LoraLight:
+    def _light(self, pole: SimPole, seed: int, addr: int, sf: int | None) -> LoraLight:
+        radio = self.channel.add_radio(pole.node_id, lat=pole.lat, lon=pole.lon,
+                                       gain_dbi=LIGHT_GAIN_DBI)
+        sf = self._installed_sf(radio, sf)
         cfg = node_config(pole.node_id, "light", sf, addr=addr, lat=pole.lat, lon=pole.lon)
         hal = SimHal(self.clock, None, seed)
         led, presence = RecordingLed(self.clock), PresenceInput()
         hal.led, hal.presence = led, presence
-        radio = self.channel.add_radio(pole.node_id, lat=pole.lat, lon=pole.lon,
-                                       gain_dbi=LIGHT_GAIN_DBI)
         modem = SimModem(self.channel, radio)
         hal.net = LoraNet(modem, pole.node_id, self.clock, hal.log, sf=sf, listen=True)
         node = LightNode(cfg, hal)

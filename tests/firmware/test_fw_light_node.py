@@ -1,10 +1,11 @@
 # The light node on the in-memory hardware layer: its lamp, its sensors, the
 # gateway's requests, life without the gateway, day and night, its status.
 # MicroPython VM and CPython.
-from fakehal import FakeHal, FakeStore
+from fakehal import FakeHal, FakeModem, FakeStore
 
 from firmware import astro, coap, codec, config, light_codec
 from firmware.light_node import LightNode
+from firmware.lora_net import LoraNet
 
 STOCKHOLM = {"lat": 59.33, "lon": 18.07}
 DAY = 1790000000  # 2026-09-21 14:13 UTC: afternoon in Stockholm
@@ -215,6 +216,27 @@ def test_without_the_gateway_it_asks_then_runs_the_safe_profile():
     _post(hal, "c", _brighten(1, 50, 1))  # the gateway is back
     _run(node, hal, 31000)
     assert not node.offline(hal.clock.ms()) and node.lamp.target == 40
+
+
+def _lora_sent(hal):
+    return [coap.decode(f) for f in hal.net.modem.sent()]
+
+
+def test_over_lora_it_asks_every_20_minutes_and_waits_an_hour_before_the_safe_profile():
+    # Every answer over LoRa costs the gateway's downlink budget: a short
+    # offline time from the zone is stretched to an hour on a LoRa node.
+    hal = _hal()
+    hal.net = LoraNet(FakeModem(), "L7", hal.clock, hal.log)
+    node = LightNode(_cfg(offline_after_min=3, safe_idle_pct=60, status_interval_s=86400), hal)
+    _run(node, hal, 19 * 60000)
+    assert not [m for m in _lora_sent(hal) if m.mtype == coap.CON]
+    _run(node, hal, 2 * 60000)
+    # One confirmable status (and its retransmissions: nobody answers here).
+    assert len(set(m.mid for m in _lora_sent(hal) if m.mtype == coap.CON)) == 1
+    _run(node, hal, 37 * 60000)
+    assert not node.offline(hal.clock.ms()) and node.lamp.target == 40
+    _run(node, hal, 3 * 60000)
+    assert node.offline(hal.clock.ms()) and node.lamp.target == 60
 
 
 def test_dark_by_day_lit_at_dusk_and_off_at_dawn():
