@@ -20,3 +20,9 @@ def airtime_us(payload_len, sf, bw_hz=125000, cr=1, preamble=8, explicit_header=
     # (preamble + 4.25 + symbols) symbols of 2^sf / bw seconds each.
     sym_us_x4 = (1 << sf) * 4000000 // bw_hz
     return ((preamble * 4 + 17 + symbols * 4) * sym_us_x4) // 16
+
+
+def airtime_ms(payload_len, sf):
+    """Whole milliseconds on air, rounded up: what duty-cycle records count,
+    so that they never count less than was sent."""
+    return -(-airtime_us(payload_len, sf) // 1000)

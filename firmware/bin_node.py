@@ -155,15 +155,11 @@ class BinNode:
         if head is None or self._sends >= _MAX_SENDS:
             return
         path, payload = head
-        wait_ms = getattr(self.hal.net, "wait_ms", None)
-        if wait_ms is not None:
-            # The frame: header, path and node id as Uri-Path options, payload.
-            n = len(self.cfg.node_id)
-            w = wait_ms(7 + len(path) + n + (n > 12) + len(payload))
-            if w > 0:
-                self.hal.log("report %d queued (%d waiting): duty cycle, %d s to wait"
-                             % (_seq_time(payload)[0], len(self.outbox), (w + 999) // 1000))
-                return
+        w = self.uplink.wait_ms(path, payload)
+        if w > 0:
+            self.hal.log("report %d queued (%d waiting): duty cycle, %d s to wait"
+                         % (_seq_time(payload)[0], len(self.outbox), (w + 999) // 1000))
+            return
         self._sends += 1
         self.uplink.last_result = None
         self.uplink.post_confirmable(path, payload)

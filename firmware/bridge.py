@@ -3,7 +3,8 @@
 # (RX), transmits what the gateway asks (TX) within its own duty-cycle budget,
 # and says what it listens on (HELLO). It makes no decision about the frames
 # themselves: CoAP, duplicates and scheduling are the gateway's.
-from firmware import airtime, bridge_frame, radio_plan
+from firmware import bridge_frame, radio_plan
+from firmware.airtime import airtime_ms
 from firmware.duty_cycle import DutyCycle
 
 HELLO_INTERVAL_MS = 30000
@@ -17,10 +18,6 @@ MAX_RX_PER_POLL = 4
 # The bridge's duty-cycle record. The gateway keeps the same record of the
 # same transmissions (gateway/downlink.py), so both must merge alike.
 DUTY_ENTRIES = 256
-
-
-def airtime_ms(frame_len, sf):
-    return (airtime.airtime_us(frame_len, sf) + 999) // 1000
 
 
 class Bridge:

@@ -8,7 +8,7 @@
 # `modem` is a micropython-lib LoRa modem (SX1276, SX1262) or anything with
 # its synchronous API (the simulator's, the tests').
 from firmware import radio_plan
-from firmware.airtime import airtime_us
+from firmware.airtime import airtime_ms
 from firmware.duty_cycle import DutyCycle
 
 # A piggybacked response: 4-byte header, empty token, payload marker and the
@@ -16,10 +16,6 @@ from firmware.duty_cycle import DutyCycle
 RESPONSE_LEN = 13
 PROCESSING_MS = 1000  # the gateway's turnaround, serial line and scheduling
 MIN_ACK_TIMEOUT_MS = 2000  # RFC 7252's ACK_TIMEOUT
-
-
-def _airtime_ms(frame_len, sf):
-    return -(-airtime_us(frame_len, sf) // 1000)  # rounded up: duty is conservative
 
 
 class LoraNet:
@@ -59,7 +55,7 @@ class LoraNet:
         self.listening = True
 
     def airtime_ms(self, frame_len):
-        return _airtime_ms(frame_len, self.sf)
+        return airtime_ms(frame_len, self.sf)
 
     def wait_ms(self, frame_len=RESPONSE_LEN):
         """0 when a frame of frame_len bytes may go now, else ms to wait."""

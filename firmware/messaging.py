@@ -98,11 +98,22 @@ class Uplink:
         # matched by message id; no Content-Format, since the resources take
         # application/octet-stream only.
         self.mid = (self.mid + 1) & 0xFFFF
+        return self._message(mtype, path, payload, self.mid)
+
+    def _message(self, mtype, path, payload, mid):
         options = [
             (coap.OPT_URI_PATH, path.encode()),
             (coap.OPT_URI_PATH, self.node_id.encode()),
         ]
-        return coap.Message(mtype, coap.POST, self.mid, b"", options, payload)
+        return coap.Message(mtype, coap.POST, mid, b"", options, payload)
+
+    def wait_ms(self, path, payload):
+        """How long the duty cycle holds a POST of payload to path back
+        (0: it may go now; always 0 over Wi-Fi)."""
+        net = self.hal.net
+        if not hasattr(net, "wait_ms"):
+            return 0
+        return net.wait_ms(len(coap.encode(self._message(coap.CON, path, payload, 0))))
 
     def post_confirmable(self, path, payload):
         """Start a CON POST; drive it with poll() until busy() is False."""

@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from firmware import bridge_frame, radio_plan
-from firmware.bridge import DUTY_ENTRIES, airtime_ms
+from firmware.airtime import airtime_ms
+from firmware.bridge import DUTY_ENTRIES
 from firmware.bridge_frame import TxResult
 from firmware.duty_cycle import DutyCycle
+from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.downlink")
 
@@ -102,12 +104,7 @@ class Downlink:
         self._task = asyncio.create_task(self._run(), name="lora-downlink")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     def ack(self, frame: bytes, sf: int, deadline_ms: int) -> None:
         """An answer to an uplink, to start on air by deadline_ms (bridge

@@ -36,6 +36,7 @@ from gateway.light_wave import Command, Decision, LightWave, Pole, WaveSettings
 from gateway.registry import Node
 from gateway.store import PresenceRecord, StatusRecord, Store
 from gateway.streets import Network, StreetsError, load_network
+from gateway.tasks import cancel
 from gateway.zones import Zone, ZoneBook, ZoneError
 
 log = logging.getLogger("gateway.lights")
@@ -238,12 +239,7 @@ class Lighting:
 
     async def stop(self) -> None:
         for t in self._loops:
-            t.cancel()
-        for t in self._loops:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
+            await cancel(t)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._publish_tallies(time.time())

@@ -17,6 +17,7 @@ import serial
 
 from firmware import bridge_frame
 from firmware.bridge_frame import Hello, Rx, Tx, TxResult
+from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.radio")
 
@@ -52,12 +53,7 @@ class RadioLink:
         self._task = asyncio.create_task(self._supervise(), name="radio-link")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
         self._close()
 
     def send(self, data: bytes) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.store import Record, Store
+from gateway.tasks import cancel
 
 
 class BatchWriter:
@@ -49,9 +50,4 @@ class BatchWriter:
         """Finish what is queued, then stop."""
         while self._queue:
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
