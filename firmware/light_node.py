@@ -13,9 +13,16 @@
 # reports its level, flags and energy (POST /s/<id>): NON, or CON when it
 # has heard nothing from the gateway for a third of the offline time.
 #
+# Over LoRa the channel is shared with a thousand bins and a frame at SF12
+# lasts over a second: an unacknowledged status would be lost to a collision
+# one time in four, so every status is confirmable (the gateway's answer is
+# cheap at the downlink's lower SF). Presence goes as counts: one event per
+# LORA_EVENT_SHARE of the node's duty budget at most, the detections between
+# added up (presence is counted, and the lamp's decision is local anyway).
+#
 # hal (firmware/hal/__init__.py): clock, net, led, presence; optional
 # `settings` (flash, for the profile) and `ambient` (lux sensor).
-from firmware import astro, codec, light_codec
+from firmware import astro, codec, contact, light_codec
 from firmware.downlink import handle
 from firmware.lamp import Lamp
 from firmware.messaging import PRESENCE_PATH, STATUS_PATH, Uplink
@@ -28,6 +35,10 @@ LUX_CHECK_MS = 15000  # how often the light sensor is read
 LUX_CONFIRM = 4  # readings in a row past a threshold to switch (headlights, shadows)
 RECENT_COMMANDS = 8  # brighten command ids remembered, each applied once
 LORA_OFFLINE_MS = 3600000  # gateway taken as away over LoRa (see offline_ms)
+# Presence events over LoRa use at most a quarter of the 1 % duty cycle: the
+# gap after an event is 400 times its airtime (20 s at SF7, 8 min at SF12).
+LORA_EVENT_GAP_FACTOR = 400
+STATUS_RETRY_MS = 10000  # a status waits this long for a confirmable exchange to end
 
 
 class LightNode:
@@ -37,6 +48,7 @@ class LightNode:
         now = hal.clock.ms()
         self.uplink = Uplink(cfg.node_id, hal)
         self.uplink.on_request = self._request
+        self.noted_ms = self.uplink.heard_ms  # start-up is no word from the gateway
         self.seq = hal.random_bits(16)
         self.status_seq = hal.random_bits(16)
         self.settings = getattr(hal, "settings", None)
@@ -51,6 +63,7 @@ class LightNode:
         self.pending = 0  # detections not yet reported
         self.flags = 0  # presence flags of the latest detection
         self.last_event_ms = None
+        self.event_gap_ms = MIN_EVENT_GAP_MS
         self.events_sent = 0
         self.status_sent = 0
         self.night = None  # True, False, or None: not known, so lit
@@ -141,6 +154,8 @@ class LightNode:
         """Call often (every few tens of ms)."""
         now = self.hal.clock.ms()
         self.uplink.poll()  # requests from the gateway are applied in here
+        # For the technician's self-test: when the gateway was last heard.
+        self.noted_ms = contact.heard(self.hal, self.uplink.heard_ms, self.noted_ms)
         hit = self.hal.presence.triggered()
         if hit:
             self.hold_until_ms = now + int(self.profile.hold_s * 1000)
@@ -150,7 +165,7 @@ class LightNode:
             self._check_night(now)
         self._drive(now)  # the ramp starts before anything is sent
         if self.pending and (self.last_event_ms is None
-                             or now - self.last_event_ms >= MIN_EVENT_GAP_MS):
+                             or now - self.last_event_ms >= self.event_gap_ms):
             self._send_event(now)
         if now >= self.status_ms:
             self._send_status(now)
@@ -167,9 +182,14 @@ class LightNode:
         event = codec.PresenceEvent(self.seq, self.hal.clock.time(), self.pending,
                                     int(self.lamp.target), speed / 10 if speed else None,
                                     self.flags)
-        self.uplink.post_non_confirmable(PRESENCE_PATH, codec.encode_presence(event))
+        payload = codec.encode_presence(event)
+        self.uplink.post_non_confirmable(PRESENCE_PATH, payload)
         self.pending = 0
         self.last_event_ms = now
+        net = self.hal.net
+        if getattr(net, "is_lora", False):
+            air = net.airtime_ms(self.uplink.frame_len(PRESENCE_PATH, payload))
+            self.event_gap_ms = max(MIN_EVENT_GAP_MS, air * LORA_EVENT_GAP_FACTOR)
         self.events_sent += 1
 
     def energy_dwh(self):
@@ -186,9 +206,14 @@ class LightNode:
                                   self.energy_dwh(), flags, self.lux)
 
     def _send_status(self, now, confirm=False):
+        lora = getattr(self.hal.net, "is_lora", False)
+        if lora and self.uplink.busy():
+            # One exchange at a time: the status follows the current one.
+            self.status_ms = now + STATUS_RETRY_MS
+            return
         self.status_ms = now + self.cfg.status_interval_s * 1000
         payload = light_codec.encode_status(self.status(now))
-        if confirm:
+        if confirm or lora:
             self.uplink.post_confirmable(STATUS_PATH, payload)
         else:
             self.uplink.post_non_confirmable(STATUS_PATH, payload)
@@ -228,7 +253,7 @@ class LightNode:
             if t > now:
                 d.append(t)
         if self.pending and self.last_event_ms is not None:
-            d.append(self.last_event_ms + MIN_EVENT_GAP_MS)
+            d.append(self.last_event_ms + self.event_gap_ms)
         off = self.offline_ms()
         heard = self.uplink.heard_ms
         if now - heard < off:

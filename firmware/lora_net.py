@@ -3,8 +3,9 @@
 # a frame may go, and an ACK timeout that fits the airtime.
 #
 # Uplinks go on UPLINK_KHZ with normal IQ; the gateway answers on
-# DOWNLINK_KHZ with inverted IQ at the node's spreading factor, so the modem is
-# configured for transmission before each frame and for reception after it.
+# DOWNLINK_KHZ with inverted IQ, louder and so at a lower spreading factor
+# (radio_plan.downlink_sf), so the modem is configured for transmission before
+# each frame and for reception after it.
 # `modem` is a micropython-lib LoRa modem (SX1276, SX1262) or anything with
 # its synchronous API (the simulator's, the tests').
 from firmware import radio_plan
@@ -43,14 +44,15 @@ class LoraNet:
     def _valid_sf(sf):
         return max(radio_plan.SF_MIN, min(radio_plan.SF_MAX, int(sf)))
 
-    def _cfg(self, freq_khz, invert_rx):
-        return radio_plan.lora_cfg(freq_khz, self.sf, self.output_power, False, invert_rx)
+    def _cfg(self, freq_khz, sf, invert_rx):
+        return radio_plan.lora_cfg(freq_khz, sf, self.output_power, False, invert_rx)
 
     def _listen(self):
         self.used = True
         # The drivers refuse configure() while receiving: stop first.
         self.modem.standby()
-        self.modem.configure(self._cfg(radio_plan.DOWNLINK_KHZ, True))
+        self.modem.configure(self._cfg(radio_plan.DOWNLINK_KHZ,
+                                        radio_plan.downlink_sf(self.sf), True))
         self.modem.start_recv(continuous=True)
         self.listening = True
 
@@ -65,7 +67,8 @@ class LoraNet:
         """CoAP's ACK_TIMEOUT for a frame of frame_len bytes: the uplink and
         the answer on air, and the gateway's turnaround."""
         return max(MIN_ACK_TIMEOUT_MS, self.airtime_ms(frame_len)
-                   + self.airtime_ms(RESPONSE_LEN) + PROCESSING_MS)
+                   + airtime_ms(RESPONSE_LEN, radio_plan.downlink_sf(self.sf))
+                   + PROCESSING_MS)
 
     def set_sf(self, sf):
         sf = self._valid_sf(sf)
@@ -93,7 +96,7 @@ class LoraNet:
         self.used = True
         self.listening = False
         self.modem.standby()
-        self.modem.configure(self._cfg(self.freq_khz, False))
+        self.modem.configure(self._cfg(self.freq_khz, self.sf, False))
         self.modem.send(data)
         self.duty.record(self.freq_khz, air, now)
         self._listen()  # the answer follows on the downlink channel

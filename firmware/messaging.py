@@ -107,13 +107,17 @@ class Uplink:
         ]
         return coap.Message(mtype, coap.POST, mid, b"", options, payload)
 
+    def frame_len(self, path, payload):
+        """Bytes on air of a POST of payload to path."""
+        return len(coap.encode(self._message(coap.CON, path, payload, 0)))
+
     def wait_ms(self, path, payload):
         """How long the duty cycle holds a POST of payload to path back
         (0: it may go now; always 0 over Wi-Fi)."""
         net = self.hal.net
         if not hasattr(net, "wait_ms"):
             return 0
-        return net.wait_ms(len(coap.encode(self._message(coap.CON, path, payload, 0))))
+        return net.wait_ms(self.frame_len(path, payload))
 
     def post_confirmable(self, path, payload):
         """Start a CON POST; drive it with poll() until busy() is False."""

@@ -30,7 +30,8 @@ log = logging.getLogger("gateway.downlink")
 
 ACK = 0
 COMMAND = 1
-POWER_DBM = 14
+POWER_DBM = radio_plan.DOWNLINK_POWER_DBM
+COMMAND_TTL_MS = 5000
 # How long a TX may take to be answered by the bridge beyond its airtime.
 RESULT_SLACK_MS = 2000
 # A bridge clock that jumps back further than this was restarted.
@@ -111,8 +112,11 @@ class Downlink:
         clock) or not at all."""
         self._put(Pending(ACK, deadline_ms, next(self._seq), frame, sf))
 
-    def command(self, frame: bytes, sf: int) -> None:
-        self._put(Pending(COMMAND, float("inf"), next(self._seq), frame, sf))
+    def command(self, frame: bytes, sf: int, ttl_ms: int = COMMAND_TTL_MS) -> None:
+        """A request to nodes (a brighten command), after any answer that is
+        due; dropped when it cannot start within ttl_ms: light ahead of
+        someone is worth nothing once they have passed."""
+        self._put(Pending(COMMAND, self.clock.now() + ttl_ms, next(self._seq), frame, sf))
 
     def waiting(self) -> int:
         return len(self._queue)

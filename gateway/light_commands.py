@@ -25,7 +25,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 
 import aiocoap
@@ -116,16 +116,19 @@ class CommandSender:
         ], light_codec.encode_brighten(brighten))
         return bytes(coap.encode(msg))
 
-    def send(self, commands: list[Command], addresses: Mapping[str, Address]) -> int:
+    def send(self, commands: list[Command], addresses: Mapping[str, Address],
+             elsewhere: Container[str] = ()) -> int:
         """Hand every command to the kernel for each of its nodes; returns the
-        datagrams sent. Never waits."""
+        datagrams sent. Never waits. elsewhere: nodes the commands reach
+        another way (over LoRa)."""
         n = 0
         for cmd in commands:
             data = self.frame(cmd.brighten)
             for node_id in cmd.node_ids:
                 addr = addresses.get(node_id)
                 if addr is None:
-                    self.unknown[node_id] += 1
+                    if node_id not in elsewhere:
+                        self.unknown[node_id] += 1
                     continue
                 transport = self._transports.get(6 if ":" in addr[0] else 4)
                 if transport is None:
@@ -229,6 +232,10 @@ class Lighting:
         self._tally_from = time.time()
         self.decisions = 0
         self.decide_s = 0.0  # time spent deciding, for the log
+        # Set when the gateway has a radio: puts a command frame on the air
+        # for the given nodes, returns those it reaches (heard over LoRa).
+        self.lora_command: Callable[[list[str], bytes], list[str]] | None = None
+        self.lora_sent = 0
 
     async def start(self) -> None:
         self.addresses = await asyncio.to_thread(self.store.light_addresses)
@@ -245,8 +252,9 @@ class Lighting:
         self._publish_tallies(time.time())
         self.sender.close()
         if self.decisions:
-            log.info("light wave: %d decisions, %.3f ms each on average, %d commands sent",
-                     self.decisions, 1000 * self.decide_s / self.decisions, self.sender.sent)
+            log.info("light wave: %d decisions, %.3f ms each on average, %d commands sent "
+                     "over UDP, %d poles commanded over LoRa", self.decisions,
+                     1000 * self.decide_s / self.decisions, self.sender.sent, self.lora_sent)
 
     def nodes_changed(self) -> None:
         self._dirty = True
@@ -349,8 +357,24 @@ class Lighting:
         self.decide_s += time.perf_counter() - t0
         self.decisions += 1
         if decision is not None and decision.commands:
-            self.sender.send(decision.commands, self.addresses)
+            on_air = self._send_lora(decision.commands)
+            self.sender.send(decision.commands, self.addresses, on_air)
         return decision
+
+    def _send_lora(self, commands: list[Command]) -> set[str]:
+        """The commands for poles with no UDP address, over the radio;
+        returns the poles they go to."""
+        send = self.lora_command
+        on_air: set[str] = set()
+        if send is None:
+            return on_air
+        for cmd in commands:
+            lora_ids = [n for n in cmd.node_ids if n not in self.addresses]
+            if lora_ids:
+                reached = send(lora_ids, self.sender.frame(cmd.brighten))
+                self.lora_sent += len(reached)
+                on_air.update(reached)
+        return on_air
 
     def status(self, record: StatusRecord, sockaddr: tuple[object, ...] | None) -> None:
         """A light node's status (already stored): its address and energy."""

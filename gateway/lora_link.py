@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import aiocoap
 from aiocoap import error as coap_error
@@ -94,9 +94,10 @@ def snr_db10(snr_q: int) -> int:
 
 def ack_deadline_ms(rx_end_ms: int, uplink_len: int, sf: int) -> int:
     """The latest bridge time an ACK may start and still reach the node before
-    its first timeout (counted from the start of its uplink)."""
+    its first timeout (counted from the start of its uplink). sf: the
+    uplink's; the answer goes at radio_plan.downlink_sf of it."""
     up = airtime_us(uplink_len, sf) // 1000
-    down = airtime_us(RESPONSE_LEN, sf) // 1000
+    down = airtime_us(RESPONSE_LEN, radio_plan.downlink_sf(sf)) // 1000
     return int(rx_end_ms + max(ACK_TIMEOUT_MIN_MS - up, down + PROCESSING_MS) - down)
 
 
@@ -116,6 +117,7 @@ class LoraLink:
         self._clock = clock
         self._unix = unix_time
         self._snr: dict[str, deque[int]] = {}
+        self.node_sf: dict[str, int] = {}  # the SF each node was last told to use
         # (node id, message id, payload) -> (response frame or None, expiry)
         self._cache: OrderedDict[tuple[str, int, bytes], tuple[bytes | None, float]] = \
             OrderedDict()
@@ -184,6 +186,7 @@ class LoraLink:
         if node_id in self.nodes:
             history = self._snr.setdefault(node_id, deque(maxlen=HISTORY))
             history.append(snr_db10(rx.snr_q))
+            self.node_sf[node_id] = rx.sf  # what it listens at, until told otherwise
         else:
             self.counts["unknown node"] += 1  # the resource logs it once per node
 
@@ -234,6 +237,8 @@ class LoraLink:
         if code_class >= 4:
             self.counts[f"answered {coap.code_str(code)}"] += 1
         new_sf = adr_sf(history, sf, self.sfs)
+        if node_id in self.nodes:
+            self.node_sf[node_id] = new_sf
         snr_db = round(history[-1] / 10) if history else 0
         payload = encode_feedback(snr_db, new_sf, node_tag(node_id), int(self._unix()))
         if request.mtype == Type.CON:
@@ -243,10 +248,20 @@ class LoraLink:
             msg = coap.Message(coap.NON, code, self._mid, bytes(request.token), [], payload)
         return bytes(coap.encode(msg))
 
+    def command(self, node_ids: Iterable[str], frame: bytes) -> list[str]:
+        """Put a request for several nodes on the air: one frame per downlink
+        SF among them, since a group command names all its targets. Returns
+        the nodes it goes to (those heard over LoRa)."""
+        on_air = [n for n in node_ids if n in self.node_sf]
+        for sf in sorted({radio_plan.downlink_sf(self.node_sf[n]) for n in on_air}):
+            self.downlink.command(frame, sf)
+        return on_air
+
     def _answer(self, frame: bytes, rx: Rx, bridge_ms: int) -> None:
         # A NON's error answer is worth as little once the node has gone back
         # to sleep as a late ACK: the same deadline.
-        self.downlink.ack(frame, rx.sf, ack_deadline_ms(bridge_ms, len(rx.frame), rx.sf))
+        self.downlink.ack(frame, radio_plan.downlink_sf(rx.sf),
+                          ack_deadline_ms(bridge_ms, len(rx.frame), rx.sf))
 
     def _expire(self, now: float) -> None:
         cache = self._cache

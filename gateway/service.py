@@ -100,6 +100,7 @@ class Gateway:
     async def _start_radio(self, path: str, baud: int) -> None:
         self.downlink = Downlink()
         self.lora = LoraLink(self._site, self.ingest.nodes, self.downlink)
+        self.lighting.lora_command = self.lora.command
         self.radio = RadioLink(path, baud, self.lora.on_frame)
         self.downlink.send = self.radio.send
         self.downlink.start()

@@ -72,14 +72,19 @@ HOURLY_PASSERS = [4, 2, 1, 1, 1, 3, 10, 30, 45, 30, 25, 30,
 
 
 def build(bins: int, lights: int, hours: float, seed: int = 1,
-          centre: tuple[float, float] = DEFAULT_CENTRE, pole_spacing_m: float = 30.0) -> District:
+          centre: tuple[float, float] = DEFAULT_CENTRE, pole_spacing_m: float = 30.0,
+          street_fold_m: float | None = None) -> District:
+    """street_fold_m: the poles' street turns into the next street north
+    every so many metres (a serpentine), so that a long street of poles stays
+    within the district, in reach of one gateway radio; None: one straight
+    street."""
     rng = random.Random(seed)
     lat0, lon0 = centre
     sim_bins = []
     for i in range(bins):
         # Bins stand along a grid of streets 80 m apart within about 1 km.
         east = rng.uniform(-500, 500)
-        north = round(rng.uniform(-500, 500) / 80) * 80
+        north = float(round(rng.uniform(-500, 500) / 80) * 80)
         lat, lon = offset(lat0, lon0, east, north)
         busy = rng.choice((0.6, 1.0, 1.0, 1.6, 2.5))
         sim_bins.append(SimBin(f"B{i + 1:04d}", lat, lon, rng.choice(("140L", "240L", "360L")),
@@ -88,7 +93,12 @@ def build(bins: int, lights: int, hours: float, seed: int = 1,
     poles = []
     for i in range(lights):
         along = i * pole_spacing_m
-        lat, lon = offset(lat0, lon0, -400 + along, -120)
+        east, north = -400.0 + along, -120.0
+        if street_fold_m:
+            row, pos = divmod(along, street_fold_m)
+            east = -street_fold_m / 2 + (pos if row % 2 == 0 else street_fold_m - pos)
+            north = -120 + row * 80
+        lat, lon = offset(lat0, lon0, east, north)
         poles.append(SimPole(f"L{i + 1:04d}", lat, lon, along))
     passers = []
     t = 0.0

@@ -210,7 +210,7 @@ class Channel:
         self._pending: list[tuple[int, int, Frame]] = []  # heap by end
         self._max_airtime_us = 0
         self._listeners: dict[RxKey, dict[int, Radio]] = {}
-        self._links: dict[tuple[int, int], float] = {}
+        self._links: dict[tuple[str, str], float] = {}
         self.jams: list[Jam] = []
         self.stats: Counter[str] = Counter()
         self._ids = 0
@@ -241,11 +241,13 @@ class Channel:
 
     # --- link budget -------------------------------------------------------
     def _shadow_db(self, a: Radio, b: Radio) -> float:
-        pair = (min(a.index, b.index), max(a.index, b.index))
+        # Per device, not per modem: a bridge's modems share one antenna, so
+        # what stands between it and a node shadows them all alike.
+        first, second = sorted((a.device, b.device))
+        pair = (first, second)
         shadow = self._links.get(pair)
         if shadow is None:
-            names = sorted((a.name, b.name))
-            rng = random.Random(f"{self.seed}/{names[0]}/{names[1]}")
+            rng = random.Random(f"{self.seed}/{first}/{second}")
             m = self.model
             shadow = max(-m.shadow_clip_db, min(m.shadow_clip_db, rng.gauss(0, m.shadowing_db)))
             self._links[pair] = shadow

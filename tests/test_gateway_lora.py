@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningGateway, launch_gateway
+from lightkit import geojson, pole
+from test_lighting_gateway import lights_cli, ok
 
 from firmware import bridge_frame as bf
-from firmware import coap, codec, radio_plan
+from firmware import coap, codec, light_codec, radio_plan
 from firmware.airtime import airtime_us
 from firmware.lora_link import decode_feedback, node_tag
-from firmware.messaging import BIN_PATH, Uplink
+from firmware.messaging import BIN_PATH, PRESENCE_PATH, STATUS_PATH, Uplink
 from gateway.downlink import BridgeClock, Downlink
 from gateway.lora_link import ack_deadline_ms
 from gateway.registry import Node
@@ -153,11 +155,11 @@ def test_a_report_over_lora_is_stored_once_and_acknowledged_with_link_feedback(
         radio: tuple[RunningGateway, Bridge, Path]) -> None:
     gw, bridge, _ = radio
     frame = bin_frame("B0001", seq=1, mid=0x1234)
-    assert len(frame) <= 25  # the budget for a bin report on air
+    assert len(frame) <= 25  # the budget for a bin report on air
     bridge.rx(frame, sf=9, snr_q=-20)
     tx = bridge.next_tx()
     assert stored(gw.db) == [("B0001", 1, 1790000000)]
-    assert (tx.freq_khz, tx.sf) == (radio_plan.DOWNLINK_KHZ, 9)
+    assert (tx.freq_khz, tx.sf) == (radio_plan.DOWNLINK_KHZ, radio_plan.downlink_sf(9))
     ack = coap.decode(tx.frame)
     assert (ack.mtype, ack.mid, ack.token, coap.code_str(ack.code)) == \
         (coap.ACK, 0x1234, b"", "2.04")
@@ -172,7 +174,7 @@ def test_a_report_over_lora_is_stored_once_and_acknowledged_with_link_feedback(
     # The node did not hear the ACK and sends the same frame again.
     bridge.rx(frame, sf=9, snr_q=-20)
     again = bridge.next_tx()
-    assert again.frame == tx.frame and again.sf == 9
+    assert again.frame == tx.frame and again.sf == radio_plan.downlink_sf(9)
     assert stored(gw.db) == [("B0001", 1, 1790000000)]
 
 
@@ -329,9 +331,55 @@ def test_downlink_holds_back_what_the_duty_cycle_does_not_allow() -> None:
 def test_ack_deadline_leaves_the_node_time_to_hear_it() -> None:
     for sf in range(7, 13):
         up = airtime_us(25, sf) // 1000
-        down = airtime_us(13, sf) // 1000
+        down = airtime_us(13, radio_plan.downlink_sf(sf)) // 1000
         deadline = ack_deadline_ms(0, 25, sf)
         # Starting by the deadline, the ACK ends before the node's first timeout
-        # (at least 2 s, and at least both airtimes plus 1 s, from its uplink's start).
+        # (at least 2 s, and at least both airtimes, the answer at the downlink SF,
+        # plus 1 s, from its uplink's start).
         assert up + deadline + down <= max(2000, up + down + 1000)
         assert deadline >= 1000  # for the gateway to store the report first
+
+
+def light_frame(node_id: str, path: str, payload: bytes, mid: int, confirmable: bool) -> bytes:
+    hal = _Hal(mid - 1)
+    up = Uplink(node_id, hal, mid=mid - 1)
+    if confirmable:
+        up.post_confirmable(path, payload)
+    else:
+        up.post_non_confirmable(path, payload)
+    return hal.net.sent[0]
+
+
+def test_a_presence_event_heard_over_lora_brightens_the_poles_ahead_over_lora(
+        radio: tuple[RunningGateway, Bridge, Path], tmp_path: Path) -> None:
+    gw, bridge, _ = radio
+    poles = [pole(f"L{i}", 30.0 * (i + 1), 4.0, "street-1", addr=100 + i) for i in range(6)]
+    gw.register(*poles)
+    streets = tmp_path / "streets.geojson"
+    streets.write_text(geojson([("Storgatan", [(0.0, 0.0), (210.0, 0.0)])]))
+    ok(lights_cli(gw.db, "streets", "import", str(streets)))
+    ok(lights_cli(gw.db, "zone", "set", "street-1", "--hours", "always", "--who", "test"))
+    # Every pole heard once, its status acknowledged; L3 is far out, at SF10
+    # (-5 dB there is just the margin: it stays at SF10).
+    now = int(time.time())
+    for i, p in enumerate(poles):
+        status = light_codec.encode_status(light_codec.Status(1, now, 40, 100))
+        sf, snr_q = (10, -20) if i == 3 else (7, 40)
+        bridge.rx(light_frame(p.node_id, STATUS_PATH, status, 0x100 + i, True), sf=sf,
+                  snr_q=snr_q)
+        assert coap.decode(bridge.next_tx().frame).mtype == coap.ACK
+    wait_until("the light wave to know the street",
+               lambda: "6 poles on 1 streets" in log_text(gw))
+    event = codec.encode_presence(codec.PresenceEvent(
+        2, now, 1, 100, 1.4, codec.PRESENCE_SOURCE_RADAR | codec.PRESENCE_DIR_UP))
+    bridge.rx(light_frame("L1", PRESENCE_PATH, event, 0x200, False), sf=7, snr_q=40)
+    txs = [bridge.next_tx(), bridge.next_tx()]
+    # One group command per downlink SF: the poles at SF7 hear it at SF7, L3
+    # at SF8; each frame names every target.
+    assert sorted(tx.sf for tx in txs) == [7, radio_plan.downlink_sf(10)]
+    for tx in txs:
+        msg = coap.decode(tx.frame)
+        assert (msg.mtype, msg.code, msg.options[0][1]) == (coap.NON, coap.POST, b"c")
+        cmd = light_codec.decode_brighten(msg.payload)
+        assert cmd.level_pct == 100 and {102, 103, 104} <= set(cmd.targets)
+    assert bridge.quiet()

@@ -239,6 +239,32 @@ def test_over_lora_it_asks_every_20_minutes_and_waits_an_hour_before_the_safe_pr
     assert node.offline(hal.clock.ms()) and node.lamp.target == 60
 
 
+def test_over_lora_every_status_is_confirmable_and_presence_goes_as_counts():
+    # A status lost to a collision on a shared channel is not sent again
+    # unless it is confirmable; presence is summed up between events so that
+    # a busy street does not spend the pole's duty cycle.
+    hal = _hal()
+    hal.presence = Radar()
+    hal.net = LoraNet(FakeModem(), "L7", hal.clock, hal.log, sf=7)
+    node = LightNode(_cfg(status_interval_s=600), hal)
+    _run(node, hal, 11 * 60000)
+    statuses = [m for m in _lora_sent(hal) if m.options[0][1] == b"s"]
+    assert statuses and all(m.mtype == coap.CON for m in statuses)
+    before = len([m for m in _lora_sent(hal) if m.options[0][1] == b"p"])
+    for _ in range(30):  # someone passes every 2 s for a minute
+        hal.presence.hits.append(1)
+        _run(node, hal, 2000)
+    events = [codec.decode_presence(m.payload) for m in _lora_sent(hal)
+              if m.options[0][1] == b"p"][before:]
+    # The first at once, then at most one per 400 airtimes (about 20 s at SF7).
+    assert 2 <= len(events) <= 4
+    assert node.lamp.target == 100  # the lamp did not wait for any of it
+    _run(node, hal, 60000)
+    events = [codec.decode_presence(m.payload) for m in _lora_sent(hal)
+              if m.options[0][1] == b"p"][before:]
+    assert sum(e.count for e in events) == 30  # every detection counted once
+
+
 def test_dark_by_day_lit_at_dusk_and_off_at_dawn():
     hal = _hal(unix=DAY)
     node = LightNode(_cfg(**STOCKHOLM), hal)
