@@ -44,26 +44,37 @@ def _text(detail):
     return str(detail)
 
 
+def saved_state(saved):
+    """(seq, CoAP message id, report_policy.State, the bytes after them) from
+    what a wake left in RTC memory; None when it holds no state of this
+    layout (after power-on, or from other firmware)."""
+    n = struct.calcsize(_STATE)
+    if len(saved) < n or saved[0] != _LAYOUT:
+        return None
+    st = report_policy.State()
+    (_, seq, mid, st.last_fill, st.reported_fill, st.last_temp, st.last_tilt,
+     st.reported_alarms, st.since_report, st.lost, bits) = struct.unpack(_STATE, saved[:n])
+    st.lid_was_open = bool(bits & 1)
+    return seq, mid, st, saved[n:]
+
+
 class BinNode:
     def __init__(self, cfg, hal):
         self.cfg = cfg
         self.hal = hal
-        st = report_policy.State()
-        saved = bytes(hal.store.load())
+        saved = saved_state(bytes(hal.store.load()))
         mid = None
         self._link = b""  # the uplink's link state left by the last wake
         # The net's duty-cycle record (None once handed to the net), taken
         # _duty_age ms of sleep ago.
         self._duty = b""  # type: bytes | None
         self._duty_age = 0
-        n = struct.calcsize(_STATE)
-        if len(saved) >= n and saved[0] == _LAYOUT:
-            (_, self.seq, mid, st.last_fill, st.reported_fill, st.last_temp, st.last_tilt,
-             st.reported_alarms, st.since_report, st.lost, bits) = struct.unpack(_STATE, saved[:n])
-            st.lid_was_open = bool(bits & 1)
-            self._load_tail(saved[n:])
+        if saved is not None:
+            self.seq, mid, st, tail = saved
+            self._load_tail(tail)
             self.booted = False
         else:
+            st = report_policy.State()
             # Power-on: start the sequence at a random point so that reports
             # from before and after a power loss cannot be taken for each other.
             self.seq = hal.random_bits(16)

@@ -332,6 +332,13 @@ class Hal:
         self.net = UdpNet(cfg.gateway_host, cfg.gateway_port)
         return True
 
+    def wifi_rssi(self):
+        """The access point's signal in dBm (for the self-test), or None."""
+        try:
+            return network.WLAN(network.STA_IF).status("rssi")
+        except Exception:  # not connected, or a port without the reading
+            return None
+
     def random_bits(self, n):
         import random
         return random.getrandbits(n)
