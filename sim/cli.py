@@ -13,6 +13,7 @@ from gateway.cli import parse_hostport
 from gateway.registry_client import RegistryError, register_nodes
 from sim.district import build
 from sim.runner import Outcome, Simulation
+from sim.virtual_node import VirtualNode, VirtualNodeError
 
 
 def run_district(gateway: tuple[str, int], bins: int, lights: int, hours: float,
@@ -85,3 +86,47 @@ def waste(bins: int, weeks: int, seed: int, out_dir: Path) -> None:
             route_days(r, fills, positions, fleet)
     click.echo(table(results, days, bins))
     click.echo(f"plot: {plot(results, out_dir / 'policies.png')}")
+
+
+def _wifi_networks(values: tuple[str, ...]) -> dict[str, str]:
+    networks = {}
+    for value in values:
+        ssid, sep, password = value.partition(":")
+        if not sep or not ssid:
+            raise click.BadParameter(f"{value!r} is not SSID:PASSWORD (e.g. city-iot:secret)",
+                                     param_hint="--wifi")
+        networks[ssid] = password
+    return networks
+
+
+@sim.command("node")
+@click.option("--wifi", multiple=True, metavar="SSID:PASSWORD",
+              help="A Wi-Fi network in the node's reach (repeatable).")
+@click.option("--fill-mm", default=600, show_default=True, type=click.IntRange(0, 10000),
+              help="Distance from the fill sensor down to the rubbish.")
+@click.option("--battery-mv", default=3600, show_default=True, type=click.IntRange(0, 5000))
+@click.option("--serial", default="pty", show_default=True, type=click.Choice(["pty", "socket"]),
+              help="A pty like a USB serial adapter, or a TCP port (socket://HOST:PORT).")
+@click.option("--max-sleep", "max_sleep_s", type=click.FloatRange(0), default=None,
+              help="Cut every deep sleep to at most this many seconds.")
+@click.option("--dir", "workdir", default="var/vnode", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the node's serial log and settings go.")
+def node(wifi: tuple[str, ...], fill_mm: int, battery_mv: int, serial: str,
+         max_sleep_s: float | None, workdir: Path) -> None:
+    """Start a virtual ESP32 node running MicroPython on a serial device, for
+    mpremote and the node tools; prints the device. Ctrl-C stops it."""
+    try:
+        with VirtualNode(workdir, wifi=_wifi_networks(wifi), fill_mm=fill_mm,
+                         battery_mv=battery_mv, serial=serial, max_sleep_s=max_sleep_s) as vn:
+            click.echo(vn.device)
+            click.echo(f"virtual node running (serial log: {vn.log_path}); Ctrl-C stops it",
+                       err=True)
+            try:
+                while vn.running():
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                return
+            raise VirtualNodeError(f"the virtual node stopped: {vn.host_error()}")
+    except VirtualNodeError as e:
+        raise click.ClickException(str(e)) from None
