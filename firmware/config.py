@@ -8,6 +8,8 @@ from firmware import radio_plan
 ROLES = ("bin", "light", "bridge")
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 ID_MAX = 16
+KEY_HEX = 32  # the node's secret key: 16 bytes as hex, made by the provisioning tool
+HEX_DIGITS = "0123456789abcdefABCDEF"
 
 
 class ConfigError(ValueError):
@@ -23,6 +25,19 @@ def check_node_id(node_id):
             raise ConfigError(
                 "node id %r has %r: use letters, digits, '-', '_' or '.'" % (node_id, ch))
     return node_id
+
+
+def check_key(key):
+    """Raise ConfigError unless key is a node key (32 hex digits); return it.
+    The message never repeats the value: a key is a secret."""
+    if not isinstance(key, str) or len(key) != KEY_HEX:
+        raise ConfigError("key must be %d hex digits (16 bytes), got %s" % (
+            KEY_HEX, "%d characters" % len(key) if isinstance(key, str) else type(key).__name__))
+    for ch in key:
+        if ch not in HEX_DIGITS:
+            raise ConfigError("key must be %d hex digits (16 bytes): it has a character "
+                              "that is not 0-9 or a-f" % KEY_HEX)
+    return key
 
 
 def _number(cfg, key, default, lo, hi):
@@ -154,6 +169,8 @@ class Config:
         if not isinstance(raw, dict):
             raise ConfigError("config must be a JSON object")
         self.node_id = check_node_id(raw.get("id"))
+        key = raw.get("key")
+        self.key = None if key is None else check_key(key)  # None: provisioned before keys
         self.role = raw.get("role")
         if self.role not in ROLES:
             raise ConfigError("role must be one of %s, got %r" % (", ".join(ROLES), self.role))

@@ -4,12 +4,14 @@ CoAP messages and the ingest decisions, the writer and the registry.
     POST /b/<node id>      bin report (docs/protocol.md)
     POST /p/<node id>      presence event (and the light wave it sets off)
     POST /s/<node id>      light status
-    PUT  /nodes/<node id>  register a node (JSON), from the admin networks only
-    GET  /nodes            the registry, as JSON
+    PUT  /nodes/<node id>  register a node (JSON), from the admin networks only;
+                           with If-None-Match only if the id is new (else 4.12)
+    GET  /nodes            the registry, as JSON (never the nodes' keys)
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -107,6 +109,10 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
     def __init__(self, gateway: Gateway) -> None:
         super().__init__()
         self.gateway = gateway
+        # One registration at a time, so that "only if new" (If-None-Match)
+        # cannot pass its check while another registration of the same id is
+        # on its way to the database.
+        self._lock = asyncio.Lock()
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
         node = self.gateway.ingest.nodes.get(request.opt.uri_path[0])
@@ -127,10 +133,17 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
             return diagnostic(Code.BAD_REQUEST, str(e))
         if node.node_id != request.opt.uri_path[0]:
             return diagnostic(Code.BAD_REQUEST, "node_id in the body differs from the path")
-        try:
-            created = await self.gateway.register(node)
-        except RegistrationError as e:
-            return diagnostic(Code.BAD_REQUEST, str(e))
+        async with self._lock:
+            # RFC 7252 5.10.8.2: If-None-Match makes the PUT conditional on
+            # the target not existing. A technician's new node must not take
+            # over the id (and history) of another one by mistake.
+            if request.opt.if_none_match and node.node_id in self.gateway.ingest.nodes:
+                return diagnostic(Code.PRECONDITION_FAILED,
+                                  f"node {node.node_id} is already registered")
+            try:
+                created = await self.gateway.register(node)
+            except RegistrationError as e:
+                return diagnostic(Code.BAD_REQUEST, str(e))
         return aiocoap.Message(code=Code.CREATED if created else Code.CHANGED)
 
 

@@ -1,13 +1,14 @@
-"""The nodes a gateway knows: their id, role and position, and a light
-pole's short address (the number commands name it by, docs/protocol.md)."""
+"""The nodes a gateway knows: their id, role and position, a light pole's
+short address (the number commands name it by, docs/protocol.md), and the
+node's secret key, learnt when a technician provisions it."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from firmware.config import ConfigError, check_node_id
+from firmware.config import ConfigError, check_key, check_node_id
 
 ROLES = ("bin", "light")
 ADDR_MIN = 1
@@ -28,11 +29,17 @@ class Node:
     # A light pole's short address, 1..65534, unique within its gateway. A
     # registration without one is given the lowest free one by the gateway.
     addr: int | None = None
+    # The node's secret (32 hex digits, the "key" of its config.json). It goes
+    # to the gateway in a registration and never comes back out: not in
+    # GET /nodes, not in a repr that ends up in a log.
+    key: str | None = field(default=None, repr=False)
 
-    def to_json(self) -> bytes:
+    def to_json(self, with_key: bool = False) -> bytes:
         body = asdict(self)
         if self.addr is None:
             del body["addr"]  # as before short addresses: old readers see no change
+        if not with_key or self.key is None:
+            del body["key"]
         return json.dumps(body).encode()
 
     @classmethod
@@ -63,8 +70,15 @@ class Node:
                     f"addr must be a whole number {ADDR_MIN}..{ADDR_MAX}, got {addr!r}")
             if role != "light":
                 raise RegistrationError("addr is a light pole's short address; a bin has none")
+        key = raw.get("key")
+        if key is not None:
+            try:
+                check_key(key)
+            except ConfigError as e:
+                raise RegistrationError(str(e)) from None
+            key = key.lower()
         return cls(node_id, role, float(lat), float(lon), kind,  # type: ignore[arg-type]
-                   addr)
+                   addr, key)
 
     @classmethod
     def from_json(cls, data: bytes) -> Node:

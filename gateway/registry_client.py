@@ -17,26 +17,48 @@ class RegistryError(RuntimeError):
     """The gateway could not be reached, or refused the registration."""
 
 
+class GatewayUnreachable(RegistryError):
+    """Nothing answered at the gateway's address."""
+
+
+class NodeExists(RegistryError):
+    """A registration meant for a new node names an id the gateway already has."""
+
+
 def _uri(host: str, port: int, path: str) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"coap://{host}:{port}/{path}"
 
 
+def _unreachable(host: str, port: int, e: BaseException) -> GatewayUnreachable:
+    return GatewayUnreachable(f"gateway at {host}:{port} did not answer ({type(e).__name__}); "
+                              "check that it runs and the address")
+
+
+async def _ask(ctx: aiocoap.Context, req: aiocoap.Message, host: str, port: int,
+               timeout: float) -> aiocoap.Message:
+    try:
+        return await asyncio.wait_for(ctx.request(req).response, timeout)
+    except (TimeoutError, OSError, aiocoap.error.Error) as e:
+        raise _unreachable(host, port, e) from None
+
+
 async def register_nodes(host: str, port: int, nodes: Iterable[Node],
-                         timeout: float = 10.0) -> dict[str, bool]:
-    """Register every node; returns node id -> True if newly created."""
+                         timeout: float = 10.0, only_new: bool = False) -> dict[str, bool]:
+    """Register every node; returns node id -> True if newly created. With
+    only_new, an id the gateway already has is refused (NodeExists) and left
+    as it was: the PUT carries If-None-Match."""
     ctx = await aiocoap.Context.create_client_context()
     try:
         async def one(node: Node) -> tuple[str, bool]:
             req = aiocoap.Message(code=Code.PUT, uri=_uri(host, port, f"nodes/{node.node_id}"),
-                                  payload=node.to_json(), content_format=50)
-            try:
-                resp = await asyncio.wait_for(ctx.request(req).response, timeout)
-            except (TimeoutError, OSError, aiocoap.error.Error) as e:
-                raise RegistryError(
-                    f"gateway at {host}:{port} did not answer ({type(e).__name__}); "
-                    "check that it runs and the address") from None
+                                  payload=node.to_json(with_key=True), content_format=50)
+            req.opt.if_none_match = only_new
+            resp = await _ask(ctx, req, host, port, timeout)
+            if resp.code == Code.PRECONDITION_FAILED:
+                raise NodeExists(f"the gateway at {host}:{port} already has a node "
+                                 f"{node.node_id}")
             if not resp.code.is_successful():
                 raise RegistryError(f"gateway refused {node.node_id}: {resp.code} "
                                     f"{resp.payload.decode(errors='replace')}")
@@ -56,6 +78,21 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node],
         await ctx.shutdown()
 
 
+async def get_node(host: str, port: int, node_id: str, timeout: float = 10.0) -> Node | None:
+    """The gateway's registration of one node (never its key), or None."""
+    ctx = await aiocoap.Context.create_client_context()
+    try:
+        req = aiocoap.Message(code=Code.GET, uri=_uri(host, port, f"nodes/{node_id}"))
+        resp = await _ask(ctx, req, host, port, timeout)
+        if resp.code == Code.NOT_FOUND:
+            return None
+        if not resp.code.is_successful():
+            raise RegistryError(f"gateway answered {resp.code} to GET /nodes/{node_id}")
+        return Node.from_json(resp.payload)
+    finally:
+        await ctx.shutdown()
+
+
 async def list_nodes(host: str, port: int, timeout: float = 10.0) -> list[Node]:
     ctx = await aiocoap.Context.create_client_context()
     try:
@@ -63,7 +100,7 @@ async def list_nodes(host: str, port: int, timeout: float = 10.0) -> list[Node]:
         try:
             resp = await asyncio.wait_for(ctx.request(req).response, timeout)
         except (TimeoutError, OSError, aiocoap.error.Error) as e:
-            raise RegistryError(f"gateway at {host}:{port} did not answer ({e})") from None
+            raise GatewayUnreachable(f"gateway at {host}:{port} did not answer ({e})") from None
         if not resp.code.is_successful():
             raise RegistryError(f"gateway answered {resp.code} to GET /nodes")
         return [Node.from_dict(d) for d in json.loads(resp.payload)]

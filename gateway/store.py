@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     lon REAL NOT NULL,
     kind TEXT NOT NULL DEFAULT '',
     registered_at REAL NOT NULL,
-    addr INTEGER
+    addr INTEGER,
+    key TEXT
 );
 CREATE TABLE IF NOT EXISTS bin_reports (
     id INTEGER PRIMARY KEY,
@@ -197,6 +198,8 @@ class Store:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(nodes)")}
             if "addr" not in columns:
                 self._db.execute("ALTER TABLE nodes ADD COLUMN addr INTEGER")
+            if "key" not in columns:
+                self._db.execute("ALTER TABLE nodes ADD COLUMN key TEXT")
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS nodes_by_addr ON nodes (addr) "
                              "WHERE addr IS NOT NULL")
             # Light poles registered before short addresses get the lowest
@@ -236,10 +239,11 @@ class Store:
         return self.register_node(node)[0]
 
     def register_node(self, node: Node) -> tuple[bool, Node]:
-        """Add or update a node; (True when it is new, the node as stored). A
-        light pole keeps its short address unless given another, and gets the
-        lowest free one when it has none. Raises RegistrationError for an
-        address another node has."""
+        """Add or update a node; (True when it is new, the node as stored,
+        without its key). A light pole keeps its short address unless given
+        another, and gets the lowest free one when it has none; a node keeps
+        its key unless given another (a replacement node brings its own).
+        Raises RegistrationError for an address another node has."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -261,16 +265,27 @@ class Store:
                     else:
                         addr = self._free_addr()
                 self._db.execute(
-                    "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at, addr) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
+                    "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at, addr, key) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
                     "role = excluded.role, lat = excluded.lat, lon = excluded.lon, "
-                    "kind = excluded.kind, addr = excluded.addr",
-                    (node.node_id, node.role, node.lat, node.lon, node.kind, time.time(), addr))
+                    "kind = excluded.kind, addr = excluded.addr, "
+                    "key = COALESCE(excluded.key, nodes.key)",
+                    (node.node_id, node.role, node.lat, node.lon, node.kind, time.time(), addr,
+                     node.key))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return existed is None, replace(node, addr=addr)
+        return existed is None, replace(node, addr=addr, key=None)
+
+    def node_key(self, node_id: str) -> str | None:
+        """The node's secret key, learnt when it was provisioned (None: never
+        provisioned with one). Kept apart from nodes(): a key never travels
+        with the registry."""
+        with self._lock:
+            row = self._db.execute("SELECT key FROM nodes WHERE node_id = ?",
+                                   (node_id,)).fetchone()
+        return None if row is None else row[0]
 
     def nodes(self) -> list[Node]:
         with self._lock:

@@ -1,9 +1,13 @@
-"""`kvarter node ...`: the field technician's commands."""
+"""`kvarter node ...`: the field technician's commands. The work is done in
+tools/field/; here are the options, and every failure as one line."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -11,23 +15,61 @@ from gateway.cli import parse_hostport
 from gateway.registry import Node, RegistrationError
 from gateway.registry_client import RegistryError, register_nodes
 from tools.battery_cli import battery
+from tools.field.errors import FieldError
 from tools.firmware_build import compile_all
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line(fn: F) -> F:
+    """A FieldError becomes click's one-line error, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FieldError as e:
+            raise click.ClickException(str(e)) from None
+    return wrapper  # type: ignore[return-value]
+
+
+# What deploy and provision leave behind: the node stopped at its prompt, so
+# that the next command finds it awake (a bin node started now would sleep
+# for its measurement interval).
+WAITING = ("the node waits at its prompt: 'kvarter node selftest' (or its reset button) "
+           "starts it")
+
+port_option = click.option(
+    "--port", "port", envvar="KVARTER_PORT", required=True, metavar="DEV",
+    help="The node's serial port: /dev/ttyUSB0, a pty, or socket://HOST:PORT "
+         "(or $KVARTER_PORT).")
+site_option = click.option(
+    "--site", "site_file", type=click.Path(path_type=Path), metavar="FILE",
+    help="Site profile (TOML); else $KVARTER_SITE, else ./kvarter-site.toml.")
 
 
 @click.group()
 def node() -> None:
-    """Build, register and check nodes."""
+    """Flash, deploy, provision, check and register nodes."""
 
 
 @node.command()
-@click.argument("node_id")
-@click.option("--role", type=click.Choice(["bin", "light"]), required=True)
-@click.option("--lat", type=float, required=True, help="Latitude, degrees.")
-@click.option("--lon", type=float, required=True, help="Longitude, degrees.")
+@click.argument("node_id", required=False)
+@click.option("--role", type=click.Choice(["bin", "light"]))
+@click.option("--lat", type=float, help="Latitude, degrees.")
+@click.option("--lon", type=float, help="Longitude, degrees.")
 @click.option("--kind", default="", help="Bin type or light zone.")
 @click.option("--gateway", default="127.0.0.1:5683", show_default=True, help="HOST:PORT")
-def register(node_id: str, role: str, lat: float, lon: float, kind: str, gateway: str) -> None:
+@click.option("--pending", is_flag=True,
+              help="Deliver the registrations saved while the gateway was out of reach.")
+def register(node_id: str | None, role: str | None, lat: float | None, lon: float | None,
+             kind: str, gateway: str, pending: bool) -> None:
     """Tell the gateway about a node so that its reports are accepted."""
+    if pending:
+        _register_pending()
+        return
+    if node_id is None or role is None or lat is None or lon is None:
+        raise click.ClickException(
+            "give NODE_ID --role --lat --lon, or --pending to deliver saved registrations")
     try:
         n = Node.from_dict({"node_id": node_id, "role": role, "lat": lat, "lon": lon,
                             "kind": kind})
@@ -41,6 +83,23 @@ def register(node_id: str, role: str, lat: float, lon: float, kind: str, gateway
     click.echo(f"{node_id}: {'registered' if created else 'updated'} at {gateway}")
 
 
+@one_line
+def _register_pending() -> None:
+    from tools.field import pending
+
+    path = pending.pending_path()
+    outcomes = pending.deliver(path)
+    if not outcomes:
+        click.echo(f"no registrations waiting (in {path})")
+        return
+    for o in outcomes:
+        click.echo(f"{o.node_id}: {o.text}" if o.ok else f"{o.node_id}: still waiting: {o.text}")
+    left = [o for o in outcomes if not o.ok]
+    if left:
+        raise FieldError(f"{len(left)} of {len(outcomes)} registrations still waiting in {path}: "
+                         "run 'kvarter node register --pending' again once the gateway answers")
+
+
 @node.command("build")
 @click.option("--out", "out_dir", default="build/firmware", show_default=True,
               type=click.Path(path_type=Path))
@@ -51,6 +110,173 @@ def build_firmware(out_dir: Path) -> None:
     except RuntimeError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{len(outputs)} files compiled into {out_dir}")
+
+
+@node.command()
+@click.option("--port", "extra", multiple=True, metavar="DEV",
+              help="Also look here (ptys, socket://HOST:PORT); may be repeated.")
+@click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.2, 30),
+              help="Seconds to wait for each node's answer.")
+@one_line
+def ports(extra: tuple[str, ...], timeout: float) -> None:
+    """List serial ports and the MicroPython node on each."""
+    from tools.field.ports import format_survey, survey
+
+    click.echo(format_survey(survey(extra, timeout)))
+
+
+@node.command("flash")
+@click.argument("image", type=click.Path(path_type=Path))
+@port_option
+@click.option("--baud", type=click.IntRange(9600, 4_000_000),
+              help="Writing speed [site profile's, else 460800].")
+@click.option("--chip", help="The board's chip (esp32, esp32s3, ...) [detected].")
+@site_option
+@one_line
+def flash_cmd(image: Path, port: str, baud: int | None, chip: str | None,
+              site_file: Path | None) -> None:
+    """Put MicroPython on a node: detect the chip, erase, write, verify."""
+    from tools.field.flash import DEFAULT_BAUD, flash
+    from tools.field.progress import ClickReporter
+    from tools.field.site import find_site
+
+    site = find_site(site_file)
+    done = flash(image, port, ClickReporter(), baud or site.baud or DEFAULT_BAUD, chip)
+    click.echo(f"flashed    {image.name} on the {done.chip}; next: kvarter node deploy --port "
+               f"{port}")
+
+
+@node.command("deploy")
+@port_option
+@one_line
+def deploy_cmd(port: str) -> None:
+    """Copy our firmware to a node, only what changed, verified by sha256."""
+    from tools.field.deploy import deploy
+    from tools.field.node_link import NodeLink
+    from tools.field.progress import ClickReporter
+
+    with NodeLink(port) as link:
+        done = deploy(link, ClickReporter())
+    click.echo(f"deployed   {done.describe()}")
+    click.echo(WAITING)
+
+
+def provision_options(fn: F) -> F:
+    options = [
+        click.argument("node_id"),
+        port_option,
+        click.option("--role", type=click.Choice(["bin", "light", "bridge"]), required=True),
+        click.option("--lat", type=float, help="Latitude, degrees."),
+        click.option("--lon", type=float, help="Longitude, degrees."),
+        click.option("--bin-type", help="A bin's type, e.g. 240L [site profile's]."),
+        click.option("--zone", help="A light pole's lighting zone [site profile's]."),
+        click.option("--wifi-ssid", help="The street Wi-Fi [site profile's]."),
+        click.option("--wifi-password", help="Its password [site profile's]."),
+        click.option("--lora/--wifi", "lora", default=None,
+                     help="Report over LoRa or Wi-Fi [site profile's, else Wi-Fi]."),
+        click.option("--sf", type=click.IntRange(7, 12), help="LoRa: the starting SF."),
+        click.option("--modem", type=click.Choice(["sx1262", "sx1276"]), help="LoRa: the module."),
+        click.option("--output-power", type=click.IntRange(2, 20), help="LoRa: dBm."),
+        click.option("--gateway", help="HOST:PORT of the gateway [site profile's]."),
+        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                     help="Any other config.json key, e.g. --set empty_mm=1100."),
+        click.option("--replace", is_flag=True,
+                     help="This node replaces a broken one: take over its id and history."),
+        site_option,
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _request(site_file: Path | None, node_id: str, role: str, lat: float | None,
+             lon: float | None, bin_type: str | None, zone: str | None, wifi_ssid: str | None,
+             wifi_password: str | None, lora: bool | None, sf: int | None, modem: str | None,
+             output_power: int | None, gateway: str | None, settings: tuple[str, ...],
+             replace: bool) -> tuple[Any, Any]:
+    from tools.field.provision import parse_set, request_from
+    from tools.field.site import find_site
+
+    site = find_site(site_file)
+    req = request_from(site, node_id, role, lat, lon, bin_type=bin_type, zone=zone,
+                       wifi_ssid=wifi_ssid, wifi_password=wifi_password, lora=lora, sf=sf,
+                       modem=modem, output_power=output_power, gateway=gateway,
+                       keys=parse_set(settings), replace=replace)
+    return site, req
+
+
+@node.command("provision")
+@provision_options
+@one_line
+def provision_cmd(port: str, site_file: Path | None, **opts: Any) -> None:
+    """Write a node's config.json and register it with the gateway."""
+    from tools.field import pending
+    from tools.field.node_link import NodeLink
+    from tools.field.progress import ClickReporter
+    from tools.field.provision import provision
+
+    site, req = _request(site_file, **opts)
+    done = provision(req, site, lambda: NodeLink(port), ClickReporter(), pending.pending_path())
+    addr = f", short address {done.addr}" if done.addr else ""
+    click.echo(f"{done.node_id}: {done.registered}{addr}")
+    click.echo(WAITING)
+
+
+@node.command("selftest")
+@port_option
+@click.option("--no-start", is_flag=True, help="Leave the node stopped at its prompt.")
+@one_line
+def selftest_cmd(port: str, no_start: bool) -> None:
+    """Run the node's self-test, then start the node; exit status 1 if a check
+    fails."""
+    from tools.field.node_link import NodeLink
+    from tools.field.selftest import format_table, run_selftest, summary
+
+    with NodeLink(port) as link:
+        checks = run_selftest(link)
+        if not no_start:
+            # The node must not be left at its prompt when the technician
+            # leaves: a reset starts its program as at power-on.
+            link.reset()
+    click.echo(format_table(checks))
+    started = "" if no_start else "; the node was reset and runs its program"
+    if not all(c.ok for c in checks):
+        raise FieldError(summary(checks) + started)
+    click.echo(summary(checks) + started)
+
+
+@node.command("monitor")
+@port_option
+@one_line
+def monitor_cmd(port: str) -> None:
+    """Show the node's log live, with the time of each line; Ctrl-C ends."""
+    from tools.field.monitor import monitor, stamp
+
+    try:
+        monitor(port, click.echo)
+    except KeyboardInterrupt:
+        click.echo(f"{stamp()}  -- monitor stopped")
+
+
+@node.command("setup")
+@provision_options
+@click.option("--image", type=click.Path(path_type=Path),
+              help="Flash this MicroPython image first (a blank or broken node).")
+@click.option("--baud", type=click.IntRange(9600, 4_000_000), help="Flashing speed.")
+@click.option("--no-start", is_flag=True, help="Leave the node stopped at the end.")
+@one_line
+def setup_cmd(port: str, site_file: Path | None, image: Path | None, baud: int | None,
+              no_start: bool, **opts: Any) -> None:
+    """A new node in one go: flash (with --image), deploy, provision, self-test."""
+    from tools.field import pending
+    from tools.field.progress import ClickReporter
+    from tools.field.setup_node import SetupOptions, setup
+
+    site, req = _request(site_file, **opts)
+    results = setup(req, site, SetupOptions(port, image, baud, not no_start), ClickReporter(),
+                    pending.pending_path())
+    click.echo(f"{req.node_id} is set up: {len(results)} steps done"
+               + ("; it is running now" if not no_start else ""))
 
 
 node.add_command(battery)

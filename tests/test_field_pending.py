@@ -1,0 +1,83 @@
+"""Registrations saved while the gateway was out of reach, delivered later by
+`kvarter node register --pending` to a real gateway."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import launch_gateway, one_line_error
+
+from gateway.registry import Node
+from tools.demo import free_udp_port, start_gateway, stop_gateway
+from tools.field import pending
+
+KEY = "00112233445566778899aabbccddeeff"
+
+
+def kvarter(pending_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True,
+                          text=True, timeout=60,
+                          env=dict(os.environ, KVARTER_PENDING=str(pending_file)))
+
+
+def test_saved_registrations_are_private_and_one_per_node(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "pending.json"
+    pending.save(path, Node("B1", "bin", 60.67, 17.14, "240L", key=KEY), "127.0.0.1:9", False)
+    pending.save(path, Node("B1", "bin", 60.68, 17.14, "240L", key=KEY), "127.0.0.1:9", True)
+    pending.save(path, Node("L1", "light", 60.67, 17.15, "street-1", key=KEY), "127.0.0.1:9",
+                 False)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds the nodes' keys
+    entries = pending.load(path)
+    assert [(p.node.node_id, p.node.lat, p.replace) for p in entries] == [
+        ("B1", 60.68, True), ("L1", 60.67, False)]
+    assert entries[0].node.key == KEY
+
+
+def test_register_pending_delivers_once_the_gateway_answers(tmp_path: Path) -> None:
+    path = tmp_path / "pending.json"
+    port = free_udp_port()
+    pending.save(path, Node("B7", "bin", 60.67, 17.14, "240L", key=KEY), f"127.0.0.1:{port}",
+                 False)
+    # The gateway is still down: the registration stays.
+    down = kvarter(path, "node", "register", "--pending")
+    assert "1 of 1 registrations still waiting" in one_line_error(down)
+    assert "B7: still waiting: gateway at" in down.stdout
+    assert [p.node.node_id for p in pending.load(path)] == ["B7"]
+    db = tmp_path / "gateway.sqlite"
+    proc = start_gateway(db, port)
+    try:
+        up = kvarter(path, "node", "register", "--pending")
+        assert up.returncode == 0, up.stderr
+        assert "B7: registered" in up.stdout
+    finally:
+        stop_gateway(proc)
+    assert not path.exists()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT node_id, key FROM nodes").fetchall() == [("B7", KEY)]
+    again = kvarter(path, "node", "register", "--pending")
+    assert again.returncode == 0 and "no registrations waiting" in again.stdout
+
+
+def test_a_pending_new_node_whose_id_was_taken_meanwhile_stays(tmp_path: Path) -> None:
+    path = tmp_path / "pending.json"
+    gw = launch_gateway(tmp_path)
+    try:
+        gw.register(Node("B8", "bin", 60.0, 17.0))
+        pending.save(path, Node("B8", "bin", 60.67, 17.14, key=KEY), f"127.0.0.1:{gw.port}",
+                     False)
+        out = kvarter(path, "node", "register", "--pending")
+        assert "still waiting" in one_line_error(out)
+        assert "--replace" in out.stdout
+        assert len(pending.load(path)) == 1
+    finally:
+        gw.stop()
+
+
+def test_register_without_an_id_or_pending_is_one_line(tmp_path: Path) -> None:
+    line = one_line_error(kvarter(tmp_path / "p.json", "node", "register"))
+    assert "--pending" in line

@@ -1,0 +1,233 @@
+"""The technician's commands end to end, without hardware: the real mpremote
+transport over a serial line to a virtual ESP32 node (the real MicroPython
+VM running our firmware, sim/virtual_node.py) and a real gateway process.
+`kvarter node setup` takes a blank node to its first report stored in the
+gateway's SQLite; the failures a technician meets on a street each give one
+line and leave things as they say."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RunningGateway, one_line_error
+
+from gateway.registry import Node
+from sim.virtual_node import VirtualNode
+from tools.demo import free_udp_port, start_gateway, stop_gateway
+from tools.field.node_link import NodeLink
+
+WIFI = {"city-iot": "secret"}
+LAT, LON = 60.6751, 17.1420
+
+
+def site_file(tmp_path: Path, gateway_port: int) -> Path:
+    path = tmp_path / "kvarter-site.toml"
+    path.write_text(f"""
+name = "test district"
+[gateway]
+address = "127.0.0.1:{gateway_port}"
+[area]
+south = 60.665
+north = 60.685
+west = 17.120
+east = 17.162
+[wifi]
+ssid = "city-iot"
+password = "secret"
+[node]
+bin_type = "240L"
+[bin]
+empty_mm = 1000
+full_mm = 250
+""")
+    return path
+
+
+def kvarter(tmp_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KVARTER_PENDING=str(tmp_path / "pending.json"))
+    env.pop("KVARTER_SITE", None)
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=tmp_path)
+
+
+def node_config(device: str) -> dict[str, object] | None:
+    with NodeLink(device) as link:
+        cfg = link.read_json("/config.json")
+    return cfg if isinstance(cfg, dict) else None
+
+
+def clear_config(device: str) -> None:
+    with NodeLink(device) as link:
+        link.run("import os\ntry:\n os.remove('/config.json')\nexcept OSError:\n pass\n")
+
+
+def stored_reports(db: Path, node_id: str) -> list[tuple[int, float | None]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT seq, fill_pct FROM bin_reports WHERE node_id = ?",
+                            (node_id,)).fetchall()
+
+
+def wait_for_report(db: Path, node_id: str, timeout: float = 60) -> list[tuple[int, float | None]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = stored_reports(db, node_id)
+        if rows:
+            return rows
+        time.sleep(0.3)
+    raise AssertionError(f"no report from {node_id} stored within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualNode]:
+    """One virtual bin node with our firmware on it, shared by the tests that
+    need a deployed node (each one provisions it its own way)."""
+    tmp = tmp_path_factory.mktemp("vnode")
+    with VirtualNode(tmp, wifi=WIFI, fill_mm=600, battery_mv=3600) as vn:
+        out = kvarter(tmp, "node", "deploy", "--port", vn.device)
+        assert out.returncode == 0, out.stderr
+        assert "all verified by sha256" in out.stdout
+        yield vn
+
+
+def test_setup_takes_a_blank_node_to_its_first_report(tmp_path: Path,
+                                                      gateway: RunningGateway) -> None:
+    site = site_file(tmp_path, gateway.port)
+    with VirtualNode(tmp_path / "vn", wifi=WIFI, fill_mm=600, battery_mv=3600) as vn:
+        out = kvarter(tmp_path, "node", "setup", "B0042", "--port", vn.device, "--role", "bin",
+                      "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
+        assert out.returncode == 0, out.stderr + vn.output()[-2000:]
+        lines = out.stdout.splitlines()
+        assert any(ln.startswith("1/3 deploy") and " ok " in ln for ln in lines)
+        assert any(ln.startswith("2/3 provision") and "registered as a new node" in ln
+                   for ln in lines)
+        assert any(ln.startswith("3/3 selftest") and "node reset to start" in ln for ln in lines)
+        assert lines[-1] == "B0042 is set up: 3 steps done; it is running now"
+        rows = wait_for_report(gateway.db, "B0042")
+    # 600 mm to the rubbish in a bin 1000 mm deep, full at 250 mm: about 53 %.
+    assert rows[0][1] is not None and 45 <= rows[0][1] <= 60
+    with sqlite3.connect(gateway.db) as conn:
+        node_id, kind, key = conn.execute("SELECT node_id, kind, key FROM nodes").fetchone()
+    assert (node_id, kind) == ("B0042", "240L") and len(key) == 32
+
+
+def test_deploy_copies_only_what_changed_and_removes_stale_files(
+        tmp_path: Path, deployed: VirtualNode) -> None:
+    with NodeLink(deployed.device) as link:
+        link.write("/firmware/old_module.py", b"RETIRED = True\n")
+        link.write("/firmware/codec.mpy", b"not the real one")
+        link.write("/outbox.bin", b"\x00")  # the node's own data is not ours to touch
+    out = kvarter(tmp_path, "node", "deploy", "--port", deployed.device)
+    assert out.returncode == 0, out.stderr
+    assert "deployed   1 files copied" in out.stdout and "1 stale removed" in out.stdout
+    with NodeLink(deployed.device) as link:
+        files, _ = link.tree("/firmware", "/outbox.bin")
+    assert "/firmware/old_module.py" not in files and "/outbox.bin" in files
+    again = kvarter(tmp_path, "node", "deploy", "--port", deployed.device)
+    assert "deployed   0 files copied (0 bytes)" in again.stdout
+
+
+def test_ports_names_the_virtual_node(tmp_path: Path, deployed: VirtualNode) -> None:
+    out = kvarter(tmp_path, "node", "ports", "--port", deployed.device)
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith(deployed.device))
+    assert "MicroPython 1.27" in line
+
+
+def test_a_duplicate_id_is_refused_and_replace_keeps_its_history(
+        tmp_path: Path, gateway: RunningGateway, deployed: VirtualNode) -> None:
+    clear_config(deployed.device)
+    gateway.register(Node("B0007", "bin", LAT, LON, "240L"))
+    site = site_file(tmp_path, gateway.port)
+    base = ["node", "provision", "B0007", "--port", deployed.device, "--role", "bin",
+            "--lat", str(LAT), "--lon", str(LON), "--site", str(site)]
+    line = one_line_error(kvarter(tmp_path, *base))
+    assert "already has a node B0007" in line and "--replace" in line
+    assert node_config(deployed.device) is None  # refused before the node was touched
+    out = kvarter(tmp_path, *base, "--replace")
+    assert out.returncode == 0, out.stderr
+    assert "registered as the replacement: same id, its history kept" in out.stdout
+    cfg = node_config(deployed.device)
+    with sqlite3.connect(gateway.db) as conn:
+        (key,) = conn.execute("SELECT key FROM nodes WHERE node_id = 'B0007'").fetchone()
+    assert cfg is not None and cfg["id"] == "B0007" and cfg["key"] == key
+
+
+def test_gateway_down_leaves_the_node_configured_and_the_registration_pending(
+        tmp_path: Path, deployed: VirtualNode) -> None:
+    clear_config(deployed.device)
+    port = free_udp_port()
+    site = site_file(tmp_path, port)
+    line = one_line_error(kvarter(
+        tmp_path, "node", "provision", "B0099", "--port", deployed.device, "--role", "bin",
+        "--lat", str(LAT), "--lon", str(LON), "--site", str(site)))
+    assert "B0099 is configured, but the gateway at" in line
+    assert "kvarter node register --pending" in line
+    cfg = node_config(deployed.device)
+    assert cfg is not None and cfg["id"] == "B0099"
+    saved = json.loads((tmp_path / "pending.json").read_text())["registrations"]
+    assert [r["node"]["node_id"] for r in saved] == ["B0099"]
+    assert saved[0]["node"]["key"] == cfg["key"]
+    db = tmp_path / "gateway.sqlite"
+    proc = start_gateway(db, port)
+    try:
+        out = kvarter(tmp_path, "node", "register", "--pending")
+        assert out.returncode == 0, out.stderr
+        assert "B0099: registered" in out.stdout
+    finally:
+        stop_gateway(proc)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT node_id, key FROM nodes").fetchall() == [
+            ("B0099", cfg["key"])]
+
+
+def test_a_position_outside_the_area_leaves_the_node_as_it_was(
+        tmp_path: Path, deployed: VirtualNode) -> None:
+    clear_config(deployed.device)
+    site = site_file(tmp_path, free_udp_port())
+    line = one_line_error(kvarter(
+        tmp_path, "node", "provision", "B0100", "--port", deployed.device, "--role", "bin",
+        "--lat", "59.3293", "--lon", "18.0686", "--site", str(site)))
+    assert "outside the area" in line
+    assert node_config(deployed.device) is None
+
+
+def test_a_failing_self_test_exits_1_with_what_to_do(
+        tmp_path: Path, gateway: RunningGateway, deployed: VirtualNode) -> None:
+    clear_config(deployed.device)
+    site = site_file(tmp_path, gateway.port)
+    out = kvarter(tmp_path, "node", "provision", "B0050", "--port", deployed.device, "--role",
+                  "bin", "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
+    assert out.returncode == 0, out.stderr
+    # The echo now comes from 1.5 m down: past the bottom of a bin 1 m deep.
+    deployed.set(fill_mm=1500)
+    try:
+        test = kvarter(tmp_path, "node", "selftest", "--port", deployed.device, "--no-start")
+    finally:
+        deployed.set(fill_mm=600)
+    assert test.returncode == 1
+    assert one_line_error(test) == "Error: 1 of 8 checks failed: sensor"
+    sensor = next(ln for ln in test.stdout.splitlines() if ln.startswith("sensor"))
+    assert "FAIL" in sensor and "past the empty bin's bottom" in sensor
+    assert "points straight down" in sensor
+    gw_line = next(ln for ln in test.stdout.splitlines() if ln.startswith("gateway"))
+    assert "PASS" in gw_line
+
+
+def test_a_node_that_does_not_answer_its_repl(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    os.close(slave)
+    try:
+        start = time.monotonic()
+        line = one_line_error(kvarter(tmp_path, "node", "deploy", "--port", name))
+        assert time.monotonic() - start < 20
+    finally:
+        os.close(master)
+    assert "does not answer its REPL" in line and "reset button" in line

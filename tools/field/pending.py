@@ -1,0 +1,123 @@
+"""Registrations the gateway did not get: a node provisioned while the gateway
+was out of reach is configured all the same, and its registration waits on
+the laptop until `kvarter node register --pending` delivers it. The file holds
+the nodes' keys, so only its owner may read it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.registry import Node, RegistrationError
+from gateway.registry_client import NodeExists, RegistryError, register_nodes
+from tools.field.errors import FieldError
+
+ENV = "KVARTER_PENDING"
+
+
+def pending_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get(ENV):
+        return Path(env[ENV])
+    state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "kvarter" / "pending-registrations.json"
+
+
+@dataclass(frozen=True)
+class Pending:
+    node: Node  # with its key
+    gateway: str  # HOST:PORT
+    replace: bool  # a replacement node taking over an id the gateway has
+    saved_at: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"node": json.loads(self.node.to_json(with_key=True)), "gateway": self.gateway,
+                "replace": self.replace, "saved_at": self.saved_at}
+
+
+def load(path: Path) -> list[Pending]:
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as e:
+        raise FieldError(f"cannot read the pending registrations in {path} ({e}): move the "
+                         "file aside and register those nodes with 'kvarter node register'"
+                         ) from None
+    try:
+        return [Pending(Node.from_dict(p["node"]), str(p["gateway"]), bool(p["replace"]),
+                        float(p["saved_at"])) for p in raw["registrations"]]
+    except (KeyError, TypeError, ValueError, RegistrationError) as e:
+        raise FieldError(f"the pending registrations in {path} are damaged ({e}): move the "
+                         "file aside and register those nodes with 'kvarter node register'"
+                         ) from None
+
+
+def store(path: Path, entries: list[Pending]) -> None:
+    """Write atomically (a new file renamed over the old), readable by its
+    owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not entries:
+        path.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pending-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"registrations": [p.to_dict() for p in entries]}, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: Path, node: Node, gateway: str, replace: bool) -> None:
+    """Keep one registration per node id: the newest provisioning wins."""
+    entries = [p for p in load(path) if p.node.node_id != node.node_id]
+    entries.append(Pending(node, gateway, replace, time.time()))
+    store(path, entries)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    node_id: str
+    gateway: str
+    ok: bool
+    text: str
+
+
+def deliver(path: Path, timeout: float = 5.0) -> list[Outcome]:
+    """Try every pending registration once; the delivered ones are removed
+    from the file, the others stay for the next try."""
+    from gateway.cli import parse_hostport
+
+    entries = load(path)
+    outcomes: list[Outcome] = []
+    left: list[Pending] = []
+    for p in entries:
+        host, port = parse_hostport(p.gateway)
+        try:
+            created = asyncio.run(register_nodes(host, port, [p.node], timeout=timeout,
+                                                 only_new=not p.replace))[p.node.node_id]
+        except NodeExists:
+            left.append(p)
+            outcomes.append(Outcome(p.node.node_id, p.gateway, False,
+                                    "the gateway already has this id: if this node replaces "
+                                    f"it, run 'kvarter node provision {p.node.node_id} ... "
+                                    "--replace' again"))
+            continue
+        except RegistryError as e:
+            left.append(p)
+            outcomes.append(Outcome(p.node.node_id, p.gateway, False, str(e)))
+            continue
+        outcomes.append(Outcome(p.node.node_id, p.gateway, True,
+                                "registered" if created else "updated"))
+    store(path, left)
+    return outcomes
