@@ -14,8 +14,8 @@ from pathlib import Path
 
 from bench.report import line
 from firmware import coap, codec
-from gateway.registry import Node
-from gateway.registry_client import register_nodes
+from gateway.coap.client import register_nodes
+from gateway.records import Node
 from tools.demo import free_udp_port, start_gateway, stop_gateway
 
 CLIENTS = 64  # nodes sending at once, each with one request in flight

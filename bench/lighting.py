@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bench.report import line
 from firmware import coap, codec, light_codec
-from gateway.registry import Node
-from gateway.registry_client import register_nodes
+from gateway.coap.client import register_nodes
+from gateway.records import Node
 from sim.district import offset
 from sim.lighting import NightSimulation
 from sim.night_scene import build

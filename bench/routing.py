@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from bench.report import line
-from gateway.bin_import import read_bins
-from gateway.bin_types import Catalogue
-from gateway.route_stops import stops_for_all_bins
-from gateway.routing import Stop, Truck, plan_routes
+from gateway.waste.bin_import import read_bins
+from gateway.waste.bin_types import Catalogue
+from gateway.waste.routing import Stop, Truck, plan_routes
+from gateway.waste.stops import stops_for_all_bins
 
 GAVLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" \
     / "gavle-papperskorgar.geojson"

@@ -16,7 +16,7 @@ POWER_MIN_DBM = -9
 POWER_MAX_DBM = 22  # the SX1262's ceiling; 869.525 MHz allows more ERP
 MAX_RX_PER_POLL = 4
 # The bridge's duty-cycle record. The gateway keeps the same record of the
-# same transmissions (gateway/downlink.py), so both must merge alike.
+# same transmissions (gateway/radio/downlink.py), so both must merge alike.
 DUTY_ENTRIES = 256
 
 

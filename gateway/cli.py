@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from firmware import codec
+from gateway.app import serve
 from gateway.config import GatewayConfig, GatewayConfigError
-from gateway.service import serve
-from gateway.store import Store
+from gateway.storage.store import Store
 
 
 def parse_hostport(value: str) -> tuple[str, int]:

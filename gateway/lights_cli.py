@@ -20,11 +20,11 @@ import click
 
 from firmware import light_codec
 from gateway.cli import config_option, db_option, open_store
-from gateway.light_commands import build_wave_parts, push_profile
-from gateway.light_energy import replay_energy
-from gateway.light_wave import WaveSettings
-from gateway.streets import StreetsError, build_network, read_streets
-from gateway.zones import Step, Zone, ZoneBook, ZoneError
+from gateway.lighting.energy import replay_energy
+from gateway.lighting.service import build_wave_parts, push_profile
+from gateway.lighting.streets import StreetsError, build_network, read_streets
+from gateway.lighting.wave import WaveSettings
+from gateway.lighting.zones import Step, Zone, ZoneBook, ZoneError
 
 OFFLINE_AFTER_S = 15 * 60  # not heard from for this long: shown as offline
 

@@ -17,15 +17,15 @@ import click
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.bin_import import BBox, BinImportError, read_bins
-from gateway.bin_types import Catalogue, CatalogueError
 from gateway.cli import config_option, db_option, load_config, parse_hostport
-from gateway.forecast import Forecaster
-from gateway.registry import Node
-from gateway.registry_client import RegistryError, register_nodes
-from gateway.route_output import crew_message, write_plan
-from gateway.route_stops import StopSelector, forecast_selector, stops_for_all_bins
-from gateway.routing import (
+from gateway.coap.client import RegistryError, register_nodes
+from gateway.records import Node
+from gateway.storage.store import Store
+from gateway.waste.bin_import import BBox, BinImportError, read_bins
+from gateway.waste.bin_types import Catalogue, CatalogueError
+from gateway.waste.forecast import Forecaster
+from gateway.waste.route_sheets import crew_message, write_plan
+from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
     DEFAULT_TIME_LIMIT_S,
@@ -33,7 +33,7 @@ from gateway.routing import (
     Truck,
     plan_routes,
 )
-from gateway.store import Store
+from gateway.waste.stops import StopSelector, forecast_selector, stops_for_all_bins
 
 types_option = click.option(
     "--types", "types_file", type=click.Path(path_type=Path),

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from gateway.cli import parse_hostport
-from gateway.registry_client import RegistryError, register_nodes
+from gateway.coap.client import RegistryError, register_nodes
 from sim.district import build
 from sim.runner import Outcome, Simulation
 from sim.virtual_node import VirtualNode, VirtualNodeError

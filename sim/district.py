@@ -7,7 +7,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from gateway.registry import Node
+from gateway.records import Node
 
 # Gävle's city centre: the default place for a simulated district.
 DEFAULT_CENTRE = (60.6749, 17.1413)

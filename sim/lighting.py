@@ -1,6 +1,6 @@
 """A night of street lighting: the scene's poles run the light node firmware
 on a simulated hardware layer, and their presence events go to the gateway's
-own light wave (gateway/light_wave.py), whose brighten commands come back to
+own light wave (gateway/lighting/wave.py), whose brighten commands come back to
 the nodes as CoAP requests after a latency, all in virtual time. The lamps'
 levels are then judged: energy against full all night, and dark arrivals.
 
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from firmware import coap, codec, light_codec
 from firmware.config import Config
 from firmware.light_node import LightNode
-from gateway.light_wave import LightWave, Pole, WaveSettings
-from gateway.registry import Node
-from gateway.streets import load_network
-from gateway.zones import Zone, ZoneBook
+from gateway.lighting.streets import load_network
+from gateway.lighting.wave import LightWave, Pole, WaveSettings
+from gateway.lighting.zones import Zone, ZoneBook
+from gateway.records import Node
 from sim.hal import FlashStore, PresenceInput, RecordingLed, RtcMemory, VirtualClock
 from sim.night_scene import LampTrace, NightResult, Scene, detections, judge
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 
 from firmware import codec, report_policy
 from firmware.config import Config
-from gateway.forecast import HOUR, Forecaster
-from gateway.planning import DEFAULT_PLAN, PlanSettings, select
-from gateway.routing import Stop, Truck, plan_routes
+from gateway.waste.forecast import HOUR, Forecaster
+from gateway.waste.planning import DEFAULT_PLAN, PlanSettings, select
+from gateway.waste.routing import Stop, Truck, plan_routes
 from sim.fill_model import FillProfile
 
 PLAN_HOUR = 6

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.registry import Node
-from gateway.registry_client import register_nodes
+from gateway.coap.client import register_nodes
+from gateway.records import Node
 from tools.demo import free_udp_port, start_gateway, stop_gateway
 
 

@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Sequence
 
-from gateway.registry import Node
+from gateway.records import Node
 
 ORIGIN = (59.3300, 18.0600)
 M_PER_DEG = 111_320.0

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.bin_import import BBox, BinImportError, import_bins, read_bins
-from gateway.bin_types import GENERIC, Catalogue
+from gateway.waste.bin_import import BBox, BinImportError, import_bins, read_bins
+from gateway.waste.bin_types import GENERIC, Catalogue
 
 SAMPLE = Path(__file__).parent / "data" / "bins_sample.geojson"
 GAVLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gavle-papperskorgar.geojson"

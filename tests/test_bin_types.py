@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.bin_types import COMPACTION_FACTOR, GENERIC, Catalogue, CatalogueError, Match
+from gateway.waste.bin_types import COMPACTION_FACTOR, GENERIC, Catalogue, CatalogueError, Match
 
 # Every PRODTYP in Gävle's open data (papperskorgar), and the simulator's types.
 GAVLE_TYPES = ["Hags - Rosen", "Hags - Rosen SVART", "Hags - Rosen GRÖN", "JCDecaux - Standard",

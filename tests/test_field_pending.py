@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import launch_gateway, one_line_error
 
-from gateway.registry import Node
+from gateway.records import Node
 from tools.demo import free_udp_port, start_gateway, stop_gateway
 from tools.field import pending
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import RunningGateway, one_line_error
 
 from firmware.config import ConfigError, parse
-from gateway.registry import Node
+from gateway.records import Node
 from tools.field.errors import FieldError
 from tools.field.provision import Request, build_config, config_text, parse_set, request_from
 from tools.field.site import load_site

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningGateway, one_line_error
 
-from gateway.registry import Node
+from gateway.records import Node
 from sim.virtual_node import VirtualNode
 from tools.demo import free_udp_port, start_gateway, stop_gateway
 from tools.field.node_link import NodeLink

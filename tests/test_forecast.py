@@ -7,8 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.forecast import HOUR, Forecaster, bucket_of
-from gateway.planning import PlanSettings, select
+from gateway.waste.forecast import HOUR, Forecaster, bucket_of
+from gateway.waste.planning import PlanSettings, select
 from sim.district import build
 from sim.fill_model import profiles
 from sim.waste import MONDAY, compare

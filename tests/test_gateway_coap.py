@@ -14,7 +14,7 @@ import pytest
 from conftest import RunningGateway
 
 from firmware import coap, codec
-from gateway.registry import Node
+from gateway.records import Node
 
 BIN = Node("B0001", "bin", 60.67, 17.14, "240L")
 LIGHT = Node("L0001", "light", 60.67, 17.15, "street-1")

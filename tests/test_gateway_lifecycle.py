@@ -13,8 +13,8 @@ from conftest import launch_gateway, one_line_error
 
 from firmware import codec
 from gateway.config import GatewayConfig, GatewayConfigError
-from gateway.registry import Node
-from gateway.store import BinRecord, Store
+from gateway.records import Node
+from gateway.storage.store import BinRecord, Store
 from tools.demo import gateway_log_path
 
 

@@ -23,10 +23,10 @@ from firmware import coap, codec, light_codec, radio_plan
 from firmware.airtime import airtime_us
 from firmware.lora_link import decode_feedback, node_tag
 from firmware.messaging import BIN_PATH, PRESENCE_PATH, STATUS_PATH, Uplink
-from gateway.downlink import BridgeClock, Downlink
-from gateway.lora_link import ack_deadline_ms
-from gateway.registry import Node
-from gateway.store import BinRecord, Store
+from gateway.radio.downlink import BridgeClock, Downlink
+from gateway.radio.lora import ack_deadline_ms
+from gateway.records import Node
+from gateway.storage.store import BinRecord, Store
 from tools.demo import gateway_log_path
 
 BIN = Node("B0001", "bin", 60.67, 17.14, "240L")

@@ -12,7 +12,7 @@ from conftest import launch_gateway
 from test_lighting_gateway import FakeLight, wait_for_addresses
 from test_mqtt import subscriber
 
-from gateway.registry import Node
+from gateway.records import Node
 
 
 def test_counts_per_zone_states_and_energy_are_published(tmp_path: Path, mosquitto: int) -> None:

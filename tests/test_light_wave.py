@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from lightkit import XY, geojson, point_along, pole
 
 from firmware import codec, light_codec
-from gateway.light_wave import CAR_MPS, CYCLE_MPS, WALK_MPS, LightWave, Pole, WaveSettings
-from gateway.registry import Node
-from gateway.streets import StreetsError, load_network, read_streets
-from gateway.zones import Zone, ZoneBook
+from gateway.lighting.streets import StreetsError, load_network, read_streets
+from gateway.lighting.wave import CAR_MPS, CYCLE_MPS, WALK_MPS, LightWave, Pole, WaveSettings
+from gateway.lighting.zones import Zone, ZoneBook
+from gateway.records import Node
 
 
 def wave_for(streets: list[tuple[str, list[XY]]], nodes: list[Node],

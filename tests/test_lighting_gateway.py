@@ -18,9 +18,9 @@ from conftest import RunningGateway, one_line_error
 from lightkit import geojson, pole
 
 from firmware import coap, codec, light_codec
-from gateway.registry import Node
-from gateway.registry_client import RegistryError, list_nodes, register_nodes
-from gateway.store import PresenceRecord, Store
+from gateway.coap.client import RegistryError, list_nodes, register_nodes
+from gateway.records import Node
+from gateway.storage.store import PresenceRecord, Store
 
 
 def lights_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:

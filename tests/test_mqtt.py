@@ -12,7 +12,7 @@ from conftest import free_tcp_port, launch_gateway, start_mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware import coap, codec
-from gateway.registry import Node
+from gateway.records import Node
 
 
 def subscriber(port: int, topic: str) -> tuple[mqtt.Client, queue.Queue[mqtt.MQTTMessage]]:

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from conftest import RunningGateway
 
-from gateway.registry import Node, RegistrationError
-from gateway.registry_client import (
+from gateway.coap.client import (
     GatewayUnreachable,
     NodeExists,
     get_node,
     list_nodes,
     register_nodes,
 )
-from gateway.store import Store
+from gateway.records import Node, RegistrationError
+from gateway.storage.store import Store
 from tools.demo import free_udp_port
 
 KEY = "0123456789abcdef0123456789abcdef"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.route_output import (
+from gateway.waste.route_sheets import (
     GPX_NS,
     crew_message,
     plan_geojson,
@@ -21,7 +21,7 @@ from gateway.route_output import (
     svg_map,
     write_plan,
 )
-from gateway.routing import RoutePlan, Stop, Truck, TruckRoute, Unserved
+from gateway.waste.routing import RoutePlan, Stop, Truck, TruckRoute, Unserved
 
 DEPOT = (60.6749, 17.1413)
 G = f"{{{GPX_NS}}}"

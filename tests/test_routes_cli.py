@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import RunningGateway, one_line_error
 
-from gateway.registry import Node
-from gateway.store import Store
+from gateway.records import Node
+from gateway.storage.store import Store
 
 SAMPLE = Path(__file__).parent / "data" / "bins_sample.geojson"
 

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.bin_types import Catalogue
-from gateway.registry import Node
-from gateway.route_stops import stops_for_all_bins
-from gateway.routing import (
+from gateway.records import Node
+from gateway.waste.bin_types import Catalogue
+from gateway.waste.routing import (
     RoutePlan,
     Stop,
     Truck,
@@ -22,6 +21,7 @@ from gateway.routing import (
     plan_routes,
     travel_matrices,
 )
+from gateway.waste.stops import stops_for_all_bins
 
 DEPOT = (60.6749, 17.1413)
 FAST = 0.3  # seconds of search: these plans are small

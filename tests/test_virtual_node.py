@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningGateway
 
-from gateway.registry import Node
+from gateway.records import Node
 from sim.district import DEFAULT_CENTRE
 from sim.virtual_node import VirtualNode
 from tools.firmware_build import FIRMWARE_DIR, compile_file, firmware_sources

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from gateway.cli import format_summary
-from gateway.registry_client import RegistryError, list_nodes
-from gateway.store import Store
+from gateway.coap.client import RegistryError, list_nodes
+from gateway.storage.store import Store
 from sim.cli import format_outcome, run_district
 
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.registry_client import register_nodes
-from gateway.store import Store
-from gateway.zones import Zone
+from gateway.coap.client import register_nodes
+from gateway.lighting.zones import Zone
+from gateway.storage.store import Store
 from sim.district import build
 from sim.lora_channel import DutyAudit
 from sim.lora_runner import Fault, LoraOutcome, LoraSimulation, Reckoning, reckon

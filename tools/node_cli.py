@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from gateway.cli import parse_hostport
-from gateway.registry import Node, RegistrationError
-from gateway.registry_client import RegistryError, register_nodes
+from gateway.coap.client import RegistryError, register_nodes
+from gateway.records import Node, RegistrationError
 from tools.battery_cli import battery
 from tools.field.errors import FieldError
 from tools.firmware_build import compile_all

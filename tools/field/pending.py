@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.registry import Node, RegistrationError
-from gateway.registry_client import NodeExists, RegistryError, register_nodes
+from gateway.coap.client import NodeExists, RegistryError, register_nodes
+from gateway.records import Node, RegistrationError
 from tools.field.errors import FieldError
 
 ENV = "KVARTER_PENDING"

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from firmware.config import ConfigError, parse
-from gateway.registry import Node, RegistrationError
-from gateway.registry_client import (
+from gateway.coap.client import (
     GatewayUnreachable,
     NodeExists,
     RegistryError,
     get_node,
     register_nodes,
 )
+from gateway.records import Node, RegistrationError
 from tools.field import pending
 from tools.field.deploy import sha256
 from tools.field.errors import FieldError

@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.bin_types import Catalogue, Match
-from gateway.registry import Node, RegistrationError
+from gateway.records import Node, RegistrationError
+from gateway.waste.bin_types import Catalogue, Match
 
 TYPE_PROPERTY = "PRODTYP"  # Gävle's name for the bin type
 # Bins further than this from the middle of all the others are taken to be

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gateway.forecast import HOUR, Forecaster
+from gateway.waste.forecast import HOUR, Forecaster
 
 
 @dataclass(frozen=True)

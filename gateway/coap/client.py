@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from gateway.registry import Node
+from gateway.records import Node
 
 
 class RegistryError(RuntimeError):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from gateway.bin_types import Catalogue
-from gateway.forecast import Forecaster
-from gateway.planning import DEFAULT_PLAN, PlanSettings, select
-from gateway.registry import Node
-from gateway.routing import Stop
+from gateway.records import Node
+from gateway.waste.bin_types import Catalogue
+from gateway.waste.forecast import Forecaster
+from gateway.waste.planning import DEFAULT_PLAN, PlanSettings, select
+from gateway.waste.routing import Stop
 
 StopSelector = Callable[[Sequence[Node], Catalogue], list[Stop]]
 
@@ -29,7 +29,7 @@ def stops_for_all_bins(nodes: Sequence[Node], catalogue: Catalogue) -> list[Stop
 
 def forecast_selector(forecaster: Forecaster, shift_start: float,
                       settings: PlanSettings = DEFAULT_PLAN) -> StopSelector:
-    """Stops for the bins the daily plan picks (gateway/planning.py): required
+    """Stops for the bins the daily plan picks (gateway/waste/planning.py): required
     when a bin could be full before the next service, optional with a prize
     when it is worth taking. Litres are what the bin is expected to hold."""
     def choose(nodes: Sequence[Node], catalogue: Catalogue) -> list[Stop]:

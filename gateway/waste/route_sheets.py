@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from html import escape
 from pathlib import Path
 
-from gateway.routing import RoutePlan, Stop, TruckRoute
+from gateway.waste.routing import RoutePlan, Stop, TruckRoute
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 METRES_PER_DEGREE = 111_320.0  # of latitude; of longitude times cos(latitude)
@@ -104,7 +104,7 @@ def crew_message(route: TruckRoute, district: str, date: str,
                  depot: tuple[float, float] | None = None,
                  prefix: str = "kvarter") -> tuple[str, bytes]:
     """(topic, payload) of a crew's route, published like the gateway's
-    reports (QoS 1; gateway/mqtt.py). The stops are [node id, lat, lon] in
+    reports (QoS 1; gateway/publish/mqtt.py). The stops are [node id, lat, lon] in
     the order to visit them."""
     names = (("prefix", prefix), ("district", district), ("truck name", route.truck.name))
     for what, name in names:

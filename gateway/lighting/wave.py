@@ -33,8 +33,8 @@ import math
 from dataclasses import dataclass, field
 
 from firmware import codec, light_codec
-from gateway.streets import Network
-from gateway.zones import ZoneBook
+from gateway.lighting.streets import Network
+from gateway.lighting.zones import ZoneBook
 
 WALK_MPS = 1.4
 CYCLE_MPS = 5.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.store import Record, Store
+from gateway.storage.store import Record, Store
 from gateway.tasks import cancel
 
 

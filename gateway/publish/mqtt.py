@@ -1,6 +1,6 @@
 """Publishing accepted reports to an MQTT broker, which is how the rest of the
 city sees a district's data. Presence is published as counts only: per event
-of a pole, and per zone and interval (gateway/light_commands.py)."""
+of a pole, and per zone and interval (gateway/lighting/service.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.store import BinRecord, PresenceRecord, Record, StatusRecord
+from gateway.storage.store import BinRecord, PresenceRecord, Record, StatusRecord
 
 log = logging.getLogger("gateway.mqtt")
 

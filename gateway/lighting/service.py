@@ -11,7 +11,7 @@ datagram is handed to the kernel and the presence event goes on to be
 stored.
 
 `Lighting` is the gateway's part of street lighting: it keeps the light wave
-(gateway/light_wave.py) built from the imported streets, the registry and the
+(gateway/lighting/wave.py) built from the imported streets, the registry and the
 zones (rebuilt when any of them changes), feeds it the accepted presence
 events, sends what it decides, and counts presence and energy per zone for
 MQTT.
@@ -32,12 +32,12 @@ import aiocoap
 from aiocoap.numbers.codes import Code
 
 from firmware import coap, light_codec
-from gateway.light_wave import Command, Decision, LightWave, Pole, WaveSettings
-from gateway.registry import Node
-from gateway.store import PresenceRecord, StatusRecord, Store
-from gateway.streets import Network, StreetsError, load_network
+from gateway.lighting.streets import Network, StreetsError, load_network
+from gateway.lighting.wave import Command, Decision, LightWave, Pole, WaveSettings
+from gateway.lighting.zones import Zone, ZoneBook, ZoneError
+from gateway.records import Node
+from gateway.storage.store import PresenceRecord, StatusRecord, Store
 from gateway.tasks import cancel
-from gateway.zones import Zone, ZoneBook, ZoneError
 
 log = logging.getLogger("gateway.lights")
 

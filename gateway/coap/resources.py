@@ -24,13 +24,13 @@ from aiocoap.numbers.codes import Code
 
 from firmware.coap import CONTENT_OCTET_STREAM
 from firmware.messaging import BIN_PATH, PRESENCE_PATH
-from gateway.ingest import Reason, Rejected
-from gateway.light_commands import STATUS_PATH
-from gateway.registry import Node, RegistrationError
-from gateway.store import PresenceRecord, Record, StatusRecord
+from gateway.ingest.decode import Reason, Rejected
+from gateway.lighting.service import STATUS_PATH
+from gateway.records import Node, RegistrationError
+from gateway.storage.store import PresenceRecord, Record, StatusRecord
 
 if TYPE_CHECKING:
-    from gateway.service import Gateway
+    from gateway.app import Gateway
 
 log = logging.getLogger("gateway.coap")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from firmware import codec, light_codec
-from gateway.registry import ADDR_MAX, ADDR_MIN, Node, RegistrationError
+from gateway.records import ADDR_MAX, ADDR_MIN, Node, RegistrationError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from gateway.light_wave import LightWave, Pole, WaveSettings
-from gateway.streets import Network
-from gateway.zones import ZoneBook
+from gateway.lighting.streets import Network
+from gateway.lighting.wave import LightWave, Pole, WaveSettings
+from gateway.lighting.zones import ZoneBook
 
 Event = tuple[str, float, int, float | None, int]  # node, time, count, speed, flags
 

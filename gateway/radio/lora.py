@@ -28,7 +28,7 @@ from firmware import coap, radio_plan
 from firmware.airtime import airtime_us
 from firmware.bridge_frame import Hello, Rx, Tx, TxResult
 from firmware.lora_link import FEEDBACK_LEN, adr_sf, encode_feedback, node_tag
-from gateway.downlink import Downlink
+from gateway.radio.downlink import Downlink
 
 log = logging.getLogger("gateway.lora")
 

@@ -8,8 +8,8 @@ from enum import Enum
 from typing import TypeVar
 
 from firmware import codec, light_codec
-from gateway.registry import Node
-from gateway.store import BinRecord, PresenceRecord, StatusRecord
+from gateway.records import Node
+from gateway.storage.store import BinRecord, PresenceRecord, StatusRecord
 
 T = TypeVar("T")
 

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gateway.registry import Node
+from gateway.records import Node
 
 SNAP_M = 25.0  # a pole further than this from every street is not placed
 JOIN_M = 5.0  # street ends this close to another street are joined to it

@@ -12,18 +12,18 @@ from collections import Counter
 
 import aiocoap
 
-from gateway.coap_server import build_site
+from gateway.coap.resources import build_site
 from gateway.config import GatewayConfig
-from gateway.downlink import Downlink
-from gateway.ingest import Ingest, Rejected
-from gateway.light_commands import Lighting
-from gateway.light_wave import WaveSettings
-from gateway.lora_bridge import RadioLink
-from gateway.lora_link import LoraLink
-from gateway.mqtt import MqttPublisher, NoPublisher, Publisher
-from gateway.registry import Node
-from gateway.store import PresenceRecord, Store
-from gateway.writer import BatchWriter
+from gateway.ingest.decode import Ingest, Rejected
+from gateway.ingest.writer import BatchWriter
+from gateway.lighting.service import Lighting
+from gateway.lighting.wave import WaveSettings
+from gateway.publish.mqtt import MqttPublisher, NoPublisher, Publisher
+from gateway.radio.downlink import Downlink
+from gateway.radio.lora import LoraLink
+from gateway.radio.serial_line import RadioLink
+from gateway.records import Node
+from gateway.storage.store import PresenceRecord, Store
 
 log = logging.getLogger("gateway")
 
