@@ -16,7 +16,7 @@ from bench.report import line
 from firmware import coap, codec
 from gateway.coap.client import register_nodes
 from gateway.records import Node
-from tools.demo import free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 
 CLIENTS = 64  # nodes sending at once, each with one request in flight
 SECONDS = 4.0

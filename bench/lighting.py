@@ -21,9 +21,9 @@ from firmware import coap, codec, light_codec
 from gateway.coap.client import register_nodes
 from gateway.records import Node
 from sim.district import offset
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 from sim.lighting import NightSimulation
 from sim.night_scene import build
-from tools.demo import free_udp_port, start_gateway, stop_gateway
 
 # 2026-11-20 17:00 UTC, 18:00 in Gävle: dark until after 07:00.
 DUSK = 1_795_194_000 - 1_795_194_000 % 86400 + 17 * 3600

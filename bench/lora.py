@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from bench.report import line
-from tools.lora_scenario import STANDARD_FAULTS, ScenarioResult, run_lora_scenario
+from sim.lora_scenario import STANDARD_FAULTS, ScenarioResult, run_lora_scenario
 
 
 def _node_worst(result: ScenarioResult) -> float:

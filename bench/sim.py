@@ -6,8 +6,8 @@ import tempfile
 from pathlib import Path
 
 from bench.report import line
-from sim.cli import run_district
-from tools.demo import free_udp_port, start_gateway, stop_gateway
+from sim.district_day import run_district
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 
 
 def run() -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 
 from gateway.coap.client import register_nodes
 from gateway.records import Node
-from tools.demo import free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:

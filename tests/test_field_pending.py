@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import launch_gateway, one_line_error
 
 from gateway.records import Node
-from tools.demo import free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 from tools.field import pending
 
 KEY = "00112233445566778899aabbccddeeff"

@@ -20,8 +20,8 @@ import pytest
 from conftest import RunningGateway, one_line_error
 
 from gateway.records import Node
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 from sim.virtual_node import VirtualNode
-from tools.demo import free_udp_port, start_gateway, stop_gateway
 from tools.field.node_link import NodeLink
 
 WIFI = {"city-iot": "secret"}

@@ -15,7 +15,7 @@ from firmware import codec
 from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.records import Node
 from gateway.storage.store import BinRecord, Store
-from tools.demo import gateway_log_path
+from sim.gateway_process import gateway_log_path
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

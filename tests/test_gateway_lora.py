@@ -27,7 +27,7 @@ from gateway.radio.downlink import BridgeClock, Downlink
 from gateway.radio.lora import ack_deadline_ms
 from gateway.records import Node
 from gateway.storage.store import BinRecord, Store
-from tools.demo import gateway_log_path
+from sim.gateway_process import gateway_log_path
 
 BIN = Node("B0001", "bin", 60.67, 17.14, "240L")
 WAIT_S = 20.0

@@ -24,7 +24,7 @@ from gateway.storage.store import PresenceRecord, Store
 
 
 def lights_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.lights_cli", *args, "--db", str(db)],
+    return subprocess.run([sys.executable, "-m", "tools.cli", "lights", *args, "--db", str(db)],
                           capture_output=True, text=True, timeout=120)
 
 

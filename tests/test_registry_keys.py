@@ -22,7 +22,7 @@ from gateway.coap.client import (
 )
 from gateway.records import Node, RegistrationError
 from gateway.storage.store import Store
-from tools.demo import free_udp_port
+from sim.gateway_process import free_udp_port
 
 KEY = "0123456789abcdef0123456789abcdef"
 NEW_KEY = "fedcba9876543210fedcba9876543210"

@@ -1,8 +1,7 @@
 """`bins import` into a running gateway and `routes plan` from its database,
 as an operator runs them; errors are one line, never a traceback.
 
-The commands are run as their own process through gateway.routes_cli (the
-`kvarter` command wires the groups in)."""
+The commands are run as their own process, as `kvarter bins|routes ...`."""
 
 from __future__ import annotations
 
@@ -22,9 +21,8 @@ SAMPLE = Path(__file__).parent / "data" / "bins_sample.geojson"
 
 
 def run(group: str, *args: str) -> subprocess.CompletedProcess[str]:
-    code = f"from gateway.routes_cli import {group}; {group}(prog_name='kvarter {group}')"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-m", "tools.cli", group, *args], capture_output=True,
+                          text=True, timeout=120)
 
 
 def test_import_registers_the_good_bins_and_prints_each_problem(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.lora_scenario import STANDARD_FAULTS, run_lora_scenario
+from sim.lora_scenario import STANDARD_FAULTS, run_lora_scenario
 
 
 def test_no_report_lost_or_stored_twice_across_outage_unplug_reboots_and_interference(

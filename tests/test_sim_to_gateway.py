@@ -11,8 +11,8 @@ from conftest import RunningGateway
 
 from firmware import codec
 from sim.district import build
+from sim.gateway_process import start_gateway, stop_gateway
 from sim.runner import Simulation
-from tools.demo import start_gateway, stop_gateway
 
 START = 1_790_000_000 // 86400 * 86400
 

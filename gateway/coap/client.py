@@ -25,6 +25,15 @@ class NodeExists(RegistryError):
     """A registration meant for a new node names an id the gateway already has."""
 
 
+def parse_hostport(value: str) -> tuple[str, int]:
+    """A gateway's CoAP address given as HOST:PORT ([v6]:PORT for IPv6);
+    ValueError says what is wrong with it."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"--gateway {value!r} is not HOST:PORT, e.g. 127.0.0.1:5683")
+    return host.strip("[]"), int(port)
+
+
 def _uri(host: str, port: int, path: str) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"

@@ -110,3 +110,30 @@ class MqttPublisher:
                 break  # never connected: nothing more can be delivered now
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class PublishError(RuntimeError):
+    """The broker could not be reached; the message says which and why."""
+
+
+def publish_retained(host: str, port: int, client_id: str,
+                     messages: list[tuple[str, bytes]]) -> list[str]:
+    """Publish (topic, payload) messages retained at QoS 1 and wait until the
+    broker has each of them; returns the topics. A one-off connection, for
+    commands (the running gateway keeps its own, MqttPublisher)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    try:
+        client.connect(host, port)
+    except OSError as e:
+        raise PublishError(
+            f"MQTT broker {host}:{port} cannot be reached ({e.strerror or e})") from None
+    client.loop_start()
+    topics = []
+    try:
+        for topic, payload in messages:
+            client.publish(topic, payload, qos=1, retain=True).wait_for_publish(10)
+            topics.append(topic)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return topics

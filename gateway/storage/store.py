@@ -233,6 +233,12 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- registry ------------------------------------------------------
     def register(self, node: Node) -> bool:
         """Add or update a node. Returns True when it is new."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.coap.client import NodeExists, RegistryError, register_nodes
+from gateway.coap.client import NodeExists, RegistryError, parse_hostport, register_nodes
 from gateway.records import Node, RegistrationError
 from tools.field.errors import FieldError
 
@@ -96,13 +96,14 @@ class Outcome:
 def deliver(path: Path, timeout: float = 5.0) -> list[Outcome]:
     """Try every pending registration once; the delivered ones are removed
     from the file, the others stay for the next try."""
-    from gateway.cli import parse_hostport
-
     entries = load(path)
     outcomes: list[Outcome] = []
     left: list[Pending] = []
     for p in entries:
-        host, port = parse_hostport(p.gateway)
+        try:
+            host, port = parse_hostport(p.gateway)
+        except ValueError as e:
+            raise FieldError(str(e)) from None
         try:
             created = asyncio.run(register_nodes(host, port, [p.node], timeout=timeout,
                                                  only_new=not p.replace))[p.node.node_id]

@@ -18,9 +18,9 @@ from gateway.coap.client import register_nodes
 from gateway.lighting.zones import Zone
 from gateway.storage.store import Store
 from sim.district import build
+from sim.gateway_process import free_udp_port, gateway_log_path, start_gateway, stop_gateway
 from sim.lora_channel import DutyAudit
 from sim.lora_runner import Fault, LoraOutcome, LoraSimulation, Reckoning, reckon
-from tools.demo import free_udp_port, gateway_log_path, start_gateway, stop_gateway
 
 DISTRICT_WIDTH_M = 1000.0  # the bins' grid (sim/district.py)
 

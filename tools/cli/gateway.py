@@ -11,29 +11,8 @@ import click
 
 from firmware import codec
 from gateway.app import serve
-from gateway.config import GatewayConfig, GatewayConfigError
-from gateway.storage.store import Store
-
-
-def parse_hostport(value: str) -> tuple[str, int]:
-    """A gateway's CoAP address given as HOST:PORT ([v6]:PORT for IPv6)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise click.ClickException(f"--gateway {value!r} is not HOST:PORT, e.g. 127.0.0.1:5683")
-    return host.strip("[]"), int(port)
-
-
-def load_config(config: Path | None, **overrides: object) -> GatewayConfig:
-    try:
-        return GatewayConfig.load(config, **overrides)
-    except GatewayConfigError as e:
-        raise click.ClickException(str(e)) from None
-
-
-config_option = click.option("--config", "config", type=click.Path(path_type=Path),
-                             help="TOML file with a [gateway] table.")
-db_option = click.option("--db", "db_path", type=click.Path(path_type=Path),
-                         help="SQLite file (default var/gateway.sqlite).")
+from gateway.storage.summary import format_summary
+from tools.cli.options import config_option, db_option, load_config, open_store
 
 
 @click.group()
@@ -63,24 +42,16 @@ def run(config: Path | None, **overrides: object) -> None:
             "is another gateway running? choose another --port") from None
 
 
-def open_store(config: Path | None, db_path: Path | None) -> Store:
-    cfg = load_config(config, db_path=db_path)
-    if not cfg.db_path.exists():
-        raise click.ClickException(
-            f"no gateway data at {cfg.db_path}: run 'kvarter gateway run' or 'make demo' first")
-    return Store(cfg.db_path)
-
-
 @gateway.command()
 @config_option
 @db_option
 def nodes(config: Path | None, db_path: Path | None) -> None:
     """List the registered nodes."""
-    store = open_store(config, db_path)
-    for n in store.nodes():
+    with open_store(config, db_path) as store:
+        nodes = store.nodes()
+    for n in nodes:
         addr = f" (addr {n.addr})" if n.addr is not None else ""
         click.echo(f"{n.node_id:<16} {n.role:<6} {n.lat:10.6f} {n.lon:11.6f} {n.kind}{addr}")
-    store.close()
 
 
 @gateway.command()
@@ -88,9 +59,8 @@ def nodes(config: Path | None, db_path: Path | None) -> None:
 @db_option
 def summary(config: Path | None, db_path: Path | None) -> None:
     """What the gateway has stored so far."""
-    store = open_store(config, db_path)
-    click.echo(format_summary(store, store.path))
-    store.close()
+    with open_store(config, db_path) as store:
+        click.echo(format_summary(store.summary(), store.path))
 
 
 @gateway.command()
@@ -100,9 +70,8 @@ def summary(config: Path | None, db_path: Path | None) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000))
 def reports(config: Path | None, db_path: Path | None, node_id: str | None, limit: int) -> None:
     """The latest bin reports, newest first."""
-    store = open_store(config, db_path)
-    rows = store.recent_bin_reports(node_id, limit)
-    store.close()
+    with open_store(config, db_path) as store:
+        rows = store.recent_bin_reports(node_id, limit)
     if not rows:
         raise click.ClickException(
             f"no reports from {node_id}" if node_id else "no bin reports stored yet")
@@ -123,20 +92,3 @@ FLAG_NAMES = [(codec.BIN_FLAG_THRESHOLD, "over-threshold"), (codec.BIN_FLAG_FAST
 
 def describe_flags(flags: int) -> str:
     return " ".join(name for bit, name in FLAG_NAMES if flags & bit)
-
-
-def format_summary(store: Store, path: Path) -> str:
-    s = store.summary()
-    over = ", ".join(f"{n} ({f:.0f}%)" for n, f in s.bins_over_threshold[:8])
-    more = len(s.bins_over_threshold) - 8
-    if more > 0:
-        over += f" and {more} more"
-    lines = [
-        f"nodes registered   {s.nodes_registered} ({s.bins} bins, {s.lights} lights)",
-        f"nodes seen         {s.nodes_seen}",
-        f"bin reports        {s.bin_reports}",
-        f"bins over threshold {len(s.bins_over_threshold)}" + (f": {over}" if over else ""),
-        f"presence events    {s.presence_events} ({s.detections} detections)",
-        f"data               {path}",
-    ]
-    return "\n".join(lines)

@@ -19,12 +19,12 @@ from typing import Any
 import click
 
 from firmware import light_codec
-from gateway.cli import config_option, db_option, open_store
 from gateway.lighting.energy import replay_energy
 from gateway.lighting.service import build_wave_parts, push_profile
 from gateway.lighting.streets import StreetsError, build_network, read_streets
 from gateway.lighting.wave import WaveSettings
 from gateway.lighting.zones import Step, Zone, ZoneBook, ZoneError
+from tools.cli.options import config_option, db_option, open_store
 
 OFFLINE_AFTER_S = 15 * 60  # not heard from for this long: shown as offline
 
@@ -56,8 +56,7 @@ def streets_import(file: Path, config: Path | None, db_path: Path | None, dry_ru
     """Import a GeoJSON file of LineString streets (WGS84) into the gateway's
     data; the registered light poles are placed along them. Problems are
     printed one per line; a pole that cannot be placed still lights itself."""
-    store = open_store(config, db_path)
-    try:
+    with open_store(config, db_path) as store:
         data = file.read_text(encoding="utf-8", errors="replace")
         try:
             sf = read_streets(data)
@@ -75,8 +74,6 @@ def streets_import(file: Path, config: Path | None, db_path: Path | None, dry_ru
             click.echo(f"  {name}: {shown}")
         if not dry_run:
             store.save_streets(data, str(file))
-    finally:
-        store.close()
 
 
 # --- zones ------------------------------------------------------------------------
@@ -143,13 +140,10 @@ def zone() -> None:
 def zone_show(name: str, config: Path | None, db_path: Path | None) -> None:
     """The zone's settings."""
     _checked(name)
-    store = open_store(config, db_path)
-    try:
+    with open_store(config, db_path) as store:
         z = _load_zone(store, name)
         poles = sum(1 for n in store.nodes() if n.role == "light" and n.kind == name)
         log = store.zone_log(name)
-    finally:
-        store.close()
     state = (f"revision {z.revision}, last changed {_when(log[-1][0])} by {log[-1][1]}"
              if log else "never changed: the defaults")
     click.echo(f"zone {name}: {poles} poles; {state}")
@@ -169,8 +163,7 @@ def zone_set(name: str, who: str, config: Path | None, db_path: Path | None,
     _checked(name)
     if not who.strip():
         raise click.ClickException("--who must name who makes the change")
-    store = open_store(config, db_path)
-    try:
+    with open_store(config, db_path) as store:
         old = _load_zone(store, name)
         try:
             new = old.changed(**_changes(given))
@@ -185,8 +178,6 @@ def zone_set(name: str, who: str, config: Path | None, db_path: Path | None,
             revision = store.save_zone(name, new.to_json(), who.strip(), diffs, old.revision)
         except ValueError as e:
             raise click.ClickException(str(e)) from None
-    finally:
-        store.close()
     for k, a, b in diffs:
         click.echo(f"zone {name}: {k} {a} -> {b}")
     click.echo(f"zone {name}: revision {revision} by {who.strip()}; "
@@ -200,11 +191,8 @@ def zone_set(name: str, who: str, config: Path | None, db_path: Path | None,
 def zone_log(name: str, config: Path | None, db_path: Path | None) -> None:
     """Who changed what in the zone, and when (UTC)."""
     _checked(name)
-    store = open_store(config, db_path)
-    try:
+    with open_store(config, db_path) as store:
         rows = store.zone_log(name)
-    finally:
-        store.close()
     if not rows:
         click.echo(f"zone {name}: no changes recorded")
         return
@@ -224,8 +212,7 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
     """The energy a change would save or cost, from the recorded presence
     events of the last days replayed through the light wave."""
     _checked(name)
-    store = open_store(config, db_path)
-    try:
+    with open_store(config, db_path) as store:
         current = _load_zone(store, name)
         try:
             proposed = current.changed(**_changes(given))
@@ -237,8 +224,6 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
         end = time.time()
         start = end - days * 86400
         events = [(n, float(t), c, s, f) for n, t, c, s, f in store.presence_since(start)]
-    finally:
-        store.close()
     if streets is None:
         raise click.ClickException("no streets imported: run 'lights streets import FILE' first")
     network, poles, zones, _ = build_wave_parts(nodes, streets, zone_rows)
@@ -270,13 +255,10 @@ def zone_push(name: str, timeout: float, config: Path | None, db_path: Path | No
     """Send the zone's profile to each of its poles (CON POST /z) and say which
     acknowledged."""
     _checked(name)
-    store = open_store(config, db_path)
-    try:
+    with open_store(config, db_path) as store:
         z = _load_zone(store, name)
         members = sorted(n.node_id for n in store.nodes() if n.role == "light" and n.kind == name)
         addresses = store.light_addresses()
-    finally:
-        store.close()
     if not members:
         raise click.ClickException(f"zone {name} has no light poles")
     known = {n: addresses[n] for n in members if n in addresses}
@@ -296,11 +278,8 @@ def zone_push(name: str, timeout: float, config: Path | None, db_path: Path | No
 @db_option
 def status(config: Path | None, db_path: Path | None) -> None:
     """Each pole: its level, when it was last heard, its energy, offline or not."""
-    store = open_store(config, db_path)
-    try:
+    with open_store(config, db_path) as store:
         rows = store.light_rows()
-    finally:
-        store.close()
     if not rows:
         raise click.ClickException("no light poles registered")
     now = time.time()
@@ -313,7 +292,3 @@ def status(config: Path | None, db_path: Path | None) -> None:
             (r.flags or 0) & light_codec.STATUS_OFFLINE)
         click.echo(f"{r.node_id:<16} {r.zone or '-':<12} {r.addr or '-':>5} {level:>6} "
                    f"{energy:>10}  {_when(r.last_seen):<19}  {'OFFLINE' if offline else 'ok'}")
-
-
-if __name__ == "__main__":
-    lights()

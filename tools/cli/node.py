@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 
 import click
 
-from gateway.cli import parse_hostport
+from firmware import config
 from gateway.coap.client import RegistryError, register_nodes
 from gateway.records import Node, RegistrationError
-from tools.battery_cli import battery
+from tools.battery import format_table
+from tools.cli.options import parse_hostport
 from tools.field.errors import FieldError
 from tools.firmware_build import compile_all
 
@@ -279,4 +280,21 @@ def setup_cmd(port: str, site_file: Path | None, image: Path | None, baud: int |
                + ("; it is running now" if not no_start else ""))
 
 
-node.add_command(battery)
+
+@node.command("battery")
+@click.option("--config", "config_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The node's config.json.")
+@click.option("--capacity-ah", default=19.0, show_default=True,
+              type=click.FloatRange(0.1, 1000), help="Cell capacity, Ah.")
+def battery(config_path: Path, capacity_ah: float) -> None:
+    """Estimate a bin node's battery life from its config (firmware/energy.py)."""
+    try:
+        cfg = config.parse(config_path.read_text())
+    except config.ConfigError as e:
+        raise click.ClickException(f"{config_path}: {e}") from None
+    if cfg.role != "bin":
+        raise click.ClickException(
+            f"{config_path}: {cfg.node_id} is a {cfg.role} node; the battery model is "
+            "for bin nodes (light nodes run on the pole's mains)")
+    click.echo(format_table(cfg, capacity_ah))

@@ -1,10 +1,10 @@
-"""The demo: a real gateway process serving a simulated district over
-loopback CoAP, then a summary of what it stored."""
+"""A real gateway as a process of its own on a free loopback port, for the
+demo, the simulated scenarios and the benchmarks: `kvarter gateway run`
+started, waited for until it answers CoAP, and stopped with SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -12,10 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.cli import format_summary
 from gateway.coap.client import RegistryError, list_nodes
-from gateway.storage.store import Store
-from sim.cli import format_outcome, run_district
 
 
 def free_udp_port() -> int:
@@ -60,36 +57,3 @@ def stop_gateway(proc: subprocess.Popen[bytes]) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
-
-
-def run_demo(data_dir: Path, bins: int, lights: int, hours: float) -> str:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db = data_dir / "gateway.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    port = free_udp_port()
-    gateway = start_gateway(db, port)
-    try:
-        outcome = run_district(("127.0.0.1", port), bins, lights, hours, seed=1)
-    finally:
-        code = stop_gateway(gateway)
-    store = Store(db)
-    try:
-        summary = format_summary(store, db)
-    finally:
-        store.close()
-    shown = os.path.relpath(db)
-    return "\n".join([
-        f"kvarter demo: a gateway on coap://127.0.0.1:{port} served a simulated district",
-        "",
-        format_outcome(outcome),
-        summary,
-        f"gateway exit       {'clean' if code == 0 else f'code {code}'}",
-        "",
-        "next:",
-        f"  .venv/bin/kvarter gateway summary --db {shown}",
-        f"  .venv/bin/kvarter gateway nodes --db {shown}",
-        f"  .venv/bin/kvarter gateway reports --db {shown} --limit 10",
-        "  .venv/bin/kvarter gateway run        # a gateway of your own on port 5683",
-        "  .venv/bin/kvarter sim run --gateway 127.0.0.1:5683 --bins 200 --hours 48",
-    ])

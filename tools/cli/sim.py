@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import math
 import time
 from pathlib import Path
 
 import click
 
-from gateway.cli import parse_hostport
-from gateway.coap.client import RegistryError, register_nodes
+from gateway.coap.client import RegistryError
 from sim.district import build
-from sim.runner import Outcome, Simulation
+from sim.district_day import format_outcome, run_district
 from sim.virtual_node import VirtualNode, VirtualNodeError
-
-
-def run_district(gateway: tuple[str, int], bins: int, lights: int, hours: float,
-                 seed: int, report_interval_s: int = 3600) -> Outcome:
-    district = build(bins, lights, hours, seed=seed)
-    try:
-        asyncio.run(register_nodes(gateway[0], gateway[1], district.nodes()))
-    except RegistryError as e:
-        raise click.ClickException(str(e)) from None
-    # The simulated days are the days just past, starting at midnight UTC, so
-    # reports carry real dates and none lies in the future.
-    start = (int(time.time()) // 86400 - math.ceil(hours / 24)) * 86400
-    sim = Simulation(district, gateway, hours, start, report_interval_s, seed)
-    return sim.run()
-
-
-def format_outcome(o: Outcome) -> str:
-    return "\n".join([
-        f"simulated          {o.virtual_hours:g} h in {o.real_seconds:.1f} s "
-        f"({len(o.bins)} bin nodes, {len(o.lights)} light nodes)",
-        f"bin reports acked  {o.reports_acked} (gave up on {o.reports_failed})",
-        f"presence events    {o.presence_sent} sent",
-        f"lamp energy        {o.light_energy_ratio * 100:.0f}% of lamps at full all the time",
-    ])
+from tools.cli.options import parse_hostport
 
 
 @click.group()
@@ -57,8 +31,11 @@ def sim() -> None:
 def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: int,
         seed: int) -> None:
     """Register a district with a running gateway and simulate it."""
-    outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
-                           report_interval_s)
+    try:
+        outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
+                               report_interval_s)
+    except RegistryError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(format_outcome(outcome))
 
 

@@ -1,0 +1,51 @@
+"""Today's plan from what the gateway has stored: the forecast as of now
+(every report, then what crews recorded) and the routes for the bins it picks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from gateway.records import Node
+from gateway.storage.store import Store
+from gateway.waste.bin_types import Catalogue
+from gateway.waste.forecast import Forecaster
+from gateway.waste.routing import (
+    DEFAULT_CIRCUITY,
+    DEFAULT_SPEED_KMH,
+    DEFAULT_TIME_LIMIT_S,
+    RoutePlan,
+    Truck,
+    plan_routes,
+)
+from gateway.waste.stops import StopSelector, stops_for_all_bins
+
+
+def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[float, float],
+                   trucks: Sequence[Truck], *, select: StopSelector = stops_for_all_bins,
+                   all_required: bool = False, circuity: float = DEFAULT_CIRCUITY,
+                   speed_kmh: float = DEFAULT_SPEED_KMH,
+                   time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> RoutePlan:
+    """The plan for the bins `select` puts on it; all_required makes every
+    selected bin a required stop."""
+    stops = select(nodes, catalogue)
+    if all_required:
+        stops = [replace(s, required=True) for s in stops]
+    return plan_routes(depot, stops, trucks, circuity=circuity, speed_kmh=speed_kmh,
+                       time_limit_s=time_limit_s)
+
+
+def forecast_from(store: Store) -> Forecaster:
+    """The forecast as of now: every stored report, then what crews recorded."""
+    forecaster = Forecaster(utc_offset_h=local_utc_offset_h())
+    forecaster.feed(store.fill_history())
+    for node_id, at, outcome, _ in store.visits():
+        if outcome == "emptied":
+            forecaster.mark_emptied(node_id, at)
+    return forecaster
+
+
+def local_utc_offset_h() -> float:
+    offset = datetime.now().astimezone().utcoffset()
+    return offset.total_seconds() / 3600 if offset else 0.0

@@ -1,0 +1,165 @@
+"""`kvarter routes ...`: plan the crews' routes and show them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date as Date
+from datetime import datetime
+from datetime import time as dtime
+from pathlib import Path
+
+import click
+
+from gateway.publish.mqtt import PublishError, publish_retained
+from gateway.storage.store import Store
+from gateway.waste.route_sheets import crew_message, write_plan
+from gateway.waste.routing import (
+    DEFAULT_CIRCUITY,
+    DEFAULT_SPEED_KMH,
+    DEFAULT_TIME_LIMIT_S,
+    RoutePlan,
+    Truck,
+)
+from gateway.waste.stops import forecast_selector, stops_for_all_bins
+from gateway.waste.today import forecast_from, plan_for_nodes
+from tools.cli.options import config_option, db_option, load_config
+from tools.cli.waste_options import load_catalogue, parse_latlon, types_option
+
+# --- plan and show ------------------------------------------------------------------------
+
+@click.group()
+def routes() -> None:
+    """Plan the crews' routes for emptying bins."""
+
+
+@routes.command("plan")
+@config_option
+@db_option
+@click.option("--depot", required=True, help="Where the trucks start and end: LAT,LON.")
+@click.option("--trucks", default=1, show_default=True, type=click.IntRange(1, 100))
+@click.option("--capacity", required=True, type=click.IntRange(1, 10**7),
+              help="Litres of loose rubbish each truck takes.")
+@click.option("--shift", default=8.0, show_default=True, type=click.FloatRange(0.25, 24),
+              help="Hours from leaving the depot to returning.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for routes.geojson, routes.gpx and route-sheets.html.")
+@click.option("--all-required", is_flag=True,
+              help="Every bin on the plan must be emptied (no optional stops).")
+@click.option("--every-bin", is_flag=True,
+              help="Put every registered bin on the plan (a fixed round), not only the "
+                   "ones the forecast picks.")
+@click.option("--start", default="06:00", show_default=True,
+              help="Today's shift start, local time HH:MM: the forecast looks ahead from it.")
+@click.option("--mqtt", "mqtt_host", help="Publish each crew's route to this MQTT broker "
+                                          "(retained, so a crew's tablet gets it on connecting).")
+@click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(1, 65535))
+@types_option
+@click.option("--date", "day", default=lambda: Date.today().isoformat(),
+              help="Date printed on the route sheets (default today).")
+@click.option("--time-limit", default=DEFAULT_TIME_LIMIT_S, show_default=True,
+              type=click.FloatRange(0.1, 600), help="Seconds of route search.")
+@click.option("--speed", default=DEFAULT_SPEED_KMH, show_default=True,
+              type=click.FloatRange(1, 130), help="Average driving speed, km/h.")
+@click.option("--circuity", default=DEFAULT_CIRCUITY, show_default=True,
+              type=click.FloatRange(1, 5), help="Street distance / straight-line distance.")
+def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, capacity: int,
+         shift: float, out_dir: Path, all_required: bool, every_bin: bool, start: str,
+         mqtt_host: str | None, mqtt_port: int, types_file: Path | None, day: str,
+         time_limit: float, speed: float, circuity: float) -> None:
+    """Plan today's routes and write what the crews need. Run it again during
+    the day to re-plan: bins recorded as emptied drop off."""
+    where = parse_latlon(depot)
+    catalogue = load_catalogue(types_file)
+    cfg = load_config(config, db_path=db_path)
+    shift_start = parse_shift_start(start, day)
+    if not cfg.db_path.exists():
+        raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db, or import "
+                                   "bins with 'kvarter bins import' first")
+    with Store(cfg.db_path) as store:
+        nodes = store.nodes()
+        forecaster = forecast_from(store)
+    if not any(n.role == "bin" for n in nodes):
+        raise click.ClickException(f"no bins registered in {cfg.db_path}: import them with "
+                                   "'kvarter bins import'")
+    fleet = [Truck(f"truck-{k}", capacity, round(shift * 3600)) for k in range(1, trucks + 1)]
+    chooser = stops_for_all_bins if every_bin else forecast_selector(forecaster, shift_start)
+    result = plan_for_nodes(nodes, catalogue, where, fleet, select=chooser,
+                            all_required=all_required, circuity=circuity, speed_kmh=speed,
+                            time_limit_s=time_limit)
+    try:
+        written = write_plan(result, out_dir, day, cfg.district)
+    except OSError as e:
+        raise click.ClickException(f"cannot write to {out_dir}: {e.strerror or e}") from None
+    click.echo(format_plan(result))
+    click.echo("wrote " + ", ".join(str(p) for p in written))
+    if mqtt_host:
+        messages = [crew_message(route, cfg.district, day, where, cfg.mqtt_prefix)
+                    for route in result.routes]
+        try:
+            topics = publish_retained(mqtt_host, mqtt_port, f"kvarter-routes-{cfg.district}",
+                                      messages)
+        except PublishError as e:
+            raise click.ClickException(f"{e}; the route files are written: hand out the "
+                                       "sheets, or publish again later") from None
+        click.echo(f"published {len(topics)} route(s) to {mqtt_host}:{mqtt_port}")
+
+
+def parse_shift_start(start: str, day: str) -> float:
+    try:
+        hh, mm = (int(x) for x in start.split(":"))
+        when = datetime.combine(Date.fromisoformat(day), dtime(hh, mm))
+    except ValueError:
+        raise click.ClickException(
+            f"--start {start!r} / --date {day!r}: give HH:MM and YYYY-MM-DD") from None
+    return when.astimezone().timestamp()  # local time, as the crews keep it
+
+
+@routes.command("show")
+@click.option("--out", "out_dir", default="var/routes", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where the plan was written.")
+def show(out_dir: Path) -> None:
+    """Today's routes, stop by stop, from the last plan written to --out."""
+    path = out_dir / "routes.geojson"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise click.ClickException(f"no plan in {out_dir}: run 'kvarter routes plan' first") \
+            from None
+    except ValueError:
+        raise click.ClickException(f"{path} is not a plan written by 'kvarter routes plan'") \
+            from None
+    click.echo(format_stops(data))
+    click.echo(f"print: {out_dir / 'route-sheets.html'} (open in a browser, print on A4)")
+
+
+def format_stops(collection: dict[str, object]) -> str:
+    by_truck: dict[str, list[dict[str, object]]] = {}
+    features = collection.get("features")
+    for f in features if isinstance(features, list) else []:
+        props = f.get("properties", {}) if isinstance(f, dict) else {}
+        if f.get("geometry", {}).get("type") == "Point" and "order" in props:
+            by_truck.setdefault(str(props.get("truck")), []).append(props)
+    lines = []
+    for truck, stops in by_truck.items():
+        lines.append(f"{truck}: {len(stops)} stops")
+        for p in sorted(stops, key=lambda p: int(str(p["order"]))):
+            fill = p.get("expected_fill_pct")
+            fill_text = f"{fill:.0f}%" if isinstance(fill, int | float) else "  ?"
+            lines.append(f"  {p['order']:>3}. {p.get('node_id')}  {fill_text:>4}  "
+                         f"{p.get('kind', '')}")
+    return "\n".join(lines) if lines else "the plan has no stops"
+
+
+def format_plan(plan: RoutePlan) -> str:
+    lines = []
+    for r in plan.routes:
+        minutes = round(r.duration_s / 60)
+        lines.append(f"{r.truck.name:<10} {len(r.stops):>5} stops {r.distance_km:>7.1f} km "
+                     f"{minutes // 60:>3} h {minutes % 60:02d} min "
+                     f"{r.load_l:>8,} of {r.truck.capacity_l:,} L")
+    served = plan.stops_served
+    lines.append(f"{served} bins on {sum(1 for r in plan.routes if r.stops)} route(s), "
+                 f"{len(plan.unserved)} required bin(s) not served, planned in "
+                 f"{plan.seconds:.1f} s")
+    lines.extend(plan.problems)
+    return "\n".join(lines)
