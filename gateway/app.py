@@ -7,23 +7,24 @@ import asyncio
 import logging
 import os
 import signal
-import time
 from collections import Counter
 
 import aiocoap
 
 from gateway.coap.resources import build_site
 from gateway.config import GatewayConfig
-from gateway.ingest.decode import Ingest, Rejected
+from gateway.ingest.decode import Ingest
+from gateway.ingest.pipeline import Pipeline
 from gateway.ingest.writer import BatchWriter
 from gateway.lighting.service import Lighting
 from gateway.lighting.wave import WaveSettings
-from gateway.publish.mqtt import MqttPublisher, NoPublisher, Publisher
+from gateway.publish.mqtt import MqttPublisher
 from gateway.radio.downlink import Downlink
 from gateway.radio.lora import LoraLink
 from gateway.radio.serial_line import RadioLink
 from gateway.records import Node
-from gateway.storage.store import PresenceRecord, Store
+from gateway.registry import NodeRegistry
+from gateway.storage.store import Store
 
 log = logging.getLogger("gateway")
 
@@ -33,43 +34,19 @@ DRAIN_QUIET_S = 0.2
 DRAIN_MAX_S = 3.0
 
 
-class Activity:
-    """Requests being handled, and when the last one came."""
-
-    def __init__(self) -> None:
-        self.inflight = 0
-        self.last = 0.0
-
-    def enter(self) -> None:
-        self.inflight += 1
-        self.last = time.monotonic()
-
-    def leave(self) -> None:
-        self.inflight -= 1
-        self.last = time.monotonic()
-
-    async def quiet(self, quiet_s: float, max_s: float) -> None:
-        deadline = time.monotonic() + max_s
-        while time.monotonic() < deadline:
-            if self.inflight == 0 and time.monotonic() - self.last >= quiet_s:
-                return
-            await asyncio.sleep(quiet_s / 4)
-
-
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.store = Store(config.db_path)
-        self.ingest = Ingest({n.node_id: n for n in self.store.nodes()})
+        self.registry = NodeRegistry(self.store, self._node_changed)
         self.writer = BatchWriter(self.store)
-        self.publisher: Publisher = NoPublisher()
-        self.context: aiocoap.Context | None = None
-        self.activity = Activity()
-        self.lighting = Lighting(self.store, self.ingest.nodes, config.bind_host,
+        self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
                                  self._publish_light, config.light_interval_s)
-        self._site, self._reports = build_site(self)
-        self._warned: set[tuple[str, str]] = set()
+        self.pipeline = Pipeline(Ingest(self.registry.nodes), self.writer, self.lighting)
+        self._site, self._reports = build_site(self.pipeline, self.registry,
+                                               config.admin_allowed)
+        self.context: aiocoap.Context | None = None
         self.downlink: Downlink | None = None
         self.lora: LoraLink | None = None
         self.radio: RadioLink | None = None
@@ -86,7 +63,9 @@ class Gateway:
         os.environ["AIOCOAP_REUSE_PORT"] = "0"
         self.writer.start()
         if self.config.mqtt_host:
-            self.publisher = MqttPublisher(self.config.mqtt_host, self.config.mqtt_port,
+            # Wired after construction: the pipeline publishes through
+            # NoPublisher until the broker's client exists.
+            self.pipeline.publisher = MqttPublisher(self.config.mqtt_host, self.config.mqtt_port,
                                            self.config.mqtt_prefix, self.config.district)
         await self.lighting.start()
         self.context = await aiocoap.Context.create_server_context(
@@ -99,40 +78,22 @@ class Gateway:
 
     async def _start_radio(self, path: str, baud: int) -> None:
         self.downlink = Downlink()
-        self.lora = LoraLink(self._site, self.ingest.nodes, self.downlink)
+        self.lora = LoraLink(self._site, self.registry.nodes, self.downlink)
+        # Wired after construction, once the radio is there: lighting sends
+        # commands for poles heard over LoRa on the air, and the downlink
+        # scheduler hands its frames to the serial line.
         self.lighting.lora_command = self.lora.command
         self.radio = RadioLink(path, baud, self.lora.on_frame)
         self.downlink.send = self.radio.send
         self.downlink.start()
         await self.radio.start()
 
-    async def register(self, node: Node) -> bool:
-        """Raises RegistrationError for a short address another node has."""
-        created, node = await asyncio.to_thread(self.store.register_node, node)
-        self.ingest.nodes[node.node_id] = node
+    def _node_changed(self, node: Node) -> None:
         if node.role == "light":
             self.lighting.nodes_changed()
-        log.info("%s node %s (%s%s)", "registered" if created else "updated", node.node_id,
-                 node.role, f", addr {node.addr}" if node.addr is not None else "")
-        return created
-
-    def light_presence(self, record: PresenceRecord, sockaddr: tuple[object, ...] | None,
-                       now: float) -> None:
-        try:
-            self.lighting.presence(record, sockaddr, now)
-        except Exception as e:  # never let lighting stop a report being stored
-            log.error("light wave failed on an event from %s: %s", record.node_id, e)
 
     def _publish_light(self, path: str, body: dict[str, object]) -> None:
-        self.publisher.publish_light(path, body)
-
-    def note_rejection(self, node_id: str, rejection: Rejected) -> None:
-        # One log line per node and reason, so a misconfigured node cannot
-        # flood the log.
-        key = (node_id, rejection.reason.value)
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning("rejected from %s: %s", node_id, rejection.message)
+        self.pipeline.publisher.publish_light(path, body)
 
     def counts(self) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -150,7 +111,7 @@ class Gateway:
         return total
 
     async def stop(self) -> None:
-        await self.activity.quiet(DRAIN_QUIET_S, DRAIN_MAX_S)
+        await self.pipeline.activity.quiet(DRAIN_QUIET_S, DRAIN_MAX_S)
         if self.radio is not None:
             await self.radio.stop()
         if self.lora is not None:
@@ -161,7 +122,7 @@ class Gateway:
             await self.context.shutdown()
         await self.writer.stop()
         await self.lighting.stop()
-        self.publisher.close()
+        self.pipeline.publisher.close()
         self.store.close()
         if self.radio is not None:
             log.info("radio: %s", dict(self.radio_counts()) or "nothing heard")

@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from firmware import codec, light_codec
 from firmware.config import ConfigError, check_key, check_node_id
 
 ROLES = ("bin", "light")
@@ -87,3 +88,43 @@ class Node:
         except (ValueError, UnicodeDecodeError):
             raise RegistrationError("registration is not valid JSON") from None
         return cls.from_dict(raw)
+
+
+# --- what nodes report, as accepted ----------------------------------------------
+
+@dataclass(frozen=True)
+class BinRecord:
+    node_id: str
+    report: codec.BinReport
+    received_at: float
+
+    @property
+    def measured_at(self) -> int:
+        # A node whose clock is not set sends 0: the gateway's time stands in.
+        return self.report.time or int(self.received_at)
+
+
+@dataclass(frozen=True)
+class PresenceRecord:
+    node_id: str
+    event: codec.PresenceEvent
+    received_at: float
+
+    @property
+    def measured_at(self) -> int:
+        return self.event.time or int(self.received_at)
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    """A light node's status report (light_codec.Status)."""
+    node_id: str
+    status: light_codec.Status
+    received_at: float
+
+    @property
+    def measured_at(self) -> int:
+        return int(self.status.time or int(self.received_at))
+
+
+Record = BinRecord | PresenceRecord | StatusRecord

@@ -15,8 +15,8 @@ from conftest import one_line_error
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware import codec
-from gateway.records import Node
-from gateway.storage.store import BinRecord, Store
+from gateway.records import BinRecord, Node
+from gateway.storage.store import Store
 
 DAY = "2026-09-23"  # a Wednesday: the two days of history are weekdays too
 SHIFT = datetime.fromisoformat(f"{DAY}T06:00").astimezone().timestamp()

@@ -13,8 +13,8 @@ from conftest import launch_gateway, one_line_error
 
 from firmware import codec
 from gateway.config import GatewayConfig, GatewayConfigError
-from gateway.records import Node
-from gateway.storage.store import BinRecord, Store
+from gateway.records import BinRecord, Node
+from gateway.storage.store import Store
 from sim.gateway_process import gateway_log_path
 
 

@@ -25,8 +25,8 @@ from firmware.lora_link import decode_feedback, node_tag
 from firmware.messaging import BIN_PATH, PRESENCE_PATH, STATUS_PATH, Uplink
 from gateway.radio.downlink import BridgeClock, Downlink
 from gateway.radio.lora import ack_deadline_ms
-from gateway.records import Node
-from gateway.storage.store import BinRecord, Store
+from gateway.records import BinRecord, Node
+from gateway.storage.store import Store
 from sim.gateway_process import gateway_log_path
 
 BIN = Node("B0001", "bin", 60.67, 17.14, "240L")

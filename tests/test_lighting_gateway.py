@@ -19,8 +19,8 @@ from lightkit import geojson, pole
 
 from firmware import coap, codec, light_codec
 from gateway.coap.client import RegistryError, list_nodes, register_nodes
-from gateway.records import Node
-from gateway.storage.store import PresenceRecord, Store
+from gateway.records import Node, PresenceRecord
+from gateway.storage.store import Store
 
 
 def lights_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,5 +1,6 @@
 """The gateway's CoAP resources (aiocoap). This layer only translates between
-CoAP messages and the ingest decisions, the writer and the registry.
+CoAP messages and the ingest pipeline or the node registry: it decides
+nothing about a payload.
 
     POST /b/<node id>      bin report (docs/protocol.md)
     POST /p/<node id>      presence event (and the light wave it sets off)
@@ -11,28 +12,20 @@ CoAP messages and the ingest decisions, the writer and the registry.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import time
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import aiocoap
 from aiocoap import resource
 from aiocoap.numbers.codes import Code
 
 from firmware.coap import CONTENT_OCTET_STREAM
-from firmware.messaging import BIN_PATH, PRESENCE_PATH
-from gateway.ingest.decode import Reason, Rejected
-from gateway.lighting.service import STATUS_PATH
+from firmware.messaging import BIN_PATH, PRESENCE_PATH, STATUS_PATH
+from gateway.ingest.decode import Reason
+from gateway.ingest.pipeline import Pipeline, Result
 from gateway.records import Node, RegistrationError
-from gateway.storage.store import PresenceRecord, Record, StatusRecord
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
-
-log = logging.getLogger("gateway.coap")
+from gateway.registry import AlreadyRegistered, NodeRegistry
 
 REJECTION_CODES = {
     Reason.MALFORMED: Code.BAD_REQUEST,
@@ -47,82 +40,49 @@ def diagnostic(code: Code, text: str) -> aiocoap.Message:
 
 
 class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[misc]
-    def __init__(self, gateway: Gateway, kind: str) -> None:
+    def __init__(self, pipeline: Pipeline, kind: str) -> None:
         super().__init__()
-        self.gateway = gateway
+        self.pipeline = pipeline
         self.kind = kind
         self.counts: Counter[str] = Counter()
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
-        self.gateway.activity.enter()
-        try:
-            return await self._post(request)
-        finally:
-            self.gateway.activity.leave()
-
-    async def _post(self, request: aiocoap.Message) -> aiocoap.Message:
         path = request.opt.uri_path
         if len(path) != 1 or not path[0]:
             self.counts["malformed"] += 1
             return diagnostic(Code.NOT_FOUND, f"post to /{self.kind}/<node id>")
-        node_id = path[0]
         cf = request.opt.content_format
         if cf is not None and int(cf) != CONTENT_OCTET_STREAM:
             self.counts["malformed"] += 1
             return diagnostic(Code.UNSUPPORTED_CONTENT_FORMAT,
                               f"payload must be application/octet-stream ({CONTENT_OCTET_STREAM})")
-        ingest = self.gateway.ingest
-        now = time.time()
-        record: Record
-        try:
-            if self.kind == BIN_PATH:
-                record = ingest.bin_report(node_id, request.payload, now)
-            elif self.kind == PRESENCE_PATH:
-                record = ingest.presence(node_id, request.payload, now)
-            else:
-                record = ingest.status(node_id, request.payload, now)
-        except Rejected as r:
-            self.counts[r.reason.value] += 1
-            self.gateway.note_rejection(node_id, r)
-            return diagnostic(REJECTION_CODES[r.reason], r.message)
-        sockaddr = getattr(request.remote, "sockaddr", None)
-        if isinstance(record, PresenceRecord):
-            # The light must not wait for the disk: the wave goes out first.
-            self.gateway.light_presence(record, sockaddr, now)
-        try:
-            fresh = await self.gateway.writer.write(record)
-        except Exception as e:
-            log.error("could not store %s from %s: %s", self.kind, node_id, e)
-            self.counts["storage error"] += 1
+        outcome = await self.pipeline.accept(self.kind, path[0], request.payload,
+                                             getattr(request.remote, "sockaddr", None))
+        if outcome.rejection is not None:
+            self.counts[outcome.rejection.reason.value] += 1
+            return diagnostic(REJECTION_CODES[outcome.rejection.reason],
+                              outcome.rejection.message)
+        self.counts[outcome.result.value] += 1
+        if outcome.result is Result.STORAGE_ERROR:
             return diagnostic(Code.INTERNAL_SERVER_ERROR, "not stored; send again later")
-        if fresh:
-            self.counts["stored"] += 1
-            self.gateway.publisher.publish(record)
-            if isinstance(record, StatusRecord):
-                self.gateway.lighting.status(record, sockaddr)
-        else:
-            self.counts["duplicate"] += 1
         return aiocoap.Message(code=Code.CHANGED)
 
 
 class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore[misc]
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, registry: NodeRegistry, admin_allowed: Callable[[str], bool]) -> None:
         super().__init__()
-        self.gateway = gateway
-        # One registration at a time, so that "only if new" (If-None-Match)
-        # cannot pass its check while another registration of the same id is
-        # on its way to the database.
-        self._lock = asyncio.Lock()
+        self.registry = registry
+        self.admin_allowed = admin_allowed
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        node = self.gateway.ingest.nodes.get(request.opt.uri_path[0])
+        node = self.registry.nodes.get(request.opt.uri_path[0])
         if node is None:
             return diagnostic(Code.NOT_FOUND, "no such node")
         return aiocoap.Message(payload=node.to_json(), content_format=50)
 
     async def render_put(self, request: aiocoap.Message) -> aiocoap.Message:
         remote = request.remote.sockaddr[0] if hasattr(request.remote, "sockaddr") else ""
-        if not remote or not self.gateway.config.admin_allowed(remote):
+        if not remote or not self.admin_allowed(remote):
             return diagnostic(Code.FORBIDDEN,
                               "registrations are accepted from the admin networks only")
         if len(request.opt.uri_path) != 1:
@@ -133,40 +93,39 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
             return diagnostic(Code.BAD_REQUEST, str(e))
         if node.node_id != request.opt.uri_path[0]:
             return diagnostic(Code.BAD_REQUEST, "node_id in the body differs from the path")
-        async with self._lock:
-            # RFC 7252 5.10.8.2: If-None-Match makes the PUT conditional on
-            # the target not existing. A technician's new node must not take
-            # over the id (and history) of another one by mistake.
-            if request.opt.if_none_match and node.node_id in self.gateway.ingest.nodes:
-                return diagnostic(Code.PRECONDITION_FAILED,
-                                  f"node {node.node_id} is already registered")
-            try:
-                created = await self.gateway.register(node)
-            except RegistrationError as e:
-                return diagnostic(Code.BAD_REQUEST, str(e))
+        # RFC 7252 5.10.8.2: If-None-Match makes the PUT conditional on the
+        # target not existing.
+        try:
+            created = await self.registry.register(node, only_new=bool(request.opt.if_none_match))
+        except AlreadyRegistered as e:
+            return diagnostic(Code.PRECONDITION_FAILED, str(e))
+        except RegistrationError as e:
+            return diagnostic(Code.BAD_REQUEST, str(e))
         return aiocoap.Message(code=Code.CREATED if created else Code.CHANGED)
 
 
 class NodeListResource(resource.Resource):  # type: ignore[misc]
     """GET /nodes: the whole registry."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, registry: NodeRegistry) -> None:
         super().__init__()
-        self.gateway = gateway
+        self.registry = registry
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        body = [json.loads(n.to_json()) for n in self.gateway.ingest.nodes.values()]
+        body = [json.loads(n.to_json()) for n in self.registry.nodes.values()]
         return aiocoap.Message(payload=json.dumps(body).encode(), content_format=50)
 
 
-def build_site(gateway: Gateway) -> tuple[resource.Site, list[ReportResource]]:
+def build_site(pipeline: Pipeline, registry: NodeRegistry,
+               admin_allowed: Callable[[str], bool]
+               ) -> tuple[resource.Site, list[ReportResource]]:
     """The site, and its report resources (whose counts the gateway logs)."""
     site = resource.Site()
     site.add_resource([".well-known", "core"],
                       resource.WKCResource(site.get_resources_as_linkheader))
-    reports = [ReportResource(gateway, path) for path in (BIN_PATH, PRESENCE_PATH, STATUS_PATH)]
+    reports = [ReportResource(pipeline, path) for path in (BIN_PATH, PRESENCE_PATH, STATUS_PATH)]
     for res in reports:
         site.add_resource([res.kind], res)
-    site.add_resource(["nodes"], RegistryResource(gateway))
-    site.add_resource(["nodes"], NodeListResource(gateway))
+    site.add_resource(["nodes"], RegistryResource(registry, admin_allowed))
+    site.add_resource(["nodes"], NodeListResource(registry))
     return site, reports

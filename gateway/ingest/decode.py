@@ -8,8 +8,7 @@ from enum import Enum
 from typing import TypeVar
 
 from firmware import codec, light_codec
-from gateway.records import Node
-from gateway.storage.store import BinRecord, PresenceRecord, StatusRecord
+from gateway.records import BinRecord, Node, PresenceRecord, StatusRecord
 
 T = TypeVar("T")
 

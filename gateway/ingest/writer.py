@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.storage.store import Record, Store
+from gateway.records import Record
+from gateway.storage.store import Store
 from gateway.tasks import cancel
 
 

@@ -35,8 +35,8 @@ from firmware import coap, light_codec
 from gateway.lighting.streets import Network, StreetsError, load_network
 from gateway.lighting.wave import Command, Decision, LightWave, Pole, WaveSettings
 from gateway.lighting.zones import Zone, ZoneBook, ZoneError
-from gateway.records import Node
-from gateway.storage.store import PresenceRecord, StatusRecord, Store
+from gateway.records import Node, PresenceRecord, StatusRecord
+from gateway.storage.store import Store
 from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.lights")

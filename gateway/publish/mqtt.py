@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.storage.store import BinRecord, PresenceRecord, Record, StatusRecord
+from gateway.records import BinRecord, PresenceRecord, Record, StatusRecord
 
 log = logging.getLogger("gateway.mqtt")
 

@@ -14,8 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from firmware import codec, light_codec
-from gateway.records import ADDR_MAX, ADDR_MIN, Node, RegistrationError
+from firmware import codec
+from gateway.records import (
+    ADDR_MAX,
+    ADDR_MIN,
+    BinRecord,
+    Node,
+    PresenceRecord,
+    Record,
+    RegistrationError,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -112,44 +120,6 @@ CREATE TABLE IF NOT EXISTS streets (
 # How far back a report without a time (node clock unset) is compared with
 # the stored ones to tell a retransmission.
 UNCLOCKED_DUPLICATE_S = 2 * 86400
-
-
-@dataclass(frozen=True)
-class BinRecord:
-    node_id: str
-    report: codec.BinReport
-    received_at: float
-
-    @property
-    def measured_at(self) -> int:
-        # A node whose clock is not set sends 0: the gateway's time stands in.
-        return self.report.time or int(self.received_at)
-
-
-@dataclass(frozen=True)
-class PresenceRecord:
-    node_id: str
-    event: codec.PresenceEvent
-    received_at: float
-
-    @property
-    def measured_at(self) -> int:
-        return self.event.time or int(self.received_at)
-
-
-@dataclass(frozen=True)
-class StatusRecord:
-    """A light node's status report (light_codec.Status)."""
-    node_id: str
-    status: light_codec.Status
-    received_at: float
-
-    @property
-    def measured_at(self) -> int:
-        return int(self.status.time or int(self.received_at))
-
-
-Record = BinRecord | PresenceRecord | StatusRecord
 
 
 @dataclass(frozen=True)
