@@ -11,6 +11,7 @@ import click
 
 from firmware import codec
 from gateway.app import serve
+from gateway.storage.migrations import SchemaError
 from gateway.storage.summary import format_summary
 from tools.cli.options import config_option, db_option, load_config, open_store
 
@@ -36,6 +37,8 @@ def run(config: Path | None, **overrides: object) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(cfg))
+    except SchemaError as e:
+        raise click.ClickException(f"{cfg.db_path}: {e}") from None
     except OSError as e:
         raise click.ClickException(
             f"cannot listen on {cfg.bind_host}:{cfg.port}: {e.strerror or e}; "

@@ -10,6 +10,7 @@ import click
 
 from gateway.coap.client import parse_hostport as parse_address
 from gateway.config import GatewayConfig, GatewayConfigError
+from gateway.storage.migrations import SchemaError
 from gateway.storage.store import Store
 
 config_option = click.option("--config", "config", type=click.Path(path_type=Path),
@@ -45,4 +46,7 @@ def open_store(config: Path | None, db_path: Path | None) -> Store:
     if not cfg.db_path.exists():
         raise fail(
             f"no gateway data at {cfg.db_path}: run 'kvarter gateway run' or 'make demo' first")
-    return Store(cfg.db_path)
+    try:
+        return Store(cfg.db_path)
+    except SchemaError as e:
+        raise fail(f"{cfg.db_path}: {e}") from None

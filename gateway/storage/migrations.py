@@ -1,0 +1,164 @@
+"""The schema's versions. Each migration takes a database from the version
+before it to its own number, inside one transaction with the new number
+(PRAGMA user_version), so a database is always at exactly one version.
+
+A migration that has shipped is never edited: a change to the schema is the
+next migration. Databases made before versions were kept (user_version 0)
+may already have some of what migrations 1 and 2 add, so those two check
+before they add; later ones need not."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from gateway.storage.addresses import free_addr
+
+
+class SchemaError(RuntimeError):
+    """A database this gateway cannot use; the message says what to do."""
+
+
+def _v1_tables(db: sqlite3.Connection) -> None:
+    """Nodes, reports, crews' visits and street lighting, as first kept."""
+    for statement in _V1:
+        db.execute(statement)
+
+
+def _v2_node_addresses_and_keys(db: sqlite3.Connection) -> None:
+    """Light poles' short addresses and every node's provisioned key. Poles
+    registered before short addresses get the lowest free ones, in the
+    order of their ids."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(nodes)")}
+    if "addr" not in columns:
+        db.execute("ALTER TABLE nodes ADD COLUMN addr INTEGER")
+    if "key" not in columns:
+        db.execute("ALTER TABLE nodes ADD COLUMN key TEXT")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS nodes_by_addr ON nodes (addr) "
+               "WHERE addr IS NOT NULL")
+    missing = db.execute("SELECT node_id FROM nodes WHERE role = 'light' AND addr IS NULL "
+                         "ORDER BY node_id").fetchall()
+    for (node_id,) in missing:
+        db.execute("UPDATE nodes SET addr = ? WHERE node_id = ?", (free_addr(db), node_id))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_tables,
+    _v2_node_addresses_and_keys,
+]
+LATEST = len(MIGRATIONS)
+
+
+def version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection) -> list[int]:
+    """Bring the database up to LATEST; returns the versions applied. Raises
+    SchemaError for a database made by a newer gateway."""
+    current = version(db)
+    if current > LATEST:
+        raise SchemaError(f"database schema version {current} is newer than this gateway's "
+                          f"({LATEST}): run the kvarter release that made it, or a newer one")
+    applied = []
+    for number in range(current + 1, LATEST + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number - 1](db)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(number)
+    return applied
+
+
+_V1 = [
+    """CREATE TABLE IF NOT EXISTS nodes (
+        node_id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        lat REAL NOT NULL,
+        lon REAL NOT NULL,
+        kind TEXT NOT NULL DEFAULT '',
+        registered_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS bin_reports (
+        id INTEGER PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes(node_id),
+        seq INTEGER NOT NULL,
+        measured_at INTEGER NOT NULL,
+        received_at REAL NOT NULL,
+        fill_pct REAL,
+        temp_c INTEGER,
+        battery_mv INTEGER,
+        tilt_deg INTEGER,
+        flags INTEGER NOT NULL,
+        UNIQUE (node_id, seq, measured_at)
+    )""",
+    "CREATE INDEX IF NOT EXISTS bin_reports_by_node ON bin_reports (node_id, measured_at)",
+    """CREATE TABLE IF NOT EXISTS bin_visits (
+        id INTEGER PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes(node_id),
+        at REAL NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('emptied', 'unreachable')),
+        note TEXT NOT NULL DEFAULT '',
+        recorded_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS bin_visits_by_time ON bin_visits (at)",
+    """CREATE TABLE IF NOT EXISTS presence_events (
+        id INTEGER PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes(node_id),
+        seq INTEGER NOT NULL,
+        measured_at INTEGER NOT NULL,
+        received_at REAL NOT NULL,
+        count INTEGER NOT NULL,
+        level_pct INTEGER NOT NULL,
+        speed_mps REAL,
+        flags INTEGER NOT NULL,
+        UNIQUE (node_id, seq, measured_at)
+    )""",
+    """CREATE TABLE IF NOT EXISTS light_status (
+        id INTEGER PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes(node_id),
+        seq INTEGER NOT NULL,
+        measured_at INTEGER NOT NULL,
+        received_at REAL NOT NULL,
+        level_pct INTEGER NOT NULL,
+        energy_dwh INTEGER NOT NULL,
+        flags INTEGER NOT NULL,
+        lux INTEGER,
+        UNIQUE (node_id, seq, measured_at)
+    )""",
+    "CREATE INDEX IF NOT EXISTS light_status_by_node ON light_status (node_id, id)",
+    """CREATE TABLE IF NOT EXISTS light_addresses (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        learned_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS zones (
+        name TEXT PRIMARY KEY,
+        settings TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS zone_log (
+        id INTEGER PRIMARY KEY,
+        zone TEXT NOT NULL,
+        at REAL NOT NULL,
+        who TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        setting TEXT NOT NULL,
+        old TEXT NOT NULL,
+        new TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS zone_log_by_zone ON zone_log (zone, id)",
+    """CREATE TABLE IF NOT EXISTS streets (
+        id INTEGER PRIMARY KEY,
+        geojson TEXT NOT NULL,
+        source TEXT NOT NULL,
+        imported_at REAL NOT NULL
+    )""",
+]

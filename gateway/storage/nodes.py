@@ -1,0 +1,68 @@
+"""The registry's table: nodes, their short addresses and keys."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from gateway.records import Node, RegistrationError
+from gateway.storage.addresses import free_addr
+from gateway.storage.database import Database
+
+
+class NodeTable(Database):
+    """Registering nodes and reading them back (never with their keys)."""
+
+    def register(self, node: Node) -> bool:
+        """Add or update a node. Returns True when it is new."""
+        return self.register_node(node)[0]
+
+    def register_node(self, node: Node) -> tuple[bool, Node]:
+        """Add or update a node; (True when it is new, the node as stored,
+        without its key). A light pole keeps its short address unless given
+        another, and gets the lowest free one when it has none; a node keeps
+        its key unless given another (a replacement node brings its own).
+        Raises RegistrationError for an address another node has."""
+        with self.transaction() as db:
+            existed = db.execute(
+                "SELECT addr FROM nodes WHERE node_id = ?", (node.node_id,)).fetchone()
+            addr: int | None = None
+            if node.role == "light":
+                addr = node.addr
+                if addr is not None:
+                    holder = db.execute(
+                        "SELECT node_id FROM nodes WHERE addr = ? AND node_id != ?",
+                        (addr, node.node_id)).fetchone()
+                    if holder is not None:
+                        raise RegistrationError(
+                            f"addr {addr} is already {holder[0]}'s; leave addr out to "
+                            "be given a free one")
+                elif existed is not None and existed[0] is not None:
+                    addr = int(existed[0])
+                else:
+                    addr = free_addr(db)
+            db.execute(
+                "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at, addr, key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
+                "role = excluded.role, lat = excluded.lat, lon = excluded.lon, "
+                "kind = excluded.kind, addr = excluded.addr, "
+                "key = COALESCE(excluded.key, nodes.key)",
+                (node.node_id, node.role, node.lat, node.lon, node.kind, time.time(), addr,
+                 node.key))
+        return existed is None, replace(node, addr=addr, key=None)
+
+    def node_key(self, node_id: str) -> str | None:
+        """The node's secret key, learnt when it was provisioned (None: never
+        provisioned with one). Kept apart from nodes(): a key never travels
+        with the registry."""
+        with self.reading() as db:
+            row = db.execute("SELECT key FROM nodes WHERE node_id = ?",
+                                   (node_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def nodes(self) -> list[Node]:
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT node_id, role, lat, lon, kind, addr FROM nodes "
+                "ORDER BY node_id").fetchall()
+        return [Node(*row) for row in rows]
