@@ -1,204 +1,29 @@
-"""Commands to light nodes: the gateway learns each node's UDP address from
-its uplinks (presence events, status reports) and sends Brighten commands as
-non-confirmable CoAP requests to `POST /c` on every target node; the
-operator's tool pushes zone profiles with confirmable `POST /z`.
-
-Over Wi-Fi each target node is sent the decision's group command (the same
-bytes: its short address is among the targets); over LoRa one frame of it
-reaches them all. Commands leave from a UDP socket of their own on the
-gateway's address, so that sending never waits for the CoAP server: a
-datagram is handed to the kernel and the presence event goes on to be
-stored.
-
-`Lighting` is the gateway's part of street lighting: it keeps the light wave
-(gateway/lighting/wave.py) built from the imported streets, the registry and the
-zones (rebuilt when any of them changes), feeds it the accepted presence
-events, sends what it decides, and counts presence and energy per zone for
-MQTT.
-"""
+"""The gateway's part of street lighting: it keeps the light wave
+(gateway/lighting/wave.py) built from the imported streets, the registry and
+the zones (rebuilt when any of them changes), feeds it the accepted presence
+events, sends what it decides (gateway/lighting/commands.py), learns each
+light node's UDP address from its uplinks, applies night steps, and counts
+presence and energy per zone for MQTT."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import aiocoap
-from aiocoap.numbers.codes import Code
-
-from firmware import coap, light_codec
-from gateway.lighting.streets import Network, StreetsError, load_network
-from gateway.lighting.wave import Command, Decision, LightWave, Pole, WaveSettings
-from gateway.lighting.zones import Zone, ZoneBook, ZoneError
+from gateway.coap.addresses import Address, plain_address
+from gateway.lighting.commands import CommandSender, push_profile
+from gateway.lighting.wave import Command, Decision, LightWave, WaveSettings
+from gateway.lighting.wave_parts import build_wave_parts
+from gateway.lighting.zones import ZoneBook
 from gateway.records import Node, PresenceRecord, StatusRecord
 from gateway.storage.store import Store
 from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.lights")
-
-COMMAND_PATH = b"c"
-PROFILE_PATH = "z"
-STATUS_PATH = "s"
-
-
-Address = tuple[str, int]
-
-
-def plain_address(sockaddr: tuple[object, ...]) -> Address:
-    """(host, port) with an IPv4-mapped IPv6 host written as IPv4."""
-    host, port = str(sockaddr[0]), int(str(sockaddr[1]))
-    try:
-        ip = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return host, port
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped), port
-    return host, port
-
-
-class _Receiver(asyncio.DatagramProtocol):
-    """Answers to commands: only errors come back (No-Response), logged once
-    per node address."""
-
-    def __init__(self) -> None:
-        self.warned: set[Address] = set()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, int]) -> None:
-        src = plain_address(tuple(addr))
-        try:
-            msg = coap.decode(data)
-        except coap.CoapError:
-            return
-        if coap.code_class(msg.code) >= 4 and src not in self.warned:
-            self.warned.add(src)
-            log.warning("light node at %s:%d refused a command: %s %s", src[0], src[1],
-                        coap.code_str(msg.code), msg.payload.decode(errors="replace"))
-
-
-class CommandSender:
-    """Sends Brighten commands as NON POST /c with No-Response, one datagram
-    per target node, from a UDP socket of its own."""
-
-    def __init__(self, bind_host: str) -> None:
-        self.bind_host = bind_host
-        self._transports: dict[int, asyncio.DatagramTransport] = {}
-        self.mid = random.getrandbits(16)
-        self.sent = 0
-        self.unknown: Counter[str] = Counter()  # commands for nodes never heard from
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            v6 = isinstance(ipaddress.ip_address(self.bind_host), ipaddress.IPv6Address)
-        except ValueError:
-            v6 = False
-        binds = [(4, "0.0.0.0" if v6 else self.bind_host), (6, "::" if not v6 else self.bind_host)]
-        for family, host in binds:
-            try:
-                transport, _ = await loop.create_datagram_endpoint(
-                    _Receiver, local_addr=(host, 0))
-            except OSError:
-                continue  # no IPv6 here, say
-            self._transports[family] = transport
-
-    def frame(self, brighten: light_codec.Brighten) -> bytes:
-        self.mid = (self.mid + 1) & 0xFFFF
-        token = bytes((brighten.command_id >> 8 & 0xFF, brighten.command_id & 0xFF))
-        msg = coap.Message(coap.NON, coap.POST, self.mid, token, [
-            (coap.OPT_URI_PATH, COMMAND_PATH),
-            (coap.OPT_CONTENT_FORMAT, bytes((coap.CONTENT_OCTET_STREAM,))),
-            (coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,))),
-        ], light_codec.encode_brighten(brighten))
-        return bytes(coap.encode(msg))
-
-    def send(self, commands: list[Command], addresses: Mapping[str, Address],
-             elsewhere: Container[str] = ()) -> int:
-        """Hand every command to the kernel for each of its nodes; returns the
-        datagrams sent. Never waits. elsewhere: nodes the commands reach
-        another way (over LoRa)."""
-        n = 0
-        for cmd in commands:
-            data = self.frame(cmd.brighten)
-            for node_id in cmd.node_ids:
-                addr = addresses.get(node_id)
-                if addr is None:
-                    if node_id not in elsewhere:
-                        self.unknown[node_id] += 1
-                    continue
-                transport = self._transports.get(6 if ":" in addr[0] else 4)
-                if transport is None:
-                    continue
-                try:
-                    transport.sendto(data, addr)
-                    n += 1
-                except OSError as e:  # pragma: no cover - unreachable network
-                    log.warning("cannot send a command to %s at %s: %s", node_id, addr, e)
-        self.sent += n
-        return n
-
-    def close(self) -> None:
-        for t in self._transports.values():
-            t.close()
-        self._transports.clear()
-
-
-# --- pushing zone profiles (the operator's tool) --------------------------------
-
-async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Profile,
-                       timeout: float = 10.0) -> dict[str, str]:
-    """Send the profile by CON POST /z to every node; node id -> outcome:
-    'acknowledged', 'refused: <code> <text>' or 'no answer'."""
-    payload = light_codec.encode_profile(profile)
-    ctx = await aiocoap.Context.create_client_context()
-    try:
-        async def one(node_id: str, addr: Address) -> tuple[str, str]:
-            host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
-            req = aiocoap.Message(code=Code.POST, uri=f"coap://{host}:{addr[1]}/{PROFILE_PATH}",
-                                  payload=payload, content_format=coap.CONTENT_OCTET_STREAM)
-            try:
-                resp = await asyncio.wait_for(ctx.request(req).response, timeout)
-            except (TimeoutError, OSError, aiocoap.error.Error):
-                return node_id, "no answer"
-            if resp.code.is_successful():
-                return node_id, "acknowledged"
-            text = resp.payload.decode(errors="replace")
-            return node_id, f"refused: {resp.code.dotted} {text}".rstrip()
-
-        results = await asyncio.gather(*(one(n, a) for n, a in sorted(addresses.items())))
-        return dict(results)
-    finally:
-        await ctx.shutdown()
-
-
-# --- the gateway's part ------------------------------------------------------------
-
-def build_wave_parts(nodes: Mapping[str, Node], streets: tuple[int, str, str] | None,
-                     zone_rows: list[tuple[str, str, int]]
-                     ) -> tuple[Network | None, dict[str, Pole], ZoneBook, list[str]]:
-    """The network, poles and zones from what is stored; problems in one line
-    each. Pure (runs in a worker thread)."""
-    problems: list[str] = []
-    zones = {}
-    for name, settings, revision in zone_rows:
-        try:
-            zones[name] = Zone.from_json(settings, revision)
-        except (ZoneError, ValueError, TypeError) as e:
-            problems.append(f"zone {name}: stored settings unusable ({e}); defaults used")
-    poles = {n.node_id: Pole(n.node_id, n.addr, n.kind, n.lat, n.lon)
-             for n in nodes.values() if n.role == "light" and n.addr is not None}
-    network = None
-    if streets is not None:
-        try:
-            network = load_network(streets[1], nodes.values())
-            problems.extend(network.problems)
-        except StreetsError as e:
-            problems.append(f"streets from {streets[2]}: {e}")
-    return network, poles, ZoneBook(zones), problems
 
 
 @dataclass

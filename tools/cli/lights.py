@@ -19,10 +19,11 @@ from typing import Any
 import click
 
 from firmware import light_codec
+from gateway.lighting.commands import push_profile
 from gateway.lighting.energy import replay_energy
-from gateway.lighting.service import build_wave_parts, push_profile
 from gateway.lighting.streets import StreetsError, build_network, read_streets
 from gateway.lighting.wave import WaveSettings
+from gateway.lighting.wave_parts import build_wave_parts
 from gateway.lighting.zones import Step, Zone, ZoneBook, ZoneError
 from tools.cli.options import config_option, db_option, open_store
 

@@ -1,0 +1,150 @@
+"""Commands to light nodes. Brighten goes as a non-confirmable `POST /c` to
+every target node, from a UDP socket of its own on the gateway's address, so
+that sending never waits for the CoAP server: a datagram is handed to the
+kernel and the presence event goes on to be stored. Zone profiles go as
+confirmable `POST /z`, each answered by its node.
+
+Two ways of building CoAP, on purpose: a Brighten frame is built with the
+node's own codec (firmware.coap) because the very same bytes also go on the
+air over LoRa, where every byte is airtime (empty token but for the command
+id, no options beyond the path), and because it is fire-and-forget with
+No-Response, which needs none of aiocoap's exchange state. A profile push
+wants retransmission and an answer per node, which is what aiocoap's client
+does.
+
+Over Wi-Fi each target node is sent the decision's group command (the same
+bytes: its short address is among the targets); over LoRa one frame of it
+reaches them all."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+from collections import Counter
+from collections.abc import Container, Mapping
+
+import aiocoap
+from aiocoap.numbers.codes import Code
+
+from firmware import coap, light_codec
+from gateway.coap.addresses import Address, plain_address
+from gateway.lighting.wave import Command
+
+log = logging.getLogger("gateway.lights")
+
+COMMAND_PATH = b"c"
+PROFILE_PATH = "z"
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    """Answers to commands: only errors come back (No-Response), logged once
+    per node address."""
+
+    def __init__(self) -> None:
+        self.warned: set[Address] = set()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, int]) -> None:
+        src = plain_address(tuple(addr))
+        try:
+            msg = coap.decode(data)
+        except coap.CoapError:
+            return
+        if coap.code_class(msg.code) >= 4 and src not in self.warned:
+            self.warned.add(src)
+            log.warning("light node at %s:%d refused a command: %s %s", src[0], src[1],
+                        coap.code_str(msg.code), msg.payload.decode(errors="replace"))
+
+
+class CommandSender:
+    """Sends Brighten commands as NON POST /c with No-Response, one datagram
+    per target node, from a UDP socket of its own."""
+
+    def __init__(self, bind_host: str) -> None:
+        self.bind_host = bind_host
+        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        self.mid = random.getrandbits(16)
+        self.sent = 0
+        self.unknown: Counter[str] = Counter()  # commands for nodes never heard from
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            v6 = isinstance(ipaddress.ip_address(self.bind_host), ipaddress.IPv6Address)
+        except ValueError:
+            v6 = False
+        binds = [(4, "0.0.0.0" if v6 else self.bind_host), (6, "::" if not v6 else self.bind_host)]
+        for family, host in binds:
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    _Receiver, local_addr=(host, 0))
+            except OSError:
+                continue  # no IPv6 here, say
+            self._transports[family] = transport
+
+    def frame(self, brighten: light_codec.Brighten) -> bytes:
+        self.mid = (self.mid + 1) & 0xFFFF
+        token = bytes((brighten.command_id >> 8 & 0xFF, brighten.command_id & 0xFF))
+        msg = coap.Message(coap.NON, coap.POST, self.mid, token, [
+            (coap.OPT_URI_PATH, COMMAND_PATH),
+            (coap.OPT_CONTENT_FORMAT, bytes((coap.CONTENT_OCTET_STREAM,))),
+            (coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,))),
+        ], light_codec.encode_brighten(brighten))
+        return bytes(coap.encode(msg))
+
+    def send(self, commands: list[Command], addresses: Mapping[str, Address],
+             elsewhere: Container[str] = ()) -> int:
+        """Hand every command to the kernel for each of its nodes; returns the
+        datagrams sent. Never waits. elsewhere: nodes the commands reach
+        another way (over LoRa)."""
+        n = 0
+        for cmd in commands:
+            data = self.frame(cmd.brighten)
+            for node_id in cmd.node_ids:
+                addr = addresses.get(node_id)
+                if addr is None:
+                    if node_id not in elsewhere:
+                        self.unknown[node_id] += 1
+                    continue
+                transport = self._transports.get(6 if ":" in addr[0] else 4)
+                if transport is None:
+                    continue
+                try:
+                    transport.sendto(data, addr)
+                    n += 1
+                except OSError as e:  # pragma: no cover - unreachable network
+                    log.warning("cannot send a command to %s at %s: %s", node_id, addr, e)
+        self.sent += n
+        return n
+
+    def close(self) -> None:
+        for t in self._transports.values():
+            t.close()
+        self._transports.clear()
+
+
+async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Profile,
+                       timeout: float = 10.0) -> dict[str, str]:
+    """Send the profile by CON POST /z to every node; node id -> outcome:
+    'acknowledged', 'refused: <code> <text>' or 'no answer'."""
+    payload = light_codec.encode_profile(profile)
+    ctx = await aiocoap.Context.create_client_context()
+    try:
+        async def one(node_id: str, addr: Address) -> tuple[str, str]:
+            host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+            req = aiocoap.Message(code=Code.POST, uri=f"coap://{host}:{addr[1]}/{PROFILE_PATH}",
+                                  payload=payload, content_format=coap.CONTENT_OCTET_STREAM)
+            try:
+                resp = await asyncio.wait_for(ctx.request(req).response, timeout)
+            except (TimeoutError, OSError, aiocoap.error.Error):
+                return node_id, "no answer"
+            if resp.code.is_successful():
+                return node_id, "acknowledged"
+            text = resp.payload.decode(errors="replace")
+            return node_id, f"refused: {resp.code.dotted} {text}".rstrip()
+
+        results = await asyncio.gather(*(one(n, a) for n, a in sorted(addresses.items())))
+        return dict(results)
+    finally:
+        await ctx.shutdown()
