@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from bench.report import line
-from firmware import coap, codec
+from firmware import codec
+from firmware.proto import coap
 from gateway.registry import Node
 from gateway.registry_client import register_nodes
 from tools.demo import free_udp_port, start_gateway, stop_gateway

@@ -22,8 +22,8 @@ import aiocoap
 from aiocoap import resource
 from aiocoap.numbers.codes import Code
 
-from firmware.coap import CONTENT_OCTET_STREAM
-from firmware.messaging import BIN_PATH, PRESENCE_PATH
+from firmware.proto.coap import CONTENT_OCTET_STREAM
+from firmware.proto.paths import BIN_PATH, PRESENCE_PATH
 from gateway.ingest import Reason, Rejected
 from gateway.light_commands import STATUS_PATH
 from gateway.registry import Node, RegistrationError

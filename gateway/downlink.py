@@ -19,11 +19,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware import bridge_frame, radio_plan
-from firmware.airtime import airtime_ms
-from firmware.bridge import DUTY_ENTRIES
-from firmware.bridge_frame import TxResult
-from firmware.duty_cycle import DutyCycle
+from firmware.lora import bridge_frame
+from firmware.lora import plan as radio_plan
+from firmware.lora.airtime import airtime_ms
+from firmware.lora.bridge import DUTY_ENTRIES
+from firmware.lora.bridge_frame import TxResult
+from firmware.lora.duty_cycle import DutyCycle
 from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.downlink")

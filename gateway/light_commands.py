@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from firmware import coap, light_codec
+from firmware.lighting import payload as light_codec
+from firmware.proto import coap
 from gateway.light_wave import Command, Decision, LightWave, Pole, WaveSettings
 from gateway.registry import Node
 from gateway.store import PresenceRecord, StatusRecord, Store

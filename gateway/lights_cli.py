@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from firmware import light_codec
+from firmware.lighting import payload as light_codec
 from gateway.cli import config_option, db_option, open_store
 from gateway.light_commands import build_wave_parts, push_profile
 from gateway.light_energy import replay_energy

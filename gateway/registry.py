@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from firmware.config import ConfigError, check_key, check_node_id
+from firmware.settings import ConfigError, check_key, check_node_id
 
 ROLES = ("bin", "light")
 ADDR_MIN = 1

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from firmware import codec, light_codec
+from firmware import codec
+from firmware.lighting import payload as light_codec
 from gateway.registry import ADDR_MAX, ADDR_MIN, Node, RegistrationError
 
 SCHEMA = """

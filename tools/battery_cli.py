@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from firmware import config
+from firmware import settings as config
 from tools.battery import format_table
 
 

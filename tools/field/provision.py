@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from firmware.config import ConfigError, parse
+from firmware.settings import ConfigError, parse
 from gateway.registry import Node, RegistrationError
 from gateway.registry_client import (
     GatewayUnreachable,

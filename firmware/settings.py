@@ -1,9 +1,10 @@
 # The node's own config file (config.json on the node's flash), written by the
 # technician's provisioning tool. Every value is checked at start-up so that a
 # wrong value is named in one line instead of failing later in the field.
+# Keys every role reads are checked here; a role's own keys in its package
+# (firmware/lighting/settings.py), loaded for that role only, with number()
+# and choice() below.
 import json
-
-from firmware import radio_plan
 
 ROLES = ("bin", "light", "bridge")
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
@@ -40,7 +41,8 @@ def check_key(key):
     return key
 
 
-def _number(cfg, key, default, lo, hi):
+def number(cfg, key, default, lo, hi):
+    """cfg[key], a number lo..hi, or default when absent."""
     value = cfg.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError("%s must be a number, got %r" % (key, value))
@@ -49,8 +51,8 @@ def _number(cfg, key, default, lo, hi):
     return value
 
 
-def _choice(cfg, key, *allowed):
-    """One of `allowed`; the first is the default."""
+def choice(cfg, key, *allowed):
+    """cfg[key], one of `allowed`; the first is the default."""
     value = cfg.get(key, allowed[0])
     if value not in allowed or type(value) is not type(allowed[0]):  # 1 is not true
         raise ConfigError("%s must be one of %r, got %r" % (key, allowed, value))
@@ -113,7 +115,7 @@ def _lora_pins(raw, where, defaults, modem):
 
 def _sub_number(raw, where, key, default, lo, hi):
     try:
-        return _number(raw, key, default, lo, hi)
+        return number(raw, key, default, lo, hi)
     except ConfigError as e:
         raise ConfigError("%s.%s" % (where, e))
 
@@ -174,12 +176,14 @@ class Config:
         self.role = raw.get("role")
         if self.role not in ROLES:
             raise ConfigError("role must be one of %s, got %r" % (", ".join(ROLES), self.role))
-        self.transport = _choice(raw, "transport", "wifi", "lora")
+        self.transport = choice(raw, "transport", "wifi", "lora")
         self.lora = None  # a Radio when transport is "lora"
         self.radios = []  # a bridge's Radios: radio 0 also transmits
         if self.role == "bridge":
+            from firmware.lora import plan as radio_plan  # a Wi-Fi node never loads it
+
             self.radios = _radios(raw)
-            # What firmware.bridge takes: the (freq, SF) each modem listens on,
+            # What firmware.lora.bridge takes: the (freq, SF) each modem listens on,
             # and the modems' specs for firmware.hal.lora_modem.make_modem.
             self.receivers = [(radio_plan.UPLINK_KHZ, r.sf) for r in self.radios]
             self.modems = self.radios
@@ -193,30 +197,30 @@ class Config:
                 and (not isinstance(host, str) or not host):
             raise ConfigError("gateway_host must be the gateway's address, got %r" % (host,))
         self.gateway_host = host
-        self.gateway_port = int(_number(raw, "gateway_port", 5683, 1, 65535))
-        self.measure_interval_s = int(_number(raw, "measure_interval_s", 3600, 10, 86400))
-        self.heartbeat_s = int(_number(raw, "heartbeat_s", 14400, 10, 7 * 86400))
-        self.empty_mm = int(_number(raw, "empty_mm", 1000, 50, 5000))
-        self.full_mm = int(_number(raw, "full_mm", 150, 20, 5000))
+        self.gateway_port = int(number(raw, "gateway_port", 5683, 1, 65535))
+        self.measure_interval_s = int(number(raw, "measure_interval_s", 3600, 10, 86400))
+        self.heartbeat_s = int(number(raw, "heartbeat_s", 14400, 10, 7 * 86400))
+        self.empty_mm = int(number(raw, "empty_mm", 1000, 50, 5000))
+        self.full_mm = int(number(raw, "full_mm", 150, 20, 5000))
         if self.full_mm >= self.empty_mm:
             raise ConfigError("full_mm (%d) must be less than empty_mm (%d)"
                               % (self.full_mm, self.empty_mm))
-        self.threshold_pct = _number(raw, "threshold_pct", 80, 1, 100)
-        self.sensor = _choice(raw, "sensor", "ultrasonic", "tof")
-        self.samples = int(_number(raw, "samples", 5, 3, 15))
-        self.fast_rise_pct_per_h = _number(raw, "fast_rise_pct_per_h", 5, 1, 1000)
-        self.fire_temp_c = _number(raw, "fire_temp_c", 70, 30, 125)
-        self.fire_rise_c_per_h = _number(raw, "fire_rise_c_per_h", 20, 1, 1000)
-        self.tilt_alarm_deg = _number(raw, "tilt_alarm_deg", 30, 5, 180)
-        self.temp_sensor = _choice(raw, "temp_sensor", "none", "ds18b20")
-        self.tilt_sensor = _choice(raw, "tilt_sensor", "none", "lis3dh")
-        self.lid_switch = _choice(raw, "lid_switch", False, True)
-        self.idle_pct = _number(raw, "idle_pct", 40, 0, 100)
-        self.active_pct = _number(raw, "active_pct", 100, 0, 100)
+        self.threshold_pct = number(raw, "threshold_pct", 80, 1, 100)
+        self.sensor = choice(raw, "sensor", "ultrasonic", "tof")
+        self.samples = int(number(raw, "samples", 5, 3, 15))
+        self.fast_rise_pct_per_h = number(raw, "fast_rise_pct_per_h", 5, 1, 1000)
+        self.fire_temp_c = number(raw, "fire_temp_c", 70, 30, 125)
+        self.fire_rise_c_per_h = number(raw, "fire_rise_c_per_h", 20, 1, 1000)
+        self.tilt_alarm_deg = number(raw, "tilt_alarm_deg", 30, 5, 180)
+        self.temp_sensor = choice(raw, "temp_sensor", "none", "ds18b20")
+        self.tilt_sensor = choice(raw, "tilt_sensor", "none", "lis3dh")
+        self.lid_switch = choice(raw, "lid_switch", False, True)
+        self.idle_pct = number(raw, "idle_pct", 40, 0, 100)
+        self.active_pct = number(raw, "active_pct", 100, 0, 100)
         if self.idle_pct > self.active_pct:
             raise ConfigError("idle_pct (%s) must not be above active_pct (%s)"
                               % (self.idle_pct, self.active_pct))
-        self.hold_s = _number(raw, "hold_s", 60, 0, 3600)
+        self.hold_s = number(raw, "hold_s", 60, 0, 3600)
         self.wifi_ssid = raw.get("wifi_ssid")
         self.wifi_password = raw.get("wifi_password")
         pins = raw.get("pins", {})
@@ -229,8 +233,9 @@ class Config:
                                   % (name, pins[name]))
         self.pins = pins
         if self.role == "light":
-            from firmware import light_config  # a bin node never loads it
-            light_config.read(self, raw)
+            from firmware.lighting import settings as light_settings  # a bin node never loads it
+
+            light_settings.read(self, raw)
 
 
 def parse(text):
