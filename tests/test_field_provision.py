@@ -84,7 +84,8 @@ def test_every_node_gets_its_own_key_and_the_node_checks_it(tmp_path: Path) -> N
         f"print(settings.parse('{{\"id\":\"B1\",\"role\":\"bin\",\"gateway_host\":\"h\","
         f"\"key\":\"{KEY}\"}}').key)\n"
         "try:\n"
-        " settings.parse('{\"id\":\"B1\",\"role\":\"bin\",\"gateway_host\":\"h\",\"key\":\"zz\"}')\n"
+        " settings.parse('{\"id\":\"B1\",\"role\":\"bin\",\"gateway_host\":\"h\","
+        "\"key\":\"zz\"}')\n"
         "except settings.ConfigError as e:\n"
         " print(e)\n")
     out = subprocess.run(["node", str(ROOT / "tools" / "micropython_vm.mjs"), str(script),
