@@ -23,7 +23,8 @@ require("lora-sx127x")
 # MicroPython runs it at boot.
 module("main.py")
 
-package("firmware", base_path="..", files=["__init__.py", "settings.py", "selftest.py"])
+package("firmware", base_path="..",
+        files=["__init__.py", "checks.py", "settings.py", "selftest.py"])
 package("firmware/proto", base_path="..")
 package("firmware/net", base_path="..")
 package("firmware/lora", base_path="..")

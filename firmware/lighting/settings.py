@@ -1,7 +1,7 @@
 # A light node's own keys in config.json (docs/field-guide.md lists them),
 # read by firmware.settings.Config for role "light" only, so that a bin node
 # never loads this code.
-from firmware.settings import ConfigError, choice, number
+from firmware.checks import ConfigError, choice, number
 
 
 def _opt(raw, key, lo, hi):
