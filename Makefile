@@ -1,6 +1,7 @@
 # make demo   set everything up, then run a gateway serving a simulated district
 # make test   set everything up, then lint and run every test
-# make lint   ruff and mypy (gateway, sim, tools; firmware against MicroPython stubs)
+# make lint   ruff, mypy (gateway, sim, tools; firmware against MicroPython stubs) and
+#             the layout's import contracts (lint-imports)
 # make bench  the benchmarks (ONLY=<group> for one group)
 
 VENV    := .venv
@@ -40,6 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy gateway sim tools bench
 	$(VENV)/bin/mypy --config-file mypy-firmware.ini -p firmware
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(VENV)/bin/pytest -q

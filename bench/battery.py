@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bench.report import line
 from firmware import energy
-from firmware.config import Config
+from firmware.settings import Config
 
 REFERENCE = {"id": "B0001", "role": "bin", "gateway_host": "10.0.0.1",
              "temp_sensor": "ds18b20", "tilt_sensor": "lis3dh", "lid_switch": True}

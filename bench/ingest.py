@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from bench.report import line
-from firmware import coap, codec
+from firmware import codec
+from firmware.proto import coap
 from gateway.coap.client import register_nodes
 from gateway.records import Node
 from sim.gateway_process import free_udp_port, start_gateway, stop_gateway

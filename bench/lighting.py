@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 from bench.report import line
-from firmware import coap, codec, light_codec
+from firmware import codec
+from firmware.lighting import payload as light_codec
+from firmware.proto import coap
 from gateway.coap.client import register_nodes
 from gateway.records import Node
 from sim.district import offset

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bench.report import line
-from firmware import coap, codec
-from firmware.airtime import airtime_us
-from firmware.messaging import Uplink
+from firmware import codec
+from firmware.lora.airtime import airtime_us
+from firmware.net.uplink import Uplink
+from firmware.proto import coap
 
 
 class _Clock:

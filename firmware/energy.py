@@ -3,7 +3,7 @@
 # cell gives at that current. Plain arithmetic that runs on the node as well
 # as in the tools (tools/battery.py). Every figure is a named default with
 # where it comes from; any of them can be overridden.
-from firmware.airtime import airtime_us
+from firmware.lora.airtime import airtime_us
 
 TARGET_YEARS = 10
 
@@ -59,7 +59,7 @@ DEFAULTS = {
 }
 
 # Fill sensor on-time: settle after power-up, gap between samples, time per
-# sample (ms) -- as firmware/hal/ultrasonic.py and firmware/hal/tfluna.py
+# sample (ms) -- as firmware/hal/drivers/ultrasonic.py and firmware/hal/drivers/tfluna.py
 # do it (tests/firmware/test_fw_energy.py checks that they agree).
 SENSOR_TIMING = {"ultrasonic": (100, 60, 6), "tof": (200, 0, 12)}
 

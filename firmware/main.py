@@ -3,13 +3,16 @@ import time
 
 import machine
 
-from firmware import config
-from firmware.bin_node import BinNode
+from firmware import settings
 from firmware.hal.esp32 import Hal
-from firmware.light_node import LightNode
+
+# Each role imports its own package only (firmware/waste/ or
+# firmware/lighting/): a node's heap holds the code of the role it runs.
 
 
 def run_bin(cfg, hal):
+    from firmware.waste.node import BinNode
+
     wdt = machine.WDT(timeout=60000)  # a hung wake must not drain the battery
     node = BinNode(cfg, hal)
     # Measure first: the radio is switched on only when there is something to
@@ -31,6 +34,8 @@ def run_light(cfg, hal):
     # hang or a crash stops feeding the watchdog, and the reset lights it again.
     hal.led.set_pct(cfg.idle_pct)
     wdt = machine.WDT(timeout=30000)
+    from firmware.lighting.node import LightNode
+
     # The node never waits for Wi-Fi or the gateway: hal.net connects in the
     # background and drops what it cannot send meanwhile.
     node = LightNode(cfg, hal)
@@ -41,10 +46,10 @@ def run_light(cfg, hal):
 
 
 def main():
-    cfg = config.load()
+    cfg = settings.load()
     if cfg.role == "bridge":
         # Imported only here: a node's heap has no room for the bridge's code.
-        from firmware import bridge
+        from firmware.lora import bridge
         bridge.run(cfg)
         return
     hal = Hal(cfg)

@@ -14,7 +14,8 @@
 import gc
 import json
 
-from firmware import coap, config, measure, radio_plan
+from firmware import settings
+from firmware.proto import coap
 
 WIFI_TIMEOUT_MS = 15000  # what a bin node gives its Wi-Fi in service (hal.connect)
 PING_RETRANSMIT = 1  # one CoAP ping and one retry: 6-9 s before "unreachable"
@@ -101,12 +102,14 @@ def _config(cfg):
 
 
 def _fill(cfg, hal):
-    """One measurement as the bin node takes it (firmware/bin_node.py): the
+    """One measurement as the bin node takes it (firmware/waste/node.py): the
     sensor powered only while it samples (hal.fill_sensor)."""
     try:
         temp = hal.temperature.celsius()
     except Exception:
         temp = None  # costs only accuracy: 10 C is assumed, as the node does without one
+    from firmware.waste import measure  # a light node never loads it
+
     ranger = hal.fill_sensor
     samples = ranger.samples(cfg.samples)
     mm = measure.distance_mm(samples, ranger.unit, temp)
@@ -134,7 +137,7 @@ def _fill(cfg, hal):
 
 def _radar(uart, sleep_ms):
     """(ok, what) from the LD2410's own reports on its UART."""
-    from firmware.hal.ld2410 import FrameError, Parser
+    from firmware.hal.drivers.ld2410 import FrameError, Parser
     parser = Parser()
     got = bad = 0
     for _ in range(RADAR_POLLS):
@@ -198,6 +201,8 @@ def _led(cfg, hal, sleep_ms):
 def _lora(cfg, hal):
     """The modem is configured and put to standby, then to sleep: no frame
     goes on air, no airtime is used."""
+    from firmware.lora import plan as radio_plan  # a Wi-Fi node never loads it
+
     net = hal.net
     name = cfg.lora.modem.upper()
     try:
@@ -294,8 +299,9 @@ def _bin_contact(cfg, hal):
     no answer since the oldest was measured (they go oldest first, and an
     answer takes the oldest off); with none queued, every report so far was
     answered, the last within (wakes since it + 1) measurement intervals."""
-    from firmware import bin_node, codec
-    from firmware.outbox import Outbox
+    from firmware.waste import node as bin_node
+    from firmware.waste import payload as codec
+    from firmware.waste.outbox import Outbox
     saved = bin_node.saved_state(bytes(hal.store.load()))
     flash = getattr(hal, "outbox", None)
     box = Outbox(flash) if flash is not None else None
@@ -328,7 +334,7 @@ def _light_contact(cfg, hal):
     store = getattr(hal, "store", None)
     if store is None:
         return True, "not known", "not_set"
-    from firmware import contact
+    from firmware.lighting import contact
     t = contact.last(store)
     if t is None:
         return True, "not heard since power-on", "never"
@@ -339,7 +345,7 @@ def _light_contact(cfg, hal):
     # Longer than this without word, the node runs its safe profile.
     limit = cfg.offline_after_min * 60
     if cfg.transport == "lora":
-        from firmware.light_node import LORA_OFFLINE_MS
+        from firmware.lighting.node import LORA_OFFLINE_MS
         limit = max(limit, LORA_OFFLINE_MS // 1000)
     ok = age <= limit
     return ok, "%s ago" % _span(age), "" if ok else "stale"
@@ -363,8 +369,8 @@ def _quiet(hal):
     # The laptop reads one line: the hardware layer's log lines (Wi-Fi, NTP,
     # LoRa) must not reach the serial line meanwhile.
     hal.log = _drop
-    net = getattr(hal, "net", None)
-    if net is not None and hasattr(net, "log"):
+    net = getattr(hal, "net", None)  # a bridge's board has none
+    if net is not None:
         net.log = _drop
 
 
@@ -375,8 +381,8 @@ def run(path, make_hal, sleep_ms, mem_free):
     out = []  # type: list[dict]
     cfg = None
     try:
-        cfg = config.load(path)
-    except config.ConfigError as e:
+        cfg = settings.load(path)
+    except settings.ConfigError as e:
         out.append({"name": "config", "ok": False, "value": str(e),
                     "code": "bad_config" if _exists(path) else "no_config"})
     except Exception as e:

@@ -8,8 +8,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from firmware import codec, light_codec
-from firmware.config import ConfigError, check_key, check_node_id
+from firmware import codec
+from firmware.lighting import payload as light_codec
+from firmware.settings import ConfigError, check_key, check_node_id
 
 ROLES = ("bin", "light")
 ADDR_MIN = 1

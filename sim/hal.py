@@ -8,8 +8,9 @@ import socket
 from collections import deque
 from typing import Any
 
-from firmware.codec import PRESENCE_SOURCE_PIR
-from firmware.measure import SOUND_0C, SOUND_PER_C
+from firmware.net.transport import Transport
+from firmware.proto.presence import PRESENCE_SOURCE_PIR
+from firmware.waste.measure import SOUND_0C, SOUND_PER_C
 from sim.district import SimBin
 
 
@@ -27,7 +28,7 @@ class VirtualClock:
         return self.start_unix + self.now_ms // 1000
 
 
-class UdpNet:
+class UdpNet(Transport):
     """A real UDP socket, as a node's Wi-Fi interface would give it. Not
     connected: a light node also takes requests from the gateway's command
     socket and answers whoever asked (`reply`)."""
@@ -47,13 +48,7 @@ class UdpNet:
         except OSError:
             pass  # like a radio: a send into nowhere is simply lost
 
-    is_lora = False
-
-    def wait_ms(self, frame_len: int = 0) -> int:
-        return 0  # no duty cycle on Wi-Fi
-
-    def ack_timeout_ms(self, frame_len: int = 0) -> int:
-        return 2000  # RFC 7252's ACK_TIMEOUT
+    # No duty cycle on Wi-Fi, RFC 7252's ACK timeout: Transport's defaults.
 
     def send(self, data: bytes) -> bool:
         self._send(data, self.gateway)
@@ -179,7 +174,7 @@ class RecordingLed:
 class PresenceInput:
     """The light node's presence sensor: the runner calls trigger() when
     someone comes into range; the node reads it as hal.presence.triggered()
-    (the presence flags, firmware/codec.py) and hal.presence.speed (0.1 m/s)."""
+    (the presence flags, firmware/proto/presence.py) and hal.presence.speed (0.1 m/s)."""
 
     def __init__(self) -> None:
         self.pending: deque[tuple[int, int]] = deque()
@@ -203,7 +198,7 @@ class FlashStore(RtcMemory):
 class SimHal:
     def __init__(self, clock: VirtualClock, gateway: tuple[str, int] | None, seed: int) -> None:
         """gateway: where a Wi-Fi node's UDP socket sends; None for a LoRa node,
-        whose net (firmware.lora_net.LoraNet over a simulated modem) the
+        whose net (firmware.lora.net.LoraNet over a simulated modem) the
         LoRa simulation gives it at every wake."""
         self.clock = clock
         self.net: Any = UdpNet(gateway) if gateway is not None else None
@@ -222,7 +217,7 @@ class SimHal:
         self.settings = FlashStore()  # light nodes keep their zone profile here
         self.outbox = FlashStore()  # bin nodes' queue of reports not yet acknowledged
         # No ambient light sensor: light nodes take night from the sun's
-        # times for their place (firmware/astro.py) on the virtual clock.
+        # times for their place (firmware/lighting/astro.py) on the virtual clock.
         self.ambient = None
 
     def random_bits(self, n: int) -> int:

@@ -21,9 +21,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware import coap, codec, light_codec
-from firmware.config import Config
-from firmware.light_node import LightNode
+from firmware import codec
+from firmware.lighting import payload as light_codec
+from firmware.lighting.node import LightNode
+from firmware.net.transport import Transport
+from firmware.proto import coap
+from firmware.settings import Config
 from gateway.lighting.streets import load_network
 from gateway.lighting.wave import LightWave, Pole, WaveSettings
 from gateway.lighting.zones import Zone, ZoneBook
@@ -42,7 +45,7 @@ DEFAULT_ZONES = {
 }
 
 
-class QueueNet:
+class QueueNet(Transport):
     """The node's network interface in this scene: datagrams to and from the
     in-process gateway side."""
 

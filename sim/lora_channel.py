@@ -27,8 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from firmware.airtime import airtime_us
-from firmware.radio_plan import (
+from firmware.lora.airtime import airtime_us
+from firmware.lora.plan import (
     BW_HZ,
     CR_INDEX,
     MAX_FRAME,

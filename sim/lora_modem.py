@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from firmware.airtime import airtime_us
+from firmware.lora.airtime import airtime_us
 from sim.lora_channel import PRIVATE_SYNCWORD, Channel, Frame, Radio, Reception, RxKey
 
 # The bandwidths the drivers accept (lora_cfg "bw", a string), in Hz.

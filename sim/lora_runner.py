@@ -1,9 +1,9 @@
 """A district whose nodes reach the gateway over LoRa, in virtual time.
 
 Every node runs the firmware's own classes with the firmware's own LoRa
-transport (firmware/lora_net.py) over a simulated modem on a shared virtual
+transport (firmware/lora/net.py) over a simulated modem on a shared virtual
 channel (sim/lora_channel.py). The gateway's radio is the firmware's bridge
-(firmware/bridge.py) on six simulated modems, and its serial line is a real
+(firmware/lora/bridge.py) on six simulated modems, and its serial line is a real
 pty (sim/radio_port.py): the gateway process reads and writes it with its own
 pyserial code, unchanged.
 
@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from firmware import bridge_frame, coap
-from firmware.bin_node import BinNode
-from firmware.bridge import DEFAULT_RECEIVERS, Bridge
-from firmware.config import Config
-from firmware.light_node import LightNode
-from firmware.lora_net import LoraNet
-from firmware.outbox import Outbox
-from firmware.radio_plan import REQUIRED_SNR_DB10, SF_MAX, SF_MIN
+from firmware.lighting.node import LightNode
+from firmware.lora import bridge_frame
+from firmware.lora.bridge import DEFAULT_RECEIVERS, Bridge
+from firmware.lora.net import LoraNet
+from firmware.lora.plan import REQUIRED_SNR_DB10, SF_MAX, SF_MIN
+from firmware.proto import coap
+from firmware.settings import Config
+from firmware.waste.node import BinNode
+from firmware.waste.outbox import Outbox
 from sim.district import District, SimBin, SimPole, detection_times
 from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel, VirtualClock
 from sim.lora_channel import Channel, Frame, Radio

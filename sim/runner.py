@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware.bin_node import BinNode
-from firmware.config import Config
-from firmware.light_node import LightNode
+from firmware.lighting.node import LightNode
+from firmware.settings import Config
+from firmware.waste.node import BinNode
 from sim.district import District, SimBin, SimPole, detection_times
 from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel, VirtualClock
 

@@ -15,8 +15,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from firmware import codec, report_policy
-from firmware.config import Config
+from firmware import codec
+from firmware.settings import Config
+from firmware.waste import report_policy
 from gateway.waste.forecast import HOUR, Forecaster
 from gateway.waste.planning import DEFAULT_PLAN, PlanSettings, select
 from gateway.waste.routing import Stop, Truck, plan_routes
@@ -49,7 +50,7 @@ class PolicyResult:
 @dataclass(frozen=True)
 class Sensing:
     """What the gateway gets to see: hourly measurements with noise, sent as
-    the node's own report policy (firmware/report_policy.py) decides, or every
+    the node's own report policy (firmware/waste/report_policy.py) decides, or every
     one when node_policy is off; some are lost."""
 
     noise_pct: float = 0.7

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import astro
+from firmware.lighting import astro
 
 days = st.integers(19000, 25000)
 

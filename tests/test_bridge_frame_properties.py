@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import bridge_frame as bf
+from firmware.lora import bridge_frame as bf
 
 radio_frames = st.binary(min_size=1, max_size=bf.MAX_RADIO_FRAME)
 u32 = st.integers(0, 0xFFFFFFFF)

@@ -7,7 +7,8 @@ import aiocoap
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import coap, codec
+from firmware import codec
+from firmware.proto import coap
 
 seqs = st.integers(0, 0xFFFF)
 times = st.integers(0, 0xFFFFFFFF)
@@ -114,7 +115,7 @@ def test_coap_decoder_never_fails_otherwise(data: bytes) -> None:
 
 # --- lighting payloads ------------------------------------------------------
 
-from firmware import light_codec  # noqa: E402
+from firmware.lighting import payload as light_codec  # noqa: E402
 
 
 @given(st.integers(0, 0xFFFF), st.integers(0, 100), st.integers(0, 0xFFFF),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningGateway, one_line_error
 
-from firmware.config import ConfigError, parse
+from firmware.settings import ConfigError, parse
 from gateway.records import Node
 from tools.field.errors import FieldError
 from tools.field.provision import Request, build_config, config_text, parse_set, request_from
@@ -80,12 +80,13 @@ def test_every_node_gets_its_own_key_and_the_node_checks_it(tmp_path: Path) -> N
     # The same check inside the real MicroPython VM, as on the node.
     script = tmp_path / "check.py"
     script.write_text(
-        "from firmware import config\n"
-        f"print(config.parse('{{\"id\":\"B1\",\"role\":\"bin\",\"gateway_host\":\"h\","
+        "from firmware import settings\n"
+        f"print(settings.parse('{{\"id\":\"B1\",\"role\":\"bin\",\"gateway_host\":\"h\","
         f"\"key\":\"{KEY}\"}}').key)\n"
         "try:\n"
-        " config.parse('{\"id\":\"B1\",\"role\":\"bin\",\"gateway_host\":\"h\",\"key\":\"zz\"}')\n"
-        "except config.ConfigError as e:\n"
+        " settings.parse('{\"id\":\"B1\",\"role\":\"bin\",\"gateway_host\":\"h\","
+        "\"key\":\"zz\"}')\n"
+        "except settings.ConfigError as e:\n"
         " print(e)\n")
     out = subprocess.run(["node", str(ROOT / "tools" / "micropython_vm.mjs"), str(script),
                           f"{ROOT / 'firmware'}=/firmware"], capture_output=True, text=True,

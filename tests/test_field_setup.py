@@ -22,7 +22,10 @@ from conftest import RunningGateway, one_line_error
 from gateway.records import Node
 from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 from sim.virtual_node import VirtualNode
+from tools.field.deploy import _parents, build, deploy, sha256
 from tools.field.node_link import NodeLink
+from tools.field.progress import Reporter
+from tools.firmware_build import compile_file
 
 WIFI = {"city-iot": "secret"}
 LAT, LON = 60.6751, 17.1420
@@ -122,7 +125,7 @@ def test_deploy_copies_only_what_changed_and_removes_stale_files(
         tmp_path: Path, deployed: VirtualNode) -> None:
     with NodeLink(deployed.device) as link:
         link.write("/firmware/old_module.py", b"RETIRED = True\n")
-        link.write("/firmware/codec.mpy", b"not the real one")
+        link.write("/firmware/waste/payload.mpy", b"not the real one")
         link.write("/outbox.bin", b"\x00")  # the node's own data is not ours to touch
     out = kvarter(tmp_path, "node", "deploy", "--port", deployed.device)
     assert out.returncode == 0, out.stderr
@@ -231,3 +234,55 @@ def test_a_node_that_does_not_answer_its_repl(tmp_path: Path) -> None:
     finally:
         os.close(master)
     assert "does not answer its REPL" in line and "reset button" in line
+
+
+# Where `kvarter node deploy` put the firmware before it was arranged by layer
+# and role: one flat firmware/ folder, the sensor drivers beside
+# hal/esp32.py. Kept as a list (CI clones may be shallow, with no history to
+# build it from); each file gets a small valid .mpy of its own.
+OLD_MODULES = [
+    "__init__", "airtime", "astro", "bin_node", "bridge", "bridge_frame", "coap", "codec",
+    "config", "contact", "crc16", "downlink", "duty_cycle", "energy", "lamp", "light_codec",
+    "light_config", "light_node", "lora_link", "lora_net", "measure", "messaging", "outbox",
+    "radio_plan", "report_policy", "selftest", "hal/__init__", "hal/bh1750", "hal/ds18b20",
+    "hal/esp32", "hal/file_store", "hal/ld2410", "hal/lis3dh", "hal/lora_modem", "hal/pir",
+    "hal/pwm_led", "hal/ranger", "hal/tfluna", "hal/ultrasonic", "hal/usb_serial",
+]
+
+
+def old_layout(tmp_path: Path) -> dict[str, bytes]:
+    files = {"/main.py": b"# the firmware before the new layout\nimport firmware.config\n"}
+    for name in OLD_MODULES:
+        src = tmp_path / "old" / f"{name}.py"
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(f"OLD_LAYOUT = {name!r}\n")
+        compile_file(src, src.with_suffix(".mpy"), arch=None)
+        files[f"/firmware/{name}.mpy"] = src.with_suffix(".mpy").read_bytes()
+    return files
+
+
+def test_deploy_moves_a_node_from_the_old_layout_to_the_new_one(
+        tmp_path: Path, gateway: RunningGateway) -> None:
+    old = old_layout(tmp_path)
+    new = build(Reporter())
+    gone = set(old) - set(new)
+    assert "/firmware/config.mpy" in gone and "/firmware/hal/bh1750.mpy" in gone
+    with VirtualNode(tmp_path / "vn", wifi=WIFI, fill_mm=600, battery_mv=3600) as vn:
+        with NodeLink(vn.device) as link:
+            assert deploy(link, Reporter(), files=old).copied == len(old)
+        out = kvarter(tmp_path, "node", "deploy", "--port", vn.device)
+        assert out.returncode == 0, out.stderr
+        assert f"{len(gone)} stale removed" in out.stdout
+        with NodeLink(vn.device) as link:
+            files, dirs = link.tree("/firmware", "/main.py")
+        # Exactly the new layout: nothing of the old one left, not even a folder.
+        assert files == {p: sha256(d) for p, d in new.items()}
+        assert dirs == {d for p in new for d in _parents(p) if d.startswith("/firmware")}
+        # And the node runs on it: set up, it reports to a real gateway.
+        site = site_file(tmp_path, gateway.port)
+        out = kvarter(tmp_path, "node", "setup", "B0043", "--port", vn.device, "--role", "bin",
+                      "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
+        assert out.returncode == 0, out.stderr + vn.output()[-2000:]
+        assert "0 files copied" in out.stdout
+        rows = wait_for_report(gateway.db, "B0043")
+    assert rows[0][1] is not None and 45 <= rows[0][1] <= 60

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import RunningGateway
 
-from firmware import coap, codec
+from firmware import codec
+from firmware.proto import coap
 from gateway.records import Node
 
 BIN = Node("B0001", "bin", 60.67, 17.14, "240L")

@@ -18,11 +18,16 @@ from conftest import RunningGateway, launch_gateway
 from lightkit import geojson, pole
 from test_lighting_gateway import lights_cli, ok
 
-from firmware import bridge_frame as bf
-from firmware import coap, codec, light_codec, radio_plan
-from firmware.airtime import airtime_us
-from firmware.lora_link import decode_feedback, node_tag
-from firmware.messaging import BIN_PATH, PRESENCE_PATH, STATUS_PATH, Uplink
+from firmware import codec
+from firmware.lighting import payload as light_codec
+from firmware.lora import bridge_frame as bf
+from firmware.lora import plan as radio_plan
+from firmware.lora.airtime import airtime_us
+from firmware.lora.link import decode_feedback, node_tag
+from firmware.net.transport import Transport
+from firmware.net.uplink import Uplink
+from firmware.proto import coap
+from firmware.proto.paths import BIN_PATH, PRESENCE_PATH, STATUS_PATH
 from gateway.radio.downlink import BridgeClock, Downlink
 from gateway.radio.lora import ack_deadline_ms
 from gateway.records import BinRecord, Node
@@ -38,7 +43,7 @@ class _Clock:
         return 0
 
 
-class _Net:
+class _Net(Transport):
     def __init__(self) -> None:
         self.sent: list[bytes] = []
 
@@ -50,7 +55,7 @@ class _Net:
 
 
 class _Hal:
-    """Just enough of a node's hardware layer for firmware.messaging.Uplink."""
+    """Just enough of a node's hardware layer for firmware.net.uplink.Uplink."""
 
     def __init__(self, mid: int) -> None:
         self.net = _Net()

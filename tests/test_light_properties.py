@@ -7,8 +7,8 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import lamp
-from firmware.hal import ld2410
+from firmware.hal.drivers import ld2410
+from firmware.lighting import lamp
 
 
 def _frame(state: int, move_cm: int, still_cm: int) -> bytes:

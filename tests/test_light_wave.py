@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lightkit import XY, geojson, point_along, pole
 
-from firmware import codec, light_codec
+from firmware import codec
+from firmware.lighting import payload as light_codec
 from gateway.lighting.streets import StreetsError, load_network, read_streets
 from gateway.lighting.wave import CAR_MPS, CYCLE_MPS, WALK_MPS, LightWave, Pole, WaveSettings
 from gateway.lighting.zones import Zone, ZoneBook

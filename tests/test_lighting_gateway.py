@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 from conftest import RunningGateway, one_line_error
 from lightkit import geojson, pole
 
-from firmware import coap, codec, light_codec
+from firmware import codec
+from firmware.lighting import payload as light_codec
+from firmware.proto import coap
 from gateway.coap.client import RegistryError, list_nodes, register_nodes
 from gateway.records import Node, PresenceRecord
 from gateway.storage.store import Store

@@ -7,8 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.airtime import airtime_us
-from firmware.radio_plan import DOWNLINK_KHZ, UPLINK_KHZ
+from firmware.lora.airtime import airtime_us
+from firmware.lora.plan import DOWNLINK_KHZ, UPLINK_KHZ
 from sim.district import offset
 from sim.hal import VirtualClock
 from sim.lora_channel import (
@@ -363,7 +363,7 @@ def test_a_frequency_outside_the_plan_is_a_violation() -> None:
 def brute_force_worst(frames: list[Frame], window_us: int) -> dict[tuple[str, int], int]:
     """The most airtime in any window, by direct sums over every window
     position where the (piecewise linear) total can change slope."""
-    from firmware.radio_plan import sub_band
+    from firmware.lora.plan import sub_band
 
     groups: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for f in frames:

@@ -7,8 +7,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import codec, lora_link, radio_plan
-from firmware.duty_cycle import DutyCycle
+from firmware import codec
+from firmware.lora import link as lora_link
+from firmware.lora import plan as radio_plan
+from firmware.lora.duty_cycle import DutyCycle
 
 HOUR = DutyCycle.WINDOW_MS
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import serial
 
-from firmware.airtime import airtime_us
-from firmware.radio_plan import DOWNLINK_KHZ, UPLINK_KHZ, lora_cfg
+from firmware.lora.airtime import airtime_us
+from firmware.lora.plan import DOWNLINK_KHZ, UPLINK_KHZ, lora_cfg
 from sim.hal import VirtualClock
 from sim.lora_channel import Channel, RadioModel
 from sim.lora_modem import RxPacket, SimModem

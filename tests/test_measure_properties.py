@@ -1,4 +1,4 @@
-"""Property tests of the fill measurement (firmware/measure.py): whatever the
+"""Property tests of the fill measurement (firmware/waste/measure.py): whatever the
 sensor delivers, the median with outlier rejection stays within what was
 measured, and enough agreeing samples always give a reading."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import measure
+from firmware.waste import measure
 
 samples = st.lists(st.one_of(st.none(), st.floats(0, 10_000, allow_nan=False)), max_size=15)
 

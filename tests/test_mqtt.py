@@ -11,7 +11,8 @@ import paho.mqtt.client as mqtt
 from conftest import free_tcp_port, launch_gateway, start_mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware import coap, codec
+from firmware import codec
+from firmware.proto import coap
 from gateway.records import Node
 
 

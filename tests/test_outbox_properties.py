@@ -1,4 +1,4 @@
-"""Property tests of the node's queue of reports in flash (firmware/outbox.py):
+"""Property tests of the node's queue of reports in flash (firmware/waste/outbox.py):
 any sequence of pushes, pops and reboots keeps it a bounded FIFO that counts
 exactly what it dropped, and no bytes in flash make it crash."""
 
@@ -9,7 +9,7 @@ from collections import deque
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.outbox import MemStore, Outbox
+from firmware.waste.outbox import MemStore, Outbox
 
 # ("push", payload) | ("pop", None) | ("reload", None)
 ops = st.lists(st.one_of(

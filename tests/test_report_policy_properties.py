@@ -1,5 +1,5 @@
-"""Property tests of the bin node's report policy (firmware/report_policy.py)
-and of its memory across deep sleep (firmware/bin_node.py), over random
+"""Property tests of the bin node's report policy (firmware/waste/report_policy.py)
+and of its memory across deep sleep (firmware/waste/node.py), over random
 sequences of wakes."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware import bin_node, codec, config
-from firmware.report_policy import State, answered, decide
+from firmware import codec
+from firmware import settings as config
+from firmware.waste import node as bin_node
+from firmware.waste.report_policy import State, answered, decide
 
 fills = st.one_of(st.none(), st.integers(0, 200).map(lambda b: b / 2))
 temps = st.one_of(st.none(), st.integers(-30, 120))

@@ -25,7 +25,7 @@ from conftest import RunningGateway
 from gateway.records import Node
 from sim.district import DEFAULT_CENTRE
 from sim.virtual_node import VirtualNode
-from tools.firmware_build import FIRMWARE_DIR, compile_file, firmware_sources
+from tools.firmware_build import ENTRY, FIRMWARE_DIR, compile_file, read_manifest
 
 WIFI = {"city-iot": "secret"}
 
@@ -115,12 +115,13 @@ def test_ctrl_c_stops_a_running_program(node: VirtualNode, tmp_path: Path) -> No
 @pytest.fixture(scope="module")
 def firmware_mpy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The firmware package as .mpy files (bytecode: the ESP32's and the
-    VM's alike), without main.py, which goes to the node's root as source."""
+    VM's alike), as the manifest names them, without main.py, which goes to
+    the node's root as source."""
     out = tmp_path_factory.mktemp("build")
-    sources = [p for p in firmware_sources() if p != FIRMWARE_DIR / "main.py"]
+    sources = [f for f in read_manifest() if f.path != ENTRY]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda p: compile_file(
-            p, out / p.relative_to(FIRMWARE_DIR.parent).with_suffix(".mpy"), arch=None), sources))
+        list(pool.map(lambda f: compile_file(
+            f.source, out / Path(f.path).with_suffix(".mpy"), arch=None), sources))
     return out / "firmware"
 
 

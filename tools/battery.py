@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from firmware import energy
-from firmware.config import Config
+from firmware.settings import Config
 
 SLOW_WIFI = {"wifi_connect_s": 4.0, "wifi_ma": 160.0}
 

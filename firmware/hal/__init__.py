@@ -10,7 +10,7 @@
 #   net.reply(data)       answer the last received datagram's sender (optional;
 #                         light nodes answer requests with it, else net.send)
 #   net.is_lora, net.wait_ms(n), net.ack_timeout_ms(n)
-#                         over LoRa (firmware/lora_net.py): how long the duty cycle
+#                         over LoRa (firmware/lora/net.py): how long the duty cycle
 #                         holds an n-byte frame back, and the ACK timeout its
 #                         airtime needs (Wi-Fi: False, 0, 2000)
 #   clock.set(unix)       optional: set the time (from the gateway's LoRa feedback)
@@ -21,17 +21,17 @@
 #   temperature.celsius() temperature inside the bin, or None
 # Bin nodes:
 #   outbox.load()/save(data)  the queue of reports not yet acknowledged, in flash
-#                         (firmware/outbox.py); survives power loss
+#                         (firmware/waste/outbox.py); survives power loss
 #   fill_sensor.unit      "us" (ultrasonic echo, there and back) or "mm" (time of flight)
 #   fill_sensor.samples(n)  n raw readings in that unit (None for a failed one),
-#                         the sensor powered only meanwhile (firmware/hal/ranger.py)
+#                         the sensor powered only meanwhile (firmware/hal/drivers/ranger.py)
 #   tilt.degrees()        degrees from upright, or None
 #   lid.is_open()         True / False, or None without a lid switch
 # Light nodes:
 #   led.set_pct(level)    drive the lamp at 0..100 % light output (a float)
 #   presence.triggered()  0 when nothing new; else once per detection (and again
 #                         every retrigger time while someone stays) the presence
-#                         flags of codec.py: source, direction (True: PIR)
+#                         flags of firmware/proto/presence.py: source, direction (True: PIR)
 #   presence.speed        approach speed in 0.1 m/s, 0 when not measured
 #   settings.load()/save(data)  bytes kept in flash across reboots (the zone
 #                         profile); optional

@@ -5,21 +5,11 @@
 import socket
 import time
 
-import ds18x20
 import esp32
 import machine
 import network
-import onewire
 
-from firmware.hal.bh1750 import Bh1750
-from firmware.hal.ds18b20 import Ds18b20
-from firmware.hal.ld2410 import MOVE_THRESHOLDS, STILL_THRESHOLDS, Radar
-from firmware.hal.lis3dh import Lis3dh
-from firmware.hal.pir import Pir
-from firmware.hal.pwm_led import PwmLed
-from firmware.hal.ranger import PoweredRanger
-from firmware.hal.tfluna import TfLuna
-from firmware.hal.ultrasonic import Ultrasonic
+from firmware.net.transport import Transport
 
 # GPIO defaults for the reference boards; a node's config may override any
 # of them under "pins".
@@ -70,19 +60,7 @@ class Clock:
         machine.RTC().datetime((y, mo, d, wd, h, mi, sec, 0))
 
 
-class _Udp:
-    """What a UDP net adds to send/recv for the messaging layer: no duty
-    cycle and CoAP's own timers."""
-    is_lora = False
-
-    def wait_ms(self, frame_len=0):
-        return 0
-
-    def ack_timeout_ms(self, frame_len=0):
-        return 2000
-
-
-class UdpNet(_Udp):
+class UdpNet(Transport):
     def __init__(self, host, port):
         self.addr = socket.getaddrinfo(host, port)[0][-1]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -107,18 +85,21 @@ class UdpNet(_Udp):
         return data
 
 
-class WifiNet(_Udp):
+class WifiNet(Transport):
     """A light node's link to the gateway that never blocks the lamp: sends
     while Wi-Fi is down are dropped, and it reconnects by itself."""
 
     def __init__(self, cfg, clock, log):
         self.cfg = cfg
         self.clock = clock
-        self.log = log
+        self._log = log
         self.wlan = network.WLAN(network.STA_IF)
         self.wlan.active(True)
         self.udp = None
         self.next_try = 0
+
+    def log(self, line):
+        self._log(line)
 
     def _up(self):
         if self.wlan.isconnected():
@@ -254,7 +235,9 @@ class Hal:
         self.store = RtcStore()
         self.battery = AdcBattery(pins["battery_adc"])
         # Optional sensors read None until the config fits them.
-        self.temperature = self.tilt = self.lid = NoSensor()
+        self.temperature = NoSensor()  # type: object
+        self.tilt = NoSensor()  # type: object
+        self.lid = NoSensor()  # type: object
         self.net = None
         if cfg.role == "bin":
             self._bin_sensors(cfg, pins)
@@ -266,9 +249,9 @@ class Hal:
             self.net = self._lora_net(cfg)
 
     def _lora_net(self, cfg):
-        from firmware.duty_cycle import DutyCycle
         from firmware.hal.lora_modem import LazyModem
-        from firmware.lora_net import LoraNet
+        from firmware.lora.duty_cycle import DutyCycle
+        from firmware.lora.net import LoraNet
         r = cfg.lora
         # A bin node listens only after its own uplinks (it is awake only
         # then); a light node takes the gateway's requests at any time. A bin
@@ -277,18 +260,27 @@ class Hal:
                        r.output_power, listen=cfg.role == "light")
 
     def _light(self, cfg, pins):
+        # Each role's drivers are imported where that role is wired: a bin
+        # node never loads a light node's, nor a light node a bin node's.
+        from firmware.hal.drivers.bh1750 import Bh1750
+        from firmware.hal.drivers.pwm_led import PwmLed
+
         Pin = machine.Pin
         self.led = PwmLed(machine.PWM(Pin(pins["led_pwm"]), freq=cfg.pwm_hz, duty_u16=0),
                           cfg.pwm_max_duty, cfg.pwm_invert)
         retrigger_ms = int(cfg.retrigger_s * 1000)
-        self.presence = None  # type: Radar | Pir | None
+        self.presence = None  # type: object
         if cfg.presence == "ld2410":
+            from firmware.hal.drivers.ld2410 import MOVE_THRESHOLDS, STILL_THRESHOLDS, Radar
+
             uart = machine.UART(2, baudrate=256000, tx=pins["radar_tx"], rx=pins["radar_rx"],
                                 rxbuf=512, timeout=0)
             faces = {"up": 1, "down": -1}.get(cfg.radar_faces, 0)
             self.presence = Radar(uart, self.clock, cfg.radar_move_thr or MOVE_THRESHOLDS,
                                   cfg.radar_still_thr or STILL_THRESHOLDS, faces, retrigger_ms)
         else:
+            from firmware.hal.drivers.pir import Pir
+
             self.presence = Pir(Pin(pins["pir"], Pin.IN), self.clock, cfg.pir_debounce_ms,
                                 retrigger_ms)
         self.ambient = _fitted(cfg.ambient == "bh1750", lambda: Bh1750(
@@ -298,21 +290,36 @@ class Hal:
             self.net = WifiNet(cfg, self.clock, self.log)
 
     def _bin_sensors(self, cfg, pins):
+        from firmware.hal.drivers.ranger import PoweredRanger
+
         Pin = machine.Pin
         power = Pin(pins["sensor_power"], Pin.OUT, value=0)
         if cfg.sensor == "tof":
+            from firmware.hal.drivers.tfluna import TfLuna
+
             bus = machine.I2C(0, scl=Pin(pins["tof_scl"]), sda=Pin(pins["tof_sda"]),
                               freq=100000)
             self.fill_sensor = PoweredRanger(TfLuna(bus, time.sleep_ms), power, time.sleep_ms)
         else:
+            from firmware.hal.drivers.ultrasonic import Ultrasonic
+
             self.fill_sensor = PoweredRanger(
                 Ultrasonic(Pin(pins["trigger"], Pin.OUT, value=0), Pin(pins["echo"], Pin.IN),
                            machine.time_pulse_us, time.sleep_us), power, time.sleep_ms)
-        self.temperature = _fitted(cfg.temp_sensor == "ds18b20", lambda: Ds18b20(
-            ds18x20.DS18X20(onewire.OneWire(Pin(pins["onewire"]))), time.sleep_ms))
-        self.tilt = _fitted(cfg.tilt_sensor == "lis3dh", lambda: Lis3dh(
-            machine.I2C(1, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=100000),
-            time.sleep_ms))
+        if cfg.temp_sensor == "ds18b20":
+            import ds18x20
+            import onewire
+
+            from firmware.hal.drivers.ds18b20 import Ds18b20
+
+            self.temperature = Ds18b20(ds18x20.DS18X20(onewire.OneWire(Pin(pins["onewire"]))),
+                                       time.sleep_ms)
+        if cfg.tilt_sensor == "lis3dh":
+            from firmware.hal.drivers.lis3dh import Lis3dh
+
+            self.tilt = Lis3dh(
+                machine.I2C(1, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=100000),
+                time.sleep_ms)
         self.lid = _fitted(cfg.lid_switch, lambda: LidSwitch(Pin(pins["lid"])))
 
     def connect(self, cfg, timeout_ms=15000):
@@ -351,7 +358,7 @@ class Hal:
         # A LoRa modem keeps its mode through the ESP32's deep sleep: put it
         # to sleep after use, and once after power-on (it starts in standby,
         # which draws milliamps).
-        if net is not None and getattr(net, "is_lora", False) and (
+        if net is not None and net.is_lora and (
                 net.used or machine.reset_cause() != machine.DEEPSLEEP_RESET):
             net.sleep()
         machine.deepsleep(ms)

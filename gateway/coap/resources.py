@@ -20,8 +20,8 @@ import aiocoap
 from aiocoap import resource
 from aiocoap.numbers.codes import Code
 
-from firmware.coap import CONTENT_OCTET_STREAM
-from firmware.messaging import BIN_PATH, PRESENCE_PATH, STATUS_PATH
+from firmware.proto.coap import CONTENT_OCTET_STREAM
+from firmware.proto.paths import BIN_PATH, PRESENCE_PATH, STATUS_PATH
 from gateway.ingest.decode import Reason
 from gateway.ingest.pipeline import Pipeline, Result
 from gateway.records import Node, RegistrationError

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TypeVar
 
-from firmware import codec, light_codec
+from firmware import codec
+from firmware.lighting import payload as light_codec
 from gateway.records import BinRecord, Node, PresenceRecord, StatusRecord
 
 T = TypeVar("T")

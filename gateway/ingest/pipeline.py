@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from firmware.messaging import BIN_PATH, PRESENCE_PATH
+from firmware.proto.paths import BIN_PATH, PRESENCE_PATH
 from gateway.ingest.decode import Ingest, Rejected
 from gateway.ingest.writer import BatchWriter
 from gateway.publish.mqtt import NoPublisher, Publisher

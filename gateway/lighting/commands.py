@@ -5,7 +5,7 @@ kernel and the presence event goes on to be stored. Zone profiles go as
 confirmable `POST /z`, each answered by its node.
 
 Two ways of building CoAP, on purpose: a Brighten frame is built with the
-node's own codec (firmware.coap) because the very same bytes also go on the
+node's own codec (firmware/proto/coap.py) because the very same bytes also go on the
 air over LoRa, where every byte is airtime (empty token but for the command
 id, no options beyond the path), and because it is fire-and-forget with
 No-Response, which needs none of aiocoap's exchange state. A profile push
@@ -28,15 +28,13 @@ from collections.abc import Container, Mapping
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from firmware import coap, light_codec
+from firmware.lighting import payload as light_codec
+from firmware.proto import coap
+from firmware.proto.paths import BRIGHTEN_PATH, PROFILE_PATH
 from gateway.coap.addresses import Address, plain_address
 from gateway.lighting.wave import Command
 
 log = logging.getLogger("gateway.lights")
-
-COMMAND_PATH = b"c"
-PROFILE_PATH = "z"
-
 
 class _Receiver(asyncio.DatagramProtocol):
     """Answers to commands: only errors come back (No-Response), logged once
@@ -87,7 +85,7 @@ class CommandSender:
         self.mid = (self.mid + 1) & 0xFFFF
         token = bytes((brighten.command_id >> 8 & 0xFF, brighten.command_id & 0xFF))
         msg = coap.Message(coap.NON, coap.POST, self.mid, token, [
-            (coap.OPT_URI_PATH, COMMAND_PATH),
+            (coap.OPT_URI_PATH, BRIGHTEN_PATH.encode()),
             (coap.OPT_CONTENT_FORMAT, bytes((coap.CONTENT_OCTET_STREAM,))),
             (coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,))),
         ], light_codec.encode_brighten(brighten))

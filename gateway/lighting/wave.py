@@ -32,7 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from firmware import codec, light_codec
+from firmware import codec
+from firmware.lighting import payload as light_codec
 from gateway.lighting.streets import Network
 from gateway.lighting.zones import ZoneBook
 

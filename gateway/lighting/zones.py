@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from firmware import astro, light_codec
+from firmware.lighting import astro
+from firmware.lighting import payload as light_codec
 
 ALWAYS = "always"
 DUSK_DAWN = "dusk-dawn"

@@ -4,7 +4,7 @@ Everything the gateway says over LoRa goes out on 869.525 MHz (10 % of every
 hour). Acknowledgements go first, in order of their deadline, and one whose
 node has stopped waiting is dropped (the node retransmits and gets the cached
 answer again); commands go when no acknowledgement waits. The budget is
-accounted with firmware.duty_cycle in the bridge's own clock, with the same
+accounted with firmware/lora/duty_cycle.py in the bridge's own clock, with the same
 record the bridge keeps, so the bridge never has to refuse what the gateway
 sends (and the simulator's virtual time works unchanged).
 """
@@ -19,11 +19,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware import bridge_frame, radio_plan
-from firmware.airtime import airtime_ms
-from firmware.bridge import DUTY_ENTRIES
-from firmware.bridge_frame import TxResult
-from firmware.duty_cycle import DutyCycle
+from firmware.lora import bridge_frame
+from firmware.lora import plan as radio_plan
+from firmware.lora.airtime import airtime_ms
+from firmware.lora.bridge import DUTY_ENTRIES
+from firmware.lora.bridge_frame import TxResult
+from firmware.lora.duty_cycle import DutyCycle
 from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.downlink")

@@ -24,10 +24,11 @@ from aiocoap.numbers.codes import Code
 from aiocoap.numbers.types import Type
 from aiocoap.resource import Site
 
-from firmware import coap, radio_plan
-from firmware.airtime import airtime_us
-from firmware.bridge_frame import Hello, Rx, Tx, TxResult
-from firmware.lora_link import FEEDBACK_LEN, adr_sf, encode_feedback, node_tag
+from firmware.lora import plan as radio_plan
+from firmware.lora.airtime import airtime_us
+from firmware.lora.bridge_frame import Hello, Rx, Tx, TxResult
+from firmware.lora.link import FEEDBACK_LEN, adr_sf, encode_feedback, node_tag
+from firmware.proto import coap
 from gateway.radio.downlink import Downlink
 
 log = logging.getLogger("gateway.lora")

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import serial
 
-from firmware import bridge_frame
-from firmware.bridge_frame import Hello, Rx, Tx, TxResult
+from firmware.lora import bridge_frame
+from firmware.lora.bridge_frame import Hello, Rx, Tx, TxResult
 from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.radio")

@@ -26,7 +26,7 @@ const IN = 1;
 const OUT = 3;
 const OPEN_DRAIN = 7;
 const PULL_UP = 2;
-const AIR_C = 10; // the firmware's own assumption without a thermometer (firmware/measure.py)
+const AIR_C = 10; // the firmware's own assumption without a thermometer (firmware/waste/measure.py)
 
 function soundMmPerUs(celsius) {
   return (331.3 + 0.606 * celsius) / 1000;

@@ -1,5 +1,6 @@
 # An in-memory hardware layer for the firmware's unit tests. Like the tests,
 # it must run in MicroPython as well as CPython.
+from firmware.net.transport import Transport
 
 
 class FakeClock:
@@ -20,8 +21,8 @@ class FakeClock:
         self.unix = unix - self.now_ms // 1000
 
 
-class FakeNet:
-    is_lora = False
+class FakeNet(Transport):
+    """A Wi-Fi link: what is sent is kept in `sent`; `inbox` arrives."""
 
     def __init__(self):
         self.sent = []
@@ -30,12 +31,6 @@ class FakeNet:
     def send(self, data):
         self.sent.append(bytes(data))
         return True
-
-    def wait_ms(self, frame_len=0):
-        return 0
-
-    def ack_timeout_ms(self, frame_len=0):
-        return 2000
 
     def recv(self):
         if self.inbox:
@@ -55,7 +50,7 @@ class FakeRx(bytearray):
 
 
 class FakeModem:
-    """The synchronous micropython-lib LoRa modem API that firmware.lora_net
+    """The synchronous micropython-lib LoRa modem API that firmware.lora.net
     uses. `log` lists what was done: ("configure", cfg), ("send", bytes),
     ("recv", continuous), ("sleep",); frames in `inbox` arrive while receiving."""
 
@@ -80,7 +75,7 @@ class FakeModem:
         self.receiving = False
         self.log.append(("send", bytes(packet)))
         if self.clock is not None:
-            from firmware.airtime import airtime_us
+            from firmware.lora.airtime import airtime_us
             self.clock.advance(airtime_us(len(packet), self.cfg["sf"]) // 1000)
         return self.clock.ms() if self.clock is not None else 0
 

@@ -1,5 +1,5 @@
 # Airtime against published figures for 125 kHz, CR 4/5, explicit header, CRC.
-from firmware.airtime import airtime_us
+from firmware.lora.airtime import airtime_us
 
 
 def _ms(n, sf):

@@ -1,6 +1,6 @@
 # Sunrise and sunset, in the MicroPython VM as well as CPython. Reference times
 # from published almanacs, to within a few minutes.
-from firmware import astro
+from firmware.lighting import astro
 
 STOCKHOLM = (59.3293, 18.0686)
 JUNE_21 = 20625  # 2026-06-21 as days since 1970-01-01

@@ -2,10 +2,10 @@
 # fake serial line: what it forwards, what it transmits, what it refuses.
 from fakehal import FakeClock
 
-from firmware import bridge_frame as bf
-from firmware import radio_plan
-from firmware.bridge import HELLO_INTERVAL_MS, Bridge, airtime_ms
-from firmware.duty_cycle import DutyCycle
+from firmware.lora import bridge_frame as bf
+from firmware.lora import plan as radio_plan
+from firmware.lora.bridge import HELLO_INTERVAL_MS, Bridge, airtime_ms
+from firmware.lora.duty_cycle import DutyCycle
 
 
 class Packet(bytearray):

@@ -1,7 +1,7 @@
 # The bridge's serial framing: what one end encodes the other decodes, and
 # whatever else comes down the line is counted, never taken for a frame.
-from firmware import bridge_frame as bf
-from firmware.crc16 import crc16
+from firmware.lora import bridge_frame as bf
+from firmware.proto.crc16 import crc16
 
 
 def _feed_bytewise(reader, data):

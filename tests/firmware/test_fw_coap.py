@@ -1,5 +1,5 @@
 # The node's CoAP client, in the MicroPython VM as well as CPython.
-from firmware import coap
+from firmware.proto import coap
 
 
 def _request(mtype=coap.CON):

@@ -3,11 +3,11 @@
 # run here as they would on the ESP32. MicroPython VM and CPython.
 from fakebus import FakeDs18x20, FakeI2C, FakePin, Recorder
 
-from firmware.hal.ds18b20 import Ds18b20
-from firmware.hal.lis3dh import Lis3dh
-from firmware.hal.ranger import PoweredRanger
-from firmware.hal.tfluna import TfLuna
-from firmware.hal.ultrasonic import Ultrasonic
+from firmware.hal.drivers.ds18b20 import Ds18b20
+from firmware.hal.drivers.lis3dh import Lis3dh
+from firmware.hal.drivers.ranger import PoweredRanger
+from firmware.hal.drivers.tfluna import TfLuna
+from firmware.hal.drivers.ultrasonic import Ultrasonic
 
 
 class Pulse:

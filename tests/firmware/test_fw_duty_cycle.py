@@ -1,6 +1,6 @@
 # EU868 duty-cycle accounting, in the MicroPython VM as well as CPython.
-from firmware import radio_plan
-from firmware.duty_cycle import NEVER, DutyCycle
+from firmware.lora import plan as radio_plan
+from firmware.lora.duty_cycle import NEVER, DutyCycle
 
 UP = radio_plan.UPLINK_KHZ  # 1 %: 36 s an hour
 DOWN = radio_plan.DOWNLINK_KHZ  # 10 %: 360 s an hour

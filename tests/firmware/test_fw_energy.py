@@ -1,7 +1,8 @@
 # The battery model. Runs in the MicroPython VM as well as CPython.
-from firmware import config, energy
-from firmware.hal.tfluna import TfLuna
-from firmware.hal.ultrasonic import Ultrasonic
+from firmware import energy
+from firmware import settings as config
+from firmware.hal.drivers.tfluna import TfLuna
+from firmware.hal.drivers.ultrasonic import Ultrasonic
 
 
 def _cfg(**extra):

@@ -2,8 +2,8 @@
 # MicroPython VM and CPython.
 from fakebus import FakePwm
 
-from firmware import lamp
-from firmware.hal.pwm_led import PwmLed
+from firmware.hal.drivers.pwm_led import PwmLed
+from firmware.lighting import lamp
 
 
 def _near(a, b, tol=0.01):

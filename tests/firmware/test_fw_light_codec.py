@@ -1,6 +1,6 @@
 # Lighting payloads, in the MicroPython VM as well as CPython.
-from firmware import light_codec as lc
 from firmware.codec import DecodeError
+from firmware.lighting import payload as lc
 
 
 def _rejects(fn, data):

@@ -7,9 +7,9 @@ from fakebus import FakeLightSensor, FakePin, FakeUart
 from fakehal import FakeClock
 
 from firmware import codec
-from firmware.hal import ld2410
-from firmware.hal.bh1750 import Bh1750
-from firmware.hal.pir import Pir
+from firmware.hal.drivers import ld2410
+from firmware.hal.drivers.bh1750 import Bh1750
+from firmware.hal.drivers.pir import Pir
 
 
 def frame(body):

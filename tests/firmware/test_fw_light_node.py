@@ -3,9 +3,13 @@
 # MicroPython VM and CPython.
 from fakehal import FakeHal, FakeModem, FakeStore
 
-from firmware import astro, coap, codec, config, light_codec
-from firmware.light_node import LightNode
-from firmware.lora_net import LoraNet
+from firmware import codec
+from firmware import settings as config
+from firmware.lighting import astro
+from firmware.lighting import payload as light_codec
+from firmware.lighting.node import LightNode
+from firmware.lora.net import LoraNet
+from firmware.proto import coap
 
 STOCKHOLM = {"lat": 59.33, "lon": 18.07}
 DAY = 1790000000  # 2026-09-21 14:13 UTC: afternoon in Stockholm

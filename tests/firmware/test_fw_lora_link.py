@@ -1,6 +1,7 @@
 # Link feedback and the gateway's choice of spreading factor.
-from firmware import codec, lora_link
-from firmware.crc16 import crc16
+from firmware import codec
+from firmware.lora import link as lora_link
+from firmware.proto.crc16 import crc16
 
 
 def test_feedback_is_eight_bytes_and_round_trips():

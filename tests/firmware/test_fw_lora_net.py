@@ -1,11 +1,13 @@
-# A node's LoRa link (firmware.lora_net over a modem with micropython-lib's
+# A node's LoRa link (firmware.lora.net over a modem with micropython-lib's
 # API) and the messaging layer over it: duty cycle, link feedback, backoff.
 from fakehal import FakeHal, FakeModem, FakeRx
 
-from firmware import coap, lora_link, radio_plan
-from firmware.airtime import airtime_ms, airtime_us
-from firmware.lora_net import LoraNet
-from firmware.messaging import Uplink
+from firmware.lora import link as lora_link
+from firmware.lora import plan as radio_plan
+from firmware.lora.airtime import airtime_ms, airtime_us
+from firmware.lora.net import LoraNet
+from firmware.net.uplink import Uplink
+from firmware.proto import coap
 
 
 def _net(listen=False, sf=7):
@@ -181,7 +183,7 @@ def test_a_first_transmission_over_budget_waits_too():
 # --- config -------------------------------------------------------------------
 
 def _config(**raw):
-    from firmware import config
+    from firmware import settings as config
     base = {"id": "B1", "role": "bin"}
     base.update(raw)
     try:

@@ -1,6 +1,6 @@
 # Fill measurement: samples to a distance, outliers dropped, fill level.
 # Runs in the MicroPython VM as well as CPython.
-from firmware import measure
+from firmware.waste import measure
 
 
 def _close(a, b, tol=0.01):

@@ -2,8 +2,10 @@
 # The light node's own tests are in test_fw_light_node.py.
 from fakehal import FakeHal, FakeNet, FakeRanger, FakeStore
 
-from firmware import coap, codec, config
-from firmware.bin_node import BinNode
+from firmware import codec
+from firmware import settings as config
+from firmware.proto import coap
+from firmware.waste.node import BinNode
 
 
 def _cfg(role, **extra):

@@ -1,7 +1,7 @@
-# The queue of reports in flash (firmware/outbox.py), in MicroPython and CPython.
+# The queue of reports in flash (firmware/waste/outbox.py), in MicroPython and CPython.
 from fakehal import FakeStore
 
-from firmware.outbox import Outbox
+from firmware.waste.outbox import Outbox
 
 
 def _box(store=None, capacity=48):

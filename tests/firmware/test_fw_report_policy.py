@@ -1,7 +1,8 @@
 # The bin node's report policy, wake by wake. Runs in the MicroPython VM as
 # well as CPython.
-from firmware import codec, config
-from firmware.report_policy import State, answered, decide, heard, queued
+from firmware import codec
+from firmware import settings as config
+from firmware.waste.report_policy import State, answered, decide, heard, queued
 
 
 def _cfg(**extra):

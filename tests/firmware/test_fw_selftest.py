@@ -9,13 +9,17 @@ import struct
 from fakebus import FakeLightSensor, FakePin, FakeUart
 from fakehal import FakeHal, FakeModem, FakeNet, FakeStore
 
-from firmware import bin_node, coap, config, contact, selftest
-from firmware.bin_node import BinNode
-from firmware.hal import ld2410
-from firmware.hal.bh1750 import Bh1750
-from firmware.hal.pir import Pir
-from firmware.hal.ranger import PoweredRanger
-from firmware.lora_net import LoraNet
+from firmware import selftest
+from firmware import settings as config
+from firmware.hal.drivers import ld2410
+from firmware.hal.drivers.bh1750 import Bh1750
+from firmware.hal.drivers.pir import Pir
+from firmware.hal.drivers.ranger import PoweredRanger
+from firmware.lighting import contact
+from firmware.lora.net import LoraNet
+from firmware.proto import coap
+from firmware.waste import node as bin_node
+from firmware.waste.node import BinNode
 
 BIN = {"id": "B0042", "role": "bin", "gateway_host": "10.0.0.1", "wifi_ssid": "city-iot",
        "wifi_password": "secret", "empty_mm": 1000, "full_mm": 200}
@@ -225,7 +229,7 @@ def test_a_fill_reading_past_the_bins_bottom_or_too_near_fails():
 
 
 class _Echo:
-    """A ranger driver (firmware/hal/ranger.py's interface) reading `mm`."""
+    """A ranger driver (firmware/hal/drivers/ranger.py's interface) reading `mm`."""
     unit = "mm"
     SETTLE_MS = 200
     GAP_MS = 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from firmware import light_codec
+from firmware.lighting import payload as light_codec
 from gateway.lighting.commands import push_profile
 from gateway.lighting.energy import replay_energy
 from gateway.lighting.streets import StreetsError, build_network, read_streets

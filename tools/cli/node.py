@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from firmware import config
+from firmware import settings
 from gateway.coap.client import RegistryError, register_nodes
 from gateway.records import Node, RegistrationError
 from tools.battery import format_table
@@ -290,8 +290,8 @@ def setup_cmd(port: str, site_file: Path | None, image: Path | None, baud: int |
 def battery(config_path: Path, capacity_ah: float) -> None:
     """Estimate a bin node's battery life from its config (firmware/energy.py)."""
     try:
-        cfg = config.parse(config_path.read_text())
-    except config.ConfigError as e:
+        cfg = settings.parse(config_path.read_text())
+    except settings.ConfigError as e:
         raise click.ClickException(f"{config_path}: {e}") from None
     if cfg.role != "bin":
         raise click.ClickException(

@@ -15,33 +15,36 @@ from pathlib import Path, PurePosixPath
 from tools.field.errors import FieldError
 from tools.field.node_link import NodeLink
 from tools.field.progress import Reporter
-from tools.firmware_build import FIRMWARE_DIR, compile_file, firmware_sources
+from tools.firmware_build import ENTRY, MANIFEST, compile_file, read_manifest
 
 NODE_DIR = "/firmware"
-MAIN = "/main.py"  # firmware/main.py, as source at the root: MicroPython runs it at boot
+MAIN = "/" + ENTRY  # firmware/main.py, as source at the root: MicroPython runs it at boot
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def build(reporter: Reporter, root: Path = FIRMWARE_DIR) -> dict[str, bytes]:
-    """Node path -> contents of every file the node gets."""
-    main = root / "main.py"
-    sources = [p for p in firmware_sources(root) if p != main]
+def build(reporter: Reporter, manifest: Path = MANIFEST) -> dict[str, bytes]:
+    """Node path -> contents of every file the node gets: what the firmware's
+    manifest names, compiled, and its entry point as source."""
+    node_files = read_manifest(manifest)
+    sources = [f for f in node_files if f.path != ENTRY]
     files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="kvarter-firmware-") as tmp, \
             reporter.bar("compiling", len(sources)) as done:
-        for i, src in enumerate(sources):
-            rel = src.relative_to(root.parent).with_suffix(".mpy")
+        for i, f in enumerate(sources):
+            rel = Path(f.path).with_suffix(".mpy")
             out = Path(tmp) / rel
             try:
-                compile_file(src, out)
+                compile_file(f.source, out)
             except RuntimeError as e:
                 raise FieldError(f"the firmware does not compile: {e}") from None
             files["/" + rel.as_posix()] = out.read_bytes()
             done(i + 1)
-    files[MAIN] = main.read_bytes()
+    for f in node_files:
+        if f.path == ENTRY:
+            files[MAIN] = f.source.read_bytes()
     return files
 
 

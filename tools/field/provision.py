@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from firmware.config import ConfigError, parse
+from firmware.settings import ConfigError, parse
 from gateway.coap.client import (
     GatewayUnreachable,
     NodeExists,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware.config import ConfigError, parse
+from firmware.settings import ConfigError, parse
 from tools.field.errors import FieldError
 
 ENV = "KVARTER_SITE"

@@ -22,7 +22,7 @@
 # 6 reports a day instead of 24; firmware/energy.py has the cost.
 #
 # The policy remembers what the gateway knows: the last report stored -- or,
-# on a node with a queue in flash (firmware/outbox.py), the last report
+# on a node with a queue in flash (firmware/waste/outbox.py), the last report
 # queued, since a queued report will arrive (queued()). A report that was
 # neither leaves that memory as it was, so an event is reported again at the
 # next wake while it lasts. `lost` counts the exchanges in a row that got no
@@ -32,7 +32,7 @@
 #
 # Pure logic on a State (kept in RTC memory by bin_node.py) and the node's
 # config; levels are fill bytes (half percent; codec.FILL_UNKNOWN = none).
-from firmware import codec
+from firmware.waste import payload as codec
 
 # The policy's figures are written where they are used (a named constant
 # costs the node heap):

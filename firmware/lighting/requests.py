@@ -3,11 +3,10 @@
 #   POST /z  the zone profile (light_codec.Profile), kept in flash
 # A CON request is answered in a piggybacked ACK (2.04, or 4.00 with a short
 # diagnostic, 4.04 for another path); a NON request is never answered.
-from firmware import coap, light_codec
-
-CHANGED = 0x44  # 2.04
-BAD_REQUEST = 0x80  # 4.00
-NOT_FOUND = 0x84  # 4.04
+from firmware.lighting import payload as light_codec
+from firmware.proto import coap
+from firmware.proto.coap import BAD_REQUEST, CHANGED, NOT_FOUND
+from firmware.proto.paths import BRIGHTEN_PATH, PROFILE_PATH
 
 
 def handle(node, msg):
@@ -15,9 +14,9 @@ def handle(node, msg):
     code, text = CHANGED, b""
     try:
         path = msg.path() if msg.code == coap.POST else None
-        if path == "c":
+        if path == BRIGHTEN_PATH:
             node.brighten(light_codec.decode_brighten(msg.payload))
-        elif path == "z":
+        elif path == PROFILE_PATH:
             node.set_profile(light_codec.decode_profile(msg.payload), msg.payload)
         else:
             code = NOT_FOUND

@@ -4,7 +4,7 @@
 #
 # `sensor` is a driver with `unit` ("us" or "mm"), `SETTLE_MS`, `GAP_MS`,
 # `start()` (once after power-up) and `read()` (one sample or None):
-# firmware/hal/ultrasonic.py, firmware/hal/tfluna.py.
+# firmware/hal/drivers/ultrasonic.py, firmware/hal/drivers/tfluna.py.
 
 
 class PoweredRanger:

@@ -1,12 +1,12 @@
 # A light node's own keys in config.json (docs/field-guide.md lists them),
-# read by config.Config for role "light" only, so that a bin node never
-# loads this code.
-from firmware.config import ConfigError, _choice, _number
+# read by firmware.settings.Config for role "light" only, so that a bin node
+# never loads this code.
+from firmware.checks import ConfigError, choice, number
 
 
 def _opt(raw, key, lo, hi):
     """A number, or None when the key is absent."""
-    return None if raw.get(key) is None else _number(raw, key, 0, lo, hi)
+    return None if raw.get(key) is None else number(raw, key, 0, lo, hi)
 
 
 def _gates(raw, key):
@@ -22,7 +22,7 @@ def _gates(raw, key):
 
 
 def read(cfg, raw):
-    n = _number
+    n = number
     cfg.addr = int(n(raw, "addr", 0, 0, 65534))
     cfg.ramp_up_ds = int(n(raw, "ramp_up_ds", 10, 0, 255))
     cfg.ramp_down_s = int(n(raw, "ramp_down_s", 30, 0, 255))
@@ -31,15 +31,15 @@ def read(cfg, raw):
         raise ConfigError("safe_idle_pct (%s) must not be above active_pct (%s)"
                           % (cfg.safe_idle_pct, cfg.active_pct))
     cfg.offline_after_min = int(n(raw, "offline_after_min", 15, 1, 255))
-    cfg.presence = _choice(raw, "presence", "pir", "ld2410")
+    cfg.presence = choice(raw, "presence", "pir", "ld2410")
     cfg.retrigger_s = n(raw, "retrigger_s", 5, 1, 60)
     cfg.pir_debounce_ms = int(n(raw, "pir_debounce_ms", 50, 0, 2000))
-    cfg.radar_faces = _choice(raw, "radar_faces", "none", "up", "down")
+    cfg.radar_faces = choice(raw, "radar_faces", "none", "up", "down")
     cfg.radar_move_thr = _gates(raw, "radar_move_thr")
     cfg.radar_still_thr = _gates(raw, "radar_still_thr")
     cfg.pwm_hz = int(n(raw, "pwm_hz", 1000, 100, 40000))
     cfg.pwm_max_duty = int(n(raw, "pwm_max_duty", 65535, 1, 65535))
-    cfg.pwm_invert = _choice(raw, "pwm_invert", False, True)
+    cfg.pwm_invert = choice(raw, "pwm_invert", False, True)
     cfg.gamma = n(raw, "gamma", 2.2, 1, 3)
     cfg.lamp_w = n(raw, "lamp_w", 40, 1, 2000)
     cfg.lat = _opt(raw, "lat", -90, 90)
@@ -48,7 +48,7 @@ def read(cfg, raw):
         raise ConfigError("lat and lon go together: give both or neither")
     cfg.dusk_offset_min = int(n(raw, "dusk_offset_min", 0, -180, 180))
     cfg.dawn_offset_min = int(n(raw, "dawn_offset_min", 0, -180, 180))
-    cfg.ambient = _choice(raw, "ambient", "none", "bh1750")
+    cfg.ambient = choice(raw, "ambient", "none", "bh1750")
     cfg.lux_on = n(raw, "lux_on", 20, 0, 10000)
     cfg.lux_off = n(raw, "lux_off", 50, 0, 10000)
     if cfg.lux_off <= cfg.lux_on:

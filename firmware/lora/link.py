@@ -3,9 +3,9 @@
 # from the SNR it sees (as LoRaWAN's ADR does).
 import struct
 
-from firmware import radio_plan
-from firmware.codec import DecodeError
-from firmware.crc16 import crc16
+from firmware.lora import plan as radio_plan
+from firmware.proto.crc16 import crc16
+from firmware.proto.payload import DecodeError
 
 FEEDBACK_FORMAT = ">bBHI"
 FEEDBACK_LEN = 8

@@ -10,7 +10,7 @@
 # by the frame's own delimiter instead of corrupting it.
 import struct
 
-from firmware.crc16 import crc16
+from firmware.proto.crc16 import crc16
 
 END = 0xC0
 ESC = 0xDB

@@ -15,6 +15,12 @@ GET = 0x01
 POST = 0x02
 PUT = 0x03
 
+# Response codes (class << 5 | detail)
+CREATED = 0x41  # 2.01
+CHANGED = 0x44  # 2.04
+BAD_REQUEST = 0x80  # 4.00
+NOT_FOUND = 0x84  # 4.04
+
 OPT_URI_PATH = 11
 OPT_CONTENT_FORMAT = 12
 CONTENT_OCTET_STREAM = 42

@@ -1,20 +1,20 @@
 # What both node roles share: building CoAP requests to the gateway's
-# resources and driving one confirmable exchange at a time, over UDP or LoRa.
+# resources and driving one confirmable exchange at a time, over any link
+# (hal.net, firmware/net/transport.py): UDP over Wi-Fi or LoRa.
 #
 # Over LoRa (hal.net.is_lora) every response carries the link feedback of
-# firmware/lora_link.py: a response tagged for another node is a neighbour's
+# firmware/lora/link.py: a response tagged for another node is a neighbour's
 # and is ignored; the node's own sets its spreading factor and clock. After
 # BACKOFF_MISSES confirmable exchanges in a row got no answer at all, the node
 # raises its spreading factor by one. No transmission goes over the duty
 # cycle: a (re)transmission it forbids waits, not counted as an attempt.
+# A node on Wi-Fi never loads firmware/lora/: what only LoRa needs is
+# imported in the branches that run over LoRa.
 import struct
 
-from firmware import coap, lora_link, radio_plan
-from firmware.codec import DecodeError
+from firmware.proto import coap
+from firmware.proto.payload import DecodeError
 
-BIN_PATH = "b"
-PRESENCE_PATH = "p"
-STATUS_PATH = "s"
 BACKOFF_MISSES = 2
 _LINK = ">BB"  # link_state(): spreading factor (0: not set), misses in a row
 
@@ -38,12 +38,12 @@ class Uplink:
         # confirmable exchanges in a row went unanswered.
         self.sf = None
         self.misses = 0
-        self.tag = lora_link.node_tag(node_id)
+        self.tag = None  # over LoRa: the tag of this node's answers (firmware/lora/link.py)
         self.held_ms = None  # until when the duty cycle holds the exchange back
 
     def _lora(self):
         net = self.hal.net
-        if not getattr(net, "is_lora", False):
+        if net is None or not net.is_lora:  # None: Wi-Fi not connected yet
             return False
         if self.sf is not None and net.sf != self.sf:
             net.set_sf(self.sf)
@@ -59,6 +59,10 @@ class Uplink:
         if len(data) != struct.calcsize(_LINK):
             return
         sf, misses = struct.unpack(_LINK, data)
+        if not sf:  # not set: not a LoRa node, or no answer yet
+            return
+        from firmware.lora import plan as radio_plan
+
         if radio_plan.SF_MIN <= sf <= radio_plan.SF_MAX:
             self.sf = sf
             self.misses = misses
@@ -67,6 +71,10 @@ class Uplink:
     def _feedback(self, msg):
         """A response over LoRa: True when it is this node's (and apply the
         feedback), False when it is a neighbour's or carries none."""
+        from firmware.lora import link as lora_link
+
+        if self.tag is None:
+            self.tag = lora_link.node_tag(self.node_id)
         try:
             fb = lora_link.decode_feedback(msg.payload)
         except DecodeError:
@@ -83,6 +91,8 @@ class Uplink:
 
     def _missed(self):
         """A confirmable exchange over LoRa got no answer at all."""
+        from firmware.lora import plan as radio_plan
+
         self.misses += 1
         if self.misses >= BACKOFF_MISSES:
             self.misses = 0
@@ -114,18 +124,14 @@ class Uplink:
     def wait_ms(self, path, payload):
         """How long the duty cycle holds a POST of payload to path back
         (0: it may go now; always 0 over Wi-Fi)."""
-        net = self.hal.net
-        if not hasattr(net, "wait_ms"):
-            return 0
-        return net.wait_ms(self.frame_len(path, payload))
+        return self.hal.net.wait_ms(self.frame_len(path, payload))
 
     def post_confirmable(self, path, payload):
         """Start a CON POST; drive it with poll() until busy() is False."""
         req = self._request(coap.CON, path, payload)
         net = self.hal.net
         self._lora()
-        timeout = net.ack_timeout_ms(len(coap.encode(req))) \
-            if hasattr(net, "ack_timeout_ms") else coap.ACK_TIMEOUT_MS
+        timeout = net.ack_timeout_ms(len(coap.encode(req)))
         self.exchange = coap.Exchange(req, self.hal.clock.ms(), self.hal.random_bits(8),
                                       timeout, self.max_retransmit)
         self.held_ms = None
@@ -168,7 +174,7 @@ class Uplink:
                 self.heard_ms = now
                 reply = self.on_request(msg) if self.on_request else None
                 if reply is not None:  # to whoever asked (net.send: the gateway)
-                    getattr(net, "reply", net.send)(reply)
+                    net.reply(reply)
                 continue
             if lora and not self._feedback(msg):
                 continue  # a neighbour's answer with the same message id
@@ -180,7 +186,7 @@ class Uplink:
         if ex is None:
             return False
         if ex.due(now):
-            wait = net.wait_ms(len(ex.wire)) if hasattr(net, "wait_ms") else 0
+            wait = net.wait_ms(len(ex.wire))
             if wait:
                 ex.hold(now + wait)
                 if self.held_ms != ex.next_ms:

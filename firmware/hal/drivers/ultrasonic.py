@@ -2,7 +2,7 @@
 # starts a burst of ultrasound; the echo pin is then high for as long as the
 # sound took there and back. Returns that time in microseconds; turning it
 # into a distance needs the speed of sound, which needs the temperature, so
-# that is firmware/measure.py's job.
+# that is firmware/waste/measure.py's job.
 #
 # The pins and the two timing functions are given, so that the driver runs on
 # any board (machine.Pin, machine.time_pulse_us, time.sleep_us on the ESP32)

@@ -3,13 +3,15 @@
 # confirmable CoAP POSTs, sleep.
 # On an ESP32 the node is re-created at every wake from deep sleep, so
 # everything it must remember lives in `hal.store` (RTC memory), and the
-# reports not yet acknowledged in `hal.outbox` (flash, firmware/outbox.py),
+# reports not yet acknowledged in `hal.outbox` (flash, firmware/waste/outbox.py),
 # which also survives a power loss.
 import struct
 
-from firmware import codec, measure, report_policy
-from firmware.messaging import BIN_PATH, Uplink
-from firmware.outbox import MemStore, Outbox
+from firmware.net.uplink import Uplink
+from firmware.proto.paths import BIN_PATH
+from firmware.waste import measure, report_policy
+from firmware.waste import payload as codec
+from firmware.waste.outbox import MemStore, Outbox
 
 # RTC memory (docs/protocol.md, "Node memory across deep sleep"): 14 bytes,
 # layout tag (u8), seq (u16), CoAP message id (u16), last fill byte (u8),
@@ -81,9 +83,8 @@ class BinNode:
             self.booted = True
         self.state = st
         self.uplink = Uplink(cfg.node_id, hal, mid)
-        restore = getattr(self.uplink, "restore_link", None)
-        if restore is not None and self._link:
-            restore(self._link)
+        if self._link:
+            self.uplink.restore_link(self._link)
         flash = getattr(hal, "outbox", None)
         if flash is None and self.booted:
             hal.log("no queue in flash: a report not acknowledged is kept until sleep only")
@@ -107,7 +108,7 @@ class BinNode:
         """The net's duty-cycle record, given what earlier wakes transmitted
         the first time it is seen (the net is built anew at every wake)."""
         net = self.hal.net
-        duty = getattr(net, "duty", None)
+        duty = None if net is None else net.duty  # None: no radio this wake, or Wi-Fi
         if duty is not None and self._duty is not None:
             if self._duty:
                 duty = net.duty = type(duty).load(self._duty, self.hal.clock.ms(),
@@ -231,8 +232,7 @@ class BinNode:
             _STATE, _LAYOUT, self.seq, self.uplink.mid, st.last_fill, st.reported_fill,
             st.last_temp, st.last_tilt, st.reported_alarms, st.since_report, st.lost,
             st.lid_was_open)
-        dump = getattr(self.uplink, "link_state", None)
-        link = bytes(dump()) if dump is not None else self._link
+        link = bytes(self.uplink.link_state())
         if len(link) > 255:
             link = b""
         duty = self._net_duty()

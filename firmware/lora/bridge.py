@@ -3,9 +3,10 @@
 # (RX), transmits what the gateway asks (TX) within its own duty-cycle budget,
 # and says what it listens on (HELLO). It makes no decision about the frames
 # themselves: CoAP, duplicates and scheduling are the gateway's.
-from firmware import bridge_frame, radio_plan
-from firmware.airtime import airtime_ms
-from firmware.duty_cycle import DutyCycle
+from firmware.lora import bridge_frame
+from firmware.lora import plan as radio_plan
+from firmware.lora.airtime import airtime_ms
+from firmware.lora.duty_cycle import DutyCycle
 
 HELLO_INTERVAL_MS = 30000
 # The reference build: six SX1262 modules on the uplink channel, one per SF,
@@ -186,7 +187,7 @@ class RingLog:
 
 
 def run(cfg):
-    """The bridge on the real board, from a firmware.config.Config of role
+    """The bridge on the real board, from a firmware.settings.Config of role
     "bridge" (its `receivers` and `radios`)."""
     import time
 

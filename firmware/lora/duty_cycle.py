@@ -10,7 +10,7 @@
 # hour counted.
 import struct
 
-from firmware import radio_plan
+from firmware.lora import plan as radio_plan
 
 # Waiting this long means never: a frequency outside the plan, or a frame
 # longer than a whole hour's budget.

@@ -4,7 +4,7 @@
 # count (a spike on a long cable is not a person); a new detection is
 # reported at once and, while the output stays high, again every retrigger
 # time, so that someone lingering under the pole keeps the light.
-PIR = 0x01  # codec.PRESENCE_SOURCE_PIR
+PIR = 0x01  # firmware/proto/presence.py PRESENCE_SOURCE_PIR
 
 
 class Pir:

@@ -21,7 +21,7 @@
 # moving-target distances.
 import struct
 
-from firmware.codec import PRESENCE_DIR_DOWN, PRESENCE_DIR_UP, PRESENCE_SOURCE_RADAR
+from firmware.proto.presence import PRESENCE_DIR_DOWN, PRESENCE_DIR_UP, PRESENCE_SOURCE_RADAR
 
 HEAD = b"\xf4\xf3\xf2\xf1"
 TAIL = b"\xf8\xf7\xf6\xf5"

@@ -1,5 +1,5 @@
 # A node's LoRa link to the gateway, with the same interface as its UDP net
-# (send, recv) and what a slow, duty-cycled radio adds: how long to wait before
+# (firmware/net/transport.py) and what a slow, duty-cycled radio adds: how long to wait before
 # a frame may go, and an ACK timeout that fits the airtime.
 #
 # Uplinks go on UPLINK_KHZ with normal IQ; the gateway answers on
@@ -8,9 +8,10 @@
 # each frame and for reception after it.
 # `modem` is a micropython-lib LoRa modem (SX1276, SX1262) or anything with
 # its synchronous API (the simulator's, the tests').
-from firmware import radio_plan
-from firmware.airtime import airtime_ms
-from firmware.duty_cycle import DutyCycle
+from firmware.lora import plan as radio_plan
+from firmware.lora.airtime import airtime_ms
+from firmware.lora.duty_cycle import DutyCycle
+from firmware.net.transport import Transport
 
 # A piggybacked response: 4-byte header, empty token, payload marker and the
 # 8-byte link feedback.
@@ -19,7 +20,7 @@ PROCESSING_MS = 1000  # the gateway's turnaround, serial line and scheduling
 MIN_ACK_TIMEOUT_MS = 2000  # RFC 7252's ACK_TIMEOUT
 
 
-class LoraNet:
+class LoraNet(Transport):
     is_lora = True
 
     def __init__(self, modem, node_id, clock, log, duty=None, sf=radio_plan.SF_MIN,
@@ -27,9 +28,9 @@ class LoraNet:
         self.modem = modem
         self.node_id = node_id
         self.clock = clock
-        self.log = log
+        self._log = log
         # Replaced by a restored one when a node wakes from deep sleep.
-        self.duty = duty if duty is not None else DutyCycle()
+        self.duty = duty if duty is not None else DutyCycle()  # type: DutyCycle
         self.sf = self._valid_sf(sf)
         self.output_power = output_power
         self.freq_khz = freq_khz
@@ -55,6 +56,9 @@ class LoraNet:
                                         radio_plan.downlink_sf(self.sf), True))
         self.modem.start_recv(continuous=True)
         self.listening = True
+
+    def log(self, line):
+        self._log(line)
 
     def airtime_ms(self, frame_len):
         return airtime_ms(frame_len, self.sf)

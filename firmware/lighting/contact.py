@@ -3,7 +3,7 @@
 # the pole, after the node's own loop has been stopped. RTC memory survives a
 # watchdog reset but not a power cut: "nothing noted" means nothing heard
 # since power-on. A light node has RTC memory to spare; a bin node keeps its
-# own state there (firmware/bin_node.py) and never calls note().
+# own state there (firmware/waste/node.py) and never calls note().
 import struct
 
 _FORMAT = ">BI"  # tag, unix seconds (0: heard while the clock was not set)
@@ -18,7 +18,7 @@ def note(store, unix):
 
 
 def heard(hal, heard_ms, noted_ms):
-    """Notes the time when heard_ms (the uplink's, firmware/messaging.py) has
+    """Notes the time when heard_ms (the uplink's, firmware/net/uplink.py) has
     moved on from noted_ms, the value this returned at the last call (or the
     uplink's heard_ms at start-up, which is no word from the gateway).
     Returns heard_ms."""

@@ -22,10 +22,12 @@
 #
 # hal (firmware/hal/__init__.py): clock, net, led, presence; optional
 # `settings` (flash, for the profile) and `ambient` (lux sensor).
-from firmware import astro, codec, contact, light_codec
-from firmware.downlink import handle
-from firmware.lamp import Lamp
-from firmware.messaging import PRESENCE_PATH, STATUS_PATH, Uplink
+from firmware.lighting import astro, contact
+from firmware.lighting import payload as light_codec
+from firmware.lighting.lamp import Lamp
+from firmware.lighting.requests import handle
+from firmware.net.uplink import Uplink
+from firmware.proto.paths import PRESENCE_PATH, STATUS_PATH
 
 # Detections closer together than this are counted into one event, so that a
 # person standing under a pole does not flood the radio.
@@ -99,7 +101,7 @@ class LightNode:
         # answer costs the gateway's 10 % downlink budget: a pole asks at most
         # every 20 minutes, and takes the gateway as away after an hour.
         off = self.profile.offline_after_min * 60000
-        if getattr(self.hal.net, "is_lora", False) and off < LORA_OFFLINE_MS:
+        if self.hal.net.is_lora and off < LORA_OFFLINE_MS:
             return LORA_OFFLINE_MS
         return off
 
@@ -179,15 +181,15 @@ class LightNode:
     def _send_event(self, now):
         self.seq = (self.seq + 1) & 0xFFFF
         speed = getattr(self.hal.presence, "speed", 0)
-        event = codec.PresenceEvent(self.seq, self.hal.clock.time(), self.pending,
+        event = light_codec.PresenceEvent(self.seq, self.hal.clock.time(), self.pending,
                                     int(self.lamp.target), speed / 10 if speed else None,
                                     self.flags)
-        payload = codec.encode_presence(event)
+        payload = light_codec.encode_presence(event)
         self.uplink.post_non_confirmable(PRESENCE_PATH, payload)
         self.pending = 0
         self.last_event_ms = now
         net = self.hal.net
-        if getattr(net, "is_lora", False):
+        if net.is_lora:
             air = net.airtime_ms(self.uplink.frame_len(PRESENCE_PATH, payload))
             self.event_gap_ms = max(MIN_EVENT_GAP_MS, air * LORA_EVENT_GAP_FACTOR)
         self.events_sent += 1
@@ -206,7 +208,7 @@ class LightNode:
                                   self.energy_dwh(), flags, self.lux)
 
     def _send_status(self, now, confirm=False):
-        lora = getattr(self.hal.net, "is_lora", False)
+        lora = self.hal.net.is_lora
         if lora and self.uplink.busy():
             # One exchange at a time: the status follows the current one.
             self.status_ms = now + STATUS_RETRY_MS

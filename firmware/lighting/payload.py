@@ -1,10 +1,25 @@
-# The payloads of street lighting, beyond the presence event in codec.py:
-# commands from the gateway to light nodes, and a light node's status. Apart
-# from codec.py so that a bin node never loads them. docs/protocol.md has
-# every byte. Version byte first, big-endian, as in codec.py.
+# The payloads of street lighting: a light node's presence event and status,
+# and the gateway's commands to light nodes. Apart from the bin report
+# (firmware/waste/payload.py) so that neither node loads the other's.
+# docs/protocol.md has every byte. Version byte first (firmware/proto/payload.py),
+# big-endian.
 import struct
 
-from firmware.codec import VERSION, DecodeError
+from firmware.proto.payload import VERSION, DecodeError, check_size
+from firmware.proto.presence import (  # noqa: F401 (the flags, for whoever reads events)
+    PRESENCE_DIR_DOWN,
+    PRESENCE_DIR_UP,
+    PRESENCE_FLAGS_KNOWN,
+    PRESENCE_SOURCE_PIR,
+    PRESENCE_SOURCE_RADAR,
+)
+
+# --- presence event: node -> gateway, POST /p/<id> ----------------------
+# version, flags (firmware/proto/presence.py), seq (u16), time (u32),
+# count, speed (0.1 m/s), level %
+PRESENCE_FORMAT = ">BBHIBBB"
+PRESENCE_SIZE = 11
+SPEED_UNKNOWN = 0  # speed byte is in 0.1 m/s steps; 0 means not measured
 
 # --- brighten: gateway -> light node(s), POST /c ------------------------
 # version, level %, hold s (u16), command id (u16), target count, then
@@ -173,3 +188,55 @@ def decode_status(data):
         raise DecodeError("light status has reserved flag bits set: 0x%02x" % flags)
     _pct(level, "light status level")
     return Status(seq, t, level, energy, flags, None if lux == LUX_UNKNOWN else lux)
+
+
+class PresenceEvent:
+    """Someone was detected at a light pole."""
+
+    def __init__(self, seq, time, count, level_pct, speed_mps=None, flags=PRESENCE_SOURCE_PIR):
+        self.seq = seq
+        self.time = time
+        self.count = count  # detections since the previous event (saturates at 255)
+        self.level_pct = level_pct  # the level the node switched its own LED to
+        self.speed_mps = speed_mps
+        self.flags = flags
+
+    def __eq__(self, other):
+        return isinstance(other, PresenceEvent) and self.as_tuple() == other.as_tuple()
+
+    def as_tuple(self):
+        return (self.seq, self.time, self.count, self.level_pct, self.speed_mps, self.flags)
+
+    def __repr__(self):
+        return "PresenceEvent(seq=%r, time=%r, count=%r, level_pct=%r, speed_mps=%r, " \
+            "flags=%r)" % self.as_tuple()
+
+
+def encode_presence(e):
+    if not 0 <= e.seq <= 0xFFFF:
+        raise ValueError("seq out of range: %r" % e.seq)
+    if not 0 <= e.time <= 0xFFFFFFFF:
+        raise ValueError("time out of range: %r" % e.time)
+    if e.flags & ~PRESENCE_FLAGS_KNOWN:
+        raise ValueError("unknown flag bits: 0x%02x" % e.flags)
+    if not 0 <= e.level_pct <= 100:
+        raise ValueError("level out of range: %r" % e.level_pct)
+    count = min(255, max(0, e.count))
+    speed = SPEED_UNKNOWN
+    if e.speed_mps is not None:
+        speed = min(255, max(1, int(e.speed_mps * 10 + 0.5)))
+    return struct.pack(PRESENCE_FORMAT, VERSION, e.flags, e.seq, e.time, count, speed,
+                       int(e.level_pct))
+
+
+def decode_presence(data):
+    check_size(data, PRESENCE_SIZE, "presence event")
+    _, flags, seq, t, count, speed, level = struct.unpack(PRESENCE_FORMAT, data)
+    if flags & ~PRESENCE_FLAGS_KNOWN:
+        raise DecodeError("presence event has reserved flag bits set: 0x%02x" % flags)
+    if flags & PRESENCE_DIR_UP and flags & PRESENCE_DIR_DOWN:
+        raise DecodeError("presence event says both directions at once")
+    if level > 100:
+        raise DecodeError("presence event level %d is above 100 %%" % level)
+    return PresenceEvent(seq, t, count, level,
+                         None if speed == SPEED_UNKNOWN else speed / 10, flags)
