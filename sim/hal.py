@@ -12,20 +12,7 @@ from firmware.net.transport import Transport
 from firmware.proto.presence import PRESENCE_SOURCE_PIR
 from firmware.waste.measure import SOUND_0C, SOUND_PER_C
 from sim.district import SimBin
-
-
-class VirtualClock:
-    """Shared by every node of a simulation; the runner moves it forward."""
-
-    def __init__(self, start_unix: int) -> None:
-        self.start_unix = start_unix
-        self.now_ms = 0
-
-    def ms(self) -> int:
-        return self.now_ms
-
-    def time(self) -> int:
-        return self.start_unix + self.now_ms // 1000
+from sim.engine import VirtualClock
 
 
 class UdpNet(Transport):
@@ -193,6 +180,22 @@ class PresenceInput:
 
 class FlashStore(RtcMemory):
     """The node's flash (NVS): what it keeps across reboots (the zone profile)."""
+
+
+class QueueNet(Transport):
+    """The node's network interface when the gateway's side runs in-process
+    (the night scene): datagrams to and from it, in virtual time."""
+
+    def __init__(self) -> None:
+        self.outbox: list[bytes] = []
+        self.inbox: deque[bytes] = deque()
+
+    def send(self, data: bytes) -> None:
+        self.outbox.append(bytes(data))
+
+    def recv(self) -> bytes | None:
+        return self.inbox.popleft() if self.inbox else None
+
 
 
 class SimHal:

@@ -12,26 +12,22 @@ tests/test_lighting_gateway.py.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
-import random
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
 from firmware.lighting.node import LightNode
-from firmware.net.transport import Transport
 from firmware.proto import coap
 from firmware.settings import Config
 from gateway.lighting.streets import load_network
 from gateway.lighting.wave import LightWave, Pole, WaveSettings
 from gateway.lighting.zones import Zone, ZoneBook
 from gateway.records import Node
-from sim.hal import FlashStore, PresenceInput, RecordingLed, RtcMemory, VirtualClock
+from sim.engine import Engine
+from sim.hal import PresenceInput, QueueNet, RecordingLed, SimHal
 from sim.night_scene import LampTrace, NightResult, Scene, detections, judge
 
 # The zones of the scene: a path for walkers and cyclists, and a road.
@@ -45,46 +41,13 @@ DEFAULT_ZONES = {
 }
 
 
-class QueueNet(Transport):
-    """The node's network interface in this scene: datagrams to and from the
-    in-process gateway side."""
-
-    def __init__(self) -> None:
-        self.outbox: list[bytes] = []
-        self.inbox: deque[bytes] = deque()
-
-    def send(self, data: bytes) -> None:
-        self.outbox.append(bytes(data))
-
-    def recv(self) -> bytes | None:
-        return self.inbox.popleft() if self.inbox else None
-
-
-class NightHal:
-    """A light node's hardware in the scene: lamp, presence sensor, flash."""
-
-    def __init__(self, clock: VirtualClock, seed: int) -> None:
-        self.clock = clock
-        self.net = QueueNet()
-        self.store = RtcMemory()
-        self.settings = FlashStore()
-        self.led = RecordingLed(clock)
-        self.presence = PresenceInput()
-        self.ambient = None
-        self.rng = random.Random(seed)
-
-    def random_bits(self, n: int) -> int:
-        return self.rng.getrandbits(n)
-
-    def log(self, line: str) -> None:
-        pass
-
-
 @dataclass
 class PoleDevice:
     pole: Pole
-    hal: NightHal
+    hal: SimHal
     node: LightNode
+    led: RecordingLed
+    presence: PresenceInput
     scheduled_ms: int | None = None
 
 
@@ -106,11 +69,10 @@ class NightSimulation:
                  latency_s: float = 0.2, wave: bool = True, seed: int = 1) -> None:
         self.scene = scene
         self.zones = ZoneBook(dict(zones or DEFAULT_ZONES))
-        self.clock = VirtualClock(start_unix)
+        self.engine = Engine(start_unix)
+        self.clock = self.engine.clock
         self.latency_ms = int(latency_s * 1000)
         self.wave_on = wave
-        self._heap: list[tuple[int, int, Callable[[], None]]] = []
-        self._order = itertools.count()
         self._mid = itertools.count(1)
         self.devices: dict[str, PoleDevice] = {}
         nodes = []
@@ -121,9 +83,14 @@ class NightSimulation:
                           "idle_pct": zone.idle_pct, "active_pct": zone.active_pct,
                           "hold_s": zone.hold_s, "ramp_up_ds": round(zone.ramp_up_s * 10),
                           "ramp_down_s": zone.ramp_down_s})
-            hal = NightHal(self.clock, seed * 1000 + i)
+            # A pole's hardware: the simulator's one hardware layer, with the
+            # network in-process (the wave runs here, not behind a socket).
+            hal = SimHal(self.clock, None, seed * 1000 + i)
+            hal.net = QueueNet()
+            led, presence = RecordingLed(self.clock), PresenceInput()
+            hal.led, hal.presence = led, presence
             pole = Pole(p.node_id, p.addr, zone.name, p.lat, p.lon)
-            self.devices[p.node_id] = PoleDevice(pole, hal, LightNode(cfg, hal))
+            self.devices[p.node_id] = PoleDevice(pole, hal, LightNode(cfg, hal), led, presence)
             nodes.append(Node(p.node_id, "light", p.lat, p.lon, zone.name))
         network = load_network(json.dumps(scene.streets_geojson()), nodes)
         self.wave = LightWave(network, {d.pole.node_id: d.pole for d in self.devices.values()},
@@ -134,8 +101,6 @@ class NightSimulation:
         self.decision_ms: list[float] = []
         self.next_ahead: list[tuple[float, str]] = []  # (detection s, nearest pole ahead)
 
-    def _at(self, t_ms: int, action: Callable[[], None]) -> None:
-        heapq.heappush(self._heap, (t_ms, next(self._order), action))
 
     def _poll(self, dev: PoleDevice) -> None:
         dev.node.poll()
@@ -144,7 +109,7 @@ class NightSimulation:
         if deadline is not None and (dev.scheduled_ms is None or deadline < dev.scheduled_ms
                                      or dev.scheduled_ms <= self.clock.now_ms):
             dev.scheduled_ms = max(deadline, self.clock.now_ms + 1)
-            self._at(dev.scheduled_ms, lambda: self._poll(dev))
+            self.engine.at(dev.scheduled_ms, lambda: self._poll(dev))
 
     def _uplinks(self, dev: PoleDevice) -> None:
         out, dev.hal.net.outbox = dev.hal.net.outbox, []
@@ -158,7 +123,7 @@ class NightSimulation:
                 # The gateway stores it and answers 2.04, as it does over UDP:
                 # that answer is also how the node knows its gateway is there.
                 ack = coap.encode(coap.Message(coap.ACK, 0x44, msg.mid, msg.token))
-                self._at(self.clock.now_ms + self.latency_ms,
+                self.engine.at(self.clock.now_ms + self.latency_ms,
                          lambda a=ack: self._receive(dev, a))  # type: ignore[misc]
 
     def _decide(self, dev: PoleDevice, event: codec.PresenceEvent) -> None:
@@ -180,7 +145,7 @@ class NightSimulation:
             payload = light_codec.encode_brighten(command.brighten)
             for node_id in command.node_ids:
                 target = self.devices[node_id]
-                self._at(self.clock.now_ms + self.latency_ms,
+                self.engine.at(self.clock.now_ms + self.latency_ms,
                          lambda t=target, p=payload: self._deliver(t, p))  # type: ignore[misc]
 
     def _deliver(self, dev: PoleDevice, payload: bytes) -> None:
@@ -193,7 +158,7 @@ class NightSimulation:
         self._poll(dev)
 
     def _detect(self, dev: PoleDevice) -> None:
-        dev.hal.presence.trigger()
+        dev.presence.trigger()
         self._poll(dev)
 
     def run(self) -> NightOutcome:
@@ -202,13 +167,10 @@ class NightSimulation:
             self._poll(dev)
         for d in detections(self.scene):
             dev = self.devices[d.node_id]
-            self._at(int(d.t_s * 1000), lambda dv=dev: self._detect(dv))  # type: ignore[misc]
+            self.engine.at(int(d.t_s * 1000), lambda dv=dev: self._detect(dv))  # type: ignore[misc]
         end_ms = int(self.scene.night_s * 1000)
-        while self._heap and self._heap[0][0] <= end_ms:
-            t, _, action = heapq.heappop(self._heap)
-            self.clock.now_ms = max(self.clock.now_ms, t)
-            action()
-        traces = {node_id: LampTrace([(t / 1000, level) for t, level in dev.hal.led.changes])
+        self.engine.run_until(end_ms)
+        traces = {node_id: LampTrace([(t / 1000, level) for t, level in dev.led.changes])
                   for node_id, dev in self.devices.items()}
         active = {node_id: float(dev.node.profile.active_pct)
                   for node_id, dev in self.devices.items()}

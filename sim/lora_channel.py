@@ -44,7 +44,7 @@ PRIVATE_SYNCWORD = 0x12  # both chips' reset value (LoRaWAN public networks use 
 
 
 class Clock(Protocol):
-    """What the channel reads the time from (sim.hal.VirtualClock)."""
+    """What the channel reads the time from (sim.engine.VirtualClock)."""
 
     now_ms: int
 

@@ -18,12 +18,10 @@ node losing power in the middle of a send, a burst of interference.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import selectors
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -38,7 +36,8 @@ from firmware.settings import Config
 from firmware.waste.node import BinNode
 from firmware.waste.outbox import Outbox
 from sim.district import District, SimBin, SimPole, detection_times
-from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel, VirtualClock
+from sim.engine import Engine, VirtualClock
+from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel
 from sim.lora_channel import Channel, Frame, Radio
 from sim.lora_modem import SimModem
 from sim.radio_port import RadioPort
@@ -269,7 +268,8 @@ class LoraSimulation:
         self.answer_wait_s = answer_wait_s
         self.gateway = gateway
         self.gateway_up = True
-        self.clock = VirtualClock(start_unix)
+        self.engine = Engine(start_unix)
+        self.clock = self.engine.clock
         centre = district.bins[0] if district.bins else district.poles[0]
         self.channel = Channel(self.clock, seed=seed, origin=(centre.lat, centre.lon))
         self.port = RadioPort(radio_path)
@@ -281,8 +281,6 @@ class LoraSimulation:
             for i in range(len(DEFAULT_RECEIVERS))]
         self.bridge = Bridge(DEFAULT_RECEIVERS, modems, self.tap, BridgeClock(self.clock),
                              self._bridge_log)
-        self._heap: list[tuple[int, int, Callable[[], None]]] = []
-        self._order = itertools.count()
         self._by_radio: dict[str, LoraBin | LoraLight] = {}
         self._open: list[Frame] = []
         self._seen = 0
@@ -294,7 +292,7 @@ class LoraSimulation:
         self.lights = [self._light(p, seed * 200_000 + i, i + 1, sf)
                        for i, p in enumerate(district.poles)]
         for f in faults:
-            self._at(int(f.at_h * 3_600_000), lambda f=f: self._fault(f))  # type: ignore[misc]
+            self.engine.at(int(f.at_h * 3_600_000), lambda f=f: self._fault(f))  # type: ignore[misc]
         self._started: float | None = None
 
     # --- building ------------------------------------------------------------
@@ -324,7 +322,7 @@ class LoraSimulation:
         modem.power_off()  # asleep until its first wake
         dev = LoraBin(b, cfg, hal, modem)
         self._by_radio[b.node_id] = dev
-        self._at(int(hal.rng.uniform(0, interval_s * 1000)), lambda: self._wake(dev))
+        self.engine.at(int(hal.rng.uniform(0, interval_s * 1000)), lambda: self._wake(dev))
         return dev
 
     def _light(self, pole: SimPole, seed: int, addr: int, sf: int | None) -> LoraLight:
@@ -344,8 +342,6 @@ class LoraSimulation:
         self._schedule_light(dev)
         return dev
 
-    def _at(self, t_ms: int, action: Callable[[], None]) -> None:
-        heapq.heappush(self._heap, (t_ms, next(self._order), action))
 
     # --- bin nodes -------------------------------------------------------------
     def _wake(self, dev: LoraBin) -> None:
@@ -384,7 +380,7 @@ class LoraSimulation:
                            self.clock.now_ms + 1)
             if deadline != dev.deadline_ms:
                 dev.deadline_ms = deadline
-                self._at(deadline, lambda: self._bin_timer(dev, deadline))
+                self.engine.at(deadline, lambda: self._bin_timer(dev, deadline))
             return
         dev.refused += node.refused
         dev.node = None
@@ -401,7 +397,7 @@ class LoraSimulation:
         dev.hal.net.sleep()
         dev.modem.power_off()
         dev.deadline_ms = None
-        self._at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
+        self.engine.at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
 
     def _reboot(self, dev: LoraBin) -> None:
         """Power lost in the middle of a send: the frame on the air is cut,
@@ -411,7 +407,7 @@ class LoraSimulation:
         dev.node = None
         dev.deadline_ms = None
         dev.hal.store.data = b""
-        self._at(self.clock.now_ms + 5000, lambda: self._wake(dev))
+        self.engine.at(self.clock.now_ms + 5000, lambda: self._wake(dev))
 
     # --- light nodes -----------------------------------------------------------
     def _schedule_light(self, dev: LoraLight) -> None:
@@ -420,7 +416,7 @@ class LoraSimulation:
         if dev.deadline_ms is not None and now < dev.deadline_ms <= deadline:
             return
         dev.deadline_ms = deadline
-        self._at(deadline, lambda: self._light_timer(dev, deadline))
+        self.engine.at(deadline, lambda: self._light_timer(dev, deadline))
 
     def _light_timer(self, dev: LoraLight, t_ms: int) -> None:
         if dev.deadline_ms == t_ms:
@@ -487,10 +483,10 @@ class LoraSimulation:
             if self.gateway is not None:
                 self.gateway.stop()
             self.gateway_up = False
-            self._at(end, self._gateway_back)
+            self.engine.at(end, self._gateway_back)
         elif f.kind == "radio unplugged":
             self.port.unplug()
-            self._at(end, self.port.plug)
+            self.engine.at(end, self.port.plug)
         elif f.kind == "interference":
             self.channel.jam(self.clock.now_ms, end)
         else:
@@ -507,7 +503,7 @@ class LoraSimulation:
         for dev in awake[:count]:
             self._reboot(dev)
         if len(awake) < count:  # try again a little later
-            self._at(self.clock.now_ms + 1000,
+            self.engine.at(self.clock.now_ms + 1000,
                      lambda: self._reboot_sending(count - len(awake[:count])))
 
     # --- the loop --------------------------------------------------------------
@@ -517,22 +513,20 @@ class LoraSimulation:
             detections = detection_times(self.district)
             for dev in self.lights:
                 for t in detections[dev.pole.node_id]:
-                    self._at(int(t * 1000), lambda d=dev: self._detect(d))  # type: ignore[misc]
+                    self.engine.at(int(t * 1000), lambda d=dev: self._detect(d))  # type: ignore[misc]
         until = min(self.end_ms, int(hours * 3_600_000))
         while True:
             self._wait_for_gateway()
-            nxt = self._heap[0][0] if self._heap else None
+            nxt = self.engine.next_ms()
             air = self.channel.next_end_ms()
             if air is not None and (nxt is None or air <= nxt) and air <= until:
-                self.clock.now_ms = max(self.clock.now_ms, air)
+                self.clock.advance_to(air)
                 self._frames_ended()
                 continue
             if nxt is None or nxt > until:
                 break
-            t, _, action = heapq.heappop(self._heap)
-            self.clock.now_ms = max(self.clock.now_ms, t)
-            action()
-        self.clock.now_ms = max(self.clock.now_ms, until)
+            self.engine.fire()
+        self.clock.advance_to(until)
 
     def run(self) -> LoraOutcome:
         self.run_until(self.hours)

@@ -9,18 +9,16 @@ and a simulated day takes seconds.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import selectors
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from firmware.lighting.node import LightNode
 from firmware.settings import Config
 from firmware.waste.node import BinNode
 from sim.district import District, SimBin, SimPole, detection_times
-from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel, VirtualClock
+from sim.engine import Engine
+from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel
 
 # Longest real time to wait for the gateway before letting a node's
 # retransmission timer fire: loopback answers take milliseconds.
@@ -120,9 +118,8 @@ class Simulation:
         self.hours = hours
         self.answer_wait_s = answer_wait_s
         self._started: float | None = None
-        self.clock = VirtualClock(start_unix)
-        self._heap: list[tuple[int, int, Callable[[], None]]] = []
-        self._order = itertools.count()
+        self.engine = Engine(start_unix)
+        self.clock = self.engine.clock
         self._selector = selectors.DefaultSelector()
         self._non_budget = 0.0
         self._non_clock = time.monotonic()
@@ -140,7 +137,7 @@ class Simulation:
         hal.fill_sensor = UltrasonicModel(b, self.clock, cfg.empty_mm, cfg.full_mm, hal.rng)
         dev = BinDevice(b, cfg, hal)
         first = int(hal.rng.uniform(0, interval_s * 1000))
-        self._at(first, lambda: self._wake(dev))
+        self.engine.at(first, lambda: self._wake(dev))
         return dev
 
     def _light_device(self, pole: SimPole, seed: int, addr: int) -> LightDevice:
@@ -158,8 +155,6 @@ class Simulation:
         self._schedule_light(dev)
         return dev
 
-    def _at(self, t_ms: int, action: Callable[[], None]) -> None:
-        heapq.heappush(self._heap, (t_ms, next(self._order), action))
 
     # --- bin nodes ---------------------------------------------------------
     def _wake(self, dev: BinDevice) -> None:
@@ -169,7 +164,7 @@ class Simulation:
         dev.wakes += 1
         if not node.wake():  # nothing to report: straight back to sleep
             sleep_ms = node.sleep()
-            self._at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
+            self.engine.at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
             return
         dev.node = node
         node.send()
@@ -189,7 +184,7 @@ class Simulation:
             assert deadline is not None
             if deadline != dev.deadline_ms:
                 dev.deadline_ms = deadline
-                self._at(deadline, lambda: self._poll_bin(dev))
+                self.engine.at(deadline, lambda: self._poll_bin(dev))
             return
         dev.acked.extend(node.acked)
         dev.failed += [f"{code} report {seq}" for seq, code in node.refused]
@@ -197,7 +192,7 @@ class Simulation:
         self._selector.unregister(dev.hal.net.sock)
         sleep_ms = node.sleep()
         dev.node = None
-        self._at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
+        self.engine.at(self.clock.now_ms + sleep_ms, lambda: self._wake(dev))
 
     # --- light nodes -------------------------------------------------------
     def _detect(self, dev: LightDevice) -> None:
@@ -218,7 +213,7 @@ class Simulation:
         if dev.deadline_ms is not None and now < dev.deadline_ms <= deadline:
             return  # an earlier poll is already scheduled
         dev.deadline_ms = deadline
-        self._at(deadline, lambda: self._light_timer(dev, deadline))
+        self.engine.at(deadline, lambda: self._light_timer(dev, deadline))
 
     def _light_timer(self, dev: LightDevice, t_ms: int) -> None:
         if dev.deadline_ms == t_ms:  # else superseded by an earlier one
@@ -265,14 +260,12 @@ class Simulation:
             detections = detection_times(self.district)
             for dev in self.lights:
                 for t in detections[dev.pole.node_id]:
-                    self._at(int(t * 1000), lambda d=dev: self._detect(d))  # type: ignore[misc]
+                    self.engine.at(int(t * 1000), lambda d=dev: self._detect(d))  # type: ignore[misc]
         until = min(self.end_ms, int(hours * 3_600_000))
-        while self._heap and self._heap[0][0] <= until:
-            t = self._heap[0][0]
-            self._deliver(t, wait=True)
-            t, _, action = heapq.heappop(self._heap)
-            self.clock.now_ms = max(self.clock.now_ms, t)
-            action()
+        while self.engine.due(until):
+            # Answers the gateway owes before the next event are awaited first.
+            self._deliver(self.engine.next_ms(), wait=True)
+            self.engine.fire()
 
     def run(self) -> Outcome:
         """Run to the end, let exchanges in flight finish, and close."""

@@ -4,6 +4,7 @@ free loopback port and stopped afterwards."""
 from __future__ import annotations
 
 import asyncio
+import queue
 import shutil
 import socket
 import subprocess
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.coap.client import register_nodes
 from gateway.records import Node
@@ -99,3 +102,16 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
     yield port
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def subscriber(port: int, topic: str) -> tuple[mqtt.Client, queue.Queue[mqtt.MQTTMessage]]:
+    inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+    subscribed = queue.Queue[bool]()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-subscriber")
+    client.on_message = lambda c, u, msg: inbox.put(msg)
+    client.on_subscribe = lambda *a: subscribed.put(True)
+    client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    subscribed.get(timeout=10)
+    return client, inbox

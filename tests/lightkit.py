@@ -1,12 +1,24 @@
-"""Streets and poles for the lighting tests: drawn in metres on a local
-plane around a point in Stockholm, written as WGS84 GeoJSON."""
+"""For the lighting tests: streets and poles drawn in metres on a local plane
+around a point in Stockholm, written as WGS84 GeoJSON; the operator's CLI as a
+process; a light node's UDP socket standing in for a pole."""
 
 from __future__ import annotations
 
 import json
 import math
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from conftest import RunningGateway
+
+from firmware import codec
+from firmware.lighting import payload as light_codec
+from firmware.proto import coap
 from gateway.records import Node
 
 ORIGIN = (59.3300, 18.0600)
@@ -42,3 +54,70 @@ def pole(node_id: str, x: float, y: float, zone: str = "street-1",
          addr: int | None = None) -> Node:
     lon, lat = lonlat(x, y)
     return Node(node_id, "light", lat, lon, zone, addr)
+
+
+def lights_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tools.cli", "lights", *args, "--db", str(db)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+class FakeLight:
+    """A light node's UDP socket: sends uplinks, receives commands."""
+
+    def __init__(self, node_id: str, gw: RunningGateway) -> None:
+        self.node_id = node_id
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.gw = gw.addr
+        self.mid = 100
+
+    def post(self, path: str, payload: bytes) -> None:
+        self.mid += 1
+        msg = coap.Message(coap.NON, coap.POST, self.mid, b"\x01\x02", [
+            (coap.OPT_URI_PATH, path.encode()), (coap.OPT_URI_PATH, self.node_id.encode()),
+            (coap.OPT_CONTENT_FORMAT, bytes((coap.CONTENT_OCTET_STREAM,))),
+            (coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,)))], payload)
+        self.sock.sendto(coap.encode(msg), self.gw)
+
+    def status(self, seq: int, level: int = 20, energy_dwh: int = 1234) -> None:
+        self.post("s", light_codec.encode_status(
+            light_codec.Status(seq, int(time.time()), level, energy_dwh, light_codec.STATUS_NIGHT)))
+
+    def presence(self, seq: int, flags: int = codec.PRESENCE_SOURCE_RADAR, speed: float = 1.4,
+                 count: int = 1) -> None:
+        self.post("p", codec.encode_presence(
+            codec.PresenceEvent(seq, int(time.time()), count, 100, speed, flags)))
+
+    def commands(self, wait: float) -> list[tuple[float, light_codec.Brighten]]:
+        """(arrival time, command) of the commands received within `wait` s."""
+        out = []
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                msg = coap.decode(self.sock.recv(1500))
+            except TimeoutError:
+                break
+            if msg.path() == "c":
+                assert msg.mtype == coap.NON
+                assert msg.option(coap.OPT_NO_RESPONSE) == bytes((coap.NO_RESPONSE_2XX,))
+                out.append((time.monotonic(), light_codec.decode_brighten(msg.payload)))
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def wait_for_addresses(db: Path, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            if conn.execute("SELECT COUNT(*) FROM light_addresses").fetchone()[0] >= count:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the gateway did not learn the nodes' addresses")

@@ -18,7 +18,7 @@ from sim.district import build
 from tools.field.errors import FieldError
 from tools.field.site import Area, SiteError, check_position, find_site, load_site, parse_site
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "site.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "site.toml"
 
 
 def kvarter(*args: str, cwd: Path | None = None,

@@ -19,7 +19,7 @@ from tools.field.errors import FieldError
 from tools.field.provision import Request, build_config, config_text, parse_set, request_from
 from tools.field.site import load_site
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "site.toml"
 KEY = "0123456789abcdef0123456789abcdef"
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from firmware.lora.airtime import airtime_us
 from firmware.lora.plan import DOWNLINK_KHZ, UPLINK_KHZ
 from sim.district import offset
-from sim.hal import VirtualClock
+from sim.engine import VirtualClock
 from sim.lora_channel import (
     COLLISION,
     HALF_DUPLEX,

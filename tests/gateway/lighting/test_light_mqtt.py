@@ -8,9 +8,8 @@ import queue
 import time
 from pathlib import Path
 
-from conftest import launch_gateway
-from test_lighting_gateway import FakeLight, wait_for_addresses
-from test_mqtt import subscriber
+from conftest import launch_gateway, subscriber
+from lightkit import FakeLight, wait_for_addresses
 
 from gateway.records import Node
 

@@ -12,7 +12,7 @@ import serial
 
 from firmware.lora.airtime import airtime_us
 from firmware.lora.plan import DOWNLINK_KHZ, UPLINK_KHZ, lora_cfg
-from sim.hal import VirtualClock
+from sim.engine import VirtualClock
 from sim.lora_channel import Channel, RadioModel
 from sim.lora_modem import RxPacket, SimModem
 from sim.radio_port import RadioPort

@@ -12,7 +12,7 @@ import pytest
 
 from tools.firmware_build import compile_file, firmware_sources
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 FW_TESTS = ROOT / "tests" / "firmware"
 
 

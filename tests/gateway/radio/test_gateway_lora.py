@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningGateway, launch_gateway
-from lightkit import geojson, pole
-from test_lighting_gateway import lights_cli, ok
+from lightkit import geojson, lights_cli, ok, pole
 
 from firmware import codec
 from firmware.lighting import payload as light_codec

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from gateway.waste.bin_import import BBox, BinImportError, import_bins, read_bins
 from gateway.waste.bin_types import GENERIC, Catalogue
 
-SAMPLE = Path(__file__).parent / "data" / "bins_sample.geojson"
-GAVLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gavle-papperskorgar.geojson"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "bins_sample.geojson"
+GAVLE = Path(__file__).resolve().parents[4] / "shared" / "data" / "gavle-papperskorgar.geojson"
 CAT = Catalogue.default()
 
 

@@ -17,7 +17,7 @@ from conftest import RunningGateway, one_line_error
 from gateway.records import Node
 from gateway.storage.store import Store
 
-SAMPLE = Path(__file__).parent / "data" / "bins_sample.geojson"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "bins_sample.geojson"
 
 
 def run(group: str, *args: str) -> subprocess.CompletedProcess[str]:

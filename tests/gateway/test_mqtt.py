@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import queue
 import socket
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from conftest import free_tcp_port, launch_gateway, start_mosquitto
-from paho.mqtt.enums import CallbackAPIVersion
+from conftest import free_tcp_port, launch_gateway, start_mosquitto, subscriber
 
 from firmware import codec
 from firmware.proto import coap
 from gateway.records import Node
-
-
-def subscriber(port: int, topic: str) -> tuple[mqtt.Client, queue.Queue[mqtt.MQTTMessage]]:
-    inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
-    subscribed = queue.Queue[bool]()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-subscriber")
-    client.on_message = lambda c, u, msg: inbox.put(msg)
-    client.on_subscribe = lambda *a: subscribed.put(True)
-    client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    subscribed.get(timeout=10)
-    return client, inbox
 
 
 def post(port: int, path: bytes, node: bytes, payload: bytes) -> str:
