@@ -242,6 +242,10 @@ class LoraLink:
             self.node_sf[node_id] = new_sf
         snr_db = round(history[-1] / 10) if history else 0
         payload = encode_feedback(snr_db, new_sf, node_tag(node_id), int(self._unix()))
+        # The frame on the air is built with the node's own codec, not with
+        # aiocoap: aiocoap parsed the request and its resources answered it,
+        # but a response over LoRa carries no options and no diagnostic text,
+        # only the feedback, and its bytes are the ones the node's parser reads.
         if request.mtype == Type.CON:
             msg = coap.Message(coap.ACK, code, request.mid, bytes(request.token), [], payload)
         else:
