@@ -5,14 +5,10 @@
 #
 #   clock.ms()            monotonic milliseconds, never wraps
 #   clock.time()          unix seconds, 0 when the clock has not been set
-#   net.send(data)        send one datagram to the gateway
-#   net.recv()            one received datagram (bytes) or None; never blocks
-#   net.reply(data)       answer the last received datagram's sender (optional;
-#                         light nodes answer requests with it, else net.send)
-#   net.is_lora, net.wait_ms(n), net.ack_timeout_ms(n)
-#                         over LoRa (firmware/lora/net.py): how long the duty cycle
-#                         holds an n-byte frame back, and the ACK timeout its
-#                         airtime needs (Wi-Fi: False, 0, 2000)
+#   net                   the link to the gateway: a firmware.net.transport.Transport
+#                         (send, recv, reply, is_lora, wait_ms, ack_timeout_ms, ...;
+#                         over LoRa firmware/lora/net.py); a bin node's may be None
+#                         until hal.connect() has brought Wi-Fi up
 #   clock.set(unix)       optional: set the time (from the gateway's LoRa feedback)
 #   store.load()          bytes kept across deep sleep (RTC memory), b"" if none
 #   store.save(data)      keep bytes across deep sleep

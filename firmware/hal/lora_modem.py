@@ -1,6 +1,6 @@
 # LoRa modems on an ESP32: micropython-lib's drivers (packages lora-sync plus
 # lora-sx126x or lora-sx127x, installed with mip or frozen into the image),
-# built from a config.Radio. Imported only by nodes and bridges that use LoRa,
+# built from a firmware.lora.settings.Radio. Imported only by nodes and bridges that use LoRa,
 # and `lora` only when the modem is first used.
 import machine
 
@@ -19,7 +19,7 @@ def _pin(n, mode):
 
 
 def make_modem(radio, spi=None, lora_cfg=None):
-    """The driver for one config.Radio, on its own SPI bus or the given one
+    """The driver for one firmware.lora.settings.Radio, on its own SPI bus or the given one
     (a bridge's modems share one: bridge_modems())."""
     import lora  # type: ignore[import-not-found]
     Pin = machine.Pin
@@ -68,7 +68,7 @@ class LazyModem:
 
 
 def bridge_modems(radios):
-    """One driver per config.Radio; radios sharing SPI pins share the bus."""
+    """One driver per firmware.lora.settings.Radio; radios sharing SPI pins share the bus."""
     buses = {}  # type: dict[tuple, object]
     out = []
     for radio in radios:

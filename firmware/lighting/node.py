@@ -26,7 +26,6 @@ from firmware.lighting import astro, contact
 from firmware.lighting import payload as light_codec
 from firmware.lighting.lamp import Lamp
 from firmware.lighting.requests import handle
-from firmware.net.uplink import Uplink
 from firmware.proto.paths import PRESENCE_PATH, STATUS_PATH
 
 # Detections closer together than this are counted into one event, so that a
@@ -48,7 +47,7 @@ class LightNode:
         self.cfg = cfg
         self.hal = hal
         now = hal.clock.ms()
-        self.uplink = Uplink(cfg.node_id, hal)
+        self.uplink = hal.net.uplink(cfg.node_id, hal)  # the link's own (LoRa: its feedback)
         self.uplink.on_request = self._request
         self.noted_ms = self.uplink.heard_ms  # start-up is no word from the gateway
         self.seq = hal.random_bits(16)

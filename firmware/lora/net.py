@@ -11,6 +11,7 @@
 from firmware.lora import plan as radio_plan
 from firmware.lora.airtime import airtime_ms
 from firmware.lora.duty_cycle import DutyCycle
+from firmware.lora.uplink import LoraUplink
 from firmware.net.transport import Transport
 
 # A piggybacked response: 4-byte header, empty token, payload marker and the
@@ -59,6 +60,9 @@ class LoraNet(Transport):
 
     def log(self, line):
         self._log(line)
+
+    def uplink(self, node_id, hal, mid=None):
+        return LoraUplink(node_id, hal, mid)
 
     def airtime_ms(self, frame_len):
         return airtime_ms(frame_len, self.sf)

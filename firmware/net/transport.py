@@ -3,6 +3,7 @@
 # timeout, answers go to the gateway. Every link inherits it: UDP over Wi-Fi
 # (firmware/hal/esp32.py), LoRa (firmware/lora/net.py), the simulator's and
 # the tests'. A link implements send() and recv() and overrides what differs.
+from firmware.net.uplink import Uplink
 from firmware.proto.coap import ACK_TIMEOUT_MS
 
 
@@ -11,6 +12,11 @@ class Transport:
     sf = None  # type: int | None  # over LoRa: the spreading factor frames go out at
     duty = None  # type: object  # over LoRa: the record of firmware/lora/duty_cycle.py
     used = False  # over LoRa: the modem was switched on since start
+
+    def uplink(self, node_id, hal, mid=None):
+        """The node's requests to the gateway over this link
+        (firmware/net/uplink.py); a LoRa link makes its own."""
+        return Uplink(node_id, hal, mid)
 
     def send(self, data):
         """Send one datagram to the gateway; False when it was not sent."""

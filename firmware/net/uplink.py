@@ -1,22 +1,15 @@
 # What both node roles share: building CoAP requests to the gateway's
 # resources and driving one confirmable exchange at a time, over any link
-# (hal.net, firmware/net/transport.py): UDP over Wi-Fi or LoRa.
-#
-# Over LoRa (hal.net.is_lora) every response carries the link feedback of
-# firmware/lora/link.py: a response tagged for another node is a neighbour's
-# and is ignored; the node's own sets its spreading factor and clock. After
-# BACKOFF_MISSES confirmable exchanges in a row got no answer at all, the node
-# raises its spreading factor by one. No transmission goes over the duty
+# (hal.net, firmware/net/transport.py). No transmission goes over the duty
 # cycle: a (re)transmission it forbids waits, not counted as an attempt.
-# A node on Wi-Fi never loads firmware/lora/: what only LoRa needs is
-# imported in the branches that run over LoRa.
-import struct
-
+# A link makes the uplink that fits it (Transport.uplink()): over LoRa,
+# firmware/lora/uplink.py adds the link feedback and the SF back-off, so a
+# node on Wi-Fi never loads firmware/lora/.
 from firmware.proto import coap
-from firmware.proto.payload import DecodeError
 
-BACKOFF_MISSES = 2
-_LINK = ">BB"  # link_state(): spreading factor (0: not set), misses in a row
+# link_state() of a link without one: LoRa's layout (firmware/lora/uplink.py),
+# spreading factor 0 (not set), no misses; kept in RTC memory as it is.
+NO_LINK_STATE = b"\x00\x00"
 
 
 class Uplink:
@@ -34,73 +27,25 @@ class Uplink:
         # message that returns the bytes to answer with, or None.
         self.on_request = None
         self.max_retransmit = coap.MAX_RETRANSMIT
-        # Over LoRa: the spreading factor (None: the net's own) and how many
-        # confirmable exchanges in a row went unanswered.
-        self.sf = None
-        self.misses = 0
-        self.tag = None  # over LoRa: the tag of this node's answers (firmware/lora/link.py)
         self.held_ms = None  # until when the duty cycle holds the exchange back
 
     def _lora(self):
-        net = self.hal.net
-        if net is None or not net.is_lora:  # None: Wi-Fi not connected yet
-            return False
-        if self.sf is not None and net.sf != self.sf:
-            net.set_sf(self.sf)
-        return True
+        """True over LoRa (firmware/lora/uplink.py), having set the link up."""
+        return False
 
     def link_state(self):
-        """Bytes to keep across deep sleep (2), for restore_link()."""
-        return struct.pack(_LINK, self.sf or 0, min(self.misses, 255))
+        """Bytes to keep across deep sleep, for restore_link()."""
+        return NO_LINK_STATE
 
     def restore_link(self, data):
-        """Take what link_state() gave before a deep sleep; ignores bytes
-        that are not such (b"" at power-on)."""
-        if len(data) != struct.calcsize(_LINK):
-            return
-        sf, misses = struct.unpack(_LINK, data)
-        if not sf:  # not set: not a LoRa node, or no answer yet
-            return
-        from firmware.lora import plan as radio_plan
-
-        if radio_plan.SF_MIN <= sf <= radio_plan.SF_MAX:
-            self.sf = sf
-            self.misses = misses
-            self._lora()
+        """Take what link_state() gave before a deep sleep."""
 
     def _feedback(self, msg):
-        """A response over LoRa: True when it is this node's (and apply the
-        feedback), False when it is a neighbour's or carries none."""
-        from firmware.lora import link as lora_link
-
-        if self.tag is None:
-            self.tag = lora_link.node_tag(self.node_id)
-        try:
-            fb = lora_link.decode_feedback(msg.payload)
-        except DecodeError:
-            return False
-        if fb.tag != self.tag:
-            return False
-        self.misses = 0
-        self.sf = fb.sf
-        self.hal.net.set_sf(fb.sf)
-        set_clock = getattr(self.hal.clock, "set", None)
-        if fb.time and set_clock is not None:
-            set_clock(fb.time)
+        """A response over LoRa: True when it is this node's."""
         return True
 
     def _missed(self):
         """A confirmable exchange over LoRa got no answer at all."""
-        from firmware.lora import plan as radio_plan
-
-        self.misses += 1
-        if self.misses >= BACKOFF_MISSES:
-            self.misses = 0
-            net = self.hal.net
-            self.sf = min(radio_plan.SF_MAX, (self.sf or net.sf) + 1)
-            net.set_sf(self.sf)
-            self.hal.log("LoRa: %d exchanges unanswered, SF%d from now on"
-                         % (BACKOFF_MISSES, self.sf))
 
     def _request(self, mtype, path, payload):
         # Kept small for LoRa (a bin report within 25 bytes on air): an empty

@@ -82,7 +82,9 @@ class BinNode:
             self.seq = hal.random_bits(16)
             self.booted = True
         self.state = st
-        self.uplink = Uplink(cfg.node_id, hal, mid)
+        net = hal.net  # None until Wi-Fi is up: the plain uplink fits it
+        self.uplink = net.uplink(cfg.node_id, hal, mid) if net is not None \
+            else Uplink(cfg.node_id, hal, mid)
         if self._link:
             self.uplink.restore_link(self._link)
         flash = getattr(hal, "outbox", None)

@@ -30,7 +30,7 @@
 # node whose gateway is gone does not spend its battery on the radio every
 # hour.
 #
-# Pure logic on a State (kept in RTC memory by bin_node.py) and the node's
+# Pure logic on a State (kept in RTC memory by firmware/waste/node.py) and the node's
 # config; levels are fill bytes (half percent; codec.FILL_UNKNOWN = none).
 from firmware.waste import payload as codec
 

@@ -6,7 +6,7 @@ from firmware.lora import link as lora_link
 from firmware.lora import plan as radio_plan
 from firmware.lora.airtime import airtime_ms, airtime_us
 from firmware.lora.net import LoraNet
-from firmware.net.uplink import Uplink
+from firmware.lora.uplink import LoraUplink as Uplink
 from firmware.proto import coap
 
 
