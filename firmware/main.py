@@ -45,12 +45,26 @@ def run_light(cfg, hal):
         time.sleep_ms(20)
 
 
+def run_bridge(cfg):
+    # Imported only here: a node's heap has no room for the bridge's code.
+    from firmware.hal import lora_modem
+    from firmware.hal.esp32 import Clock
+    from firmware.hal.usb_serial import UsbSerial
+    from firmware.lora.bridge import Bridge, RingLog
+
+    bridge = Bridge(cfg.receivers, lora_modem.bridge_modems(cfg.radios), UsbSerial(), Clock(),
+                    RingLog())
+    wdt = machine.WDT(timeout=30000)
+    while True:
+        bridge.poll()
+        wdt.feed()
+        time.sleep_ms(1)
+
+
 def main():
     cfg = settings.load()
     if cfg.role == "bridge":
-        # Imported only here: a node's heap has no room for the bridge's code.
-        from firmware.lora import bridge
-        bridge.run(cfg)
+        run_bridge(cfg)
         return
     hal = Hal(cfg)
     if cfg.role == "bin":

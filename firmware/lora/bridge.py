@@ -185,23 +185,3 @@ class RingLog:
         if len(self.lines) > self.size:
             self.lines.pop(0)
 
-
-def run(cfg):
-    """The bridge on the real board, from a firmware.settings.Config of role
-    "bridge" (its `receivers` and `radios`)."""
-    import time
-
-    import machine
-
-    from firmware.hal import lora_modem
-    from firmware.hal.esp32 import Clock
-    from firmware.hal.usb_serial import UsbSerial
-
-    modems = lora_modem.bridge_modems(cfg.radios)
-    log = RingLog()
-    bridge = Bridge(cfg.receivers, modems, UsbSerial(), Clock(), log)
-    wdt = machine.WDT(timeout=30000)
-    while True:
-        bridge.poll()
-        wdt.feed()
-        time.sleep_ms(1)
