@@ -43,7 +43,8 @@ class Gateway:
         self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
                                  self._publish_light, config.light_interval_s)
-        self.pipeline = Pipeline(Ingest(self.registry.nodes), self.writer, self.lighting)
+        self.pipeline = Pipeline(Ingest(self.registry.nodes, config.max_clock_ahead_s,
+                                        config.max_report_age_s), self.writer, self.lighting)
         self._site, self._reports = build_site(self.pipeline, self.registry,
                                                config.admin_allowed)
         self.context: aiocoap.Context | None = None
@@ -69,7 +70,8 @@ class Gateway:
                                            self.config.mqtt_prefix, self.config.district)
         await self.lighting.start()
         self.context = await aiocoap.Context.create_server_context(
-            self._site, bind=(self.config.bind_host, self.config.port))
+            self._site, bind=(self.config.bind_host, self.config.port),
+            transports=list(self.config.coap_transports))
         if self.config.radio:
             await self._start_radio(self.config.radio, self.config.radio_baud)
         log.info("gateway for %s listening on coap://%s:%d, data in %s",

@@ -30,6 +30,7 @@ from gateway.registry import AlreadyRegistered, NodeRegistry
 REJECTION_CODES = {
     Reason.MALFORMED: Code.BAD_REQUEST,
     Reason.WRONG_ROLE: Code.BAD_REQUEST,
+    Reason.BAD_TIME: Code.BAD_REQUEST,
     Reason.UNKNOWN_NODE: Code.NOT_FOUND,
 }
 

@@ -31,6 +31,14 @@ def gateway() -> None:
 @click.option("--district", help="District name, used in MQTT topics.")
 @click.option("--radio", help="Serial port of the LoRa radio bridge, e.g. /dev/ttyUSB0.")
 @click.option("--radio-baud", type=int, help="Its speed (default 115200).")
+@click.option("--max-clock-ahead", "max_clock_ahead_s", type=float,
+              help="Seconds a report's time may be ahead of the gateway's clock (default 300).")
+@click.option("--max-report-age", "max_report_age_s", type=float,
+              help="Seconds a report's time may be behind the gateway's clock "
+                   "(default 864000, 10 days).")
+@click.option("--max-nodes", type=int, help="Most nodes the registry takes (default 10000).")
+@click.option("--log-file", type=click.Path(path_type=Path),
+              help="Log to this file, rotated (default: standard error).")
 def run(config: Path | None, **overrides: object) -> None:
     """Serve nodes over CoAP until Ctrl-C or SIGTERM."""
     cfg = load_config(config, **overrides)
