@@ -38,7 +38,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.store = Store(config.db_path)
-        self.registry = NodeRegistry(self.store, self._node_changed)
+        self.registry = NodeRegistry(self.store, self._node_changed, config.max_nodes)
         self.writer = BatchWriter(self.store)
         self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),

@@ -52,7 +52,7 @@ def start_gateway(db: Path, port: int, *extra: str,
             lines = log_path.read_text(errors="replace").strip().splitlines()
             raise RuntimeError(f"gateway exited at start: {lines[-1] if lines else 'no log'}")
         try:
-            asyncio.run(list_nodes("127.0.0.1", port, timeout=1.0))
+            asyncio.run(list_nodes("127.0.0.1", port, timeout=1.0, limit=1))
             return proc
         except RegistryError:
             if time.monotonic() > deadline:
