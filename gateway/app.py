@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import struct
 from collections import Counter
 
 import aiocoap
@@ -18,7 +19,7 @@ from gateway.ingest.pipeline import Pipeline
 from gateway.ingest.writer import BatchWriter
 from gateway.lighting.service import Lighting
 from gateway.lighting.wave import WaveSettings
-from gateway.publish.mqtt import MqttPublisher
+from gateway.publish.mqtt import BrokerAccess, MqttPublisher
 from gateway.radio.downlink import Downlink
 from gateway.radio.lora import LoraLink
 from gateway.radio.serial_line import RadioLink
@@ -66,8 +67,12 @@ class Gateway:
         if self.config.mqtt_host:
             # Wired after construction: the pipeline publishes through
             # NoPublisher until the broker's client exists.
-            self.pipeline.publisher = MqttPublisher(self.config.mqtt_host, self.config.mqtt_port,
-                                           self.config.mqtt_prefix, self.config.district)
+            c = self.config
+            access = BrokerAccess(c.mqtt_tls_ca, c.mqtt_tls_cert, c.mqtt_tls_key,
+                                  c.mqtt_username, c.mqtt_password)
+            self.pipeline.publisher = MqttPublisher(self.config.mqtt_host, c.mqtt_port,
+                                                    c.mqtt_prefix, c.district, access,
+                                                    c.mqtt_queue_max)
         await self.lighting.start()
         self.context = await aiocoap.Context.create_server_context(
             self._site, bind=(self.config.bind_host, self.config.port),
@@ -131,14 +136,18 @@ class Gateway:
         log.info("gateway stopped; %s", dict(self.counts()) or "no reports")
 
 
+# What parsing a garbage datagram can raise inside aiocoap.
+DATAGRAM_ERRORS = (UnicodeError, ValueError, IndexError, KeyError, TypeError, struct.error)
+
+
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
     # aiocoap lets some decoding errors of garbage datagrams (invalid UTF-8 in
     # a text option) escape to the event loop (its issues 176 and 417); the
     # datagram is dropped and the gateway goes on. One line in the log, not a
     # traceback.
     exc = context.get("exception")
-    if isinstance(exc, UnicodeDecodeError | ValueError):
-        log.warning("dropped an undecodable datagram: %s", exc)
+    if isinstance(exc, DATAGRAM_ERRORS):
+        log.warning("dropped an undecodable datagram: %s: %s", type(exc).__name__, exc)
         return
     loop.default_exception_handler(context)
 

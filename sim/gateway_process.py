@@ -5,6 +5,7 @@ started, waited for until it answers CoAP, and stopped with SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -41,10 +42,14 @@ def start_gateway(db: Path, port: int, *extra: str,
     With virtual_time, it takes reports dated on a simulation's clock."""
     db.parent.mkdir(parents=True, exist_ok=True)
     log_path = gateway_log_path(db)
-    with open(log_path, "ab") as log:
+    # The gateway logs to the file itself (rotated, --log-file); what it
+    # cannot log (a start-up error) comes on standard error, appended there too.
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tools.cli", "gateway", "run", "--port", str(port),
-             "--db", str(db), *(VIRTUAL_TIME_ARGS if virtual_time else ()), *extra],
+             "--db", str(db), "--log-file", str(log_path),
+             *(VIRTUAL_TIME_ARGS if virtual_time else ()), *extra],
             stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 20
     while True:

@@ -4,11 +4,26 @@ would, and a look at what the gateway stored and logged."""
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import queue
 import socket
 import sqlite3
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import RunningGateway, launch_gateway
+import paho.mqtt.client as mqtt
+from conftest import RunningGateway, free_tcp_port, launch_gateway, mosquitto_binary
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware.proto import coap
 from sim.gateway_process import gateway_log_path
@@ -59,3 +74,92 @@ def bin_rows(db: Path) -> list[tuple[str, int, int]]:
 
 def log_text(gw: RunningGateway) -> str:
     return gateway_log_path(gw.db).read_text(errors="replace")
+
+
+# --- a broker with TLS and passwords ----------------------------------------
+
+@dataclass
+class TlsBroker:
+    port: int
+    ca: Path
+    username: str
+    password: str
+    proc: subprocess.Popen[bytes]
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it:
+    (ca.pem, server.pem, server.key)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kvarter test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder()
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+              .issuer_name(ca_name).public_key(server_key.public_key())
+              .serial_number(x509.random_serial_number())
+              .not_valid_before(now - timedelta(minutes=5))
+              .not_valid_after(now + timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName(
+                  [x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                   x509.DNSName("localhost")]), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return paths
+
+
+def start_tls_broker(directory: Path, username: str, password: str) -> TlsBroker:
+    """mosquitto on 127.0.0.1 over TLS only, refusing anonymous clients."""
+    ca, cert, key = make_certificates(directory)
+    passwd = directory / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), username, password],
+                   check=True, capture_output=True)
+    port = free_tcp_port()
+    conf = directory / "mosquitto-tls.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        f"allow_anonymous false\npassword_file {passwd}\npersistence false\n"
+        + ("user root\n" if os.geteuid() == 0 else ""))
+    proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return TlsBroker(port, ca, username, password, proc)
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("mosquitto with TLS did not start") from None
+            time.sleep(0.02)
+
+
+def mqtt_connect(broker: TlsBroker, username: str | None, password: str | None,
+                 tls: bool = True) -> tuple[mqtt.Client, ReasonCode | str]:
+    """A client's attempt; (client, the broker's answer or the error)."""
+    answer: queue.Queue[ReasonCode | str] = queue.Queue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{time.monotonic_ns()}")
+    client.on_connect = lambda c, u, f, reason, p: answer.put(reason)
+    if tls:
+        client.tls_set(ca_certs=str(broker.ca))
+    if username is not None:
+        client.username_pw_set(username, password)
+    try:
+        client.connect("127.0.0.1", broker.port)
+    except (OSError, ssl.SSLError) as e:
+        return client, f"{type(e).__name__}: {e}"
+    client.loop_start()
+    try:
+        return client, answer.get(timeout=5)
+    except queue.Empty:
+        return client, "no answer"
