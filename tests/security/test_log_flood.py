@@ -120,3 +120,27 @@ def test_the_rate_limit_counts_what_it_holds_back_and_forgets_old_reasons() -> N
     for i in range(10):
         lru.touch(i, None)
     assert list(lru) == [7, 8, 9]
+
+
+def test_the_log_file_is_rotated_and_owner_only(tmp_path: Path) -> None:
+    from gateway import logs
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    log_file = tmp_path / "logs" / "gateway.log"
+    try:
+        handler = logs.setup(log_file, max_bytes=10_000, backups=2)
+        for i in range(600):
+            logging.getLogger(f"test.rotate.{i}").warning("line %d %s", i, "x" * 400)
+        handler.close()
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])
+    files = sorted(p.name for p in log_file.parent.iterdir())
+    assert files == ["gateway.log", "gateway.log.1", "gateway.log.2"]
+    for p in log_file.parent.iterdir():
+        assert p.stat().st_size <= 10_000
+        assert p.stat().st_mode & 0o777 == 0o600
