@@ -52,18 +52,22 @@ def exchange(sock: socket.socket, msg: coap.Message, timeout: float = 1.0) -> co
 
 
 def request(gw: RunningGateway, code: int, path: list[bytes], payload: bytes = b"",
-            queries: list[bytes] = (), mid: int = 1) -> coap.Message:  # type: ignore[assignment]
-    """One confirmable request from a fresh socket; the answer."""
+            queries: list[bytes] = (), mid: int = 1,  # type: ignore[assignment]
+            timeout: float = 1.0) -> coap.Message:
+    """One confirmable request from a fresh socket; the answer. timeout:
+    between retransmissions."""
     opts = [(coap.OPT_URI_PATH, p) for p in path]
     opts += [(OPT_URI_QUERY, q) for q in queries]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.connect(gw.addr)
-        return exchange(sock, coap.Message(coap.CON, code, mid, b"\x42", opts, payload))
+        return exchange(sock, coap.Message(coap.CON, code, mid, b"\x42", opts, payload),
+                        timeout)
 
 
 def post_report(gw: RunningGateway, kind: bytes, node_id: str, payload: bytes,
-                mid: int = 1) -> tuple[str, str]:
-    reply = request(gw, coap.POST, [kind, node_id.encode()], payload, mid=mid)
+                mid: int = 1, timeout: float = 1.0) -> tuple[str, str]:
+    reply = request(gw, coap.POST, [kind, node_id.encode()], payload, mid=mid,
+                    timeout=timeout)
     return coap.code_str(reply.code), reply.payload.decode(errors="replace")
 
 
