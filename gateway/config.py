@@ -32,6 +32,10 @@ class GatewayConfig:
     # The LoRa radio bridge's serial port (None: no LoRa), e.g. /dev/ttyUSB0.
     radio: str | None = None
     radio_baud: int = 115200
+    # OSCORE on the nodes' requests: "optional" accepts protected and
+    # unprotected reports alike (while nodes are moved over), "required"
+    # answers an unprotected report 4.01 and stores nothing of it.
+    oscore: str = "optional"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -60,6 +64,9 @@ class GatewayConfig:
                 or not 1200 <= self.radio_baud <= 4000000:
             raise GatewayConfigError(
                 f"radio_baud must be a serial speed like 115200, got {self.radio_baud!r}")
+        if self.oscore not in ("optional", "required"):
+            raise GatewayConfigError(
+                f"oscore must be \"optional\" or \"required\", got {self.oscore!r}")
         self.db_path = Path(self.db_path)
 
     def admin_allowed(self, address: str) -> bool:
