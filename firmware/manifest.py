@@ -27,6 +27,7 @@ package("firmware", base_path="..",
         files=["__init__.py", "checks.py", "settings.py", "selftest.py"])
 package("firmware/proto", base_path="..")
 package("firmware/net", base_path="..")
+package("firmware/oscore", base_path="..")
 package("firmware/lora", base_path="..")
 package("firmware/waste", base_path="..")
 package("firmware/lighting", base_path="..")

@@ -61,6 +61,10 @@ class GatewayConfig:
     # Messages kept for the broker while it is away; beyond, new ones are
     # dropped, counted and logged.
     mqtt_queue_max: int = 10000
+    # OSCORE on the nodes' requests: "optional" accepts protected and
+    # unprotected reports alike (while nodes are moved over), "required"
+    # answers an unprotected report 4.01 and stores nothing of it.
+    oscore: str = "optional"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -121,6 +125,9 @@ class GatewayConfig:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, Path(value))
+        if self.oscore not in ("optional", "required"):
+            raise GatewayConfigError(
+                f"oscore must be \"optional\" or \"required\", got {self.oscore!r}")
         self.db_path = Path(self.db_path)
 
     def admin_allowed(self, address: str) -> bool:

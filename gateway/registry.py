@@ -61,7 +61,7 @@ class NodeRegistry:
             created, stored = await asyncio.to_thread(self.store.register_node, node)
             self.nodes[stored.node_id] = stored
             self.json[stored.node_id] = stored.to_json()
-        self.on_change(stored)
+        self.on_change(stored)  # without its key, as every copy the gateway keeps in memory
         log.info("%s node %r (%s%s)", "registered" if created else "updated", stored.node_id,
                  stored.role, f", addr {stored.addr}" if stored.addr is not None else "")
         return created

@@ -8,6 +8,8 @@ import socket
 from collections import deque
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from firmware.net.transport import Transport
 from firmware.proto.presence import PRESENCE_SOURCE_PIR
 from firmware.waste.measure import SOUND_0C, SOUND_PER_C
@@ -198,6 +200,19 @@ class QueueNet(Transport):
 
 
 
+class AesEcb:
+    """hal.aes(key) in CPython: the cryptography package's AES in ECB mode,
+    one 16-byte block at a time, as cryptolib's on the ESP32."""
+
+    def __init__(self, key: bytes) -> None:
+        self._enc = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
+
+    def encrypt(self, block: bytes) -> bytes:
+        if len(block) != 16:
+            raise ValueError("AES block must be 16 bytes")
+        return self._enc.update(bytes(block))
+
+
 class SimHal:
     def __init__(self, clock: VirtualClock, gateway: tuple[str, int] | None, seed: int) -> None:
         """gateway: where a Wi-Fi node's UDP socket sends; None for a LoRa node,
@@ -225,6 +240,9 @@ class SimHal:
 
     def random_bits(self, n: int) -> int:
         return self.rng.getrandbits(n)
+
+    def aes(self, key: bytes) -> AesEcb:
+        return AesEcb(key)
 
     def log(self, line: str) -> None:
         self.lines.append(f"{self.clock.now_ms / 1000:10.1f} {line}")

@@ -13,6 +13,10 @@
 #   store.load()          bytes kept across deep sleep (RTC memory), b"" if none
 #   store.save(data)      keep bytes across deep sleep
 #   random_bits(n)        n random bits (int)
+#   aes(key)              AES with a 16-byte key, forward cipher only: an object
+#                         whose encrypt(block) turns 16 bytes into 16 (ECB), the
+#                         block cipher OSCORE's AES-CCM runs on (firmware/oscore/);
+#                         cryptolib on the ESP32, the cryptography package in CPython
 #   battery.mv()          battery voltage in millivolts, or None
 #   temperature.celsius() temperature inside the bin, or None
 # Bin nodes:

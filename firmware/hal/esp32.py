@@ -350,6 +350,13 @@ class Hal:
         import random
         return random.getrandbits(n)
 
+    def aes(self, key):
+        """AES-ECB over mbedTLS (cryptolib mode 1): the block cipher of
+        OSCORE's AES-CCM, which needs the forward cipher only (the stock
+        build has no CTR mode)."""
+        import cryptolib
+        return cryptolib.aes(key, 1)
+
     def log(self, line):
         print(line)
 

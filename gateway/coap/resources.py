@@ -19,6 +19,7 @@ from collections.abc import Callable
 import aiocoap
 from aiocoap import resource
 from aiocoap.numbers.codes import Code
+from aiocoap.transports.oscore import OSCOREAddress
 
 from firmware.proto.coap import CONTENT_OCTET_STREAM
 from firmware.proto.paths import BIN_PATH, PRESENCE_PATH, STATUS_PATH
@@ -41,10 +42,11 @@ def diagnostic(code: Code, text: str) -> aiocoap.Message:
 
 
 class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[misc]
-    def __init__(self, pipeline: Pipeline, kind: str) -> None:
+    def __init__(self, pipeline: Pipeline, kind: str, oscore_required: bool = False) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.kind = kind
+        self.oscore_required = oscore_required
         self.counts: Counter[str] = Counter()
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
@@ -57,8 +59,22 @@ class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[m
             self.counts["malformed"] += 1
             return diagnostic(Code.UNSUPPORTED_CONTENT_FORMAT,
                               f"payload must be application/octet-stream ({CONTENT_OCTET_STREAM})")
+        remote = request.remote
+        if isinstance(remote, OSCOREAddress):
+            # Unprotected by aiocoap with a node's context: it speaks for
+            # that node only.
+            owner = getattr(remote.security_context, "node_id", None)
+            if owner != path[0]:
+                self.counts["wrong context"] += 1
+                return diagnostic(Code.UNAUTHORIZED,
+                                  f"protected with the context of {owner!r}, not {path[0]!r}")
+            remote = remote.underlying_address
+        elif self.oscore_required:
+            self.counts["unprotected"] += 1
+            return diagnostic(Code.UNAUTHORIZED, "reports must be protected with OSCORE; "
+                              "provision the node with its key ('kvarter node provision')")
         outcome = await self.pipeline.accept(self.kind, path[0], request.payload,
-                                             getattr(request.remote, "sockaddr", None))
+                                             getattr(remote, "sockaddr", None))
         if outcome.rejection is not None:
             self.counts[outcome.rejection.reason.value] += 1
             return diagnostic(REJECTION_CODES[outcome.rejection.reason],
@@ -144,13 +160,14 @@ class NodeListResource(resource.Resource):  # type: ignore[misc]
 
 
 def build_site(pipeline: Pipeline, registry: NodeRegistry,
-               admin_allowed: Callable[[str], bool]
+               admin_allowed: Callable[[str], bool], oscore_required: bool = False
                ) -> tuple[resource.Site, list[ReportResource]]:
     """The site, and its report resources (whose counts the gateway logs)."""
     site = resource.Site()
     site.add_resource([".well-known", "core"],
                       resource.WKCResource(site.get_resources_as_linkheader))
-    reports = [ReportResource(pipeline, path) for path in (BIN_PATH, PRESENCE_PATH, STATUS_PATH)]
+    reports = [ReportResource(pipeline, path, oscore_required)
+               for path in (BIN_PATH, PRESENCE_PATH, STATUS_PATH)]
     for res in reports:
         site.add_resource([res.kind], res)
     site.add_resource(["nodes"], RegistryResource(registry, admin_allowed))

@@ -42,9 +42,23 @@ def _v2_node_addresses_and_keys(db: sqlite3.Connection) -> None:
         db.execute("UPDATE nodes SET addr = ? WHERE node_id = ?", (free_addr(db), node_id))
 
 
+def _v3_oscore_contexts(db: sqlite3.Connection) -> None:
+    """Each keyed node's OSCORE identifier (kid) and what its security
+    context keeps between runs: the gateway's next sequence number, persisted
+    ahead of use, and the replay window (NULL: unknown, as after a crash)."""
+    db.execute("""CREATE TABLE oscore_contexts (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        kid BLOB NOT NULL UNIQUE,
+        next_to_send INTEGER NOT NULL DEFAULT 0,
+        window_index INTEGER,
+        window_bits TEXT
+    )""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
+    _v3_oscore_contexts,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -99,9 +99,10 @@ def test_vm_run_fails_for_code_micropython_cannot_run(tmp_path: Path) -> None:
 # Modules a MicroPython ESP32 build has; the firmware may import nothing else
 # (besides its own package).
 MICROPYTHON_MODULES = {
-    "array", "asyncio", "binascii", "collections", "ds18x20", "errno", "esp", "esp32", "gc",
-    "hashlib", "heapq", "io", "json", "lora", "machine", "math", "micropython", "network",
-    "ntptime", "onewire", "os", "random", "re", "select", "socket", "struct", "sys", "time",
+    "array", "asyncio", "binascii", "collections", "cryptolib", "ds18x20", "errno", "esp",
+    "esp32", "gc", "hashlib", "heapq", "io", "json", "lora", "machine", "math", "micropython",
+    "network", "ntptime", "onewire", "os", "random", "re", "select", "socket", "struct", "sys",
+    "time",
 }
 
 

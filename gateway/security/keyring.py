@@ -1,0 +1,65 @@
+"""The gateway's OSCORE contexts for every node with a key, kept in step with
+the registry and the database.
+
+At start the contexts are made from what is stored, and the stored windows
+are then marked unknown: they are written back only on a clean stop. The
+gateway's own sequence numbers are written ahead in chunks, synchronously,
+before a number from the next chunk is used; they are used only for requests
+the gateway starts (profile pushes), never on a report's path."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.records import Node
+from gateway.security.contexts import ContextState, NodeContext, NodeCredentials
+from gateway.storage.security import ContextRow
+from gateway.storage.store import Store
+
+log = logging.getLogger("gateway.security")
+
+
+class Keyring:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.credentials = NodeCredentials()
+        self._keys: dict[str, str] = {}
+
+    def load(self) -> int:
+        """Make every keyed node's context; returns how many."""
+        for row in self.store.oscore_contexts():
+            self._add(row)
+        self.store.forget_oscore_windows()
+        return len(self._keys)
+
+    def _add(self, row: ContextRow) -> None:
+        ctx = NodeContext(row.node_id, row.kid, bytes.fromhex(row.key),
+                          ContextState(row.next_to_send, row.window), self._persist)
+        self.credentials.add(ctx)
+        self._keys[row.node_id] = row.key
+
+    def _persist(self, ctx: NodeContext) -> None:
+        self.store.save_oscore_states([(ctx.node_id, ctx.sequence_number_persisted, None)])
+
+    def registered(self, node: Node) -> None:
+        """After a registration: a node with a new key gets a fresh context."""
+        key = self.store.node_key(node.node_id)
+        if key is None or self._keys.get(node.node_id) == key:
+            return
+        if node.node_id in self._keys:
+            self.store.reset_oscore_context(node.node_id)
+        for row in self.store.oscore_contexts():
+            if row.node_id == node.node_id:
+                self._add(row)
+                log.info("node %r: OSCORE context with kid %s", node.node_id, row.kid.hex())
+
+    def kid_of(self, node_id: str) -> bytes | None:
+        ctx = self.credentials.for_node(node_id)
+        return None if ctx is None else bytes(ctx.recipient_id)
+
+    def close(self) -> None:
+        """On a clean stop: every context's state, windows included."""
+        self.store.save_oscore_states(
+            [(c.node_id, s.next_to_send, s.window)
+             for c in self.credentials.contexts()
+             for s in [c.state(window_known=True)]])

@@ -1,0 +1,82 @@
+"""The OSCORE contexts' table: each keyed node's kid, the gateway's next
+sequence number for it, and its replay window when the gateway last stopped
+cleanly (NULL while the gateway runs, so that a crash leaves it unknown).
+
+A window's bitfield is kept as hex text: it may be wider than SQLite's
+64-bit integers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.storage.database import Database
+
+KID_MAX = 0xFFFF  # two bytes at most: a kid travels in every protected request
+
+
+@dataclass(frozen=True)
+class ContextRow:
+    node_id: str
+    kid: bytes
+    key: str  # the node's provisioned key, hex
+    next_to_send: int
+    window: tuple[int, int] | None
+
+
+def kid_bytes(n: int) -> bytes:
+    """The shortest big-endian bytes of n (1 -> b"\\x01", 256 -> b"\\x01\\x00")."""
+    return n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
+
+
+class SecurityTable(Database):
+    """Kids, sequence numbers and replay windows of the nodes' contexts."""
+
+    def oscore_contexts(self) -> list[ContextRow]:
+        """Every node with a key, each given a kid if it had none, and with a
+        key changed since its context was made given a fresh context (a new
+        key starts its sequence numbers and window afresh)."""
+        with self.transaction() as db:
+            used = {int.from_bytes(k, "big") for (k,) in db.execute(
+                "SELECT kid FROM oscore_contexts")}
+            missing = db.execute(
+                "SELECT node_id FROM nodes WHERE key IS NOT NULL AND node_id NOT IN "
+                "(SELECT node_id FROM oscore_contexts) ORDER BY node_id").fetchall()
+            want = 1
+            for (node_id,) in missing:
+                while want in used:
+                    want += 1
+                if want > KID_MAX:
+                    break  # no kid left: the node stays without a context
+                db.execute("INSERT INTO oscore_contexts (node_id, kid, next_to_send, "
+                           "window_index, window_bits) VALUES (?, ?, 0, 0, '0')",
+                           (node_id, kid_bytes(want)))
+                used.add(want)
+            rows = db.execute(
+                "SELECT c.node_id, c.kid, n.key, c.next_to_send, c.window_index, c.window_bits "
+                "FROM oscore_contexts c JOIN nodes n ON n.node_id = c.node_id "
+                "WHERE n.key IS NOT NULL ORDER BY c.node_id").fetchall()
+        return [ContextRow(node_id, bytes(kid), key, int(nxt),
+                           None if idx is None else (int(idx), int(bits, 16)))
+                for node_id, kid, key, nxt, idx, bits in rows]
+
+    def reset_oscore_context(self, node_id: str) -> None:
+        """A node given a new key: its context starts afresh, same kid."""
+        with self.transaction() as db:
+            db.execute("UPDATE oscore_contexts SET next_to_send = 0, window_index = 0, "
+                       "window_bits = '0' WHERE node_id = ?", (node_id,))
+
+    def save_oscore_states(self, states: list[tuple[str, int, tuple[int, int] | None]]) -> None:
+        """(node id, next sequence number, window or None) for each context."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE oscore_contexts SET next_to_send = ?, window_index = ?, "
+                "window_bits = ? WHERE node_id = ?",
+                [(nxt, None if w is None else w[0], None if w is None else format(w[1], "x"),
+                  node_id) for node_id, nxt, w in states])
+
+    def forget_oscore_windows(self) -> None:
+        """While the gateway runs the stored windows are unknown: a crash then
+        makes every node prove freshness once (Echo) instead of replays
+        slipping through a window that is behind."""
+        with self.transaction() as db:
+            db.execute("UPDATE oscore_contexts SET window_index = NULL, window_bits = NULL")
