@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import struct
 from collections import Counter
 
 import aiocoap
@@ -19,7 +20,7 @@ from gateway.ingest.pipeline import Pipeline
 from gateway.ingest.writer import BatchWriter
 from gateway.lighting.service import Lighting
 from gateway.lighting.wave import WaveSettings
-from gateway.publish.mqtt import MqttPublisher
+from gateway.publish.mqtt import BrokerAccess, MqttPublisher
 from gateway.radio.downlink import Downlink
 from gateway.radio.lora import LoraLink
 from gateway.radio.serial_line import RadioLink
@@ -41,12 +42,13 @@ class Gateway:
         self.config = config
         self.store = Store(config.db_path)
         self.keyring = Keyring(self.store)
-        self.registry = NodeRegistry(self.store, self._node_changed)
+        self.registry = NodeRegistry(self.store, self._node_changed, config.max_nodes)
         self.writer = BatchWriter(self.store)
         self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
                                  self._publish_light, config.light_interval_s)
-        self.pipeline = Pipeline(Ingest(self.registry.nodes), self.writer, self.lighting)
+        self.pipeline = Pipeline(Ingest(self.registry.nodes, config.max_clock_ahead_s,
+                                        config.max_report_age_s), self.writer, self.lighting)
         self._site, self._reports = build_site(self.pipeline, self.registry,
                                                config.admin_allowed,
                                                config.oscore == "required")
@@ -69,8 +71,12 @@ class Gateway:
         if self.config.mqtt_host:
             # Wired after construction: the pipeline publishes through
             # NoPublisher until the broker's client exists.
-            self.pipeline.publisher = MqttPublisher(self.config.mqtt_host, self.config.mqtt_port,
-                                           self.config.mqtt_prefix, self.config.district)
+            c = self.config
+            access = BrokerAccess(c.mqtt_tls_ca, c.mqtt_tls_cert, c.mqtt_tls_key,
+                                  c.mqtt_username, c.mqtt_password)
+            self.pipeline.publisher = MqttPublisher(self.config.mqtt_host, c.mqtt_port,
+                                                    c.mqtt_prefix, c.district, access,
+                                                    c.mqtt_queue_max)
         await self.lighting.start()
         contexts = await asyncio.to_thread(self.keyring.load)
         # aiocoap's OSCORE unprotects what comes with a context of a known
@@ -80,7 +86,8 @@ class Gateway:
         # not render through the wrapper yet).
         site = OscoreSiteWrapper(self._site, self.keyring.credentials)
         self.context = await aiocoap.Context.create_server_context(
-            site, bind=(self.config.bind_host, self.config.port))
+            site, bind=(self.config.bind_host, self.config.port),
+            transports=list(self.config.coap_transports))
         if self.config.radio:
             await self._start_radio(self.config.radio, self.config.radio_baud)
         log.info("gateway for %s listening on coap://%s:%d, data in %s; OSCORE %s, %d node "
@@ -142,14 +149,18 @@ class Gateway:
         log.info("gateway stopped; %s", dict(self.counts()) or "no reports")
 
 
+# What parsing a garbage datagram can raise inside aiocoap.
+DATAGRAM_ERRORS = (UnicodeError, ValueError, IndexError, KeyError, TypeError, struct.error)
+
+
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
     # aiocoap lets some decoding errors of garbage datagrams (invalid UTF-8 in
     # a text option) escape to the event loop (its issues 176 and 417); the
     # datagram is dropped and the gateway goes on. One line in the log, not a
     # traceback.
     exc = context.get("exception")
-    if isinstance(exc, UnicodeDecodeError | ValueError):
-        log.warning("dropped an undecodable datagram: %s", exc)
+    if isinstance(exc, DATAGRAM_ERRORS):
+        log.warning("dropped an undecodable datagram: %s: %s", type(exc).__name__, exc)
         return
     loop.default_exception_handler(context)
 

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+CENTURY_S = 100 * 365 * 86400
+
+# aiocoap's server transports the gateway may serve CoAP over.
+COAP_TRANSPORTS = ("udp6", "simple6", "simplesocketserver", "tcpserver", "tlsserver", "ws")
+
 
 class GatewayConfigError(ValueError):
     """A gateway setting that cannot be used; the message names it."""
@@ -32,6 +37,30 @@ class GatewayConfig:
     # The LoRa radio bridge's serial port (None: no LoRa), e.g. /dev/ttyUSB0.
     radio: str | None = None
     radio_baud: int = 115200
+    # Hardening (docs/operators.md, "Hardening").
+    # A report's measured time is accepted within these bounds of the
+    # gateway's clock (gateway/ingest/decode.py says why 10 days).
+    max_clock_ahead_s: float = 300.0
+    max_report_age_s: float = 10 * 86400.0
+    # The most nodes the registry takes; registrations beyond are refused.
+    max_nodes: int = 10000
+    # The gateway's log: a file rotated at log_max_bytes, keeping log_backups
+    # old ones (None: standard error).
+    log_file: Path | None = None
+    log_max_bytes: int = 10_000_000
+    log_backups: int = 5
+    # CoAP transports served (aiocoap's names): UDP only unless asked.
+    coap_transports: list[str] = field(default_factory=lambda: ["udp6"])
+    # MQTT over TLS (a CA file turns it on), with an optional client
+    # certificate, and a username and password.
+    mqtt_tls_ca: Path | None = None
+    mqtt_tls_cert: Path | None = None
+    mqtt_tls_key: Path | None = None
+    mqtt_username: str | None = None
+    mqtt_password: str | None = field(default=None, repr=False)
+    # Messages kept for the broker while it is away; beyond, new ones are
+    # dropped, counted and logged.
+    mqtt_queue_max: int = 10000
     # OSCORE on the nodes' requests: "optional" accepts protected and
     # unprotected reports alike (while nodes are moved over), "required"
     # answers an unprotected report 4.01 and stores nothing of it.
@@ -64,6 +93,38 @@ class GatewayConfig:
                 or not 1200 <= self.radio_baud <= 4000000:
             raise GatewayConfigError(
                 f"radio_baud must be a serial speed like 115200, got {self.radio_baud!r}")
+        for name, low, high in (("max_clock_ahead_s", 0, CENTURY_S),
+                                ("max_report_age_s", 3600, CENTURY_S)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not low <= value <= high:
+                raise GatewayConfigError(
+                    f"{name} must be seconds in {low}..{high}, got {value!r}")
+        for name, low, high in (("max_nodes", 1, 10_000_000),
+                                ("log_max_bytes", 10_000, 10**12), ("log_backups", 0, 1000),
+                                ("mqtt_queue_max", 1, 10_000_000)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or not low <= value <= high:
+                raise GatewayConfigError(
+                    f"{name} must be a whole number in {low}..{high}, got {value!r}")
+        if not isinstance(self.coap_transports, list) or not self.coap_transports \
+                or any(t not in COAP_TRANSPORTS for t in self.coap_transports):
+            raise GatewayConfigError(
+                f"coap_transports must be a list of {', '.join(COAP_TRANSPORTS)}, "
+                f"got {self.coap_transports!r}")
+        for name in ("mqtt_username", "mqtt_password"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise GatewayConfigError(f"{name} must be text")
+        if (self.mqtt_tls_cert is None) != (self.mqtt_tls_key is None):
+            raise GatewayConfigError("mqtt_tls_cert and mqtt_tls_key go together")
+        if self.mqtt_tls_cert is not None and self.mqtt_tls_ca is None:
+            raise GatewayConfigError("mqtt_tls_cert needs mqtt_tls_ca (TLS)")
+        for name in ("log_file", "mqtt_tls_ca", "mqtt_tls_cert", "mqtt_tls_key"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, Path(value))
         if self.oscore not in ("optional", "required"):
             raise GatewayConfigError(
                 f"oscore must be \"optional\" or \"required\", got {self.oscore!r}")

@@ -5,6 +5,7 @@ started, waited for until it answers CoAP, and stopped with SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -26,15 +27,29 @@ def gateway_log_path(db: Path) -> Path:
     return db.with_name(db.stem + ".log")
 
 
-def start_gateway(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+# A simulation's nodes live on a virtual clock (days just past, or a fixed
+# date in the tests) that runs far faster than the gateway's: its gateway
+# accepts their times as they come. A gateway serving real nodes keeps its
+# bounds (gateway/ingest/decode.py).
+VIRTUAL_TIME_ARGS = ("--max-clock-ahead", str(20 * 365 * 86400),
+                     "--max-report-age", str(20 * 365 * 86400))
+
+
+def start_gateway(db: Path, port: int, *extra: str,
+                  virtual_time: bool = True) -> subprocess.Popen[bytes]:
     """Start `kvarter gateway run` and wait until it answers CoAP. Its log
-    goes to a file (a pipe nobody reads would fill and stop the gateway)."""
+    goes to a file (a pipe nobody reads would fill and stop the gateway).
+    With virtual_time, it takes reports dated on a simulation's clock."""
     db.parent.mkdir(parents=True, exist_ok=True)
     log_path = gateway_log_path(db)
-    with open(log_path, "ab") as log:
+    # The gateway logs to the file itself (rotated, --log-file); what it
+    # cannot log (a start-up error) comes on standard error, appended there too.
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tools.cli", "gateway", "run", "--port", str(port),
-             "--db", str(db), *extra],
+             "--db", str(db), "--log-file", str(log_path),
+             *(VIRTUAL_TIME_ARGS if virtual_time else ()), *extra],
             stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 20
     while True:
@@ -42,7 +57,7 @@ def start_gateway(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
             lines = log_path.read_text(errors="replace").strip().splitlines()
             raise RuntimeError(f"gateway exited at start: {lines[-1] if lines else 'no log'}")
         try:
-            asyncio.run(list_nodes("127.0.0.1", port, timeout=1.0))
+            asyncio.run(list_nodes("127.0.0.1", port, timeout=1.0, limit=1))
             return proc
         except RegistryError:
             if time.monotonic() > deadline:

@@ -55,10 +55,10 @@ class RunningGateway:
         return stop_gateway(self.proc)
 
 
-def launch_gateway(tmp_path: Path, *extra: str) -> RunningGateway:
+def launch_gateway(tmp_path: Path, *extra: str, virtual_time: bool = True) -> RunningGateway:
     port = free_udp_port()
     db = tmp_path / "gateway.sqlite"
-    return RunningGateway(port, db, start_gateway(db, port, *extra))
+    return RunningGateway(port, db, start_gateway(db, port, *extra, virtual_time=virtual_time))
 
 
 @pytest.fixture

@@ -102,16 +102,32 @@ async def get_node(host: str, port: int, node_id: str, timeout: float = 10.0) ->
         await ctx.shutdown()
 
 
-async def list_nodes(host: str, port: int, timeout: float = 10.0) -> list[Node]:
+# Nodes asked for per GET /nodes: the gateway's largest page.
+PAGE = 50
+
+
+async def list_nodes(host: str, port: int, timeout: float = 10.0,
+                     limit: int | None = None) -> list[Node]:
+    """Every node the gateway has (or the first `limit`), page by page, in
+    registration order; never their keys."""
     ctx = await aiocoap.Context.create_client_context()
+    nodes: list[Node] = []
     try:
-        req = aiocoap.Message(code=Code.GET, uri=_uri(host, port, "nodes"))
-        try:
-            resp = await asyncio.wait_for(ctx.request(req).response, timeout)
-        except (TimeoutError, OSError, aiocoap.error.Error) as e:
-            raise GatewayUnreachable(f"gateway at {host}:{port} did not answer ({e})") from None
-        if not resp.code.is_successful():
-            raise RegistryError(f"gateway answered {resp.code} to GET /nodes")
-        return [Node.from_dict(d) for d in json.loads(resp.payload)]
+        while limit is None or len(nodes) < limit:
+            want = PAGE if limit is None else min(PAGE, limit - len(nodes))
+            req = aiocoap.Message(code=Code.GET, uri=_uri(
+                host, port, f"nodes?offset={len(nodes)}&limit={want}"))
+            try:
+                resp = await asyncio.wait_for(ctx.request(req).response, timeout)
+            except (TimeoutError, OSError, aiocoap.error.Error) as e:
+                raise GatewayUnreachable(
+                    f"gateway at {host}:{port} did not answer ({e})") from None
+            if not resp.code.is_successful():
+                raise RegistryError(f"gateway answered {resp.code} to GET /nodes")
+            page = [Node.from_dict(d) for d in json.loads(resp.payload)]
+            nodes.extend(page)
+            if len(page) < want:
+                break
+        return nodes
     finally:
         await ctx.shutdown()

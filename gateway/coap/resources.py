@@ -7,12 +7,12 @@ nothing about a payload.
     POST /s/<node id>      light status
     PUT  /nodes/<node id>  register a node (JSON), from the admin networks only;
                            with If-None-Match only if the id is new (else 4.12)
-    GET  /nodes            the registry, as JSON (never the nodes' keys)
+    GET  /nodes            the registry, as JSON (never the nodes' keys), a page at
+                           a time: ?offset=N&limit=M (default 5, at most 50)
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 
@@ -31,6 +31,7 @@ from gateway.registry import AlreadyRegistered, NodeRegistry
 REJECTION_CODES = {
     Reason.MALFORMED: Code.BAD_REQUEST,
     Reason.WRONG_ROLE: Code.BAD_REQUEST,
+    Reason.BAD_TIME: Code.BAD_REQUEST,
     Reason.UNKNOWN_NODE: Code.NOT_FOUND,
 }
 
@@ -91,7 +92,8 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
         self.admin_allowed = admin_allowed
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        node = self.registry.nodes.get(request.opt.uri_path[0])
+        path = request.opt.uri_path
+        node = self.registry.nodes.get(path[0]) if len(path) == 1 else None
         if node is None:
             return diagnostic(Code.NOT_FOUND, "no such node")
         return aiocoap.Message(payload=node.to_json(), content_format=50)
@@ -120,16 +122,41 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
         return aiocoap.Message(code=Code.CREATED if created else Code.CHANGED)
 
 
+# GET /nodes pages: small answers (an answer many times the request's size
+# is what a reflection attack wants), each node's JSON made once.
+PAGE_DEFAULT = 5
+PAGE_MAX = 50
+
+
+def page_query(queries: tuple[str, ...]) -> tuple[int, int]:
+    """(offset, limit) from Uri-Query options offset=N and limit=M;
+    ValueError says what is wrong."""
+    values = {"offset": 0, "limit": PAGE_DEFAULT}
+    for q in queries:
+        name, sep, value = q.partition("=")
+        if name not in values or not sep or not value.isdigit() or len(value) > 9:
+            raise ValueError(f"query {q[:40]!r}: use offset=N and limit=M "
+                             f"(M at most {PAGE_MAX})")
+        values[name] = int(value)
+    if not 1 <= values["limit"] <= PAGE_MAX:
+        raise ValueError(f"limit must be 1..{PAGE_MAX}")
+    return values["offset"], values["limit"]
+
+
 class NodeListResource(resource.Resource):  # type: ignore[misc]
-    """GET /nodes: the whole registry."""
+    """GET /nodes: the registry, a page at a time, in registration order."""
 
     def __init__(self, registry: NodeRegistry) -> None:
         super().__init__()
         self.registry = registry
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        body = [json.loads(n.to_json()) for n in self.registry.nodes.values()]
-        return aiocoap.Message(payload=json.dumps(body).encode(), content_format=50)
+        try:
+            offset, limit = page_query(tuple(request.opt.uri_query))
+        except ValueError as e:
+            return diagnostic(Code.BAD_REQUEST, str(e))
+        body = b"[" + b", ".join(self.registry.page(offset, limit)) + b"]"
+        return aiocoap.Message(payload=body, content_format=50)
 
 
 def build_site(pipeline: Pipeline, registry: NodeRegistry,

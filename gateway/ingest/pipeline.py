@@ -23,10 +23,14 @@ from typing import Protocol
 from firmware.proto.paths import BIN_PATH, PRESENCE_PATH
 from gateway.ingest.decode import Ingest, Rejected
 from gateway.ingest.writer import BatchWriter
+from gateway.logs import LRU
 from gateway.publish.mqtt import NoPublisher, Publisher
 from gateway.records import PresenceRecord, Record, StatusRecord
 
 log = logging.getLogger("gateway.ingest")
+
+# Node ids (and reasons) whose rejection was logged, remembered at most.
+WARNED_KEPT = 4096
 
 SockAddr = tuple[object, ...]
 
@@ -95,7 +99,8 @@ class Pipeline:
         # Replaced by the gateway's MQTT publisher when it starts with a broker.
         self.publisher: Publisher = NoPublisher()
         self.activity = Activity()
-        self._warned: set[tuple[str, str]] = set()
+        # (node id, reason) already logged once; bounded, whatever ids come.
+        self._warned: LRU[tuple[str, str], None] = LRU(WARNED_KEPT)
 
     def decode(self, kind: str, node_id: str, payload: bytes, now: float) -> Record:
         """Raises Rejected for a payload or a node the gateway does not accept."""
@@ -129,11 +134,11 @@ class Pipeline:
             try:
                 self.reactions.presence(record, sockaddr, now)
             except Exception as e:  # never let lighting stop a report being stored
-                log.error("light wave failed on an event from %s: %s", record.node_id, e)
+                log.error("light wave failed on an event from %r: %s", record.node_id, e)
         try:
             fresh = await self.writer.write(record)
         except Exception as e:
-            log.error("could not store %s from %s: %s", kind, node_id, e)
+            log.error("could not store %s from %r: %s", kind, node_id, e)
             return Outcome(Result.STORAGE_ERROR)
         if not fresh:
             return Outcome(Result.DUPLICATE)
@@ -147,5 +152,5 @@ class Pipeline:
         # flood the log.
         key = (node_id, rejection.reason.value)
         if key not in self._warned:
-            self._warned.add(key)
-            log.warning("rejected from %s: %s", node_id, rejection.message)
+            self._warned.touch(key, None)
+            log.warning("rejected from %r: %s", node_id, rejection.message)

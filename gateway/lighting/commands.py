@@ -22,6 +22,7 @@ import asyncio
 import ipaddress
 import logging
 import random
+import socket
 from collections import Counter
 from collections.abc import Container, Mapping
 
@@ -33,15 +34,19 @@ from firmware.proto import coap
 from firmware.proto.paths import BRIGHTEN_PATH, PROFILE_PATH
 from gateway.coap.addresses import Address, plain_address
 from gateway.lighting.wave import Command
+from gateway.logs import LRU
 
 log = logging.getLogger("gateway.lights")
+
+# Addresses whose refusals were logged, remembered at most.
+WARNED_KEPT = 4096
 
 class _Receiver(asyncio.DatagramProtocol):
     """Answers to commands: only errors come back (No-Response), logged once
     per node address."""
 
     def __init__(self) -> None:
-        self.warned: set[Address] = set()
+        self.warned: LRU[Address, None] = LRU(WARNED_KEPT)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, int]) -> None:
         src = plain_address(tuple(addr))
@@ -50,9 +55,9 @@ class _Receiver(asyncio.DatagramProtocol):
         except coap.CoapError:
             return
         if coap.code_class(msg.code) >= 4 and src not in self.warned:
-            self.warned.add(src)
-            log.warning("light node at %s:%d refused a command: %s %s", src[0], src[1],
-                        coap.code_str(msg.code), msg.payload.decode(errors="replace"))
+            self.warned.touch(src, None)
+            log.warning("light node at %s:%d refused a command: %s %r", src[0], src[1],
+                        coap.code_str(msg.code), msg.payload[:80].decode(errors="replace"))
 
 
 class CommandSender:
@@ -66,14 +71,27 @@ class CommandSender:
         self.sent = 0
         self.unknown: Counter[str] = Counter()  # commands for nodes never heard from
 
+    async def binds(self) -> list[tuple[int, str]]:
+        """(IP version, address) to send from: the gateway's own address
+        only, in its own family. "::" (every address of both families) binds
+        both; a host name, each family it resolves to."""
+        try:
+            ip = ipaddress.ip_address(self.bind_host)
+        except ValueError:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                self.bind_host, 0, type=socket.SOCK_DGRAM)
+            found: dict[int, str] = {}
+            for family, _, _, _, sockaddr in infos:
+                version = 6 if family == socket.AF_INET6 else 4
+                found.setdefault(version, str(sockaddr[0]))
+            return sorted(found.items())
+        if ip.version == 6 and ip.is_unspecified:
+            return [(4, "0.0.0.0"), (6, "::")]
+        return [(ip.version, self.bind_host)]
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            v6 = isinstance(ipaddress.ip_address(self.bind_host), ipaddress.IPv6Address)
-        except ValueError:
-            v6 = False
-        binds = [(4, "0.0.0.0" if v6 else self.bind_host), (6, "::" if not v6 else self.bind_host)]
-        for family, host in binds:
+        for family, host in await self.binds():
             try:
                 transport, _ = await loop.create_datagram_endpoint(
                     _Receiver, local_addr=(host, 0))

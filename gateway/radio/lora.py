@@ -222,7 +222,7 @@ class LoraLink:
         except coap_error.RenderableError as e:
             response = e.to_message()
         except Exception as e:  # a resource's bug must not stop the radio
-            log.error("handling a LoRa request from %s failed: %s: %s", node_id,
+            log.error("handling a LoRa request from %r failed: %s: %s", node_id,
                       type(e).__name__, e)
             response = aiocoap.Message(code=Code.INTERNAL_SERVER_ERROR)
         return response

@@ -8,6 +8,7 @@ gateway answers."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -22,7 +23,16 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # The database holds the nodes' keys: it, its -wal and its -shm are
+        # created readable and writable by their owner only (SQLite gives
+        # the -wal and -shm the database's mode; the umask covers the rest).
+        old_umask = os.umask(0o077)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None)
+        except BaseException:
+            os.umask(old_umask)
+            raise
         self._lock = threading.Lock()
         try:
             # The CLI writes crews' records while the gateway runs: wait for
@@ -36,6 +46,8 @@ class Database:
         except BaseException:
             self._db.close()
             raise
+        finally:
+            os.umask(old_umask)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

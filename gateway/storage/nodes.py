@@ -5,13 +5,17 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from gateway.records import Node, RegistrationError
+from gateway.records import ADDR_MIN, Node, RegistrationError
 from gateway.storage.addresses import free_addr
 from gateway.storage.database import Database
 
 
 class NodeTable(Database):
     """Registering nodes and reading them back (never with their keys)."""
+
+    # Every short address below this is taken (as far as this connection
+    # has seen): where the search for a free one starts.
+    _addr_floor = ADDR_MIN
 
     def register(self, node: Node) -> bool:
         """Add or update a node. Returns True when it is new."""
@@ -40,7 +44,8 @@ class NodeTable(Database):
                 elif existed is not None and existed[0] is not None:
                     addr = int(existed[0])
                 else:
-                    addr = free_addr(db)
+                    addr = free_addr(db, self._addr_floor)
+                    self._addr_floor = addr + 1
             db.execute(
                 "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at, addr, key) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
@@ -49,6 +54,9 @@ class NodeTable(Database):
                 "key = COALESCE(excluded.key, nodes.key)",
                 (node.node_id, node.role, node.lat, node.lon, node.kind, time.time(), addr,
                  node.key))
+        if existed is not None and existed[0] is not None and existed[0] != addr:
+            # The node's old address is free again: the next search starts there.
+            self._addr_floor = min(self._addr_floor, int(existed[0]))
         return existed is None, replace(node, addr=addr, key=None)
 
     def node_key(self, node_id: str) -> str | None:

@@ -91,16 +91,26 @@ class BinModel:
 
 
 class Forecaster:
-    def __init__(self, utc_offset_h: float = 0.0) -> None:
+    """not_after: readings dated later than this (unix time) are ignored. The
+    forecast "as of now" sets it to now plus a little clock skew, so that one
+    reading dated in the future (a node's clock gone wrong, 2106 say) cannot
+    become the bin's latest state and hide every later report for good."""
+
+    def __init__(self, utc_offset_h: float = 0.0, not_after: float | None = None) -> None:
         self.utc_offset_h = utc_offset_h
+        self.not_after = not_after
         self.bins: dict[str, BinModel] = {}
+        self.ignored = 0  # readings dated after not_after
 
     def model(self, node_id: str) -> BinModel:
         return self.bins.setdefault(node_id, BinModel())
 
     def observe(self, node_id: str, t: float, level: float | None) -> bool:
         """Take one report; returns True when it shows the bin was emptied."""
-        if level is None:
+        if level is None or not math.isfinite(t):
+            return False
+        if self.not_after is not None and t > self.not_after:
+            self.ignored += 1
             return False
         m = self.model(node_id)
         if m.last_t is None or m.last_level is None:
@@ -143,6 +153,9 @@ class Forecaster:
 
     def mark_emptied(self, node_id: str, t: float) -> None:
         """A crew emptied the bin at t (before its next report says so)."""
+        if self.not_after is not None and t > self.not_after:
+            self.ignored += 1
+            return
         m = self.model(node_id)
         if m.last_t is None or t >= m.last_t:
             m.last_t, m.last_level = t, 0.0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -36,9 +37,16 @@ def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[flo
                        time_limit_s=time_limit_s)
 
 
-def forecast_from(store: Store) -> Forecaster:
-    """The forecast as of now: every stored report, then what crews recorded."""
-    forecaster = Forecaster(utc_offset_h=local_utc_offset_h())
+# Readings (and crews' records) dated later than now plus this are not
+# learnt from: the same clock skew the gateway accepts in a report.
+FORECAST_SKEW_S = 300.0
+
+
+def forecast_from(store: Store, now: float | None = None) -> Forecaster:
+    """The forecast as of now: every stored report, then what crews recorded.
+    Nothing dated in the future counts (Forecaster's not_after)."""
+    now = time.time() if now is None else now
+    forecaster = Forecaster(utc_offset_h=local_utc_offset_h(), not_after=now + FORECAST_SKEW_S)
     forecaster.feed(store.fill_history())
     for node_id, at, outcome, _ in store.visits():
         if outcome == "emptied":

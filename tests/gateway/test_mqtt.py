@@ -9,6 +9,7 @@ from pathlib import Path
 from conftest import free_tcp_port, launch_gateway, start_mosquitto, subscriber
 
 from firmware import codec
+from firmware.lighting import payload as light_codec
 from firmware.proto import coap
 from gateway.records import Node
 
@@ -48,17 +49,23 @@ def test_accepted_report_is_published_and_rejected_one_is_not(tmp_path: Path,
         client.disconnect()
 
 
-def test_presence_is_published_as_a_count(tmp_path: Path, mosquitto: int) -> None:
+def test_a_poles_presence_events_are_never_published_one_by_one(tmp_path: Path,
+                                                                 mosquitto: int) -> None:
+    # Presence leaves the gateway only as counts per zone and interval
+    # (tests/gateway/lighting/test_light_mqtt.py): a pole's events with their
+    # times and speeds would let a walker be followed from pole to pole.
     client, inbox = subscriber(mosquitto, "kvarter/+/light/#")
     gw = launch_gateway(tmp_path, "--mqtt", "127.0.0.1", "--mqtt-port", str(mosquitto))
     try:
         gw.register(Node("L7", "light", 59.33, 18.06, "street-1"))
-        event = codec.PresenceEvent(5, 1_790_000_100, 3, 100)
+        event = codec.PresenceEvent(5, 1_790_000_100, 3, 100, 1.4)
         assert post(gw.port, b"p", b"L7", codec.encode_presence(event)) == "2.04"
-        body = json.loads(inbox.get(timeout=10).payload)
-        assert body == {"node": "L7", "seq": 5, "measured_at": 1_790_000_100,
-                        "received_at": body["received_at"], "count": 3, "level_pct": 100,
-                        "speed_mps": None}
+        status = light_codec.Status(6, 1_790_000_200, 40, 1000, 0x01)
+        assert post(gw.port, b"s", b"L7", light_codec.encode_status(status)) == "2.04"
+        msg = inbox.get(timeout=10)
+        assert msg.topic == "kvarter/district/light/L7/state"
+        assert json.loads(msg.payload)["seq"] == 6
+        assert inbox.empty()
     finally:
         gw.stop()
         client.loop_stop()

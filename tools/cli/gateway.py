@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import socket
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from firmware import codec
+from gateway import logs as gateway_logs
 from gateway.app import serve
 from gateway.storage.migrations import SchemaError
 from gateway.storage.summary import format_summary
-from tools.cli.options import config_option, db_option, load_config, open_store
+from tools.cli.options import config_option, db_option, fail, load_config, open_store
 
 
 @click.group()
@@ -31,18 +33,46 @@ def gateway() -> None:
 @click.option("--district", help="District name, used in MQTT topics.")
 @click.option("--radio", help="Serial port of the LoRa radio bridge, e.g. /dev/ttyUSB0.")
 @click.option("--radio-baud", type=int, help="Its speed (default 115200).")
+@click.option("--max-clock-ahead", "max_clock_ahead_s", type=float,
+              help="Seconds a report's time may be ahead of the gateway's clock (default 300).")
+@click.option("--max-report-age", "max_report_age_s", type=float,
+              help="Seconds a report's time may be behind the gateway's clock "
+                   "(default 864000, 10 days).")
+@click.option("--max-nodes", type=int, help="Most nodes the registry takes (default 10000).")
+@click.option("--log-file", type=click.Path(path_type=Path),
+              help="Log to this file, rotated (default: standard error).")
 def run(config: Path | None, **overrides: object) -> None:
     """Serve nodes over CoAP until Ctrl-C or SIGTERM."""
     cfg = load_config(config, **overrides)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    _resolves(cfg.bind_host, cfg.port, "--host")
+    if cfg.mqtt_host:
+        _resolves(cfg.mqtt_host, cfg.mqtt_port, "--mqtt")
+    try:
+        gateway_logs.setup(cfg.log_file, cfg.log_max_bytes, cfg.log_backups)
+    except OSError as e:
+        raise fail(f"cannot write the log {cfg.log_file}: {e.strerror or e}") from None
     try:
         asyncio.run(serve(cfg))
+        gateway_logs.flush()
     except SchemaError as e:
-        raise click.ClickException(f"{cfg.db_path}: {e}") from None
+        raise fail(f"{cfg.db_path}: {e}") from None
+    except sqlite3.DatabaseError as e:
+        raise fail(f"{cfg.db_path} is not a gateway database ({e}); "
+                   "give another --db") from None
     except OSError as e:
-        raise click.ClickException(
+        raise fail(
             f"cannot listen on {cfg.bind_host}:{cfg.port}: {e.strerror or e}; "
             "is another gateway running? choose another --port") from None
+
+
+def _resolves(host: str, port: int, option: str) -> None:
+    """A host name that resolves to no address fails here, in one line."""
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as e:
+        why = e.strerror if isinstance(e, socket.gaierror) else str(e)
+        raise fail(f"{option} {host!r} does not resolve to an address ({why}); "
+                   "give an IP address or a name this machine can resolve") from None
 
 
 @gateway.command()

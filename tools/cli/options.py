@@ -4,6 +4,7 @@ input gets instead of a traceback."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import click
@@ -50,3 +51,5 @@ def open_store(config: Path | None, db_path: Path | None) -> Store:
         return Store(cfg.db_path)
     except SchemaError as e:
         raise fail(f"{cfg.db_path}: {e}") from None
+    except sqlite3.DatabaseError as e:
+        raise fail(f"{cfg.db_path} is not a gateway database ({e}); give another --db") from None

@@ -43,6 +43,7 @@ def test_counts_per_zone_states_and_energy_are_published(tmp_path: Path, mosquit
             except queue.Empty:
                 continue
             body = json.loads(msg.payload)
+            assert not msg.topic.endswith("/presence"), msg.topic  # never per pole
             if msg.topic.endswith("/counts"):
                 zone = msg.topic.split("/")[-2]
                 assert set(body) == {"zone", "from", "to", "events", "detections"}

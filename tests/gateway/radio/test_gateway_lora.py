@@ -223,7 +223,7 @@ def test_bad_input_is_counted_logged_once_and_the_gateway_keeps_serving(
     lines = log_text(gw).splitlines()
     radio_line = next(ln for ln in lines if "radio: {" in ln)
     for kind in (": garbage", ": bad crc", ": unknown kind", ": too long", "is not CoAP",
-                 "rejected from B9999"):
+                 "rejected from 'B9999'"):
         assert sum(kind in ln for ln in lines) == 1, (kind, lines)
     for count in ("'serial:garbage': 2", "'serial:bad crc': 2", "'serial:unknown kind': 2",
                   "'serial:too long': 2", "'lora:undecodable': 2", "'lora:unknown node': 2"):
