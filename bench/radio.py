@@ -25,7 +25,7 @@ def run() -> list[str]:
     report = codec.encode_bin_report(codec.BinReport(1, 1_790_000_000, 50.0, 10, 3600))
     # The request exactly as the node builds it, for a typical 5-character id.
     uplink = Uplink("B0001", _Hal())
-    message = coap.encode(uplink._request(coap.CON, "b", report))
+    message = coap.encode(uplink._request(coap.CON, "b", report)[0])
     return [
         line("radio.bin_report_payload", len(report), "bytes", "<=", 12),
         line("radio.bin_report_frame", len(message), "bytes", "<=", 25),
