@@ -49,7 +49,8 @@ class Gateway:
         self.pipeline = Pipeline(Ingest(self.registry.nodes), self.writer, self.lighting)
         self._site, self._reports = build_site(self.pipeline, self.registry,
                                                config.admin_allowed,
-                                               config.oscore == "required")
+                                               config.oscore == "required",
+                                               self.keyring.kid_of)
         self.context: aiocoap.Context | None = None
         self.downlink: Downlink | None = None
         self.lora: LoraLink | None = None
