@@ -46,6 +46,9 @@ class Gateway:
         self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
                                  self._publish_light, config.light_interval_s)
+        # Wired after construction: profile pushes go protected with each
+        # pole's OSCORE context.
+        self.lighting.oscore_context = self.keyring.credentials.for_node
         self.pipeline = Pipeline(Ingest(self.registry.nodes), self.writer, self.lighting)
         self._site, self._reports = build_site(self.pipeline, self.registry,
                                                config.admin_allowed,

@@ -4,12 +4,15 @@ exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter
+from pathlib import Path
 
-from conftest import RunningGateway
+from conftest import RunningGateway, launch_gateway
 
 from firmware import codec
+from gateway.coap.client import register_nodes
 from sim.district import build
 from sim.gateway_process import start_gateway, stop_gateway
 from sim.runner import Simulation
@@ -110,3 +113,33 @@ def test_nodes_on_their_own_report_policy_report_less_and_crossings_at_once(
             h = (over[0][1] - START) / 3600
             assert b.fill_at(h) > 78.5 and b.fill_at(h - 1) < 81.5, (node_id, h)
     assert crossings >= 5
+
+
+def test_a_district_speaking_oscore_is_stored_by_a_gateway_that_requires_it(
+        tmp_path: Path) -> None:
+    # The gateway refuses anything unprotected: every report stored went
+    # protected by the real firmware's OSCORE and was unprotected by aiocoap's.
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\noscore = "required"\n')
+    gw = launch_gateway(tmp_path, "--config", str(cfg))
+    try:
+        district = build(bins=12, lights=4, hours=4, seed=11)
+        kids: dict[str, str] = {}
+        asyncio.run(register_nodes("127.0.0.1", gw.port, district.nodes(keyed=True),
+                                   kids=kids))
+        assert len(kids) == 16 and len(set(kids.values())) == 16
+        outcome = Simulation(district, gw.addr, hours=4, start_unix=START,
+                             report_interval_s=900, seed=11, kids=kids).run()
+    finally:
+        assert gw.stop() == 0
+    assert all(d.node.uplink.oscore is not None for d in outcome.lights)
+    sent = Counter((b.sim_bin.node_id, seq, t) for b in outcome.bins for seq, t in b.acked)
+    assert sum(sent.values()) == 12 * 16 and outcome.reports_failed == 0
+    with sqlite3.connect(gw.db) as conn:
+        stored = Counter(conn.execute(
+            "SELECT node_id, seq, measured_at FROM bin_reports").fetchall())
+        presence = conn.execute("SELECT COUNT(*) FROM presence_events").fetchone()[0]
+        status = conn.execute("SELECT COUNT(*) FROM light_status").fetchone()[0]
+    assert stored == sent
+    assert presence == outcome.presence_sent > 0
+    assert status > 0
