@@ -190,6 +190,8 @@ class Uplink:
                     # The gateway lost its replay state: the same request
                     # once more, new, with its Echo value inside.
                     self.heard_ms = now
+                    self.hal.log("OSCORE: the gateway asks for proof of freshness (Echo): "
+                                 "request %d made again" % ex.request.mid)
                     ex = self._start(ex.sent[0], ex.sent[1], echo)
                     continue
             self.heard_ms = now

@@ -5,6 +5,7 @@ exactly once."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -143,3 +144,36 @@ def test_a_district_speaking_oscore_is_stored_by_a_gateway_that_requires_it(
     assert stored == sent
     assert presence == outcome.presence_sent > 0
     assert status > 0
+
+
+def test_after_a_gateway_crash_the_nodes_answer_its_echo_challenge(tmp_path: Path) -> None:
+    # The gateway killed without a clean stop forgets the replay windows: the
+    # next protected report from each node draws a protected 4.01 with Echo,
+    # the node makes its report again with the Echo inside, and it is stored.
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\noscore = "required"\n')
+    gw = launch_gateway(tmp_path, "--config", str(cfg))
+    restarted = None
+    try:
+        district = build(bins=4, lights=0, hours=3, seed=12)
+        kids: dict[str, str] = {}
+        asyncio.run(register_nodes("127.0.0.1", gw.port, district.nodes(keyed=True),
+                                   kids=kids))
+        sim = Simulation(district, gw.addr, hours=3, start_unix=START, seed=12, kids=kids)
+        sim.run_until(1.0)
+        gw.proc.send_signal(signal.SIGKILL)
+        gw.proc.wait()
+        restarted = start_gateway(gw.db, gw.port, "--config", str(cfg))
+        outcome = sim.run()
+    finally:
+        if restarted is not None:
+            assert stop_gateway(restarted) == 0
+        elif gw.proc.poll() is None:
+            gw.stop()
+    assert outcome.reports_failed == 0 and outcome.reports_acked == 4 * 3
+    assert all("(Echo)" in " ".join(b.hal.lines) for b in outcome.bins)
+    sent = Counter((b.sim_bin.node_id, seq, t) for b in outcome.bins for seq, t in b.acked)
+    with sqlite3.connect(gw.db) as conn:
+        stored = Counter(conn.execute(
+            "SELECT node_id, seq, measured_at FROM bin_reports").fetchall())
+    assert stored == sent
