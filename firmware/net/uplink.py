@@ -43,6 +43,10 @@ class Uplink:
         self.held_ms = None  # until when the duty cycle holds the exchange back
         self.oscore = None  # an OSCORE Endpoint: requests protected, answers verified
         self.unverified = 0  # answers ignored because they did not verify
+        # The last non-confirmable request sent protected: (its OSCORE
+        # request, path, payload, made again for Echo already), so that an
+        # Echo challenge to it is answered too.
+        self.non = None
 
     def _lora(self):
         """True over LoRa (firmware/lora/uplink.py), having set the link up."""
@@ -126,17 +130,18 @@ class Uplink:
         self.held_ms = None
         return ex
 
-    def post_non_confirmable(self, path, payload):
+    def post_non_confirmable(self, path, payload, echo=None):
         """Send once, unacknowledged, with No-Response: the gateway answers
         errors only (an unknown node, a malformed event)."""
-        req, _ = self._request(coap.NON, path, payload)
+        req, secured = self._request(coap.NON, path, payload, echo)
+        if secured is not None:
+            self.non = (secured, path, payload, echo is not None)
         self._lora()
         self.hal.net.send(coap.encode(req))  # a LoRa net refuses (and logs) over the duty cycle
 
-    def _verified(self, msg, ex):
-        """The answer inside protected response msg to the current exchange's
-        request, or None when it does not verify (ignored)."""
-        secured = None if ex is None else ex.secured
+    def _verified(self, msg, secured):
+        """The answer inside protected response msg to the request `secured`
+        (an OSCORE request), or None when it does not verify."""
         ep = self.oscore
         if secured is None or ep is None:
             return None
@@ -145,8 +150,15 @@ class Uplink:
         try:
             return ep.unprotect_response(msg, secured)
         except OscoreError:
-            self.unverified += 1
             return None
+
+    def _echo_asked(self, msg):
+        """The Echo value of a verified 4.01 that asks for it, or None."""
+        return msg.option(OPT_ECHO) if msg.code == UNAUTHORIZED else None
+
+    def _log_echo(self, mid):
+        self.hal.log("OSCORE: the gateway asks for proof of freshness (Echo): "
+                     "request %d made again" % mid)
 
     def cancel(self):
         """Drop the current exchange (e.g. the duty cycle holds it back
@@ -181,17 +193,28 @@ class Uplink:
             if lora and not self._feedback(msg):
                 continue  # a neighbour's answer with the same message id
             if self.oscore is not None and msg.code != coap.EMPTY:
-                msg = self._verified(msg, ex)
-                if msg is None:
-                    continue  # not the gateway's word: as if nothing had come
-                echo = msg.option(OPT_ECHO)
-                if msg.code == UNAUTHORIZED and echo is not None and ex is not None \
-                        and ex.sent is not None and not ex.echoed:
+                inner = self._verified(msg, None if ex is None else ex.secured)
+                if inner is None:
+                    non = self.non
+                    answer = self._verified(msg, None if non is None else non[0])
+                    if answer is None:
+                        self.unverified += 1
+                        continue  # not the gateway's word: as if nothing had come
+                    # An (error) answer to the last non-confirmable request.
+                    self.heard_ms = now
+                    echo = self._echo_asked(answer)
+                    if echo is not None and non is not None and not non[3]:
+                        self._log_echo(self.mid)
+                        self.post_non_confirmable(non[1], non[2], echo)
+                    continue
+                msg = inner
+                echo = self._echo_asked(msg)
+                if echo is not None and ex is not None and ex.sent is not None \
+                        and not ex.echoed:
                     # The gateway lost its replay state: the same request
                     # once more, new, with its Echo value inside.
                     self.heard_ms = now
-                    self.hal.log("OSCORE: the gateway asks for proof of freshness (Echo): "
-                                 "request %d made again" % ex.request.mid)
+                    self._log_echo(ex.request.mid)
                     ex = self._start(ex.sent[0], ex.sent[1], echo)
                     continue
             self.heard_ms = now

@@ -245,3 +245,26 @@ def test_a_light_nodes_status_goes_protected():
     hal.net.inbox.append(answer)
     node.poll()
     assert node.uplink.last_result[0] == "2.04"
+
+
+def test_an_echo_challenge_to_a_presence_event_is_answered_once():
+    hal, node = _light()
+    gw = Gateway()
+    hal.presence.trigger()
+    node.poll()
+    event = hal.net.sent[-1]
+    req, request = gw.open(event)
+    assert req.path() == "p/L7" and req.mtype == coap.NON
+    challenge = coap.Message(coap.NON, 0x81, 0x5000, b"", [(OPT_ECHO, b"\x33" * 8)])
+    hal.net.inbox.append(coap.encode(gw.ep.protect_response(challenge, request)))
+    node.poll()
+    again, request = gw.open(hal.net.sent[-1])
+    assert again.option(OPT_ECHO) == b"\x33" * 8 and again.payload == req.payload
+    # A forged challenge is ignored; a second one is not answered.
+    n = len(hal.net.sent)
+    hal.net.inbox.append(coap.encode(challenge))
+    challenge.mid += 1
+    hal.net.inbox.append(coap.encode(gw.ep.protect_response(challenge, request)))
+    node.poll()
+    assert len(hal.net.sent) == n and node.uplink.unverified == 1
+    assert any("(Echo)" in line for line in hal.lines)

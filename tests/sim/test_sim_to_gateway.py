@@ -155,7 +155,7 @@ def test_after_a_gateway_crash_the_nodes_answer_its_echo_challenge(tmp_path: Pat
     gw = launch_gateway(tmp_path, "--config", str(cfg))
     restarted = None
     try:
-        district = build(bins=4, lights=0, hours=3, seed=12)
+        district = build(bins=4, lights=3, hours=3, seed=12)
         kids: dict[str, str] = {}
         asyncio.run(register_nodes("127.0.0.1", gw.port, district.nodes(keyed=True),
                                    kids=kids))
@@ -176,4 +176,9 @@ def test_after_a_gateway_crash_the_nodes_answer_its_echo_challenge(tmp_path: Pat
     with sqlite3.connect(gw.db) as conn:
         stored = Counter(conn.execute(
             "SELECT node_id, seq, measured_at FROM bin_reports").fetchall())
+        presence = conn.execute("SELECT COUNT(*) FROM presence_events").fetchone()[0]
     assert stored == sent
+    # The poles' presence events (non-confirmable) answer the challenge too:
+    # every event stored, the first after the crash on its second try.
+    assert presence == outcome.presence_sent > 0
+    assert any("(Echo)" in " ".join(d.hal.lines) for d in outcome.lights)
