@@ -37,6 +37,16 @@ def check_key(key):
     return key
 
 
+def check_kid(kid):
+    """Raise ConfigError unless kid is the node's OSCORE Sender ID as the
+    gateway gave it at registration (1 or 2 bytes as hex); return it."""
+    if not isinstance(kid, str) or len(kid) not in (2, 4) \
+            or any(ch not in HEX_DIGITS for ch in kid):
+        raise ConfigError("kid must be 2 or 4 hex digits (1 or 2 bytes, from the gateway's "
+                          "registration), got %r" % (kid,))
+    return kid.lower()
+
+
 def number(cfg, key, default, lo, hi):
     """cfg[key], a number lo..hi, or default when absent."""
     value = cfg.get(key, default)

@@ -33,9 +33,16 @@ DEFAULTS = {
     "wifi_connect_s": 2.0,  # association and DHCP: 1-2 s; the slow end
     "wifi_send_s": 0.2,  # one CoAP request and its answer across the LAN
     "wifi_ma": 130.0,  # average: receiving ~100 mA, transmit bursts 160-240 mA
+    # OSCORE per report, CPU only: the context's keys (HKDF-SHA256, hashlib in
+    # C), AES-CCM of the request and the answer over cryptolib's AES; an
+    # estimate, generous for a few milliseconds of work.
+    "oscore_s": 0.02,
     # --- LoRa: per report (an SX1276-class radio beside the ESP32) ----------
     "lora_sf": 9,
-    "lora_frame_bytes": 25,  # the 12-byte report with LoRaWAN's 13 bytes of header and MIC
+    # The bin report protected with OSCORE (docs/protocol.md): 40 bytes with a
+    # 5-character id, a 1-byte kid and a 2-byte sequence number (`make bench
+    # ONLY=radio`); 25 unprotected.
+    "lora_frame_bytes": 40,
     "lora_tx_ma": 90.0,  # SX1276 at +17 dBm on PA_BOOST: 87 mA
     "lora_rx_s": 1.2,  # awake for the acknowledgement: RX1 opens 1 s after the uplink
     "lora_rx_ma": 12.0,  # SX1276 receiving: 10.8-12 mA
@@ -101,11 +108,12 @@ def wake_mas(p):
 
 def report_mas(p):
     """Charge one report adds to its wake, mA*s."""
+    crypto = p["oscore_s"] * p["awake_ma"]
     if p["radio"] == "lora":
         air_s = airtime_us(p["lora_frame_bytes"], p["lora_sf"]) / 1000000
-        return air_s * (p["lora_tx_ma"] + p["awake_ma"]) \
+        return crypto + air_s * (p["lora_tx_ma"] + p["awake_ma"]) \
             + p["lora_rx_s"] * (p["lora_rx_ma"] + p["awake_ma"])
-    return (p["wifi_connect_s"] + p["wifi_send_s"]) * p["wifi_ma"]
+    return crypto + (p["wifi_connect_s"] + p["wifi_send_s"]) * p["wifi_ma"]
 
 
 def reports_per_day(p):

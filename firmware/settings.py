@@ -9,6 +9,7 @@ import json
 
 from firmware.checks import ConfigError as ConfigError  # for whoever reads a config
 from firmware.checks import check_key as check_key
+from firmware.checks import check_kid as check_kid
 from firmware.checks import check_node_id as check_node_id
 from firmware.checks import choice, number
 
@@ -24,6 +25,12 @@ class Config:
         self.node_id = check_node_id(raw.get("id"))
         key = raw.get("key")
         self.key = None if key is None else check_key(key)  # None: provisioned before keys
+        # The node's OSCORE Sender ID, given by the gateway at registration:
+        # with the key, every exchange with the gateway is protected.
+        kid = raw.get("kid")
+        self.kid = None if kid is None else check_kid(kid)
+        if self.kid is not None and self.key is None:
+            raise ConfigError("kid given without key: provision the node again")
         self.role = raw.get("role")
         if self.role not in ROLES:
             raise ConfigError("role must be one of %s, got %r" % (", ".join(ROLES), self.role))

@@ -47,11 +47,15 @@ class Gateway:
         self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
                                  self._publish_light, config.light_interval_s)
+        # Wired after construction: profile pushes go protected with each
+        # pole's OSCORE context.
+        self.lighting.oscore_context = self.keyring.credentials.for_node
         self.pipeline = Pipeline(Ingest(self.registry.nodes, config.max_clock_ahead_s,
                                         config.max_report_age_s), self.writer, self.lighting)
         self._site, self._reports = build_site(self.pipeline, self.registry,
                                                config.admin_allowed,
-                                               config.oscore == "required")
+                                               config.oscore == "required",
+                                               self.keyring.kid_of)
         self.context: aiocoap.Context | None = None
         self.downlink: Downlink | None = None
         self.lora: LoraLink | None = None

@@ -3,6 +3,7 @@ bin fills, and who walks or cycles past the poles."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
@@ -61,9 +62,22 @@ class District:
     passers: list[Passer]
     street_length_m: float
 
-    def nodes(self) -> list[Node]:
-        return ([Node(b.node_id, "bin", b.lat, b.lon, b.kind) for b in self.bins]
-                + [Node(p.node_id, "light", p.lat, p.lon, "street-1") for p in self.poles])
+    def nodes(self, keyed: bool = False) -> list[Node]:
+        """The registrations; keyed: with each node's key (node_key()), as
+        provisioning registers them, so that the gateway gives each a kid."""
+        def key(node_id: str) -> str | None:
+            return node_key(node_id) if keyed else None
+
+        return ([Node(b.node_id, "bin", b.lat, b.lon, b.kind, key=key(b.node_id))
+                 for b in self.bins]
+                + [Node(p.node_id, "light", p.lat, p.lon, "street-1", key=key(p.node_id))
+                   for p in self.poles])
+
+
+def node_key(node_id: str) -> str:
+    """A simulated node's key (32 hex digits), the same in every run: a
+    simulation's, never a secret (provisioning makes real ones at random)."""
+    return hashlib.sha256(f"kvarter simulated node {node_id}".encode()).hexdigest()[:32]
 
 
 # People per hour on the street, hour by hour through a day starting at midnight.

@@ -234,12 +234,18 @@ class SimHal:
         self.presence: PresenceInput | None = None
         self.settings = FlashStore()  # light nodes keep their zone profile here
         self.outbox = FlashStore()  # bin nodes' queue of reports not yet acknowledged
+        self.flash: dict[str, FlashStore] = {}  # hal.flash_store(name): NVS
         # No ambient light sensor: light nodes take night from the sun's
         # times for their place (firmware/lighting/astro.py) on the virtual clock.
         self.ambient = None
 
     def random_bits(self, n: int) -> int:
         return self.rng.getrandbits(n)
+
+    def flash_store(self, name: str) -> FlashStore:
+        """The node's flash under `name` (OSCORE's bounds), kept across wakes
+        and power loss as NVS is."""
+        return self.flash.setdefault(name, FlashStore())
 
     def aes(self, key: bytes) -> AesEcb:
         return AesEcb(key)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import selectors
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from firmware.lighting.node import LightNode
 from firmware.settings import Config
 from firmware.waste.node import BinNode
-from sim.district import District, SimBin, SimPole, detection_times
+from sim.district import District, SimBin, SimPole, detection_times, node_key
 from sim.engine import Engine
 from sim.hal import PresenceInput, RecordingLed, SimHal, UltrasonicModel
 
@@ -107,12 +108,17 @@ class Outcome:
 class Simulation:
     def __init__(self, district: District, gateway: tuple[str, int], hours: float,
                  start_unix: int, report_interval_s: int = 3600, seed: int = 1,
-                 answer_wait_s: float = ANSWER_WAIT_S, heartbeat_s: int | None = None) -> None:
+                 answer_wait_s: float = ANSWER_WAIT_S, heartbeat_s: int | None = None,
+                 kids: Mapping[str, str] | None = None) -> None:
         """report_interval_s: how often the bin nodes wake and measure.
         heartbeat_s: their report policy's heartbeat; None makes it equal to
         the interval, so that every measurement is reported (what the
-        simulated district and its tests have counted on so far)."""
+        simulated district and its tests have counted on so far).
+        kids: node id -> the OSCORE kid its registration (with the node's
+        key, district.nodes(keyed=True)) was answered with; those nodes get
+        key and kid in their config and protect everything they say."""
         self.district = district
+        self.kids = dict(kids or {})
         self.gateway = gateway
         self.end_ms = int(hours * 3_600_000)
         self.hours = hours
@@ -130,9 +136,14 @@ class Simulation:
                        for i, p in enumerate(district.poles)]
 
     # --- building devices --------------------------------------------------
+    def _keys(self, node_id: str) -> dict[str, object]:
+        """config.json's key and kid, for a node the gateway gave a kid."""
+        kid = self.kids.get(node_id)
+        return {} if kid is None else {"key": node_key(node_id), "kid": kid}
+
     def _bin_device(self, b: SimBin, seed: int, interval_s: int, heartbeat_s: int) -> BinDevice:
         cfg = node_config(b.node_id, "bin", self.gateway, measure_interval_s=interval_s,
-                          heartbeat_s=heartbeat_s)
+                          heartbeat_s=heartbeat_s, **self._keys(b.node_id))
         hal = SimHal(self.clock, self.gateway, seed)
         hal.fill_sensor = UltrasonicModel(b, self.clock, cfg.empty_mm, cfg.full_mm, hal.rng)
         dev = BinDevice(b, cfg, hal)
@@ -144,7 +155,7 @@ class Simulation:
         """A pole's node, lit from virtual time 0; short address `addr`, and
         its place, so that it takes night from the sun's times."""
         cfg = node_config(pole.node_id, "light", self.gateway, addr=addr, lat=pole.lat,
-                          lon=pole.lon)
+                          lon=pole.lon, **self._keys(pole.node_id))
         hal = SimHal(self.clock, self.gateway, seed)
         led, presence = RecordingLed(self.clock), PresenceInput()
         hal.led, hal.presence = led, presence

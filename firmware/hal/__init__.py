@@ -17,6 +17,10 @@
 #                         whose encrypt(block) turns 16 bytes into 16 (ECB), the
 #                         block cipher OSCORE's AES-CCM runs on (firmware/oscore/);
 #                         cryptolib on the ESP32, the cryptography package in CPython
+#   flash_store(name)     bytes kept in flash across power loss under `name`
+#                         (load() -> bytes, b"" if none; save(data)): OSCORE's
+#                         sequence number and replay window bounds
+#                         (firmware/net/secure.py); NVS on the ESP32
 #   battery.mv()          battery voltage in millivolts, or None
 #   temperature.celsius() temperature inside the bin, or None
 # Bin nodes:

@@ -357,6 +357,10 @@ class Hal:
         import cryptolib
         return cryptolib.aes(key, 1)
 
+    def flash_store(self, name):
+        """Bytes in NVS under `name` (OSCORE's bounds ahead of use)."""
+        return NvsStore(name)
+
     def log(self, line):
         print(line)
 

@@ -26,6 +26,7 @@ from firmware.lighting import astro, contact
 from firmware.lighting import payload as light_codec
 from firmware.lighting.lamp import Lamp
 from firmware.lighting.requests import handle
+from firmware.net import secure
 from firmware.proto.paths import PRESENCE_PATH, STATUS_PATH
 
 # Detections closer together than this are counted into one event, so that a
@@ -49,6 +50,11 @@ class LightNode:
         now = hal.clock.ms()
         self.uplink = hal.net.uplink(cfg.node_id, hal)  # the link's own (LoRa: its feedback)
         self.uplink.on_request = self._request
+        # With a key and a kid: its exchanges with the gateway protected
+        # (OSCORE), and the gateway's requests verified (a replay window).
+        if secure.wanted(cfg, hal.net):
+            self.uplink.oscore = secure.endpoint(cfg, hal, requests=True)
+        self.last_answer = None  # (mid, ciphertext, answer) of the last protected request
         self.noted_ms = self.uplink.heard_ms  # start-up is no word from the gateway
         self.seq = hal.random_bits(16)
         self.status_seq = hal.random_bits(16)

@@ -5,11 +5,24 @@
 # A link makes the uplink that fits it (Transport.uplink()): over LoRa,
 # firmware/lora/uplink.py adds the link feedback and the SF back-off, so a
 # node on Wi-Fi never loads firmware/lora/.
+#
+# With OSCORE (`oscore`: an Endpoint of firmware/oscore/message.py, set by the
+# node when its config has a key and a kid; firmware/net/secure.py) every
+# request is protected once, when it is made: retransmissions send the same
+# bytes, a request made anew takes a new sequence number. Only an answer that
+# verifies against the current request ends an exchange; anything else (an
+# unprotected error, a forgery, another request's answer) is ignored, and the
+# request is retransmitted and kept queued as if nothing had come. The
+# gateway's challenge after it lost its replay state (a protected 4.01 with
+# Echo, RFC 9175) is answered by making the request once more with that Echo
+# inside.
 from firmware.proto import coap
 
 # link_state() of a link without one: LoRa's layout (firmware/lora/uplink.py),
 # spreading factor 0 (not set), no misses; kept in RTC memory as it is.
 NO_LINK_STATE = b"\x00\x00"
+OPT_ECHO = 252  # RFC 9175
+UNAUTHORIZED = 0x81  # 4.01
 
 
 class Uplink:
@@ -28,6 +41,12 @@ class Uplink:
         self.on_request = None
         self.max_retransmit = coap.MAX_RETRANSMIT
         self.held_ms = None  # until when the duty cycle holds the exchange back
+        self.oscore = None  # an OSCORE Endpoint: requests protected, answers verified
+        self.unverified = 0  # answers ignored because they did not verify
+        # The last non-confirmable request sent protected: (its OSCORE
+        # request, path, payload, made again for Echo already), so that an
+        # Echo challenge to it is answered too.
+        self.non = None
 
     def _lora(self):
         """True over LoRa (firmware/lora/uplink.py), having set the link up."""
@@ -47,24 +66,46 @@ class Uplink:
     def _missed(self):
         """A confirmable exchange over LoRa got no answer at all."""
 
-    def _request(self, mtype, path, payload):
+    def _request(self, mtype, path, payload, echo=None):
+        """(the message to send, the OSCORE request its answer is verified
+        with, or None without OSCORE)."""
         # Kept small for LoRa (a bin report within 25 bytes on air): an empty
         # token, since a node has one exchange at a time and its answer is
         # matched by message id; no Content-Format, since the resources take
         # application/octet-stream only.
         self.mid = (self.mid + 1) & 0xFFFF
-        return self._message(mtype, path, payload, self.mid)
+        msg = self._message(mtype, path, payload, self.mid)
+        if echo is not None:
+            msg.options.append((OPT_ECHO, echo))
+        if self.oscore is None:
+            return msg, None
+        return self.oscore.protect_request(msg)
 
     def _message(self, mtype, path, payload, mid):
         options = [
             (coap.OPT_URI_PATH, path.encode()),
             (coap.OPT_URI_PATH, self.node_id.encode()),
         ]
+        if mtype == coap.NON:
+            # The No-Response option asks the gateway not to answer success,
+            # which saves downlink airtime; errors still come back.
+            options.append((coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,))))
         return coap.Message(mtype, coap.POST, mid, b"", options, payload)
 
-    def frame_len(self, path, payload):
-        """Bytes on air of a POST of payload to path."""
-        return len(coap.encode(self._message(coap.CON, path, payload, 0)))
+    def frame_len(self, path, payload, mtype=coap.CON):
+        """Bytes on air of a POST of payload to path (protected, with OSCORE:
+        the OSCORE option with the next sequence number and the kid, the
+        plaintext and its 8-byte tag)."""
+        n = len(coap.encode(self._message(mtype, path, payload, 0)))
+        ep = self.oscore
+        if ep is None:
+            return n
+        k = 1  # the Partial IV's length
+        while ep.sequence.next >> (8 * k):
+            k += 1
+        # header, OSCORE option (1 + flags, Partial IV, kid), payload marker,
+        # the code and the rest of the unprotected message, the tag
+        return 4 + 2 + k + len(ep.context.sender_id) + 1 + (n - 4 + 1) + 8
 
     def wait_ms(self, path, payload):
         """How long the duty cycle holds a POST of payload to path back
@@ -73,23 +114,51 @@ class Uplink:
 
     def post_confirmable(self, path, payload):
         """Start a CON POST; drive it with poll() until busy() is False."""
-        req = self._request(coap.CON, path, payload)
+        self._start(path, payload)
+        self.poll()
+
+    def _start(self, path, payload, echo=None):
+        req, secured = self._request(coap.CON, path, payload, echo)
         net = self.hal.net
         self._lora()
         timeout = net.ack_timeout_ms(len(coap.encode(req)))
-        self.exchange = coap.Exchange(req, self.hal.clock.ms(), self.hal.random_bits(8),
-                                      timeout, self.max_retransmit)
+        ex = self.exchange = coap.Exchange(req, self.hal.clock.ms(), self.hal.random_bits(8),
+                                           timeout, self.max_retransmit)
+        ex.secured = secured  # the OSCORE request its answer must verify against
+        ex.sent = (path, payload)  # made once more for the gateway's Echo challenge
+        ex.echoed = echo is not None
         self.held_ms = None
-        self.poll()
+        return ex
 
-    def post_non_confirmable(self, path, payload):
-        """Send once, unacknowledged. The No-Response option asks the gateway
-        not to answer success, which saves downlink airtime; errors (an
-        unknown node, a malformed event) still come back."""
-        req = self._request(coap.NON, path, payload)
-        req.options.append((coap.OPT_NO_RESPONSE, bytes((coap.NO_RESPONSE_2XX,))))
+    def post_non_confirmable(self, path, payload, echo=None):
+        """Send once, unacknowledged, with No-Response: the gateway answers
+        errors only (an unknown node, a malformed event)."""
+        req, secured = self._request(coap.NON, path, payload, echo)
+        if secured is not None:
+            self.non = (secured, path, payload, echo is not None)
         self._lora()
         self.hal.net.send(coap.encode(req))  # a LoRa net refuses (and logs) over the duty cycle
+
+    def _verified(self, msg, secured):
+        """The answer inside protected response msg to the request `secured`
+        (an OSCORE request), or None when it does not verify."""
+        ep = self.oscore
+        if secured is None or ep is None:
+            return None
+        from firmware.oscore.message import OscoreError  # loaded with OSCORE only
+
+        try:
+            return ep.unprotect_response(msg, secured)
+        except OscoreError:
+            return None
+
+    def _echo_asked(self, msg):
+        """The Echo value of a verified 4.01 that asks for it, or None."""
+        return msg.option(OPT_ECHO) if msg.code == UNAUTHORIZED else None
+
+    def _log_echo(self, mid):
+        self.hal.log("OSCORE: the gateway asks for proof of freshness (Echo): "
+                     "request %d made again" % mid)
 
     def cancel(self):
         """Drop the current exchange (e.g. the duty cycle holds it back
@@ -123,6 +192,31 @@ class Uplink:
                 continue
             if lora and not self._feedback(msg):
                 continue  # a neighbour's answer with the same message id
+            if self.oscore is not None and msg.code != coap.EMPTY:
+                inner = self._verified(msg, None if ex is None else ex.secured)
+                if inner is None:
+                    non = self.non
+                    answer = self._verified(msg, None if non is None else non[0])
+                    if answer is None:
+                        self.unverified += 1
+                        continue  # not the gateway's word: as if nothing had come
+                    # An (error) answer to the last non-confirmable request.
+                    self.heard_ms = now
+                    echo = self._echo_asked(answer)
+                    if echo is not None and non is not None and not non[3]:
+                        self._log_echo(self.mid)
+                        self.post_non_confirmable(non[1], non[2], echo)
+                    continue
+                msg = inner
+                echo = self._echo_asked(msg)
+                if echo is not None and ex is not None and ex.sent is not None \
+                        and not ex.echoed:
+                    # The gateway lost its replay state: the same request
+                    # once more, new, with its Echo value inside.
+                    self.heard_ms = now
+                    self._log_echo(ex.request.mid)
+                    ex = self._start(ex.sent[0], ex.sent[1], echo)
+                    continue
             self.heard_ms = now
             if ex is not None:
                 reply = ex.received(msg, now)

@@ -179,6 +179,12 @@ class Exchange:
         self.timeout_ms = ack_timeout_ms + span * jitter // 255
         self.next_ms = now_ms
         self.done = False
+        # The caller's, kept with the exchange: what its answer is verified
+        # with (OSCORE), what the request was made of, and whether it was
+        # made again for an Echo challenge (firmware/net/uplink.py).
+        self.secured = None  # type: object
+        self.sent = None  # type: tuple[str, bytes] | None
+        self.echoed = False
 
     def due(self, now_ms):
         """True when poll(now_ms) would transmit."""

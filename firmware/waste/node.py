@@ -7,6 +7,7 @@
 # which also survives a power loss.
 import struct
 
+from firmware.net import secure
 from firmware.net.uplink import Uplink
 from firmware.proto.paths import BIN_PATH
 from firmware.waste import measure, report_policy
@@ -19,7 +20,10 @@ from firmware.waste.outbox import MemStore, Outbox
 # alarm flags of the last queued report (u8), wakes since the last report
 # (u16), exchanges without a report stored in a row (u8), bits (u8: 0x01 lid
 # open last wake); then the radio link's state (u8 length, bytes) and the
-# net's duty-cycle record (u32 ms slept since it was taken, u16 length, bytes).
+# net's duty-cycle record (u32 ms slept since it was taken, u16 length, bytes),
+# then, with OSCORE, its sender sequence (u8 length, bytes:
+# firmware/oscore/sequence.py); absent without (the sequence then resumes from
+# flash).
 _STATE = ">BHHBBbBBHBB"
 # The layout tag changes whenever the layout does, so that new firmware never
 # misreads what an older one left in RTC memory (it starts afresh instead).
@@ -71,6 +75,7 @@ class BinNode:
         # _duty_age ms of sleep ago.
         self._duty = b""  # type: bytes | None
         self._duty_age = 0
+        self._oscore = b""  # OSCORE's sequence state left by the last wake
         if saved is not None:
             self.seq, mid, st, tail = saved
             self._load_tail(tail)
@@ -87,6 +92,9 @@ class BinNode:
             else Uplink(cfg.node_id, hal, mid)
         if self._link:
             self.uplink.restore_link(self._link)
+        # With a key and a kid every report is protected (OSCORE); the context
+        # is made when there is something to send, not at every wake.
+        self.secure = secure.wanted(cfg, net)
         flash = getattr(hal, "outbox", None)
         if flash is None and self.booted:
             hal.log("no queue in flash: a report not acknowledged is kept until sleep only")
@@ -105,6 +113,9 @@ class BinNode:
         if len(duty) == d:
             self._link = tail[1:1 + k]
             self._duty, self._duty_age = duty, age
+            rest = tail[7 + k + d:]
+            if rest and len(rest) >= 1 + rest[0]:
+                self._oscore = rest[1:1 + rest[0]]
 
     def _net_duty(self):
         """The net's duty-cycle record, given what earlier wakes transmitted
@@ -162,6 +173,8 @@ class BinNode:
         False."""
         self._net_duty()
         self._sends = 0
+        if self.secure and self.uplink.oscore is None:
+            self.uplink.oscore = secure.endpoint(self.cfg, self.hal, self._oscore)
         self._next()
 
     def _next(self):
@@ -245,8 +258,12 @@ class BinNode:
         if age >= _HOUR_MS:
             rec = b""  # all of it older than the window
         tail = bytes((len(link),)) + link + struct.pack(">IH", min(age, 0xFFFFFFFF), len(rec))
-        if len(data) + len(tail) + len(rec) > _RTC_BYTES:  # never: 16 entries at most
+        if len(data) + len(tail) + len(rec) + 14 > _RTC_BYTES:  # never: 16 entries at most
             self.hal.log("duty-cycle record too big for RTC memory: %d bytes" % len(rec))
             rec = b""
             tail = tail[:-2] + b"\0\0"
+        ep = self.uplink.oscore
+        oscore = bytes(ep.sequence.state()) if ep is not None else self._oscore
+        if oscore:
+            rec += bytes((len(oscore),)) + oscore
         self.hal.store.save(data + tail + rec)

@@ -53,11 +53,25 @@ async def _ask(ctx: aiocoap.Context, req: aiocoap.Message, host: str, port: int,
         raise _unreachable(host, port, e) from None
 
 
+def kid_in(answer: bytes) -> str | None:
+    """The OSCORE kid (hex) a registration's answer gives a node with a key,
+    or None."""
+    if not answer:
+        return None
+    try:
+        kid = json.loads(answer).get("kid")
+    except (ValueError, AttributeError):
+        return None
+    return kid if isinstance(kid, str) else None
+
+
 async def register_nodes(host: str, port: int, nodes: Iterable[Node],
-                         timeout: float = 10.0, only_new: bool = False) -> dict[str, bool]:
+                         timeout: float = 10.0, only_new: bool = False,
+                         kids: dict[str, str] | None = None) -> dict[str, bool]:
     """Register every node; returns node id -> True if newly created. With
     only_new, an id the gateway already has is refused (NodeExists) and left
-    as it was: the PUT carries If-None-Match."""
+    as it was: the PUT carries If-None-Match. kids: filled with node id ->
+    OSCORE kid (hex) for each node with a key, for its config.json."""
     ctx = await aiocoap.Context.create_client_context()
     try:
         async def one(node: Node) -> tuple[str, bool]:
@@ -71,6 +85,9 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node],
             if not resp.code.is_successful():
                 raise RegistryError(f"gateway refused {node.node_id}: {resp.code} "
                                     f"{resp.payload.decode(errors='replace')}")
+            kid = kid_in(resp.payload)
+            if kids is not None and kid is not None:
+                kids[node.node_id] = kid
             return node.node_id, resp.code == Code.CREATED
 
         # A few at a time: enough to register a district quickly without

@@ -6,13 +6,16 @@ nothing about a payload.
     POST /p/<node id>      presence event (and the light wave it sets off)
     POST /s/<node id>      light status
     PUT  /nodes/<node id>  register a node (JSON), from the admin networks only;
-                           with If-None-Match only if the id is new (else 4.12)
+                           with If-None-Match only if the id is new (else 4.12);
+                           a node with a key is answered its OSCORE kid,
+                           {"kid": "07"}, for its config.json
     GET  /nodes            the registry, as JSON (never the nodes' keys), a page at
                            a time: ?offset=N&limit=M (default 5, at most 50)
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 
@@ -86,10 +89,12 @@ class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[m
 
 
 class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore[misc]
-    def __init__(self, registry: NodeRegistry, admin_allowed: Callable[[str], bool]) -> None:
+    def __init__(self, registry: NodeRegistry, admin_allowed: Callable[[str], bool],
+                 kid_of: Callable[[str], bytes | None] | None = None) -> None:
         super().__init__()
         self.registry = registry
         self.admin_allowed = admin_allowed
+        self.kid_of = kid_of  # a node's OSCORE kid, once registered with a key
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
         path = request.opt.uri_path
@@ -119,7 +124,12 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
             return diagnostic(Code.PRECONDITION_FAILED, str(e))
         except RegistrationError as e:
             return diagnostic(Code.BAD_REQUEST, str(e))
-        return aiocoap.Message(code=Code.CREATED if created else Code.CHANGED)
+        code = Code.CREATED if created else Code.CHANGED
+        kid = self.kid_of(node.node_id) if self.kid_of is not None and node.key else None
+        if kid is None:
+            return aiocoap.Message(code=code)
+        return aiocoap.Message(code=code, payload=json.dumps({"kid": kid.hex()}).encode(),
+                               content_format=50)
 
 
 # GET /nodes pages: small answers (an answer many times the request's size
@@ -160,7 +170,8 @@ class NodeListResource(resource.Resource):  # type: ignore[misc]
 
 
 def build_site(pipeline: Pipeline, registry: NodeRegistry,
-               admin_allowed: Callable[[str], bool], oscore_required: bool = False
+               admin_allowed: Callable[[str], bool], oscore_required: bool = False,
+               kid_of: Callable[[str], bytes | None] | None = None
                ) -> tuple[resource.Site, list[ReportResource]]:
     """The site, and its report resources (whose counts the gateway logs)."""
     site = resource.Site()
@@ -170,6 +181,6 @@ def build_site(pipeline: Pipeline, registry: NodeRegistry,
                for path in (BIN_PATH, PRESENCE_PATH, STATUS_PATH)]
     for res in reports:
         site.add_resource([res.kind], res)
-    site.add_resource(["nodes"], RegistryResource(registry, admin_allowed))
+    site.add_resource(["nodes"], RegistryResource(registry, admin_allowed, kid_of))
     site.add_resource(["nodes"], NodeListResource(registry))
     return site, reports

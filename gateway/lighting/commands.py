@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Container, Mapping
 
 import aiocoap
+import aiocoap.oscore
 from aiocoap.numbers.codes import Code
 
 from firmware.lighting import payload as light_codec
@@ -141,18 +142,29 @@ class CommandSender:
 
 
 async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Profile,
-                       timeout: float = 10.0) -> dict[str, str]:
+                       timeout: float = 10.0,
+                       contexts: Mapping[str, object] | None = None) -> dict[str, str]:
     """Send the profile by CON POST /z to every node; node id -> outcome:
-    'acknowledged', 'refused: <code> <text>' or 'no answer'."""
+    'acknowledged', 'refused: <code> <text>' or 'no answer'. contexts: node
+    id -> the node's OSCORE security context (gateway/security/keyring.py):
+    the push to that node goes protected with it, and only an answer that
+    verifies counts (a node with a kid takes its profile protected only)."""
     payload = light_codec.encode_profile(profile)
     ctx = await aiocoap.Context.create_client_context()
+    for node_id, security in (contexts or {}).items():
+        addr = addresses.get(node_id)
+        if addr is not None:
+            ctx.client_credentials[f"{_uri_base(addr)}/*"] = security
     try:
         async def one(node_id: str, addr: Address) -> tuple[str, str]:
-            host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
-            req = aiocoap.Message(code=Code.POST, uri=f"coap://{host}:{addr[1]}/{PROFILE_PATH}",
+            req = aiocoap.Message(code=Code.POST, uri=f"{_uri_base(addr)}/{PROFILE_PATH}",
                                   payload=payload, content_format=coap.CONTENT_OCTET_STREAM)
             try:
                 resp = await asyncio.wait_for(ctx.request(req).response, timeout)
+            except aiocoap.oscore.NotAProtectedMessage as e:
+                answer = e.plain_message
+                text = answer.payload.decode(errors="replace")
+                return node_id, f"refused: {answer.code.dotted} {text} (unprotected)"
             except (TimeoutError, OSError, aiocoap.error.Error):
                 return node_id, "no answer"
             if resp.code.is_successful():
@@ -164,3 +176,8 @@ async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Pr
         return dict(results)
     finally:
         await ctx.shutdown()
+
+
+def _uri_base(addr: Address) -> str:
+    host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+    return f"coap://{host}:{addr[1]}"

@@ -61,6 +61,9 @@ class Lighting:
         # for the given nodes, returns those it reaches (heard over LoRa).
         self.lora_command: Callable[[list[str], bytes], list[str]] | None = None
         self.lora_sent = 0
+        # Set by the gateway: a node's OSCORE context (None: it has no key),
+        # which profile pushes to it are protected with.
+        self.oscore_context: Callable[[str], object | None] | None = None
 
     async def start(self) -> None:
         self.addresses = await asyncio.to_thread(self.store.light_addresses)
@@ -144,7 +147,10 @@ class Lighting:
             profile = zone.changed(idle_pct=levels[0], active_pct=levels[1]).profile()
             poles = {n.node_id: self.addresses[n.node_id] for n in self.nodes.values()
                      if n.role == "light" and n.kind == name and n.node_id in self.addresses}
-            results = await push_profile(poles, profile) if poles else {}
+            contexts = {n: c for n in poles
+                        if self.oscore_context is not None
+                        and (c := self.oscore_context(n)) is not None}
+            results = await push_profile(poles, profile, contexts=contexts) if poles else {}
             done = sum(1 for r in results.values() if r == "acknowledged")
             log.info("lights: zone %s now idle %d %%, active %d %%: acknowledged by %d of %d "
                      "poles", name, levels[0], levels[1], done, len(poles))

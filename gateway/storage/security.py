@@ -74,9 +74,14 @@ class SecurityTable(Database):
                 [(nxt, None if w is None else w[0], None if w is None else format(w[1], "x"),
                   node_id) for node_id, nxt, w in states])
 
-    def forget_oscore_windows(self) -> None:
+    def forget_oscore_windows(self, node_id: str | None = None) -> None:
         """While the gateway runs the stored windows are unknown: a crash then
         makes every node prove freshness once (Echo) instead of replays
-        slipping through a window that is behind."""
+        slipping through a window that is behind. node_id: that node's only
+        (a context made while the gateway runs)."""
         with self.transaction() as db:
-            db.execute("UPDATE oscore_contexts SET window_index = NULL, window_bits = NULL")
+            if node_id is None:
+                db.execute("UPDATE oscore_contexts SET window_index = NULL, window_bits = NULL")
+            else:
+                db.execute("UPDATE oscore_contexts SET window_index = NULL, window_bits = NULL "
+                           "WHERE node_id = ?", (node_id,))

@@ -159,7 +159,11 @@ def test_a_duplicate_id_is_refused_and_replace_keeps_its_history(
     cfg = node_config(deployed.device)
     with sqlite3.connect(gateway.db) as conn:
         (key,) = conn.execute("SELECT key FROM nodes WHERE node_id = 'B0007'").fetchone()
+        (kid,) = conn.execute("SELECT kid FROM oscore_contexts WHERE node_id = 'B0007'"
+                              ).fetchone()
     assert cfg is not None and cfg["id"] == "B0007" and cfg["key"] == key
+    # The gateway's kid for the node's OSCORE context, written after registering.
+    assert cfg["kid"] == bytes(kid).hex() and f"kid        {cfg['kid']}" in out.stdout
 
 
 def test_gateway_down_leaves_the_node_configured_and_the_registration_pending(
@@ -182,7 +186,7 @@ def test_gateway_down_leaves_the_node_configured_and_the_registration_pending(
     try:
         out = kvarter(tmp_path, "node", "register", "--pending")
         assert out.returncode == 0, out.stderr
-        assert "B0099: registered" in out.stdout
+        assert "B0099: registered; its OSCORE kid is" in out.stdout
     finally:
         stop_gateway(proc)
     with sqlite3.connect(db) as conn:

@@ -179,6 +179,7 @@ class FakeHal:
         self.led = FakeLed()
         self.presence = FakePresence()
         self.lines = []
+        self.flash = {}  # hal.flash_store(name)
         self._rand = 12345
 
     def random_bits(self, n):
@@ -188,6 +189,11 @@ class FakeHal:
 
     def log(self, line):
         self.lines.append(line)
+
+    def flash_store(self, name):
+        if name not in self.flash:
+            self.flash[name] = FakeStore()
+        return self.flash[name]
 
     def aes(self, key):
         return make_aes(key)

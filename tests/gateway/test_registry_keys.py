@@ -36,9 +36,14 @@ def stored_keys(db: Path) -> dict[str, str | None]:
 def test_the_gateway_keeps_the_key_and_never_answers_it(gateway: RunningGateway,
                                                         tmp_path: Path) -> None:
     node = Node("B0042", "bin", 60.675, 17.141, "240L", key=KEY)
-    assert asyncio.run(register_nodes("127.0.0.1", gateway.port, [node], only_new=True)) == {
-        "B0042": True}
+    kids: dict[str, str] = {}
+    assert asyncio.run(register_nodes("127.0.0.1", gateway.port, [node], only_new=True,
+                                      kids=kids)) == {"B0042": True}
     assert stored_keys(gateway.db) == {"B0042": KEY}
+    # The answer names the node's OSCORE context: its kid, for its config.json.
+    with sqlite3.connect(gateway.db) as conn:
+        (kid,) = conn.execute("SELECT kid FROM oscore_contexts").fetchone()
+    assert kids == {"B0042": bytes(kid).hex()} and len(kid) == 1
     listed = asyncio.run(list_nodes("127.0.0.1", gateway.port))
     one = asyncio.run(get_node("127.0.0.1", gateway.port, "B0042"))
     assert listed == [Node("B0042", "bin", 60.675, 17.141, "240L")] and one == listed[0]

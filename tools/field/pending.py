@@ -104,9 +104,11 @@ def deliver(path: Path, timeout: float = 5.0) -> list[Outcome]:
             host, port = parse_hostport(p.gateway)
         except ValueError as e:
             raise FieldError(str(e)) from None
+        kids: dict[str, str] = {}
         try:
             created = asyncio.run(register_nodes(host, port, [p.node], timeout=timeout,
-                                                 only_new=not p.replace))[p.node.node_id]
+                                                 only_new=not p.replace,
+                                                 kids=kids))[p.node.node_id]
         except NodeExists:
             left.append(p)
             outcomes.append(Outcome(p.node.node_id, p.gateway, False,
@@ -118,7 +120,14 @@ def deliver(path: Path, timeout: float = 5.0) -> list[Outcome]:
             left.append(p)
             outcomes.append(Outcome(p.node.node_id, p.gateway, False, str(e)))
             continue
-        outcomes.append(Outcome(p.node.node_id, p.gateway, True,
-                                "registered" if created else "updated"))
+        text = "registered" if created else "updated"
+        kid = kids.get(p.node.node_id)
+        if kid is not None:
+            # The node is not at hand: its config.json has no kid, so it
+            # reports unprotected (refused by a gateway that requires OSCORE)
+            # until it is provisioned again.
+            text += (f"; its OSCORE kid is {kid}, which the node does not have yet: it "
+                     "reports unprotected until provisioned again with --replace")
+        outcomes.append(Outcome(p.node.node_id, p.gateway, True, text))
     store(path, left)
     return outcomes

@@ -99,8 +99,11 @@ def _split(hostport: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def build_config(req: Request, key: str, addr: int | None = None) -> dict[str, Any]:
+def build_config(req: Request, key: str, addr: int | None = None,
+                 kid: str | None = None) -> dict[str, Any]:
     cfg: dict[str, Any] = {"id": req.node_id, "role": req.role, "key": key}
+    if kid is not None:
+        cfg["kid"] = kid  # OSCORE: given by the gateway at registration
     if req.role != "bridge":
         cfg["transport"] = req.transport
         if req.transport == "wifi":
@@ -125,7 +128,7 @@ def build_config(req: Request, key: str, addr: int | None = None) -> dict[str, A
     if addr:
         cfg["addr"] = addr
     for k, v in req.keys.items():
-        if k in ("id", "role", "key"):
+        if k in ("id", "role", "key", "kid"):
             raise FieldError(f"--set {k}=... is not allowed: {k} comes from the command itself")
         cfg[k] = v
     return cfg
@@ -217,9 +220,11 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
         if isinstance(existing, GatewayUnreachable):
             raise _saved(req, node, pending_file)
         host, port = _split(req.gateway)
+        kids: dict[str, str] = {}
         try:
             created = asyncio.run(register_nodes(host, port, [node], GATEWAY_TIMEOUT_S,
-                                                 only_new=not req.replace))[req.node_id]
+                                                 only_new=not req.replace,
+                                                 kids=kids))[req.node_id]
         except NodeExists:
             raise FieldError(f"the gateway at {req.gateway} got another node {req.node_id} "
                              "meanwhile: check with the office which one is right, then "
@@ -229,13 +234,22 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
             raise _saved(req, node, pending_file) from None
         except RegistryError as e:
             raise FieldError(str(e)) from None
+        new_addr = addr
         if req.role == "light" and not addr:
             # The gateway gives a new pole its short address: the pole must
             # know it to obey commands that name it.
             got = _gateway_node(req.gateway, req.node_id)
             if isinstance(got, Node) and got.addr:
-                addr = got.addr
-                write_config(link, config_text(build_config(req, key, addr)))
+                new_addr = got.addr
+        # The gateway names the node's OSCORE context with its kid: with it
+        # in config.json the node protects everything it says to the gateway.
+        kid = kids.get(req.node_id)
+        if kid is not None or new_addr != addr:
+            addr = new_addr
+            write_config(link, config_text(build_config(req, key, addr, kid)))
+            if kid is not None:
+                reporter.say(f"kid        {kid} written to the node: its reports go protected "
+                             "(OSCORE)")
     how = ("registered as a new node" if created else
            "registered as the replacement: same id, its history kept")
     return Provisioned(req.node_id, f"{how} at {req.gateway}", addr or None)
