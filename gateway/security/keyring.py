@@ -48,14 +48,13 @@ class Keyring:
             return
         if node.node_id in self._keys:
             self.store.reset_oscore_context(node.node_id)
-        for row in self.store.oscore_contexts():
-            if row.node_id == node.node_id:
-                self._add(row)  # a new context: its window is known, and empty
-                # Stored as unknown while the gateway runs, as every window:
-                # after a crash the node proves freshness (Echo) rather than
-                # its reports from before the crash being taken again.
-                self.store.forget_oscore_windows(node.node_id)
-                log.info("node %r: OSCORE context with kid %s", node.node_id, row.kid.hex())
+        for row in self.store.oscore_contexts(node.node_id):
+            self._add(row)  # a new context: its window is known, and empty
+            # Stored as unknown while the gateway runs, as every window:
+            # after a crash the node proves freshness (Echo) rather than
+            # its reports from before the crash being taken again.
+            self.store.forget_oscore_windows(node.node_id)
+            log.info("node %r: OSCORE context with kid %s", node.node_id, row.kid.hex())
 
     def kid_of(self, node_id: str) -> bytes | None:
         ctx = self.credentials.for_node(node_id)

@@ -31,30 +31,32 @@ def kid_bytes(n: int) -> bytes:
 class SecurityTable(Database):
     """Kids, sequence numbers and replay windows of the nodes' contexts."""
 
-    def oscore_contexts(self) -> list[ContextRow]:
-        """Every node with a key, each given a kid if it had none, and with a
-        key changed since its context was made given a fresh context (a new
-        key starts its sequence numbers and window afresh)."""
+    def oscore_contexts(self, node_id: str | None = None) -> list[ContextRow]:
+        """Every node with a key (or only node_id), each given a kid if it
+        had none."""
         with self.transaction() as db:
             used = {int.from_bytes(k, "big") for (k,) in db.execute(
                 "SELECT kid FROM oscore_contexts")}
+            only, args = ("", ()) if node_id is None else (" AND node_id = ?", (node_id,))
             missing = db.execute(
                 "SELECT node_id FROM nodes WHERE key IS NOT NULL AND node_id NOT IN "
-                "(SELECT node_id FROM oscore_contexts) ORDER BY node_id").fetchall()
+                "(SELECT node_id FROM oscore_contexts)" + only + " ORDER BY node_id",
+                args).fetchall()
             want = 1
-            for (node_id,) in missing:
+            for (new_id,) in missing:
                 while want in used:
                     want += 1
                 if want > KID_MAX:
                     break  # no kid left: the node stays without a context
                 db.execute("INSERT INTO oscore_contexts (node_id, kid, next_to_send, "
                            "window_index, window_bits) VALUES (?, ?, 0, 0, '0')",
-                           (node_id, kid_bytes(want)))
+                           (new_id, kid_bytes(want)))
                 used.add(want)
             rows = db.execute(
                 "SELECT c.node_id, c.kid, n.key, c.next_to_send, c.window_index, c.window_bits "
                 "FROM oscore_contexts c JOIN nodes n ON n.node_id = c.node_id "
-                "WHERE n.key IS NOT NULL ORDER BY c.node_id").fetchall()
+                "WHERE n.key IS NOT NULL" + only.replace("node_id", "c.node_id")
+                + " ORDER BY c.node_id", args).fetchall()
         return [ContextRow(node_id, bytes(kid), key, int(nxt),
                            None if idx is None else (int(idx), int(bits, 16)))
                 for node_id, kid, key, nxt, idx, bits in rows]

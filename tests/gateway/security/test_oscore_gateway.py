@@ -33,6 +33,14 @@ def kid_of(db: Path, node_id: str) -> bytes:
                                   (node_id,)).fetchone()[0])
 
 
+def oscore_gateway(tmp_path: Path) -> RunningGateway:
+    """A gateway that requires OSCORE, on the database in tmp_path (the same
+    one again when started again)."""
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\noscore = "required"\n')
+    return launch_gateway(tmp_path, "--config", str(cfg))
+
+
 async def post(gw: RunningGateway, node_id: str, seq: int,
                context: NodeSide | None) -> Code | str:
     """The answer's code, or what the node's OSCORE made of an answer it
@@ -55,9 +63,7 @@ async def post(gw: RunningGateway, node_id: str, seq: int,
 
 
 def test_only_reports_protected_with_the_nodes_own_context_are_stored(tmp_path: Path) -> None:
-    cfg = tmp_path / "gateway.toml"
-    cfg.write_text('[gateway]\noscore = "required"\n')
-    gw = launch_gateway(tmp_path, "--config", str(cfg))
+    gw = oscore_gateway(tmp_path)
     try:
         gw.register(Node("B1", "bin", 60.0, 17.0, key=KEY.hex()),
                     Node("B2", "bin", 60.0, 17.0, key=bytes(range(16)).hex()))
@@ -98,9 +104,7 @@ def send_raw(gw: RunningGateway, data: bytes, mid: int) -> bytes:
 
 def test_a_recorded_report_replayed_is_refused_before_and_after_a_restart(
         tmp_path: Path) -> None:
-    cfg = tmp_path / "gateway.toml"
-    cfg.write_text('[gateway]\noscore = "required"\n')
-    gw = launch_gateway(tmp_path, "--config", str(cfg))
+    gw = oscore_gateway(tmp_path)
     try:
         gw.register(Node("B1", "bin", 60.0, 17.0, key=KEY.hex()))
         node = NodeSide(kid_of(gw.db, "B1"), KEY)
@@ -111,7 +115,7 @@ def test_a_recorded_report_replayed_is_refused_before_and_after_a_restart(
         assert again.code == Code.UNAUTHORIZED and b"Replay" in again.payload
         assert gw.stop() == 0
         # A clean stop kept the window: after a restart the replay is still refused.
-        gw = launch_gateway(tmp_path, "--config", str(cfg))
+        gw = oscore_gateway(tmp_path)
         later = aiocoap.Message.decode(send_raw(gw, recorded, 102))
         assert later.code == Code.UNAUTHORIZED
         assert stored(gw.db) == [("B1", 7)]
@@ -122,9 +126,7 @@ def test_a_recorded_report_replayed_is_refused_before_and_after_a_restart(
 
 def test_after_a_crash_a_replay_is_refused_and_the_node_is_not_locked_out(
         tmp_path: Path) -> None:
-    cfg = tmp_path / "gateway.toml"
-    cfg.write_text('[gateway]\noscore = "required"\n')
-    gw = launch_gateway(tmp_path, "--config", str(cfg))
+    gw = oscore_gateway(tmp_path)
     try:
         gw.register(Node("B1", "bin", 60.0, 17.0, key=KEY.hex()))
         node = NodeSide(kid_of(gw.db, "B1"), KEY)
@@ -132,7 +134,7 @@ def test_after_a_crash_a_replay_is_refused_and_the_node_is_not_locked_out(
         assert aiocoap.Message.decode(send_raw(gw, recorded, 100)).code == Code.CHANGED
         gw.proc.send_signal(signal.SIGKILL)  # no clean stop: the window is unknown
         gw.proc.wait()
-        gw = launch_gateway(tmp_path, "--config", str(cfg))
+        gw = oscore_gateway(tmp_path)
         # The recorded report draws only a challenge (a protected 4.01 with
         # Echo, which only the node can read): nothing is stored.
         challenge = aiocoap.Message.decode(send_raw(gw, recorded, 101))
