@@ -11,7 +11,6 @@ import struct
 from collections import Counter
 
 import aiocoap
-from aiocoap.oscore_sitewrapper import OscoreSiteWrapper
 
 from gateway.coap.resources import build_site
 from gateway.config import GatewayConfig
@@ -27,6 +26,7 @@ from gateway.radio.serial_line import RadioLink
 from gateway.records import Node
 from gateway.registry import NodeRegistry
 from gateway.security.keyring import Keyring
+from gateway.security.site import CheckedOscoreSite
 from gateway.storage.store import Store
 
 log = logging.getLogger("gateway")
@@ -88,7 +88,7 @@ class Gateway:
         # node's context; what the resources accept unprotected is theirs to
         # decide. Over LoRa the plain site still answers (the radio path does
         # not render through the wrapper yet).
-        site = OscoreSiteWrapper(self._site, self.keyring.credentials)
+        site = CheckedOscoreSite(self._site, self.keyring.credentials)
         self.context = await aiocoap.Context.create_server_context(
             site, bind=(self.config.bind_host, self.config.port),
             transports=list(self.config.coap_transports))

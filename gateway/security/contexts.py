@@ -27,8 +27,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiocoap import oscore
+
+from firmware.oscore.message import OscoreError, parse_option
 
 ALGORITHM = "AES-CCM-16-64-128"
 WINDOW = 32  # RFC 8613's default replay window
@@ -74,6 +77,15 @@ class NodeContext(oscore.CanProtect, oscore.CanUnprotect,  # type: ignore[misc]
         # Never the keys: a context may end up in a log line.
         return f"<NodeContext {self.node_id!r} kid {self.recipient_id.hex()}>"
 
+    def unprotect(self, protected_message: Any, request_id: Any = None) -> Any:
+        # An answer's OSCORE option is checked by the node's strict parser
+        # first (option_error()): aiocoap's fails with IndexError or
+        # AttributeError on some forged ones instead of its DecodeError.
+        problem = option_error(protected_message.opt.oscore)
+        if problem is not None:
+            raise oscore.DecodeError(problem)
+        return super().unprotect(protected_message, request_id)
+
     def post_seqnoincrease(self) -> None:
         if self.sender_sequence_number > self.sequence_number_persisted:
             self.sequence_number_persisted += SEQNO_CHUNK
@@ -86,6 +98,21 @@ class NodeContext(oscore.CanProtect, oscore.CanUnprotect,  # type: ignore[misc]
             kept = self.recipient_replay_window.persist()
             window = (int(kept["index"]), int(kept["bitfield"]))
         return ContextState(self.sequence_number_persisted, window)
+
+
+def option_error(value: bytes | None) -> str | None:
+    """What is wrong with an OSCORE option's value as RFC 8613 6.1 lays it
+    out, or None when it is well formed (or absent). The node's own parser
+    (firmware/oscore/message.py) is the strict one: it refuses the group
+    flag, reserved bits, and a Partial IV or kid context cut short, all of
+    which a forged datagram can carry."""
+    if value is None:
+        return None
+    try:
+        parse_option(value)
+    except OscoreError as e:
+        return str(e)
+    return None
 
 
 class NodeCredentials:

@@ -11,36 +11,16 @@ import aiocoap
 import pytest
 from aiocoap import oscore
 from aiocoap.numbers.codes import Code
+from oscore_support import KEY, NodeSide
 
 from gateway.security.contexts import (
-    ALGORITHM,
-    GATEWAY_ID,
     SEQNO_CHUNK,
     ContextState,
     NodeContext,
     NodeCredentials,
 )
 
-KEY = bytes.fromhex("0123456789abcdef0123456789abcdef")
 KID = b"\x07"
-
-
-class NodeSide(oscore.CanProtect, oscore.CanUnprotect,  # type: ignore[misc]
-               oscore.SecurityContextUtils):
-    """The node's end of the same context, with aiocoap's implementation."""
-
-    def __init__(self, kid: bytes, key: bytes, next_to_send: int = 0) -> None:
-        self.alg_aead = oscore.algorithms[ALGORITHM]
-        self.hashfun = oscore.hashfunctions["sha256"]
-        self.sender_id, self.recipient_id, self.id_context = kid, GATEWAY_ID, None
-        self.derive_keys(b"", key)
-        self.sender_sequence_number = next_to_send
-        self.recipient_replay_window = oscore.ReplayWindow(32, lambda: None)
-        self.recipient_replay_window.initialize_empty()
-        self.echo_recovery = None
-
-    def post_seqnoincrease(self) -> None:
-        pass
 
 
 def gateway_ctx(window: tuple[int, int] | None = (0, 0), next_to_send: int = 0,

@@ -7,59 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
-import sqlite3
-import time
 from pathlib import Path
 
 import aiocoap
 import aiocoap.oscore
 from aiocoap.numbers.codes import Code
-from conftest import RunningGateway, launch_gateway
-from test_oscore_contexts import KEY, NodeSide
+from oscore_support import KEY, NodeSide, kid_of, oscore_gateway, post, raw_report, send_raw, stored
 
-from firmware import codec
 from gateway.records import Node
-
-
-def stored(db: Path) -> list[tuple[str, int]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT node_id, seq FROM bin_reports ORDER BY id").fetchall()
-
-
-def kid_of(db: Path, node_id: str) -> bytes:
-    with sqlite3.connect(db) as conn:
-        return bytes(conn.execute("SELECT kid FROM oscore_contexts WHERE node_id = ?",
-                                  (node_id,)).fetchone()[0])
-
-
-def oscore_gateway(tmp_path: Path) -> RunningGateway:
-    """A gateway that requires OSCORE, on the database in tmp_path (the same
-    one again when started again)."""
-    cfg = tmp_path / "gateway.toml"
-    cfg.write_text('[gateway]\noscore = "required"\n')
-    return launch_gateway(tmp_path, "--config", str(cfg))
-
-
-async def post(gw: RunningGateway, node_id: str, seq: int,
-               context: NodeSide | None) -> Code | str:
-    """The answer's code, or what the node's OSCORE made of an answer it
-    could not read (the gateway answers a request it cannot decrypt
-    unprotected, 4.00)."""
-    ctx = await aiocoap.Context.create_client_context()
-    try:
-        if context is not None:
-            ctx.client_credentials[f"coap://127.0.0.1:{gw.port}/*"] = context
-        payload = codec.encode_bin_report(codec.BinReport(seq, int(time.time()), 40.0, 8, 3600))
-        req = aiocoap.Message(code=Code.POST, uri=f"coap://127.0.0.1:{gw.port}/b/{node_id}",
-                              payload=payload)
-        try:
-            resp = await asyncio.wait_for(ctx.request(req).response, 10)
-        except aiocoap.oscore.NotAProtectedMessage as e:
-            return f"unprotected answer {e.plain_message.code}"
-        return Code(resp.code)
-    finally:
-        await ctx.shutdown()
 
 
 def test_only_reports_protected_with_the_nodes_own_context_are_stored(tmp_path: Path) -> None:
@@ -80,26 +35,6 @@ def test_only_reports_protected_with_the_nodes_own_context_are_stored(tmp_path: 
         assert stored(gw.db) == [("B1", 1)]
     finally:
         assert gw.stop() == 0
-
-
-def raw_report(node: NodeSide, seq: int) -> bytes:
-    """A protected report as bytes, as an attacker would record it off the air."""
-    payload = codec.encode_bin_report(codec.BinReport(seq, int(time.time()), 40.0, 8, 3600))
-    msg = aiocoap.Message(code=Code.POST, uri="coap://gateway/b/B1", payload=payload)
-    msg.direction = aiocoap.message.Direction.OUTGOING
-    protected, _ = node.protect(msg)
-    protected.mtype, protected.mid, protected.token = aiocoap.CON, seq, b"\x01"
-    return bytes(protected.encode())
-
-
-def send_raw(gw: RunningGateway, data: bytes, mid: int) -> bytes:
-    """Send a recorded request again with another message id (the outer
-    header is not protected) and return the answer's bytes."""
-    data = data[:2] + mid.to_bytes(2, "big") + data[4:]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(5)
-        s.sendto(data, gw.addr)
-        return s.recv(1500)
 
 
 def test_a_recorded_report_replayed_is_refused_before_and_after_a_restart(
