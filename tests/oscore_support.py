@@ -69,7 +69,8 @@ async def post(gw: RunningGateway, node_id: str, seq: int,
         if context is not None:
             ctx.client_credentials[f"coap://127.0.0.1:{gw.port}/*"] = context
         payload = codec.encode_bin_report(codec.BinReport(seq, int(time.time()), 40.0, 8, 3600))
-        req = aiocoap.Message(code=Code.POST, uri=f"coap://127.0.0.1:{gw.port}/b/{node_id}",
+        path = f"b/{node_id}" if node_id else "b"  # "": the id left out
+        req = aiocoap.Message(code=Code.POST, uri=f"coap://127.0.0.1:{gw.port}/{path}",
                               payload=payload)
         try:
             resp = await asyncio.wait_for(ctx.request(req).response, 10)

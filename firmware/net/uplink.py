@@ -82,10 +82,11 @@ class Uplink:
         return self.oscore.protect_request(msg)
 
     def _message(self, mtype, path, payload, mid):
-        options = [
-            (coap.OPT_URI_PATH, path.encode()),
-            (coap.OPT_URI_PATH, self.node_id.encode()),
-        ]
+        options = [(coap.OPT_URI_PATH, path.encode())]
+        if self.oscore is None:
+            # Protected, the request needs no name: the key it verifies with
+            # is this node's alone, and the gateway takes the id from it.
+            options.append((coap.OPT_URI_PATH, self.node_id.encode()))
         if mtype == coap.NON:
             # The No-Response option asks the gateway not to answer success,
             # which saves downlink airtime; errors still come back.
