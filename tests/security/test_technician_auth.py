@@ -365,3 +365,18 @@ def test_a_technician_client_talks_to_the_real_gateway_only(gw: RunningGateway) 
             assert resp.code == Code.CONTENT
             assert isinstance(resp.remote.security_context, LaptopContext)
     asyncio.run(go())
+
+
+def test_admin_networks_stay_an_additional_filter(tmp_path: Path) -> None:
+    """A valid credential from outside the admin networks is refused too."""
+    conf = tmp_path / "gateway.toml"
+    conf.write_text('[gateway]\nadmin_networks = ["10.20.0.0/16"]\n')
+    g = launch_gateway(tmp_path, "--config", str(conf), virtual_time=False)
+    try:
+        reply = managed(g, Code.PUT, "nodes/B1",
+                        Node("B1", "bin", 60.0, 17.0, key=KEY).to_json(with_key=True))
+        assert reply.code == Code.FORBIDDEN and b"admin networks" in reply.payload
+        assert managed(g, Code.GET, "nodes").code == Code.FORBIDDEN
+    finally:
+        g.stop()
+    assert stored(g.db) == {}
