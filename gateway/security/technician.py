@@ -29,6 +29,7 @@ from typing import Any
 from aiocoap import oscore
 
 from gateway.security.contexts import ALGORITHM, GATEWAY_ID, TECHNICIAN_ID_CONTEXT, WINDOW
+from gateway.storage.technicians import NAME
 
 SEQNO_CHUNK = 20  # Appendix B.1.1's K: a command sends a few requests at most
 
@@ -76,8 +77,9 @@ def credential_from(raw: Any, where: str) -> TechnicianCredential:
                               f"{', '.join(missing)} missing): paste all the lines the "
                               "gateway's admin gave you")
     name, kid, secret = raw["name"], raw["id"], raw["secret"]
-    if not isinstance(name, str) or not name or len(name) > 32 or "/" in name:
-        raise CredentialError(f"{where}: technician.name must be a short name, got {name!r}")
+    if not isinstance(name, str) or NAME.fullmatch(name) is None:
+        raise CredentialError(f"{where}: technician.name is not a name the gateway gives "
+                              f"(got {name!r}): paste the lines again")
     for label, value, sizes in (("id", kid, range(1, 4)), ("secret", secret, (16,))):
         try:
             ok = isinstance(value, str) and len(bytes.fromhex(value)) in sizes

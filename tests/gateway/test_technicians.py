@@ -97,3 +97,16 @@ def test_a_replacement_proof_is_bound_to_old_key_id_and_new_key(old: bytes, new:
         assert proof != replace_proof(new.hex(), node_id, new.hex())
         assert proof != replace_proof(old.hex(), node_id, old.hex())
     assert proof != replace_proof(old.hex(), node_id + "x", new.hex())
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["name", "id", "secret", "x"]), inner,
+                                      max_size=4), max_leaves=8))
+def test_any_technician_table_is_taken_or_named_never_a_crash(table: object) -> None:
+    try:
+        cred = credential_from(table, "site profile x.toml")
+    except CredentialError as e:
+        assert "site profile x.toml" in str(e) and "\n" not in str(e)
+    else:
+        assert len(cred.secret) == 16 and 1 <= len(cred.kid) <= 3
