@@ -93,3 +93,27 @@ def test_register_without_an_id_or_pending_is_one_line(tmp_path: Path) -> None:
     # Without a technician credential in the site profile: what to ask for.
     line = one_line_error(kvarter(tmp_path / "p.json", "node", "register", "--pending"))
     assert "no [technician] credential" in line and "gateway's admin" in line
+
+
+def test_a_pending_replacement_carries_the_proof_of_the_old_key(tmp_path: Path) -> None:
+    path = tmp_path / "pending.json"
+    gw = launch_gateway(tmp_path)
+    try:
+        gw.register(Node("B9", "bin", 60.0, 17.0, key=KEY))
+        new_key = "ff" * 16
+        # Saved with a key that is not the one the gateway has: refused, kept.
+        pending.save(path, Node("B9", "bin", 60.5, 17.0, key=new_key), f"127.0.0.1:{gw.port}",
+                     True, old_key="11" * 16)
+        (outcome,) = pending.deliver(path, gw.technician)
+        assert not outcome.ok and "does not match" in outcome.text
+        assert len(pending.load(path)) == 1
+        # Saved with the replaced node's key, as provision reads it from the node.
+        pending.save(path, Node("B9", "bin", 60.5, 17.0, key=new_key), f"127.0.0.1:{gw.port}",
+                     True, old_key=KEY)
+        (outcome,) = pending.deliver(path, gw.technician)
+        assert outcome.ok, outcome.text
+        assert not path.exists()
+    finally:
+        gw.stop()
+    with sqlite3.connect(gw.db) as conn:
+        assert conn.execute("SELECT lat, key FROM nodes").fetchall() == [(60.5, new_key)]
