@@ -355,9 +355,10 @@ def test_field_commands_without_a_credential_say_what_to_ask_for(gw: RunningGate
     assert stored(gw.db)["B1"][0] == 61.0
 
 
-def test_a_technician_client_talks_to_the_real_gateway_only(gw: RunningGateway) -> None:
-    """An answer that does not verify (another gateway, a forged answer) is
-    never taken: the client reports it rather than trusting it."""
+def test_the_listing_comes_back_protected_with_the_technicians_context(
+        gw: RunningGateway) -> None:
+    """The answer is verified with the technician's context (aiocoap's client
+    marks it so): nobody in between can change a listing on its way."""
     async def go() -> None:
         async with technician_client("127.0.0.1", gw.port, gw.technician) as ctx:
             req = aiocoap.Message(code=Code.GET, uri=f"coap://127.0.0.1:{gw.port}/nodes")
