@@ -18,7 +18,13 @@ from gateway.coap.client import register_nodes
 from gateway.lighting.zones import Zone
 from gateway.storage.store import Store
 from sim.district import build
-from sim.gateway_process import free_udp_port, gateway_log_path, start_gateway, stop_gateway
+from sim.gateway_process import (
+    free_udp_port,
+    gateway_log_path,
+    start_gateway,
+    stop_gateway,
+    technician_for,
+)
 from sim.lora_channel import DutyAudit
 from sim.lora_runner import Fault, LoraOutcome, LoraSimulation, Reckoning, reckon
 
@@ -87,7 +93,8 @@ def run_lora_scenario(work: Path, bins: int, lights: int, hours: float, *,
                          faults=faults, heartbeat_s=heartbeat_s)
     try:
         gateway.start()
-        asyncio.run(register_nodes("127.0.0.1", gateway.port, district.nodes()))
+        asyncio.run(register_nodes("127.0.0.1", gateway.port, district.nodes(),
+                                   technician=technician_for(db)))
         outcome = sim.run()
     finally:
         gateway.stop()

@@ -55,10 +55,31 @@ def _v3_oscore_contexts(db: sqlite3.Connection) -> None:
     )""")
 
 
+def _v4_technicians(db: sqlite3.Connection) -> None:
+    """Technicians' and operators' credentials for management requests: each
+    an OSCORE context of its own (kid and Master Secret), what the gateway's
+    side of it keeps between runs, and when it was made and revoked. A
+    revoked row stays (its kid is never given again, its name stays in the
+    record) but loses its secret."""
+    db.execute("""CREATE TABLE technicians (
+        kid BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret TEXT,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        next_to_send INTEGER NOT NULL DEFAULT 0,
+        window_index INTEGER,
+        window_bits TEXT
+    )""")
+    db.execute("CREATE UNIQUE INDEX technicians_active_name ON technicians (name) "
+               "WHERE revoked_at IS NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
     _v3_oscore_contexts,
+    _v4_technicians,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -9,10 +9,12 @@ from gateway.storage.nodes import NodeTable
 from gateway.storage.reports import UNCLOCKED_DUPLICATE_S, ReportTable
 from gateway.storage.security import SecurityTable
 from gateway.storage.summary import Summary, SummaryQuery
+from gateway.storage.technicians import TechnicianTable
 from gateway.storage.visits import VisitTable
 
 __all__ = ["LightRow", "Store", "Summary", "UNCLOCKED_DUPLICATE_S"]
 
 
-class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, SummaryQuery):
+class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, TechnicianTable,
+            SummaryQuery):
     """Opened with the path of its SQLite file; a context manager that closes it."""
