@@ -192,8 +192,8 @@ class Uplink:
                 if reply is not None:  # to whoever asked (net.send: the gateway)
                     net.reply(reply)
                 continue
-            if lora and (msg.code == coap.EMPTY or self.oscore is None
-                         and not self._feedback(msg)):
+            if lora and (msg.code == coap.EMPTY
+                         or (self.oscore is None and not self._feedback(msg))):
                 # The gateway never sends an empty message over LoRa; an
                 # unprotected answer tagged for a neighbour is the
                 # neighbour's, with the same message id.

@@ -192,6 +192,7 @@ class LoraLink:
         except Exception as e:  # one frame must never stop the radio path
             self._bad("failed", f"handling a frame heard on SF{rx.sf} failed: "
                                 f"{type(e).__name__}: {e}")
+
     async def uplink(self, rx: Rx, bridge_ms: int) -> None:
         try:
             request = aiocoap.Message.decode(rx.frame)
