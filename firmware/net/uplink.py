@@ -199,10 +199,16 @@ class Uplink:
                 # neighbour's, with the same message id.
                 continue
             if self.oscore is not None and msg.code != coap.EMPTY:
-                inner = self._verified(msg, None if ex is None else ex.secured)
+                # A piggybacked answer carries its request's message id: one
+                # with another (a neighbour's, heard on the shared LoRa
+                # channel) is not decrypted at all.
+                ack = msg.mtype == coap.ACK
+                inner = None
+                if ex is not None and not (ack and msg.mid != ex.request.mid):
+                    inner = self._verified(msg, ex.secured)
                 if inner is None:
                     non = self.non
-                    answer = self._verified(msg, None if non is None else non[0])
+                    answer = None if ack or non is None else self._verified(msg, non[0])
                     if answer is None:
                         self.unverified += 1
                         continue  # not the gateway's word: as if nothing had come

@@ -238,3 +238,32 @@ def test_a_lora_node_without_a_key_speaks_unprotected_as_before():
     hal.modem.inbox.append(FakeRx(forged(wire, sf=9)))
     assert not node.poll()  # its tag is all it has to go by
     assert hal.net.sf == 9 and len(node.outbox) == 0
+
+
+def test_a_neighbours_protected_answer_is_not_even_decrypted():
+    # A pole listens to the shared downlink all the time and hears every
+    # node's answers: only one with its own request's message id is worth
+    # decrypting.
+    hal = FakeHal()
+    hal.settings = FakeStore()
+    modem = FakeModem(hal.clock)
+    hal.net = LoraNet(modem, "L7", hal.clock, hal.log, sf=7, listen=True)
+    node = LightNode(_cfg("light", id="L7"), hal)
+    tried = []
+    verify = node.uplink._verified
+
+    def counting(msg, secured):
+        tried.append(msg.mid)
+        return verify(msg, secured)
+
+    node.uplink._verified = counting
+    node._send_status(hal.clock.ms(), True)
+    mine = coap.decode(modem.sent()[-1])
+    other = coap.encode(coap.Message(coap.ACK, coap.CHANGED, (mine.mid + 1) & 0xFFFF, b"",
+                                     [(OPT_OSCORE, b"")], bytes(18)))
+    modem.inbox.append(FakeRx(other))
+    node.poll()
+    assert tried == [] and node.uplink.busy()
+    modem.inbox.append(FakeRx(Gateway().answer(modem.sent()[-1], node="L7")[1]))
+    node.poll()
+    assert tried == [mine.mid] and node.uplink.last_result[0] == "2.04"
