@@ -1,6 +1,8 @@
 """For the LoRa tests: the radio bridge's end of a real serial line (a pty
-master, playing the bridge with the firmware's own framing), and the frames
-a node puts on the air, made with the firmware's own uplink."""
+master, playing the bridge with the firmware's own framing); the frames a
+node puts on the air, made with the firmware's own uplink; a gateway that
+requires OSCORE with its radio on the line; and a bin node on LoRa as it
+runs (the firmware's BinNode and LoRa link), whose air is the test."""
 
 from __future__ import annotations
 
