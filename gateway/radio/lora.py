@@ -272,7 +272,11 @@ class LoraLink:
                                                   f"{node_id!r} does not verify (another key, "
                                                   "or changed on the way)")
                 return
-            history = self._heard(node_id, rx)  # verified: its own uplink
+            fresh = inner is not None
+            if fresh:
+                history = self._heard(node_id, rx)  # verified and new: its own uplink
+            else:  # perhaps a recording: it does not count for the data rate
+                history = self._snr.get(node_id) or deque([snr_db10(rx.snr_q)])
             code = Code.UNAUTHORIZED
             if inner is not None:
                 inner.remote = OSCOREAddress(ctx, LoraRemote(node_id))
@@ -282,7 +286,7 @@ class LoraLink:
                     return
                 code = response.code or Code.CHANGED
             plain = aiocoap.Message(code=code, echo=echo,
-                                    payload=self._feedback(list(history), rx.sf, node_id))
+                                    payload=self._feedback(list(history), rx.sf, node_id, fresh))
             outer, _ = ctx.context_for_response().protect(plain, request_id)
         finally:
             self._inflight.discard(key)
