@@ -240,11 +240,13 @@ class LoraLink:
         """A request with the OSCORE option: unprotected with its kid's
         context, rendered as that node, answered protected."""
         try:
-            ctx: NodeContext = self.credentials.find_oscore(oscore.verify_start(request))
-        except oscore.DecodeError as e:
+            fields = oscore.verify_start(request)
+        except Exception as e:  # aiocoap raises several kinds for a garbled option
             self._bad("oscore: malformed", f"a frame heard on SF{rx.sf} has a malformed "
-                                           f"OSCORE option ({e})")
+                                           f"OSCORE option ({type(e).__name__}: {e})")
             return
+        try:
+            ctx: NodeContext = self.credentials.find_oscore(fields)
         except KeyError:
             self._bad("oscore: unknown kid", f"a protected frame heard on SF{rx.sf} names a "
                                              "kid no registered node has")
@@ -267,10 +269,12 @@ class LoraLink:
                 self._bad("oscore: replay", f"a protected frame from {node_id!r} is a replay "
                                             "(its sequence number was used)")
                 return
-            except (oscore.ProtectionInvalid, oscore.DecodeError):
+            except (oscore.ProtectionInvalid, oscore.DecodeError, ValueError,
+                    IndexError) as e:
                 self._bad("oscore: not verified", f"a protected frame with the kid of "
                                                   f"{node_id!r} does not verify (another key, "
-                                                  "or changed on the way)")
+                                                  "or changed on the way: "
+                                                  f"{type(e).__name__})")
                 return
             fresh = inner is not None
             if fresh:
