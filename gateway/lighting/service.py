@@ -28,13 +28,17 @@ from gateway.lighting.wave import Command, Decision, LightWave, WaveSettings
 from gateway.lighting.wave_parts import build_wave_parts
 from gateway.lighting.zones import Zone, ZoneBook
 from gateway.records import Node, PresenceRecord, StatusRecord
-from gateway.security.zone import ZoneContext, ZoneKeys
+from gateway.security.zone import ZoneContext, ZoneKeys, write_ahead
 from gateway.storage.store import Store
 from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.lights")
 
 KEY_RETRY_S = 60.0  # a pole without its zone's key is pushed again at most this often
+# Poles pushed their key per round (a second, or as long as the round's pushes
+# take): a district's first start, or a large zone's rekey, goes out over
+# some seconds instead of in one burst that would hold up the light wave.
+KEY_PUSH_BATCH = 100
 PUSH_TIMEOUT_S = 10.0
 
 
@@ -198,6 +202,7 @@ class Lighting:
         if not poles:
             return {}
         contexts = {n: c for n in poles if (c := self._context(n)) is not None}
+        await write_ahead(self.store, list(contexts.values()))
         key = self.zone_keys.get(name) if self.zone_keys is not None else None
         profile = self._profile_now(self.zones.zone(name), now)
         results = await push_profile(poles, profile, timeout, contexts=contexts,
@@ -234,7 +239,10 @@ class Lighting:
         if zone_keys is None:
             return
         due: dict[str, set[str]] = {}
+        batch = KEY_PUSH_BATCH
         for n in lights:
+            if batch <= 0:
+                break
             key = zone_keys.get(zone_of(n))
             if key is None or n.node_id not in self.addresses \
                     or self.key_holders.get(n.node_id) == key.gid \
@@ -243,6 +251,7 @@ class Lighting:
                 continue
             self._key_tried[n.node_id] = now
             due.setdefault(zone_of(n), set()).add(n.node_id)
+            batch -= 1
         for name, ids in sorted(due.items()):
             results = await self.push_zone(name, now, ids)
             done = sum(1 for r in results.values() if r == "acknowledged")
