@@ -110,8 +110,9 @@ class Lighting:
             await self.zone_keys.close()
         if self.decisions:
             log.info("light wave: %d decisions, %.3f ms each on average, %d commands sent "
-                     "over UDP, %d poles commanded over LoRa", self.decisions,
-                     1000 * self.decide_s / self.decisions, self.sender.sent, self.lora_sent)
+                     "over UDP, %d poles commanded over LoRa, %d left out for want of a "
+                     "zone key", self.decisions, 1000 * self.decide_s / self.decisions,
+                     self.sender.sent, self.lora_sent, self.unkeyed)
 
     def nodes_changed(self) -> None:
         self._dirty = True
