@@ -38,7 +38,7 @@ KEY_RETRY_S = 60.0  # a pole without its zone's key is pushed again at most this
 # Poles pushed their key per round (a second, or as long as the round's pushes
 # take): a district's first start, or a large zone's rekey, goes out over
 # some seconds instead of in one burst that would hold up the light wave.
-KEY_PUSH_BATCH = 100
+KEY_PUSH_BATCH = 25
 PUSH_TIMEOUT_S = 10.0
 
 
