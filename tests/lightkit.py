@@ -189,7 +189,7 @@ class RealPole:
 def register_keyed(gw: RunningGateway, *nodes: Node) -> dict[str, str]:
     """Register nodes with keys; node id -> kid (hex), as provisioning keeps."""
     kids: dict[str, str] = {}
-    asyncio.run(register_nodes("127.0.0.1", gw.port, nodes, kids=kids))
+    asyncio.run(register_nodes("127.0.0.1", gw.port, nodes, kids=kids, technician=gw.technician))
     return kids
 
 
