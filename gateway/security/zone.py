@@ -32,7 +32,7 @@ from gateway.storage.zone_keys import ZoneKeyRow
 
 ALGORITHM = "AES-CCM-16-64-128"
 GATEWAY_ID = b""
-SEQNO_CHUNK = 1000
+SEQNO_CHUNK = 10_000  # a crash skips at most this many numbers (of 2**40)
 # Never used to send or receive: aiocoap's context derives a recipient key too.
 NO_RECIPIENT = b"\xff"
 
