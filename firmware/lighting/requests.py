@@ -18,7 +18,8 @@
 # replay, is under another zone's key or asks for anything but POST /c
 # changes nothing and is counted (node.commands_refused). A pole with OSCORE
 # or a zone key takes /c protected only; a pole with neither (no key
-# provisioned) takes it unprotected as before.
+# provisioned), or on LoRa without a zone key (profiles, and the zone key in
+# them, go to poles on UDP only so far), takes it unprotected as before.
 from firmware.lighting import payload as light_codec
 from firmware.proto import coap
 from firmware.proto.coap import BAD_REQUEST, CHANGED, NOT_FOUND
@@ -59,7 +60,9 @@ def _apply(node, msg, protected):
     try:
         path = msg.path() if msg.code == coap.POST else None
         if path == BRIGHTEN_PATH:
-            if not protected and (node.uplink.oscore is not None or node.zone is not None):
+            if not protected and node.zone is None and node.hal.net.is_lora:
+                pass  # zone keys reach poles on UDP only so far: as before over LoRa
+            elif not protected and (node.uplink.oscore is not None or node.zone is not None):
                 node.commands_refused += 1  # never answered: nothing to learn from it
                 return None, b""
             node.brighten(light_codec.decode_brighten(msg.payload))
