@@ -27,6 +27,7 @@ from gateway.records import Node
 from gateway.registry import NodeRegistry
 from gateway.security.keyring import Keyring
 from gateway.security.site import CheckedOscoreSite
+from gateway.security.zone import ZoneKeys
 from gateway.storage.store import Store
 
 log = logging.getLogger("gateway")
@@ -50,6 +51,8 @@ class Gateway:
         # Wired after construction: profile pushes go protected with each
         # pole's OSCORE context.
         self.lighting.oscore_context = self.keyring.credentials.for_node
+        # and group commands with each zone's key.
+        self.lighting.zone_keys = ZoneKeys(self.store)
         self.pipeline = Pipeline(Ingest(self.registry.nodes, config.max_clock_ahead_s,
                                         config.max_report_age_s), self.writer, self.lighting)
         self._site, self._reports = build_site(self.pipeline, self.registry,

@@ -1,7 +1,9 @@
 """A night of street lighting: the scene's poles run the light node firmware
 on a simulated hardware layer, and their presence events go to the gateway's
 own light wave (gateway/lighting/wave.py), whose brighten commands come back to
-the nodes as CoAP requests after a latency, all in virtual time. The lamps'
+the nodes as CoAP requests after a latency, all in virtual time. The commands
+are protected as the gateway protects them (gateway/lighting/commands.py,
+one frame per zone under the zone's key), and the poles verify them. The lamps'
 levels are then judged: energy against full all night, and dark arrivals.
 
 The wave runs in-process here because it keys on the time of each event, and a
@@ -12,7 +14,7 @@ tests/test_lighting_gateway.py.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -22,10 +24,13 @@ from firmware.lighting import payload as light_codec
 from firmware.lighting.node import LightNode
 from firmware.proto import coap
 from firmware.settings import Config
+from gateway.lighting.commands import CommandSender, command_frames
 from gateway.lighting.streets import load_network
 from gateway.lighting.wave import LightWave, Pole, WaveSettings
 from gateway.lighting.zones import Zone, ZoneBook
 from gateway.records import Node
+from gateway.security.zone import ZoneContext
+from gateway.storage.zone_keys import ZoneKeyRow
 from sim.engine import Engine
 from sim.hal import PresenceInput, QueueNet, RecordingLed, SimHal
 from sim.night_scene import LampTrace, NightResult, Scene, detections, judge
@@ -62,6 +67,7 @@ class NightOutcome:
     # Seconds from a detection until the next pole ahead is at its active
     # level, for every decision that commanded one.
     neighbour_up_s: list[float] = field(default_factory=list)
+    commands_refused: int = 0  # by the poles: not verified (none expected)
 
 
 class NightSimulation:
@@ -73,8 +79,10 @@ class NightSimulation:
         self.clock = self.engine.clock
         self.latency_ms = int(latency_s * 1000)
         self.wave_on = wave
-        self._mid = itertools.count(1)
         self.devices: dict[str, PoleDevice] = {}
+        self.sender = CommandSender("127.0.0.1")  # its framing only: nothing is bound
+        self.zone_keys: dict[str, ZoneContext] = {}
+        self._keys: dict[str, bytes] = {}
         nodes = []
         for i, p in enumerate(scene.poles):
             zone = self.zones.zone(scene.street(p.street).kind)
@@ -90,7 +98,14 @@ class NightSimulation:
             led, presence = RecordingLed(self.clock), PresenceInput()
             hal.led, hal.presence = led, presence
             pole = Pole(p.node_id, p.addr, zone.name, p.lat, p.lon)
-            self.devices[p.node_id] = PoleDevice(pole, hal, LightNode(cfg, hal), led, presence)
+            node = LightNode(cfg, hal)
+            key = self._zone_key(zone.name, seed)
+            # The zone key as the gateway's protected profile push leaves it
+            # (tests/security has the push itself: the poles here speak to an
+            # in-process wave, without their own keys).
+            node.set_profile(node.profile, light_codec.encode_profile(node.profile),
+                             (key.id_context, self._keys[zone.name]))
+            self.devices[p.node_id] = PoleDevice(pole, hal, node, led, presence)
             nodes.append(Node(p.node_id, "light", p.lat, p.lon, zone.name))
         network = load_network(json.dumps(scene.streets_geojson()), nodes)
         self.wave = LightWave(network, {d.pole.node_id: d.pole for d in self.devices.values()},
@@ -101,6 +116,18 @@ class NightSimulation:
         self.decision_ms: list[float] = []
         self.next_ahead: list[tuple[float, str]] = []  # (detection s, nearest pole ahead)
 
+
+    def _zone_key(self, zone: str, seed: int) -> ZoneContext:
+        ctx = self.zone_keys.get(zone)
+        if ctx is None:
+            key = hashlib.sha256(f"{seed}:{zone}".encode()).digest()[:16]
+            self._keys[zone] = key
+            row = ZoneKeyRow(zone, len(self.zone_keys) + 1, key, 0)
+            ctx = self.zone_keys[zone] = ZoneContext(row, lambda c, bound, now: None)
+        return ctx
+
+    def _route(self, node_id: str) -> str | None:
+        return self.devices[node_id].pole.zone
 
     def _poll(self, dev: PoleDevice) -> None:
         dev.node.poll()
@@ -142,16 +169,12 @@ class NightSimulation:
         for command in decision.commands:
             self.commands += 1
             self.command_targets += len(command.node_ids)
-            payload = light_codec.encode_brighten(command.brighten)
-            for node_id in command.node_ids:
-                target = self.devices[node_id]
-                self.engine.at(self.clock.now_ms + self.latency_ms,
-                         lambda t=target, p=payload: self._deliver(t, p))  # type: ignore[misc]
-
-    def _deliver(self, dev: PoleDevice, payload: bytes) -> None:
-        msg = coap.Message(coap.NON, coap.POST, next(self._mid) & 0xFFFF, b"\x01",
-                           [(coap.OPT_URI_PATH, b"c")], payload)
-        self._receive(dev, coap.encode(msg))
+            frames, _ = command_frames(command, self._route, self.zone_keys.get, self.sender)
+            for frame, node_ids in frames:
+                for node_id in node_ids:
+                    target = self.devices[node_id]
+                    self.engine.at(self.clock.now_ms + self.latency_ms,
+                                   lambda t=target, f=frame: self._receive(t, f))  # type: ignore[misc]
 
     def _receive(self, dev: PoleDevice, datagram: bytes) -> None:
         dev.hal.net.inbox.append(datagram)
@@ -183,4 +206,5 @@ class NightSimulation:
             if at is not None and traces[node_id].level_at(seen_s) < active[node_id]:
                 up.append(at - seen_s)  # only poles that had to come up
         return NightOutcome(result, time.monotonic() - started, self.presence_events,
-                            self.commands, self.command_targets, self.decision_ms, up)
+                            self.commands, self.command_targets, self.decision_ms, up,
+                            sum(d.node.commands_refused for d in self.devices.values()))

@@ -4,21 +4,25 @@ process; a light node's UDP socket standing in for a pole."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from conftest import RunningGateway
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
+from firmware.lighting.node import LightNode
 from firmware.proto import coap
+from gateway.coap.client import register_nodes
 from gateway.records import Node
 
 ORIGIN = (59.3300, 18.0600)
@@ -51,9 +55,9 @@ def point_along(path: Sequence[XY], s: float) -> XY:
 
 
 def pole(node_id: str, x: float, y: float, zone: str = "street-1",
-         addr: int | None = None) -> Node:
+         addr: int | None = None, key: str | None = None) -> Node:
     lon, lat = lonlat(x, y)
-    return Node(node_id, "light", lat, lon, zone, addr)
+    return Node(node_id, "light", lat, lon, zone, addr, key)
 
 
 def lights_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -121,3 +125,85 @@ def wait_for_addresses(db: Path, count: int) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError("the gateway did not learn the nodes' addresses")
+
+
+class RealPole:
+    """The light node firmware (firmware/lighting/node.py) on the simulator's
+    hardware layer, with a real UDP socket to a running gateway and the key
+    and kid provisioning gives it; polled in a thread of its own."""
+
+    def __init__(self, node_id: str, gw: RunningGateway, addr: int, kid: str,
+                 key: str | None = None) -> None:
+        from sim.district import node_key
+        from sim.engine import Engine
+        from sim.hal import PresenceInput, RecordingLed, SimHal
+        from sim.runner import node_config
+
+        self.node_id = node_id
+        self.key = key or node_key(node_id)
+        engine = Engine(int(time.time()))
+        self.hal = SimHal(engine.clock, gw.addr, addr)
+        self.hal.led, self.hal.presence = RecordingLed(engine.clock), PresenceInput()
+        self.node = LightNode(node_config(node_id, "light", gw.addr, addr=addr, key=self.key,
+                                          kid=kid), self.hal)
+        self.lock = threading.Lock()
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return tuple(self.hal.net.sock.getsockname())  # type: ignore[return-value]
+
+    def _run(self) -> None:
+        while not self._stop:
+            with self.lock:
+                self.node.poll()
+            time.sleep(0.002)
+
+    def status(self) -> None:
+        """A confirmable status, protected: the gateway learns the pole's address."""
+        with self.lock:
+            self.node._send_status(self.hal.clock.ms(), True)
+
+    def wait(self, what: Callable[[LightNode], object], timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if what(self.node):
+                    return
+            time.sleep(0.02)
+        raise AssertionError(f"{self.node_id}: not reached within {timeout} s")
+
+    def send_to(self, data: bytes) -> None:
+        """A datagram to the pole, from anyone."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(data, self.addr)
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(timeout=2)
+        self.hal.net.sock.close()
+
+
+def register_keyed(gw: RunningGateway, *nodes: Node) -> dict[str, str]:
+    """Register nodes with keys; node id -> kid (hex), as provisioning keeps."""
+    kids: dict[str, str] = {}
+    asyncio.run(register_nodes("127.0.0.1", gw.port, nodes, kids=kids, technician=gw.technician))
+    return kids
+
+
+class Sniffer(FakeLight):
+    """A pole's socket that keeps every datagram it is sent: what anyone on
+    the poles' network can record."""
+
+    def frames(self, wait: float) -> list[bytes]:
+        out = []
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                out.append(self.sock.recv(1500))
+            except TimeoutError:
+                break
+        return out

@@ -55,6 +55,11 @@ class LightNode:
         if secure.wanted(cfg, hal.net):
             self.uplink.oscore = secure.endpoint(cfg, hal, requests=True)
         self.last_answer = None  # (mid, ciphertext, answer) of the last protected request
+        # The zone key (gid, key) from the last protected profile push, and the
+        # endpoint that verifies the gateway's group commands with it.
+        self.zone_key = None
+        self.zone = None
+        self.commands_refused = 0  # /c not verified: forged, replayed, another zone's
         self.noted_ms = self.uplink.heard_ms  # start-up is no word from the gateway
         self.seq = hal.random_bits(16)
         self.status_seq = hal.random_bits(16)
@@ -91,10 +96,19 @@ class LightNode:
     def _stored_profile(self):
         if self.settings:
             try:
-                return light_codec.decode_profile(self.settings.load())
+                raw, zone_key = light_codec.split_profile_push(self.settings.load())
+                profile = light_codec.decode_profile(raw)
             except ValueError:
-                pass  # none stored yet, or from other firmware
+                return None  # none stored yet, or from other firmware
+            if zone_key is not None:
+                self._set_zone_key(zone_key)
+            return profile
         return None
+
+    def _set_zone_key(self, zone_key):
+        gid, key = zone_key
+        self.zone = secure.zone_endpoint(self.hal, gid, key)
+        self.zone_key = (bytes(gid), bytes(key))
 
     def _ramps(self):
         p = self.profile
@@ -240,8 +254,16 @@ class LightNode:
         self.cmd_until_ms = now + cmd.hold_s * 1000
         self._drive(now)
 
-    def set_profile(self, profile, raw):
-        """Run the zone profile from now on, and after a reboot too."""
+    def set_profile(self, profile, raw, zone_key=None):
+        """Run the zone profile from now on, and after a reboot too. zone_key:
+        (gid, key) from a push protected with the node's own context: the
+        gateway's group commands are verified with it from now on (the key it
+        replaces is not accepted any more)."""
+        if zone_key is not None and zone_key != self.zone_key:
+            self._set_zone_key(zone_key)
+        raw = bytes(raw[:light_codec.PROFILE_SIZE])
+        if self.zone_key is not None:
+            raw += light_codec.encode_zone_key(*self.zone_key)
         if self.settings and self.settings.load() != raw:
             self.settings.save(raw)
         self.profile = profile

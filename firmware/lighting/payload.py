@@ -33,6 +33,10 @@ BRIGHTEN_MAX_TARGETS = 32
 # safe idle %, offline after (min), revision (u16)
 PROFILE_FORMAT = ">BBBHBBBBH"
 PROFILE_SIZE = 11
+# Pushed protected with the pole's own OSCORE context, the profile may be
+# followed by its zone's key: gid length (1-4), gid, the 16-byte key.
+ZONE_KEY_LEN = 16
+ZONE_GID_MAX = 4
 
 # --- status: light node -> gateway, POST /s/<id> ------------------------
 # version, flags, seq (u16), time (u32), level %, energy (0.1 Wh, u32),
@@ -150,6 +154,26 @@ def decode_profile(data):
     if offline == 0:
         raise DecodeError("zone profile says offline after 0 minutes")
     return Profile(rev, idle, active, hold, up, down, safe, offline)
+
+
+def encode_zone_key(gid, key):
+    """The zone key part of a profile push (gid, key: bytes)."""
+    if not 1 <= len(gid) <= ZONE_GID_MAX or len(key) != ZONE_KEY_LEN:
+        raise ValueError("a zone key is a 1-4 byte gid and 16 bytes")
+    return bytes((len(gid),)) + bytes(gid) + bytes(key)
+
+
+def split_profile_push(data):
+    """(profile bytes, (gid, key) or None) of a POST /z payload: the profile,
+    and the zone key when one follows it."""
+    data = bytes(data)
+    if len(data) <= PROFILE_SIZE:
+        return data, None
+    s = data[PROFILE_SIZE]
+    if not 1 <= s <= ZONE_GID_MAX or len(data) != PROFILE_SIZE + 1 + s + ZONE_KEY_LEN:
+        raise DecodeError("zone profile has a wrong length: %d bytes" % len(data))
+    at = PROFILE_SIZE + 1
+    return data[:PROFILE_SIZE], (data[at:at + s], data[at + s:])
 
 
 class Status:

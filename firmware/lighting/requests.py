@@ -8,16 +8,51 @@
 # protected with the node's context is verified, checked against the replay
 # window and answered protected; one that does not verify is answered with
 # the unprotected error OSCORE gives it (4.00, 4.01) and changes nothing. The
-# zone profile is then taken protected only (an unprotected /z: 4.01).
-# Brighten commands for several poles go in one frame, which needs a key the
-# group shares: until then /c is taken unprotected as before.
+# zone profile is then taken protected only (an unprotected /z: 4.01), and
+# the zone key that may come with it is kept.
+#
+# Brighten commands for several poles go in one frame, protected with the
+# zone's key (firmware/oscore/group.py; the OSCORE option carries the gid as
+# its kid context). That key lets a request do one thing: brighten. A group
+# request is never answered, whatever it is; one that does not verify, is a
+# replay, is under another zone's key or asks for anything but POST /c
+# changes nothing and is counted (node.commands_refused). A pole with OSCORE
+# or a zone key takes /c protected only; a pole with neither (no key
+# provisioned), or on LoRa without a zone key (profiles, and the zone key in
+# them, go to poles on UDP only so far), takes it unprotected as before.
 from firmware.lighting import payload as light_codec
 from firmware.proto import coap
 from firmware.proto.coap import BAD_REQUEST, CHANGED, NOT_FOUND
 from firmware.proto.paths import BRIGHTEN_PATH, PROFILE_PATH
 
 OPT_OSCORE = 9
+FLAG_KID_CONTEXT = 0x10  # OSCORE option: a kid context (here: a gid) follows
 UNAUTHORIZED = 0x81  # 4.01
+
+
+def _path(msg):
+    try:
+        return msg.path() if msg.code == coap.POST else None
+    except ValueError:
+        return None
+
+
+def _group(node, msg):
+    """A request protected with a zone key: brighten, or nothing at all."""
+    zone = node.zone
+    if zone is None:  # a node without a zone key loads no OSCORE for it
+        node.commands_refused += 1
+        return None
+    from firmware.oscore.message import OscoreError  # loaded with a zone key only
+
+    try:
+        inner, _ = zone.unprotect_request(msg)
+        if _path(inner) != BRIGHTEN_PATH:
+            raise OscoreError("a zone key brightens only")
+        node.brighten(light_codec.decode_brighten(inner.payload))
+    except ValueError:  # OscoreError, DecodeError
+        node.commands_refused += 1
+    return None
 
 
 def _apply(node, msg, protected):
@@ -25,12 +60,19 @@ def _apply(node, msg, protected):
     try:
         path = msg.path() if msg.code == coap.POST else None
         if path == BRIGHTEN_PATH:
+            if not protected and node.zone is None and node.hal.net.is_lora:
+                pass  # zone keys reach poles on UDP only so far: as before over LoRa
+            elif not protected and (node.uplink.oscore is not None or node.zone is not None):
+                node.commands_refused += 1  # never answered: nothing to learn from it
+                return None, b""
             node.brighten(light_codec.decode_brighten(msg.payload))
         elif path == PROFILE_PATH:
             if node.uplink.oscore is not None and not protected:
                 code, text = UNAUTHORIZED, b"protect /z with OSCORE"
             else:
-                node.set_profile(light_codec.decode_profile(msg.payload), msg.payload)
+                raw, zone_key = light_codec.split_profile_push(msg.payload)
+                node.set_profile(light_codec.decode_profile(raw), raw,
+                                 zone_key if protected else None)
         else:
             code = NOT_FOUND
     except ValueError as e:  # DecodeError, or a path that is not UTF-8
@@ -41,9 +83,12 @@ def _apply(node, msg, protected):
 def handle(node, msg):
     """Apply one request to the light node; the bytes of the answer, or None."""
     ep = node.uplink.oscore
-    if ep is None or msg.option(OPT_OSCORE) is None:
+    opt = msg.option(OPT_OSCORE)
+    if opt and opt[0] & FLAG_KID_CONTEXT:
+        return _group(node, msg)
+    if ep is None or opt is None:
         code, text = _apply(node, msg, False)
-        if msg.mtype != coap.CON:
+        if msg.mtype != coap.CON or code is None:
             return None
         return coap.encode(coap.Message(coap.ACK, code, msg.mid, msg.token, None, text))
     # A retransmission of the request answered last: the same answer (the
@@ -61,7 +106,7 @@ def handle(node, msg):
         return coap.encode(coap.Message(coap.ACK, e.code, msg.mid, msg.token, None,
                                         str(e).encode()[:60]))
     code, text = _apply(node, inner, True)
-    if msg.mtype != coap.CON:
+    if msg.mtype != coap.CON or code is None:
         return None
     answer = coap.Message(coap.ACK, code, msg.mid, msg.token, None, text)
     data = coap.encode(ep.protect_response(answer, request))

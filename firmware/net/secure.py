@@ -14,6 +14,7 @@
 GATEWAY_ID = b""
 SEQUENCE_STORE = "oscore_ssn"  # NVS keys: at most 15 characters
 WINDOW_STORE = "oscore_win"
+ZONE_WINDOW_STORE = "zone_win"
 
 
 def wanted(cfg, net):
@@ -34,3 +35,17 @@ def endpoint(cfg, hal, rtc=None, requests=False):
     seq = SenderSequence(hal.flash_store(SEQUENCE_STORE), state=rtc)
     window = ReplayWindow(hal.flash_store(WINDOW_STORE)) if requests else None
     return Endpoint(ctx, seq, window)
+
+
+def zone_endpoint(hal, gid, key):
+    """The Endpoint that verifies the gateway's group requests with a zone key
+    (firmware/oscore/group.py), with a replay window that counts for this key
+    only (its bound in flash is tagged with the gid and the key's IV)."""
+    from firmware.oscore.group import GroupContext, KeyedStore
+    from firmware.oscore.message import Endpoint
+    from firmware.oscore.sequence import ReplayWindow
+
+    ctx = GroupContext(hal.aes, key, gid, GATEWAY_ID)
+    tag = bytes((len(gid),)) + bytes(gid) + ctx.common_iv[:4]
+    store = KeyedStore(hal.flash_store(ZONE_WINDOW_STORE), tag)
+    return Endpoint(ctx, None, ReplayWindow(store))

@@ -14,7 +14,9 @@ does.
 
 Over Wi-Fi each target node is sent the decision's group command (the same
 bytes: its short address is among the targets); over LoRa one frame of it
-reaches them all."""
+reaches them all. A command for poles with keys goes protected with their
+zone's key (gateway/security/zone.py), one frame per zone; poles without a key
+(none provisioned) get it unprotected as before."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import logging
 import random
 import socket
 from collections import Counter
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Mapping
 
 import aiocoap
 import aiocoap.oscore
@@ -36,6 +38,7 @@ from firmware.proto.paths import BRIGHTEN_PATH, PROFILE_PATH
 from gateway.coap.addresses import Address, plain_address
 from gateway.lighting.wave import Command
 from gateway.logs import LRU
+from gateway.security.zone import ZoneContext
 
 log = logging.getLogger("gateway.lights")
 
@@ -100,8 +103,12 @@ class CommandSender:
                 continue  # no IPv6 here, say
             self._transports[family] = transport
 
-    def frame(self, brighten: light_codec.Brighten) -> bytes:
+    def next_mid(self) -> int:
         self.mid = (self.mid + 1) & 0xFFFF
+        return self.mid
+
+    def frame(self, brighten: light_codec.Brighten) -> bytes:
+        self.next_mid()
         token = bytes((brighten.command_id >> 8 & 0xFF, brighten.command_id & 0xFF))
         msg = coap.Message(coap.NON, coap.POST, self.mid, token, [
             (coap.OPT_URI_PATH, BRIGHTEN_PATH.encode()),
@@ -110,15 +117,14 @@ class CommandSender:
         ], light_codec.encode_brighten(brighten))
         return bytes(coap.encode(msg))
 
-    def send(self, commands: list[Command], addresses: Mapping[str, Address],
+    def send(self, frames: list[tuple[bytes, list[str]]], addresses: Mapping[str, Address],
              elsewhere: Container[str] = ()) -> int:
-        """Hand every command to the kernel for each of its nodes; returns the
-        datagrams sent. Never waits. elsewhere: nodes the commands reach
+        """Hand every frame to the kernel for each of its nodes; returns the
+        datagrams sent. Never waits. elsewhere: nodes the frames reach
         another way (over LoRa)."""
         n = 0
-        for cmd in commands:
-            data = self.frame(cmd.brighten)
-            for node_id in cmd.node_ids:
+        for data, node_ids in frames:
+            for node_id in node_ids:
                 addr = addresses.get(node_id)
                 if addr is None:
                     if node_id not in elsewhere:
@@ -141,15 +147,49 @@ class CommandSender:
         self._transports.clear()
 
 
+def command_frames(cmd: Command, route: Callable[[str], str | None],
+                   key: Callable[[str], ZoneContext | None], sender: CommandSender
+                   ) -> tuple[list[tuple[bytes, list[str]]], int]:
+    """A light-wave command as the frames that carry it, each with the poles
+    it is for: one per zone, protected with the zone's key, and one
+    unprotected for poles without keys. route(pole): the zone whose key its
+    frame goes under, None for unprotected. A frame names only its own
+    poles, so a zone's key never brightens another zone's. Also returns how
+    many poles were left out because their zone has no key yet."""
+    groups: dict[str | None, list[tuple[str, int]]] = {}
+    for node_id, addr in zip(cmd.node_ids, cmd.brighten.targets, strict=True):
+        groups.setdefault(route(node_id), []).append((node_id, addr))
+    b = cmd.brighten
+    out = []
+    unkeyed = 0
+    for zone, poles in groups.items():
+        part = light_codec.Brighten(b.command_id, b.level_pct, b.hold_s, [a for _, a in poles])
+        ids = [n for n, _ in poles]
+        if zone is None:
+            out.append((sender.frame(part), ids))
+            continue
+        ctx = key(zone)
+        if ctx is None:
+            unkeyed += len(poles)
+            continue
+        out.append((ctx.protect_brighten(light_codec.encode_brighten(part), sender.next_mid()),
+                    ids))
+    return out, unkeyed
+
+
 async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Profile,
                        timeout: float = 10.0,
-                       contexts: Mapping[str, object] | None = None) -> dict[str, str]:
+                       contexts: Mapping[str, object] | None = None,
+                       zone_key: bytes | None = None) -> dict[str, str]:
     """Send the profile by CON POST /z to every node; node id -> outcome:
     'acknowledged', 'refused: <code> <text>' or 'no answer'. contexts: node
     id -> the node's OSCORE security context (gateway/security/keyring.py):
     the push to that node goes protected with it, and only an answer that
-    verifies counts (a node with a kid takes its profile protected only)."""
+    verifies counts (a node with a kid takes its profile protected only).
+    zone_key: the zone key part (light_codec.encode_zone_key), appended to
+    the protected pushes only: it never travels in the clear."""
     payload = light_codec.encode_profile(profile)
+    secured = dict(contexts or {})
     ctx = await aiocoap.Context.create_client_context()
     for node_id, security in (contexts or {}).items():
         addr = addresses.get(node_id)
@@ -157,8 +197,9 @@ async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Pr
             ctx.client_credentials[f"{_uri_base(addr)}/*"] = security
     try:
         async def one(node_id: str, addr: Address) -> tuple[str, str]:
+            body = payload + zone_key if zone_key and node_id in secured else payload
             req = aiocoap.Message(code=Code.POST, uri=f"{_uri_base(addr)}/{PROFILE_PATH}",
-                                  payload=payload, content_format=coap.CONTENT_OCTET_STREAM)
+                                  payload=body, content_format=coap.CONTENT_OCTET_STREAM)
             try:
                 resp = await asyncio.wait_for(ctx.request(req).response, timeout)
             except aiocoap.oscore.NotAProtectedMessage as e:

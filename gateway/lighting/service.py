@@ -3,7 +3,14 @@
 the zones (rebuilt when any of them changes), feeds it the accepted presence
 events, sends what it decides (gateway/lighting/commands.py), learns each
 light node's UDP address from its uplinks, applies night steps, and counts
-presence and energy per zone for MQTT."""
+presence and energy per zone for MQTT.
+
+Commands for poles with keys go protected with their zone's key; the key
+reaches each such pole inside its own protected profile push, which the
+gateway repeats (at most every KEY_RETRY_S) until the pole has acknowledged
+its zone's current key: at start, after `kvarter lights zone rekey`, for a new
+pole, for a pole moved to another zone. The operator's `lights zone push` is
+a request in the database that this gateway carries out."""
 
 from __future__ import annotations
 
@@ -14,16 +21,29 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from firmware.lighting import payload as light_codec
 from gateway.coap.addresses import Address, plain_address
-from gateway.lighting.commands import CommandSender, push_profile
+from gateway.lighting.commands import CommandSender, command_frames, push_profile
 from gateway.lighting.wave import Command, Decision, LightWave, WaveSettings
 from gateway.lighting.wave_parts import build_wave_parts
-from gateway.lighting.zones import ZoneBook
+from gateway.lighting.zones import Zone, ZoneBook
 from gateway.records import Node, PresenceRecord, StatusRecord
+from gateway.security.zone import ZoneContext, ZoneKeys, write_ahead
 from gateway.storage.store import Store
 from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.lights")
+
+KEY_RETRY_S = 60.0  # a pole without its zone's key is pushed again at most this often
+# Poles pushed their key per round (a second, or as long as the round's pushes
+# take): a district's first start, or a large zone's rekey, goes out over
+# some seconds instead of in one burst that would hold up the light wave.
+KEY_PUSH_BATCH = 25
+PUSH_TIMEOUT_S = 10.0
+
+
+def zone_of(node: Node | None) -> str:
+    return node.kind if node is not None and node.kind else "default"
 
 
 @dataclass
@@ -64,9 +84,16 @@ class Lighting:
         # Set by the gateway: a node's OSCORE context (None: it has no key),
         # which profile pushes to it are protected with.
         self.oscore_context: Callable[[str], object | None] | None = None
+        # Set by the gateway: each zone's key for group commands.
+        self.zone_keys: ZoneKeys | None = None
+        self.key_holders: dict[str, int] = {}  # pole -> gid of the zone key it acknowledged
+        self._key_tried: dict[str, float] = {}  # pole -> when its key was last pushed
+        self._syncing = False
+        self.unkeyed = 0  # command targets left out: their zone has no key yet
 
     async def start(self) -> None:
         self.addresses = await asyncio.to_thread(self.store.light_addresses)
+        self.key_holders = await asyncio.to_thread(self.store.zone_key_holders)
         await self.sender.start()
         await self.refresh()
         self._loops = [asyncio.create_task(self._refresh_loop(), name="lights-refresh"),
@@ -79,10 +106,13 @@ class Lighting:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._publish_tallies(time.time())
         self.sender.close()
+        if self.zone_keys is not None:
+            await self.zone_keys.close()
         if self.decisions:
             log.info("light wave: %d decisions, %.3f ms each on average, %d commands sent "
-                     "over UDP, %d poles commanded over LoRa", self.decisions,
-                     1000 * self.decide_s / self.decisions, self.sender.sent, self.lora_sent)
+                     "over UDP, %d poles commanded over LoRa, %d left out for want of a "
+                     "zone key", self.decisions, 1000 * self.decide_s / self.decisions,
+                     self.sender.sent, self.lora_sent, self.unkeyed)
 
     def nodes_changed(self) -> None:
         self._dirty = True
@@ -125,6 +155,9 @@ class Lighting:
                 log.error("lights: could not rebuild the light wave: %s", e)
             # Night steps start within a second of their time.
             self._spawn(self._apply_steps_logged(time.time()))
+            if not self._syncing:
+                self._syncing = True
+                self._spawn(self._sync_keys_logged(time.time()))
 
     async def _apply_steps_logged(self, now: float) -> None:
         try:
@@ -144,16 +177,87 @@ class Lighting:
             if self.stepped.get(name) == levels:
                 continue
             self.stepped[name] = levels  # one push per change, even while it is under way
-            profile = zone.changed(idle_pct=levels[0], active_pct=levels[1]).profile()
-            poles = {n.node_id: self.addresses[n.node_id] for n in self.nodes.values()
-                     if n.role == "light" and n.kind == name and n.node_id in self.addresses}
-            contexts = {n: c for n in poles
-                        if self.oscore_context is not None
-                        and (c := self.oscore_context(n)) is not None}
-            results = await push_profile(poles, profile, contexts=contexts) if poles else {}
+            results = await self.push_zone(name, now)
             done = sum(1 for r in results.values() if r == "acknowledged")
             log.info("lights: zone %s now idle %d %%, active %d %%: acknowledged by %d of %d "
-                     "poles", name, levels[0], levels[1], done, len(poles))
+                     "poles", name, levels[0], levels[1], done, len(results))
+
+    def _profile_now(self, zone: Zone, now: float) -> light_codec.Profile:
+        """The zone's profile with the levels of a night step in force now."""
+        if not zone.steps:
+            return zone.profile()
+        idle, active = zone.levels_at_minute(zone.local_minute(now))
+        return zone.changed(idle_pct=idle, active_pct=active).profile()
+
+    def _context(self, node_id: str) -> object | None:
+        return None if self.oscore_context is None else self.oscore_context(node_id)
+
+    async def push_zone(self, name: str, now: float, only: set[str] | None = None,
+                        timeout: float = PUSH_TIMEOUT_S) -> dict[str, str]:
+        """The zone's profile to its poles with an address (or those of
+        `only`): protected with each keyed pole's own context, the zone key
+        inside. Pole -> outcome; a pole that acknowledged holds the key."""
+        poles = {n.node_id: self.addresses[n.node_id] for n in self.nodes.values()
+                 if n.role == "light" and zone_of(n) == name and n.node_id in self.addresses
+                 and (only is None or n.node_id in only)}
+        if not poles:
+            return {}
+        contexts = {n: c for n in poles if (c := self._context(n)) is not None}
+        await write_ahead(self.store, list(contexts.values()))
+        key = self.zone_keys.get(name) if self.zone_keys is not None else None
+        profile = self._profile_now(self.zones.zone(name), now)
+        results = await push_profile(poles, profile, timeout, contexts=contexts,
+                                     zone_key=None if key is None else key.key_part)
+        if key is not None:
+            held = {n: key.gid for n, r in results.items()
+                    if r == "acknowledged" and n in contexts}
+            if held:
+                self.key_holders.update(held)
+                await asyncio.to_thread(self.store.set_zone_key_holders, held)
+        return results
+
+    async def _sync_keys_logged(self, now: float) -> None:
+        try:
+            await self.sync_keys(now)
+        except Exception as e:  # poles keep the key they have
+            log.error("lights: could not push zone keys: %s", e)
+        finally:
+            self._syncing = False
+
+    async def sync_keys(self, now: float) -> None:
+        """Carry out the operator's push requests, and bring every keyed pole
+        the current key of its zone."""
+        zone_keys = self.zone_keys
+        lights = [n for n in self.nodes.values() if n.role == "light"]
+        if zone_keys is not None:
+            await asyncio.to_thread(zone_keys.load, sorted({zone_of(n) for n in lights}))
+        for req in await asyncio.to_thread(self.store.take_push_requests):
+            results = await self.push_zone(req.zone, now, timeout=req.timeout_s)
+            await asyncio.to_thread(self.store.finish_push_request, req.id, results)
+            done = sum(1 for r in results.values() if r == "acknowledged")
+            log.info("lights: zone %s pushed on request: acknowledged by %d of %d poles",
+                     req.zone, done, len(results))
+        if zone_keys is None:
+            return
+        due: dict[str, set[str]] = {}
+        batch = KEY_PUSH_BATCH
+        for n in lights:
+            if batch <= 0:
+                break
+            key = zone_keys.get(zone_of(n))
+            if key is None or n.node_id not in self.addresses \
+                    or self.key_holders.get(n.node_id) == key.gid \
+                    or now - self._key_tried.get(n.node_id, -KEY_RETRY_S) < KEY_RETRY_S \
+                    or self._context(n.node_id) is None:
+                continue
+            self._key_tried[n.node_id] = now
+            due.setdefault(zone_of(n), set()).add(n.node_id)
+            batch -= 1
+        for name, ids in sorted(due.items()):
+            results = await self.push_zone(name, now, ids)
+            done = sum(1 for r in results.values() if r == "acknowledged")
+            log.info("lights: zone %s key (gid %d) acknowledged by %d of %d poles pushed", name,
+                     zone_keys.by_zone[name].gid, done, len(results))
 
     def _learn(self, node_id: str, sockaddr: tuple[object, ...] | None) -> None:
         if sockaddr is None:
@@ -188,21 +292,49 @@ class Lighting:
         self.decide_s += time.perf_counter() - t0
         self.decisions += 1
         if decision is not None and decision.commands:
-            on_air = self._send_lora(decision.commands)
-            self.sender.send(decision.commands, self.addresses, on_air)
+            frames = [f for cmd in decision.commands for f in self.frames(cmd)]
+            on_air = self._send_lora(frames)
+            self.sender.send(frames, self.addresses, on_air)
         return decision
 
-    def _send_lora(self, commands: list[Command]) -> set[str]:
-        """The commands for poles with no UDP address, over the radio;
+    def frames(self, cmd: Command) -> list[tuple[bytes, list[str]]]:
+        """The command as frames, each with the poles it is for
+        (commands.command_frames).
+
+        A pole heard over LoRa gets its profile pushes on UDP only so far, so
+        it may never have had its zone key: it is sent the protected frame
+        once it acknowledged the key, the unprotected one until then (as the
+        rest of the LoRa path, docs/security.md)."""
+        keys = self.zone_keys
+
+        def route(node_id: str) -> str | None:
+            if self._context(node_id) is None:
+                return None
+            zone = zone_of(self.nodes.get(node_id))
+            if node_id not in self.addresses and (
+                    keys is None or (key := keys.get(zone)) is None
+                    or self.key_holders.get(node_id) != key.gid):
+                return None
+            return zone
+
+        frames, unkeyed = command_frames(cmd, route, self._zone_key, self.sender)
+        self.unkeyed += unkeyed
+        return frames
+
+    def _zone_key(self, zone: str) -> ZoneContext | None:
+        return None if self.zone_keys is None else self.zone_keys.get(zone)
+
+    def _send_lora(self, frames: list[tuple[bytes, list[str]]]) -> set[str]:
+        """The frames for poles with no UDP address, over the radio;
         returns the poles they go to."""
         send = self.lora_command
         on_air: set[str] = set()
         if send is None:
             return on_air
-        for cmd in commands:
-            lora_ids = [n for n in cmd.node_ids if n not in self.addresses]
+        for data, node_ids in frames:
+            lora_ids = [n for n in node_ids if n not in self.addresses]
             if lora_ids:
-                reached = send(lora_ids, self.sender.frame(cmd.brighten))
+                reached = send(lora_ids, data)
                 self.lora_sent += len(reached)
                 on_air.update(reached)
         return on_air

@@ -75,11 +75,44 @@ def _v4_technicians(db: sqlite3.Connection) -> None:
                "WHERE revoked_at IS NULL")
 
 
+def _v5_zone_keys(db: sqlite3.Connection) -> None:
+    """Each zone's key for the gateway's group Brighten commands: its gid
+    (never given twice), the key, and the gateway's next sequence number
+    under it, persisted ahead of use; which key each pole acknowledged; and
+    the operator's requests that the running gateway push a zone's profile."""
+    db.execute("""CREATE TABLE IF NOT EXISTS zone_keys (
+        zone TEXT PRIMARY KEY,
+        gid INTEGER NOT NULL UNIQUE,
+        key TEXT NOT NULL,
+        next_to_send INTEGER NOT NULL DEFAULT 0,
+        made_at REAL NOT NULL
+    )""")
+    db.execute("""CREATE TABLE IF NOT EXISTS zone_key_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_gid INTEGER NOT NULL
+    )""")
+    db.execute("""CREATE TABLE IF NOT EXISTS zone_key_holders (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        gid INTEGER NOT NULL,
+        at REAL NOT NULL
+    )""")
+    db.execute("""CREATE TABLE IF NOT EXISTS zone_push_requests (
+        id INTEGER PRIMARY KEY,
+        zone TEXT NOT NULL,
+        requested_at REAL NOT NULL,
+        timeout_s REAL NOT NULL,
+        taken_at REAL,
+        done_at REAL,
+        results TEXT
+    )""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
     _v3_oscore_contexts,
     _v4_technicians,
+    _v5_zone_keys,
 ]
 LATEST = len(MIGRATIONS)
 

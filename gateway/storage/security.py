@@ -66,6 +66,8 @@ class SecurityTable(Database):
         with self.transaction() as db:
             db.execute("UPDATE oscore_contexts SET next_to_send = 0, window_index = 0, "
                        "window_bits = '0' WHERE node_id = ?", (node_id,))
+            # A new key is a pole provisioned anew: it gets its zone key again.
+            db.execute("DELETE FROM zone_key_holders WHERE node_id = ?", (node_id,))
 
     def save_oscore_states(self, states: list[tuple[str, int, tuple[int, int] | None]]) -> None:
         """(node id, next sequence number, window or None) for each context."""

@@ -11,10 +11,11 @@ from gateway.storage.security import SecurityTable
 from gateway.storage.summary import Summary, SummaryQuery
 from gateway.storage.technicians import TechnicianTable
 from gateway.storage.visits import VisitTable
+from gateway.storage.zone_keys import ZoneKeyTables
 
 __all__ = ["LightRow", "Store", "Summary", "UNCLOCKED_DUPLICATE_S"]
 
 
 class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, TechnicianTable,
-            SummaryQuery):
+            ZoneKeyTables, SummaryQuery):
     """Opened with the path of its SQLite file; a context manager that closes it."""

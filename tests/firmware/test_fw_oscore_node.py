@@ -230,12 +230,14 @@ def test_a_light_node_takes_its_profile_protected_only():
     hal.net.inbox.append(data[:2] + b"\x77\x77" + data[4:])
     node.poll()
     assert coap.decode(hal.net.sent[-1]).code == 0x81
-    # Brighten commands are taken unprotected as before (a group key is to come).
+    # An unprotected brighten command: ignored and counted, never answered
+    # (tests/firmware/test_fw_zone_key.py has the protected ones).
+    sent = len(hal.net.sent)
     hal.net.inbox.append(coap.encode(coap.Message(
-        coap.NON, coap.POST, 0x1240, b"\x00\x09", [(coap.OPT_URI_PATH, b"c")],
+        coap.CON, coap.POST, 0x1240, b"\x00\x09", [(coap.OPT_URI_PATH, b"c")],
         light_codec.encode_brighten(light_codec.Brighten(9, 100, 60, (7,))))))
     node.poll()
-    assert node.cmd_level == 100
+    assert node.cmd_level == 0 and node.commands_refused == 1 and len(hal.net.sent) == sent
 
 
 def test_a_light_nodes_status_goes_protected():

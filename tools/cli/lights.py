@@ -3,13 +3,13 @@
 Everything works on the gateway's SQLite file (--db or --config), which is
 safe to write while the gateway runs (WAL): the running gateway notices new
 streets and changed zones within a second and rebuilds its light wave.
-`zone push` talks to the light nodes themselves, at the addresses the
-gateway learned from their uplinks.
+`zone push` and `zone rekey` ask the running gateway through the same file:
+only it holds the poles' OSCORE contexts, so only it can push a profile (and
+the zone key inside it) protected.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,12 +19,12 @@ from typing import Any
 import click
 
 from firmware.lighting import payload as light_codec
-from gateway.lighting.commands import push_profile
 from gateway.lighting.energy import replay_energy
 from gateway.lighting.streets import StreetsError, build_network, read_streets
 from gateway.lighting.wave import WaveSettings
 from gateway.lighting.wave_parts import build_wave_parts
 from gateway.lighting.zones import Step, Zone, ZoneBook, ZoneError
+from gateway.storage.store import Store
 from tools.cli.options import config_option, db_option, open_store
 
 OFFLINE_AFTER_S = 15 * 60  # not heard from for this long: shown as offline
@@ -246,6 +246,40 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
     click.echo(f"with the change     {b:.2f} kWh ({b - a:+.2f} kWh, {pct})")
 
 
+TAKE_WAIT_S = 5.0  # the running gateway looks for requests every second
+
+
+def _members(store: Store, name: str) -> list[str]:
+    members = sorted(n.node_id for n in store.nodes() if n.role == "light" and n.kind == name)
+    if not members:
+        raise click.ClickException(f"zone {name} has no light poles")
+    return members
+
+
+def _ask_gateway(store: Store, name: str, timeout: float) -> dict[str, str]:
+    """Have the running gateway push the zone's profile; its results."""
+    request = store.request_zone_push(name, timeout)
+    deadline = time.monotonic() + TAKE_WAIT_S
+    while True:
+        got = store.push_request(request)
+        if got is not None and got.taken_at is not None:
+            break
+        if time.monotonic() >= deadline and store.cancel_push_request(request):
+            raise click.ClickException(
+                f"no running gateway took the push within {TAKE_WAIT_S:g} s; nothing was "
+                "sent: start it on this data file ('kvarter gateway run'), which pushes "
+                "protected (only it holds the poles' keys)")
+        time.sleep(0.1)
+    deadline = time.monotonic() + timeout + 30
+    while got is None or got.results is None:
+        if time.monotonic() >= deadline:
+            raise click.ClickException(f"the gateway took the push of zone {name} but has not "
+                                       "finished it; see its log")
+        time.sleep(0.1)
+        got = store.push_request(request)
+    return got.results
+
+
 @zone.command("push")
 @click.argument("name")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
@@ -253,23 +287,51 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
 @config_option
 @db_option
 def zone_push(name: str, timeout: float, config: Path | None, db_path: Path | None) -> None:
-    """Send the zone's profile to each of its poles (CON POST /z) and say which
-    acknowledged."""
+    """Have the running gateway send the zone's profile to each of its poles
+    (CON POST /z, protected with each pole's own key, the zone key inside) and
+    say which acknowledged."""
     _checked(name)
     with open_store(config, db_path) as store:
         z = _load_zone(store, name)
-        members = sorted(n.node_id for n in store.nodes() if n.role == "light" and n.kind == name)
-        addresses = store.light_addresses()
-    if not members:
-        raise click.ClickException(f"zone {name} has no light poles")
-    known = {n: addresses[n] for n in members if n in addresses}
-    results = asyncio.run(push_profile(known, z.profile(), timeout)) if known else {}
+        members = _members(store, name)
+        results = _ask_gateway(store, name, timeout)
     acked = 0
     for node_id in members:
         outcome = results.get(node_id, "never heard from: no address to send to")
         acked += outcome == "acknowledged"
         click.echo(f"{node_id:<16} {outcome}")
     click.echo(f"zone {name} revision {z.revision}: {acked} of {len(members)} poles acknowledged")
+    if not acked:
+        raise SystemExit(1)
+
+
+@zone.command("rekey")
+@click.argument("name")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
+              help="Seconds to wait for each node's acknowledgement.")
+@config_option
+@db_option
+def zone_rekey(name: str, timeout: float, config: Path | None, db_path: Path | None) -> None:
+    """Give the zone a new key for its group commands, and have the running
+    gateway push it to the poles with their profile. The old key is erased at
+    once: a pole that has not taken the new one gets no commands from the
+    gateway until it does (it still lights on its own sensor)."""
+    _checked(name)
+    with open_store(config, db_path) as store:
+        _load_zone(store, name)
+        members = _members(store, name)
+        gid = store.rekey_zone(name)
+        click.echo(f"zone {name}: new key, gid {gid}")
+        try:
+            results = _ask_gateway(store, name, timeout)
+        except click.ClickException as e:
+            raise click.ClickException(f"zone {name} has its new key but it is not pushed yet: "
+                                       f"{e.message}") from None
+    acked = sum(1 for n in members if results.get(n) == "acknowledged")
+    for node_id in members:
+        click.echo(f"{node_id:<16} {results.get(node_id, 'never heard from: pushed when heard')}")
+    click.echo(f"zone {name} key gid {gid}: {acked} of {len(members)} poles acknowledged; "
+               "the gateway pushes it to the others when it hears from them")
 
 
 # --- status ----------------------------------------------------------------------
