@@ -72,12 +72,14 @@ class ProtectingNode:
         self.ctx = Context(kid, key, node_end=True)
         self.request_id: object = None
 
-    def protect(self, payload: bytes, mid: int, token: bytes) -> bytes:
-        msg = aiocoap.Message(code=Code.POST, uri=f"coap://gateway/b/{self.node_id}",
-                              payload=payload)
+    def protect(self, payload: bytes, mid: int, token: bytes, path: str = "b",
+                mtype: aiocoap.numbers.types.Type = aiocoap.CON) -> bytes:
+        """A POST of payload to /path, protected as the node sends it (its id
+        left out: the key names it)."""
+        msg = aiocoap.Message(code=Code.POST, uri=f"coap://gateway/{path}", payload=payload)
         msg.direction = aiocoap.message.Direction.OUTGOING
         protected, self.request_id = self.ctx.protect(msg)
-        protected.mtype, protected.mid, protected.token = aiocoap.CON, mid, token
+        protected.mtype, protected.mid, protected.token = mtype, mid, token
         return bytes(protected.encode())
 
     def answered_changed(self, data: bytes) -> bool:
