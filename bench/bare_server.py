@@ -22,10 +22,18 @@ class Bare(resource.Resource, resource.PathCapable):  # type: ignore[misc]
         return aiocoap.Message(code=aiocoap.CHANGED)
 
 
+class BareExact(resource.Resource):  # type: ignore[misc]
+    """/b itself: where a protected report goes (the key names the node)."""
+
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        return aiocoap.Message(code=aiocoap.CHANGED)
+
+
 async def main(port: int, oscore_nodes: int) -> None:
     os.environ["AIOCOAP_REUSE_PORT"] = "0"
     site = resource.Site()
     site.add_resource(["b"], Bare())
+    site.add_resource(["b"], BareExact())
     served = site if not oscore_nodes else OscoreSiteWrapper(site,
                                                              bare_credentials(oscore_nodes))
     # The transport the gateway serves (gateway/config.py), so both are measured alike.

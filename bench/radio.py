@@ -10,6 +10,7 @@ from firmware.net import secure
 from firmware.net.uplink import Uplink
 from firmware.oscore.sequence import SenderSequence
 from firmware.proto import coap
+from firmware.waste.outbox import MemStore
 from sim.hal import AesEcb
 
 FRAME_TARGET = 40  # bytes: a protected bin report in one small LoRa frame
@@ -23,16 +24,6 @@ class _Clock:
         return 0
 
 
-class _Store:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def load(self) -> bytes:
-        return self.data
-
-    def save(self, data: bytes) -> None:
-        self.data = bytes(data)
-
 
 class _Hal:
     clock = _Clock()
@@ -43,8 +34,8 @@ class _Hal:
     def aes(self, key: bytes) -> AesEcb:
         return AesEcb(key)
 
-    def flash_store(self, name: str) -> _Store:
-        return _Store()
+    def flash_store(self, name: str) -> MemStore:
+        return MemStore()
 
 
 class _Keys:
@@ -59,7 +50,7 @@ def protected_frame(report: bytes, kid: str, sequence: int = TYPICAL_SEQUENCE) -
     hal = _Hal()
     uplink = Uplink("B0001", hal)
     ep = uplink.oscore = secure.endpoint(_Keys(kid), hal)
-    ep.sequence = SenderSequence(_Store())
+    ep.sequence = SenderSequence(MemStore())
     ep.sequence.next = ep.sequence.limit = sequence
     return bytes(coap.encode(uplink._request(coap.CON, "b", report)[0]))
 

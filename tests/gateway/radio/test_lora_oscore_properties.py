@@ -23,6 +23,7 @@ from firmware.oscore.context import Context
 from firmware.oscore.message import Endpoint
 from firmware.oscore.sequence import SenderSequence
 from firmware.proto import coap
+from firmware.waste.outbox import MemStore
 from gateway.radio.downlink import Downlink
 from gateway.radio.lora import LoraLink
 from gateway.security.contexts import ContextState, NodeContext, NodeCredentials
@@ -31,16 +32,6 @@ from sim.hal import AesEcb
 KEY = bytes(range(16))
 KID = b"\x07"
 
-
-class Store:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def load(self) -> bytes:
-        return self.data
-
-    def save(self, data: bytes) -> None:
-        self.data = bytes(data)
 
 
 class Reports(resource.Resource, resource.PathCapable):  # type: ignore[misc]
@@ -99,7 +90,7 @@ def test_what_is_not_the_nodes_own_is_neither_rendered_nor_answered(
     assert link.counts["failed"] == 0  # each was handled, none escaped
 
 
-def node_frame(mid: int, seq_store: Store) -> tuple[bytes, object, Endpoint]:
+def node_frame(mid: int, seq_store: MemStore) -> tuple[bytes, object, Endpoint]:
     node = Endpoint(Context(AesEcb, KEY, None, KID, b""), SenderSequence(seq_store))
     msg = coap.Message(coap.CON, coap.POST, mid, b"",
                        [(coap.OPT_URI_PATH, b"b"), (coap.OPT_URI_PATH, b"B0001")], bytes(12))
@@ -111,7 +102,7 @@ def node_frame(mid: int, seq_store: Store) -> tuple[bytes, object, Endpoint]:
 @given(st.integers(0, 0xFFFF), st.integers(1, 3))
 def test_the_nodes_own_frame_is_rendered_once_and_answered_protected(
         mid: int, copies: int) -> None:
-    frame, request, node = node_frame(mid, Store())
+    frame, request, node = node_frame(mid, MemStore())
     reports, downlink, _ = asyncio.run(heard([frame] * copies))
     assert reports.seen == [(("B0001",), "B0001")]
     assert downlink.waiting() == copies  # the same answer for each retransmission
