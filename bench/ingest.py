@@ -164,10 +164,13 @@ def bare_server(oscore_nodes: int = 0) -> Iterator[tuple[int, int]]:
 @contextmanager
 def gateway(tmp: Path, protected: bool) -> Iterator[Target]:
     """A gateway with CLIENTS bin nodes registered; protected: each with a
-    key, and OSCORE required (the default); else nodes without keys, which
-    only "optional" takes."""
+    key, and OSCORE required."""
     port = free_udp_port()
-    extra = ["--oscore", "required" if protected else "optional"]
+    extra: list[str] = []
+    if protected:
+        cfg = tmp / "oscore.toml"
+        cfg.write_text('[gateway]\noscore = "required"\n')
+        extra = ["--config", str(cfg)]
     db = tmp / ("p.sqlite" if protected else "g.sqlite")
     gw = start_gateway(db, port, *extra)
     try:

@@ -61,11 +61,10 @@ class GatewayConfig:
     # Messages kept for the broker while it is away; beyond, new ones are
     # dropped, counted and logged.
     mqtt_queue_max: int = 10000
-    # OSCORE on the nodes' requests: "required" answers an unprotected
-    # report 4.01 and stores nothing of it. "optional" also takes unprotected
-    # reports from nodes that have no key yet (while a district's nodes are
-    # moved over); a node with a key is never taken unprotected.
-    oscore: str = "required"
+    # OSCORE on the nodes' requests: "optional" accepts protected and
+    # unprotected reports alike (while nodes are moved over), "required"
+    # answers an unprotected report 4.01 and stores nothing of it.
+    oscore: str = "optional"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -96,15 +96,9 @@ def _laptop_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
-def launch_gateway(tmp_path: Path, *extra: str, virtual_time: bool = True,
-                   oscore: str | None = "optional") -> RunningGateway:
-    """A gateway on a free port. oscore: "optional" (most tests send plain
-    reports from nodes without keys, readable byte by byte), "required", or
-    None for the gateway's default or a --config file's setting."""
+def launch_gateway(tmp_path: Path, *extra: str, virtual_time: bool = True) -> RunningGateway:
     port = free_udp_port()
     db = tmp_path / "gateway.sqlite"
-    if oscore is not None:
-        extra = (*extra, "--oscore", oscore)
     return RunningGateway(port, db, start_gateway(db, port, *extra, virtual_time=virtual_time))
 
 
