@@ -38,6 +38,7 @@ from gateway.storage.store import Store
 from gateway.storage.zone_keys import ZoneKeyRow
 from sim.district import node_key
 from sim.engine import Engine
+from sim.gateway_process import gateway_log_path
 from sim.hal import SimHal
 
 UP = codec.PRESENCE_SOURCE_RADAR | codec.PRESENCE_DIR_UP
@@ -64,11 +65,19 @@ def test_one_protected_frame_per_zone_and_a_plain_one_for_poles_without_keys(
     nodes = [pole("W", 30, 0, "a", 1, node_key("W")), pole("A1", 60, 0, "a", 2, node_key("A1")),
              pole("B1", 90, 0, "b", 3, node_key("B1")), pole("U1", 120, 0, "a", 4)]
     register_keyed(gateway, *nodes)
+    # The zones first, then the street: the light wave the gateway builds
+    # once the street is there knows both zones (built before zone b, it
+    # would leave B1 out of a walker's wave).
+    for zone in ("a", "b"):
+        ok(lights_cli(gateway.db, "zone", "set", zone, "--hours", "always", "--who", "t"))
     streets = tmp_path / "s.geojson"
     streets.write_text(geojson([("Gatan", [(0.0, 0.0), (200.0, 0.0)])]))
     ok(lights_cli(gateway.db, "streets", "import", str(streets)))
-    for zone in ("a", "b"):
-        ok(lights_cli(gateway.db, "zone", "set", zone, "--hours", "always", "--who", "t"))
+    log = gateway_log_path(gateway.db)
+    deadline = time.monotonic() + 10
+    while "light wave: 4 poles" not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, "the gateway built no light wave"
+        time.sleep(0.05)
     walker, a1, b1, u1 = (FakeLight("W", gateway), Sniffer("A1", gateway),
                           Sniffer("B1", gateway), FakeLight("U1", gateway))
     try:
