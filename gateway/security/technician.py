@@ -123,17 +123,24 @@ class LaptopContext(oscore.CanProtect, oscore.CanUnprotect,  # type: ignore[misc
             self._persist(self.sequence_number_persisted)
 
 
-def _write_state(path: Path, next_to_send: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".technician-")
+def write_json_atomically(path: Path, value: object, indent: int | None = None) -> None:
+    """value as JSON in a new owner-only file (mkstemp's mode) renamed over
+    path once it is on disk: a crash leaves the old file or the new, never half
+    of one. The laptop's sequence state and its pending registrations."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump({"next_to_send": next_to_send}, f)
+            json.dump(value, f, indent=indent)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_state(path: Path, next_to_send: int) -> None:
+    write_json_atomically(path, {"next_to_send": next_to_send})
 
 
 def _read_state(path: Path, credential: TechnicianCredential) -> int:

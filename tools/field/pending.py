@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from gateway.coap.client import NodeExists, RegistryError, parse_hostport, register_nodes
 from gateway.records import Node, RegistrationError
-from gateway.security.technician import TechnicianCredential
+from gateway.security.technician import TechnicianCredential, write_json_atomically
 from tools.field.errors import FieldError
 
 ENV = "KVARTER_PENDING"
@@ -74,16 +73,7 @@ def store(path: Path, entries: list[Pending]) -> None:
     if not entries:
         path.unlink(missing_ok=True)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pending-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"registrations": [p.to_dict() for p in entries]}, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomically(path, {"registrations": [p.to_dict() for p in entries]}, indent=1)
 
 
 def save(path: Path, node: Node, gateway: str, replace: bool, old_key: str | None = None,
