@@ -7,12 +7,15 @@ from __future__ import annotations
 from gateway.storage.lighting import LightingTables, LightRow
 from gateway.storage.nodes import NodeTable
 from gateway.storage.reports import UNCLOCKED_DUPLICATE_S, ReportTable
+from gateway.storage.screens import ScreenQueries
 from gateway.storage.security import SecurityTable
 from gateway.storage.summary import Summary, SummaryQuery
+from gateway.storage.users import UserTable
 from gateway.storage.visits import VisitTable
 
 __all__ = ["LightRow", "Store", "Summary", "UNCLOCKED_DUPLICATE_S"]
 
 
-class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, SummaryQuery):
+class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, SummaryQuery,
+            UserTable, ScreenQueries):
     """Opened with the path of its SQLite file; a context manager that closes it."""
