@@ -64,14 +64,16 @@ class AccountError(ValueError):
     """An account setting that cannot be used; the message says what to do."""
 
 
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
-_CREW = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,39}$"
+CREW_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$"
+_USERNAME = re.compile(USERNAME_PATTERN.rstrip("$"))
+_CREW = re.compile(CREW_PATTERN.rstrip("$"))
 PASSWORD_MIN = 10
 PASSWORD_MAX = 1024  # argon2 takes any length; a bound keeps a request cheap
 
 
 def check_username(name: object) -> str:
-    if not isinstance(name, str) or not _USERNAME.match(name):
+    if not isinstance(name, str) or not _USERNAME.fullmatch(name):
         raise AccountError(f"user name {name!r} must be 1-40 characters of a-z 0-9 . _ -, "
                            "starting with a letter or digit")
     return name
@@ -83,7 +85,7 @@ def check_role(role: object, crew: object) -> tuple[str, str | None]:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if role == "crew":
-        if not isinstance(crew, str) or not _CREW.match(crew):
+        if not isinstance(crew, str) or not _CREW.fullmatch(crew):
             raise AccountError("a crew account needs its crew (the truck's name, 1-40 "
                                "characters of letters, digits, space . _ -): give --crew")
         return role, crew

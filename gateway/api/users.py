@@ -7,12 +7,14 @@ import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.accounts import (
+    CREW_PATTERN,
     PASSWORD_MAX,
     PASSWORD_MIN,
     TOKEN_PREFIX,
+    USERNAME_PATTERN,
     AccountError,
     Permission,
     check_password,
@@ -44,11 +46,24 @@ class User(BaseModel):
     password_changed_at: float = Field(description="unix time (UTC)")
 
 
-class NewUser(BaseModel):
-    username: str = Field(min_length=1, max_length=40)
-    role: Role
-    crew: str | None = Field(None, max_length=40, description="a crew account's crew")
+class NewStaff(BaseModel):
+    """Any account but a crew's: it has no crew."""
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(pattern=USERNAME_PATTERN)
+    role: Literal["admin", "operator", "planner", "technician"]
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+
+class NewCrew(BaseModel):
+    """A crew's account, bound to its crew (the truck whose routes it sees)."""
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(pattern=USERNAME_PATTERN)
+    role: Literal["crew"]
+    crew: str = Field(pattern=CREW_PATTERN)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+
+NewUser = Annotated[NewStaff | NewCrew, Field(discriminator="role")]
 
 
 class UserChange(BaseModel):
@@ -144,7 +159,7 @@ def add_user(body: NewUser, who: Principal = ADMIN,
              ctx: ApiContext = Depends(context)) -> User:
     try:
         name = check_username(body.username)
-        role, crew = check_role(body.role, body.crew)
+        role, crew = check_role(body.role, getattr(body, "crew", None))
         password = check_password(body.password)
     except AccountError as e:
         raise Problem(422, str(e)) from None

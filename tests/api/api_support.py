@@ -4,6 +4,7 @@ through the API itself."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import httpx
 from conftest import RunningGateway
+
+from firmware.proto import coap
 
 ROLES = ("admin", "operator", "planner", "crew", "technician")
 PASSWORD = "a long enough password"
@@ -31,11 +34,12 @@ def add_first_admin(db: Path, name: str = "admin") -> None:
 def login(gw: RunningGateway, username: str, password: str = PASSWORD) -> httpx.Client:
     """A client holding a browser session: the cookie, and the CSRF token in
     its headers (as the web app sends it)."""
-    client = httpx.Client(base_url=gw.http_url, timeout=30)
-    r = client.post("/api/v1/session", json={"username": username, "password": password})
+    r = httpx.post(f"{gw.http_url}/api/v1/session",
+                   json={"username": username, "password": password}, timeout=30)
     assert r.status_code == 200, r.text
-    client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return client
+    return httpx.Client(base_url=gw.http_url, timeout=30,
+                        cookies={"kvarter_session": r.cookies["kvarter_session"]},
+                        headers={"X-CSRF-Token": r.json()["csrf_token"]})
 
 
 def token_client(gw: RunningGateway, session: httpx.Client, name: str = "test") -> httpx.Client:
@@ -88,3 +92,25 @@ def assert_problem(r: httpx.Response, status: int) -> str:
     assert isinstance(detail, str) and detail and "\n" not in detail, detail
     assert "Traceback" not in detail
     return str(detail)
+
+
+def post_report(gw: RunningGateway, kind: bytes, node_id: str, payload: bytes,
+                mid: int = 1) -> str:
+    """A node's report as a confirmable CoAP POST from a fresh socket,
+    retransmitted until answered; the response code (2.04: stored)."""
+    msg = coap.Message(coap.CON, coap.POST, mid, b"\x42",
+                       [(coap.OPT_URI_PATH, kind), (coap.OPT_URI_PATH, node_id.encode())],
+                       payload)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(gw.addr)
+        sock.settimeout(1.0)
+        for _ in range(coap.MAX_RETRANSMIT + 1):
+            sock.send(coap.encode(msg))
+            try:
+                while True:
+                    reply = coap.decode(sock.recv(65536))
+                    if reply.mid == mid:
+                        return str(coap.code_str(reply.code))
+            except TimeoutError:
+                continue
+    raise AssertionError("the gateway does not answer")
