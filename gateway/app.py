@@ -76,6 +76,9 @@ class Gateway:
         # gateway on the same port silently take half of the traffic. One
         # gateway per port: a second one must fail to start.
         os.environ["AIOCOAP_REUSE_PORT"] = "0"
+        if self.api is not None:
+            # Its port and certificate are checked before anything starts.
+            await self.api.prepare()
         self.writer.start()
         if self.config.mqtt_host:
             # Wired after construction: the pipeline publishes through

@@ -64,20 +64,23 @@ class ApiServer:
         self._store: Store | None = None
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
 
     def record(self, record: Record) -> None:
         """A report the pipeline has stored: to the live streams."""
         self.events.record(record)
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
+        """Bind the port and load the certificate: what can fail for a
+        setting fails here, before the rest of the gateway starts."""
         c = self.config
-        sock = _bind(c.http_host, c.http_port)
+        self._sock = _bind(c.http_host, c.http_port)
+        tls = c.http_tls_cert is not None
         try:
             # Its own connection: the API's reads do not wait for the
             # writer's lock, and WAL lets them run beside its commits.
             self._store = await asyncio.to_thread(Store, c.db_path)
             ctx = ApiContext(store=self._store, district=c.district, events=self.events)
-            tls = c.http_tls_cert is not None
             config = uvicorn.Config(
                 create_app(ctx), lifespan="off", log_config=None, access_log=False,
                 server_header=False, proxy_headers=c.http_behind_proxy,
@@ -93,20 +96,28 @@ class ApiServer:
                     f"{c.http_tls_key}: {getattr(e, 'strerror', None) or e}; give a PEM "
                     "certificate and its unencrypted key") from None
             self._server = _Server(config)
-            self._task = asyncio.create_task(self._server.serve(sockets=[sock]),
-                                             name="http-api")
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def start(self) -> None:
+        """Serve, on the socket prepare() bound."""
+        assert self._server is not None and self._sock is not None, "prepare() first"
+        sock = self._sock
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http-api")
+        try:
             while not self._server.started:
                 if self._task.done():
                     self._task.result()
                     raise GatewayStartError("the HTTP API stopped as it started; see the log")
                 await asyncio.sleep(0.01)
         except BaseException:
-            sock.close()
             await self.stop()
             raise
         self.port = int(sock.getsockname()[1])
+        c = self.config
         log.info("HTTP API on %s://%s:%d/api/v1 (spec at /api/openapi.json)",
-                 "https" if tls else "http", c.http_host, self.port)
+                 "https" if c.http_tls_cert is not None else "http", c.http_host, self.port)
 
     async def stop(self) -> None:
         self.events.close()  # live streams end, so their connections close
@@ -117,6 +128,9 @@ class ApiServer:
             except Exception as e:  # stopping goes on whatever the server did
                 log.error("HTTP API stopped with an error: %s", e)
         self._server = self._task = None
+        if self._sock is not None:
+            self._sock.close()  # uvicorn closed it if it served; this is for the other case
+            self._sock = None
         if self._store is not None:
             await asyncio.to_thread(self._store.close)
             self._store = None
