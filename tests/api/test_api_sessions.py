@@ -158,3 +158,13 @@ def test_user_names_compare_without_case_and_bad_accounts_are_refused(
         r = admin.post("/api/v1/users", json={"username": "p4", "role": "king",
                                               "password": PASSWORD})
         assert "role" in assert_problem(r, 422)
+
+
+def test_the_login_takes_json_only_so_another_sites_form_cannot_log_in(
+        gw: RunningGateway) -> None:
+    body = '{"username": "olle", "password": "' + PASSWORD + '"}'
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        r = httpx.post(f"{gw.http_url}/api/v1/session", content=body.encode(),
+                       headers={"content-type": kind})
+        assert_problem(r, 422)
+        assert "set-cookie" not in r.headers
