@@ -6,6 +6,7 @@ checks every route against it and `kvarter users` names its roles."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -103,9 +104,15 @@ def check_password(password: object) -> str:
 # argon2id with the library's defaults (RFC 9106's second recommended
 # parameter set, 64 MiB): slow to guess at, fast enough for a login.
 _hasher = PasswordHasher()
-# Verified when the user name is unknown, so that an unknown name costs the
-# same time as a wrong password and does not tell which names exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the user name is unknown, so that an unknown name costs
+    the same time as a wrong password and does not tell which names exist.
+    Made at first use: a hash takes a noticeable moment, which commands that
+    never log anyone in should not pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -114,7 +121,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -17,6 +17,7 @@ from api_support import Accounts, assert_problem, make_accounts, post_report
 from conftest import RunningGateway, launch_gateway
 
 from firmware import codec
+from firmware.lighting import payload as light_codec
 from gateway.records import Node
 
 T0 = 1790000000
@@ -37,20 +38,22 @@ def presence(seq: int, t: int, count: int) -> bytes:
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
     gw = launch_gateway(tmp_path_factory.mktemp("data"))
-    gw.register(*BINS, *POLES)
-    for seq, fill in enumerate((10.0, 20.0, 35.5), start=1):
-        assert post_report(gw, b"b", "B0001", bin_report(seq, fill)) == "2.04"
-    assert post_report(gw, b"b", "B0002", bin_report(1, 50.0, codec.BIN_FLAG_FIRE)) == "2.04"
-    assert post_report(gw, b"b", "B0003", bin_report(1, 5.0, battery_mv=3100)) == "2.04"
-    # Two intervals of an hour in the harbour zone, one in the default zone.
-    for seq, (node, t, n) in enumerate([("L0001", T0 + 10, 2), ("L0001", T0 + 20, 1),
-                                        ("L0001", T0 + 3700, 4), ("L0002", T0 + 30, 3)],
-                                       start=1):
-        assert post_report(gw, b"p", node, presence(seq, t, n)) in ("2.04", "2.01"), node
-    acc = make_accounts(gw)
-    yield acc
-    acc.close()
-    gw.stop()
+    try:
+        gw.register(*BINS, *POLES)
+        for seq, fill in enumerate((10.0, 20.0, 35.5), start=1):
+            assert post_report(gw, b"b", "B0001", bin_report(seq, fill)) == "2.04"
+        assert post_report(gw, b"b", "B0002", bin_report(1, 50.0, codec.BIN_FLAG_FIRE)) == "2.04"
+        assert post_report(gw, b"b", "B0003", bin_report(1, 5.0, battery_mv=3100)) == "2.04"
+        # Two intervals of an hour in the harbour zone, one in the default zone.
+        for seq, (node, t, n) in enumerate([("L0001", T0 + 10, 2), ("L0001", T0 + 20, 1),
+                                            ("L0001", T0 + 3700, 4), ("L0002", T0 + 30, 3)],
+                                           start=1):
+            assert post_report(gw, b"p", node, presence(seq, t, n)) in ("2.04", "2.01"), node
+        acc = make_accounts(gw)
+        yield acc
+        acc.close()
+    finally:
+        gw.stop()
 
 
 def test_nodes_come_page_by_page_with_their_health(district: Accounts) -> None:
@@ -175,3 +178,32 @@ def test_every_error_is_a_problem_with_one_line(district: Accounts) -> None:
     assert "missing" in detail and "more problem" in detail
     assert_problem(admin.post("/api/v1/users", json={"username": "admin", "role": "admin",
                                                      "password": "a long password"}), 409)
+
+
+def test_each_role_hears_only_the_events_it_may_read(district: Accounts) -> None:
+    gw: RunningGateway = district.gw
+    streams = {}
+    for role in ("operator", "planner"):
+        got: queue.Queue[tuple[str, dict[str, object]]] = queue.Queue()
+        ready = threading.Event()
+        client = httpx.Client(base_url=gw.http_url,
+                              headers=dict(district.tokens[role].headers))
+        thread = threading.Thread(target=_listen, args=(client, got, ready), daemon=True)
+        thread.start()
+        assert ready.wait(30)
+        streams[role] = (client, thread, got)
+    try:
+        # A bin report first, then a pole's status: the operator's first event
+        # is the light's, the planner's the bin's.
+        t = int(time.time()) - 60
+        assert post_report(gw, b"b", "B0006", bin_report(1, 40.0, t=t)) == "2.04"
+        status = light_codec.encode_status(light_codec.Status(1, t, 70, 1234))
+        assert post_report(gw, b"s", "L0001", status) == "2.04"
+        kind, data = streams["operator"][2].get(timeout=30)
+        assert (kind, data["node_id"], data["level_pct"]) == ("light-state", "L0001", 70)
+        kind, data = streams["planner"][2].get(timeout=30)
+        assert (kind, data["node_id"]) == ("bin-report", "B0006")
+    finally:
+        for client, thread, _ in streams.values():
+            client.close()
+            thread.join(30)

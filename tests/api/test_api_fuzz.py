@@ -28,13 +28,15 @@ EXAMPLES = 20
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     gw = launch_gateway(tmp_path_factory.mktemp("fuzz"))
-    gw.register(Node("B0001", "bin", 59.33, 18.06, "240L"),
-                Node("L0001", "light", 59.33, 18.07, "harbour"))
-    proc = kvarter("users", "add", ADMIN, "--role", "admin", "--db", str(gw.db),
-                   "--password-stdin", stdin=PASSWORD + "\n")
-    assert proc.returncode == 0, proc.stderr
-    yield gw
-    gw.stop()
+    try:
+        gw.register(Node("B0001", "bin", 59.33, 18.06, "240L"),
+                    Node("L0001", "light", 59.33, 18.07, "harbour"))
+        proc = kvarter("users", "add", ADMIN, "--role", "admin", "--db", str(gw.db),
+                       "--password-stdin", stdin=PASSWORD + "\n")
+        assert proc.returncode == 0, proc.stderr
+        yield gw
+    finally:
+        gw.stop()
 
 
 @pytest.fixture(scope="module")

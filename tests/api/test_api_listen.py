@@ -97,10 +97,14 @@ def test_https_with_a_configured_certificate_and_a_secure_cookie(tmp_path: Path)
 
 
 def test_forwarded_headers_count_only_behind_a_configured_proxy(tmp_path: Path) -> None:
-    plain = launch_gateway(tmp_path / "plain")
     cfg = tmp_path / "proxy.toml"
     cfg.write_text("[gateway]\nhttp_behind_proxy = true\n")
     proxied = launch_gateway(tmp_path / "proxied", "--config", str(cfg))
+    try:
+        plain = launch_gateway(tmp_path / "plain")
+    except BaseException:
+        proxied.stop()
+        raise
     forged = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
     try:
         for gw in (plain, proxied):

@@ -60,12 +60,14 @@ PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session")]
 @pytest.fixture(scope="module")
 def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
     gw = launch_gateway(tmp_path_factory.mktemp("roles"))
-    gw.register(Node("B0001", "bin", 59.33, 18.06, "240L"),
-                Node("L0001", "light", 59.33, 18.07, "street-1"))
-    acc = make_accounts(gw)
-    yield acc
-    acc.close()
-    gw.stop()
+    try:
+        gw.register(Node("B0001", "bin", 59.33, 18.06, "240L"),
+                    Node("L0001", "light", 59.33, 18.07, "street-1"))
+        acc = make_accounts(gw)
+        yield acc
+        acc.close()
+    finally:
+        gw.stop()
 
 
 def call(client: httpx.Client, method: str, path: str, body: Any) -> httpx.Response:

@@ -17,14 +17,17 @@ from conftest import RunningGateway, launch_gateway
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     gateway = launch_gateway(tmp_path_factory.mktemp("sessions"))
-    add_first_admin(gateway.db)
-    with closing(login(gateway, "admin")) as admin:
-        for name, role in (("olle", "operator"), ("petra", "planner"), ("tove", "technician")):
-            r = admin.post("/api/v1/users", json={"username": name, "role": role,
-                                                  "password": PASSWORD})
-            assert r.status_code == 201, r.text
-    yield gateway
-    gateway.stop()
+    try:
+        add_first_admin(gateway.db)
+        with closing(login(gateway, "admin")) as admin:
+            for name, role in (("olle", "operator"), ("petra", "planner"),
+                               ("tove", "technician")):
+                r = admin.post("/api/v1/users", json={"username": name, "role": role,
+                                                      "password": PASSWORD})
+                assert r.status_code == 201, r.text
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 def test_the_session_cookie_is_httponly_and_samesite_strict(gw: RunningGateway) -> None:

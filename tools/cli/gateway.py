@@ -12,7 +12,6 @@ import click
 
 from firmware import codec
 from gateway import logs as gateway_logs
-from gateway.app import serve
 from gateway.config import GatewayStartError
 from gateway.storage.migrations import SchemaError
 from gateway.storage.summary import format_summary
@@ -48,6 +47,10 @@ def gateway() -> None:
               help="Serve the HTTP API (default: on).")
 def run(config: Path | None, **overrides: object) -> None:
     """Serve nodes over CoAP, and people over HTTP, until Ctrl-C or SIGTERM."""
+    # Imported here: the running gateway brings the web framework, which
+    # every other command can do without (seconds at each start).
+    from gateway.app import serve
+
     cfg = load_config(config, **overrides)
     _resolves(cfg.bind_host, cfg.port, "--host")
     if cfg.mqtt_host:
