@@ -30,7 +30,7 @@ from firmware import codec
 from firmware.proto import coap
 from gateway.coap.client import register_nodes
 from gateway.records import Node
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway, technician_for
 
 CLIENTS = 64  # nodes sending at once, each with one request in flight
 SECONDS = 8.0
@@ -171,12 +171,14 @@ def gateway(tmp: Path, protected: bool) -> Iterator[Target]:
         cfg = tmp / "oscore.toml"
         cfg.write_text('[gateway]\noscore = "required"\n')
         extra = ["--config", str(cfg)]
-    gw = start_gateway(tmp / ("p.sqlite" if protected else "g.sqlite"), port, *extra)
+    db = tmp / ("p.sqlite" if protected else "g.sqlite")
+    gw = start_gateway(db, port, *extra)
     try:
         kids: dict[str, str] = {}
         nodes = [Node(f"N{i}", "bin", 60.0, 17.0,
                       key=node_key(i).hex() if protected else None) for i in range(CLIENTS)]
-        asyncio.run(register_nodes("127.0.0.1", port, nodes, kids=kids))
+        asyncio.run(register_nodes("127.0.0.1", port, nodes, kids=kids,
+                                   technician=technician_for(db)))
         if not protected:
             yield Target(port, gw.pid)
         else:

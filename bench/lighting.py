@@ -23,7 +23,7 @@ from firmware.proto import coap
 from gateway.coap.client import register_nodes
 from gateway.records import Node
 from sim.district import offset
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway, technician_for
 from sim.lighting import NightSimulation
 from sim.night_scene import build
 
@@ -72,7 +72,8 @@ def gateway_latency() -> list[str]:
         gw = start_gateway(db, port)
         socks: dict[str, socket.socket] = {}
         try:
-            asyncio.run(register_nodes("127.0.0.1", port, nodes))
+            asyncio.run(register_nodes("127.0.0.1", port, nodes,
+                                       technician=technician_for(db)))
             (Path(tmp) / "streets.geojson").write_text(streets)
             for args in (["streets", "import", str(Path(tmp) / "streets.geojson")],
                          # Lit whatever the time of day the benchmark runs at.

@@ -94,8 +94,8 @@ class Gateway:
         # aiocoap's OSCORE unprotects what comes with a context of a known
         # kid and hands the resources the plain request, marked with the
         # node's context; what the resources accept unprotected is theirs to
-        # decide. Over LoRa the plain site still answers (the radio path does
-        # not render through the wrapper yet).
+        # decide. The radio path (gateway/radio/lora.py) does the same with
+        # the same credentials.
         site = CheckedOscoreSite(self._site, self.keyring.credentials)
         self.context = await aiocoap.Context.create_server_context(
             site, bind=(self.config.bind_host, self.config.port),
@@ -115,7 +115,10 @@ class Gateway:
 
     async def _start_radio(self, path: str, baud: int) -> None:
         self.downlink = Downlink()
-        self.lora = LoraLink(self._site, self.registry.nodes, self.downlink)
+        # The same contexts as the UDP site's OSCORE: one replay window and
+        # one Echo recovery per node, whichever way its frames come.
+        self.lora = LoraLink(self._site, self.registry.nodes, self.downlink,
+                             self.keyring.credentials)
         # Wired after construction, once the radio is there: lighting sends
         # commands for poles heard over LoRa on the air, and the downlink
         # scheduler hands its frames to the serial line.

@@ -4,6 +4,8 @@ node's secret key, learnt when a technician provisions it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -129,3 +131,12 @@ class StatusRecord:
 
 
 Record = BinRecord | PresenceRecord | StatusRecord
+
+
+def replace_proof(old_key: str, node_id: str, new_key: str | None) -> str:
+    """What a registration over an existing node shows to prove that whoever
+    sends it has that node's key: HMAC-SHA256 under the old key (hex, as in
+    config.json) over the node's id and the key that replaces it, so that a
+    proof is good for this one replacement only. Hex, 64 digits."""
+    message = b"kvarter replace\x00" + node_id.encode() + b"\x00" + (new_key or "").encode()
+    return hmac.new(bytes.fromhex(old_key), message, hashlib.sha256).hexdigest()

@@ -1,16 +1,20 @@
 """The nodes the gateway knows: in memory, for every uplink's check, and in
 the database for good. A registration comes from a technician's tool or the
-simulator (PUT /nodes/<id>); only-if-new registrations never take over the id
-(and history) of another node."""
+simulator (PUT /nodes/<id>), always under an authenticated technician's
+credential; only-if-new registrations never take over the id (and history) of
+another node, and a registration over a node the gateway has needs proof of
+that node's key or an override, which is logged with who used it."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import itertools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from gateway.records import Node, RegistrationError
+from gateway.records import Node, RegistrationError, replace_proof
 from gateway.storage.store import Store
 
 log = logging.getLogger("gateway")
@@ -22,6 +26,20 @@ class AlreadyRegistered(RegistrationError):
 
 class RegistryFull(RegistrationError):
     """The gateway already has its maximum of nodes (max_nodes)."""
+
+
+class ReplaceRefused(RegistrationError):
+    """A registration over a node the gateway has, without proof of that
+    node's key and without an override."""
+
+
+@dataclass(frozen=True)
+class Authority:
+    """Who sends a registration, and what they show for replacing a node the
+    gateway has: proof from its key (replace_proof), or an override."""
+    technician: str
+    proof: str | None = None
+    override: bool = False
 
 
 # The most nodes a gateway takes unless configured otherwise (max_nodes).
@@ -43,17 +61,44 @@ class NodeRegistry:
         # the database.
         self._lock = asyncio.Lock()
 
+    async def _may_replace(self, node: Node, by: Authority) -> None:
+        old_key = await asyncio.to_thread(self.store.node_key, node.node_id)
+        if old_key is not None and by.proof is not None and hmac.compare_digest(
+                by.proof, replace_proof(old_key, node.node_id, node.key)):
+            log.info("technician %r replaces node %r, with proof of its key",
+                     by.technician, node.node_id)
+            return
+        if by.override:
+            log.warning("technician %r replaces node %r by OVERRIDE, without its key",
+                        by.technician, node.node_id)
+            return
+        if by.proof is not None:
+            log.warning("technician %r: replacing node %r refused, wrong proof of its key",
+                        by.technician, node.node_id)
+            raise ReplaceRefused(
+                f"node {node.node_id}: the proof does not match the key the gateway has; "
+                "replace it with the operator's override (--override, logged)")
+        raise ReplaceRefused(
+            f"node {node.node_id} is registered: replacing it needs proof from its key "
+            "(provision with the old node at hand) or the operator's override "
+            "(--override, logged)")
+
     def page(self, offset: int, limit: int) -> list[bytes]:
         """The JSON of up to limit nodes from offset, in registration order
         (a new node comes last, so pages already read stay as they were)."""
         return list(itertools.islice(self.json.values(), offset, offset + limit))
 
-    async def register(self, node: Node, only_new: bool = False) -> bool:
+    async def register(self, node: Node, only_new: bool = False,
+                       by: Authority | None = None) -> bool:
         """Add or update a node; True when it is new. Raises RegistrationError
-        (AlreadyRegistered with only_new and a known id) and changes nothing."""
+        (AlreadyRegistered with only_new and a known id, ReplaceRefused for a
+        known id without proof or override) and changes nothing. by: who
+        sends it (None only for the gateway's own callers)."""
         async with self._lock:
             if only_new and node.node_id in self.nodes:
                 raise AlreadyRegistered(f"node {node.node_id} is already registered")
+            if node.node_id in self.nodes and by is not None:
+                await self._may_replace(node, by)
             if node.node_id not in self.nodes and len(self.nodes) >= self.max_nodes:
                 raise RegistryFull(
                     f"the gateway already has its maximum of {self.max_nodes} nodes "
@@ -62,6 +107,7 @@ class NodeRegistry:
             self.nodes[stored.node_id] = stored
             self.json[stored.node_id] = stored.to_json()
         self.on_change(stored)  # without its key, as every copy the gateway keeps in memory
-        log.info("%s node %r (%s%s)", "registered" if created else "updated", stored.node_id,
-                 stored.role, f", addr {stored.addr}" if stored.addr is not None else "")
+        log.info("%s node %r (%s%s)%s", "registered" if created else "updated", stored.node_id,
+                 stored.role, f", addr {stored.addr}" if stored.addr is not None else "",
+                 f" by technician {by.technician!r}" if by is not None else "")
         return created

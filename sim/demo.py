@@ -9,7 +9,7 @@ from pathlib import Path
 from gateway.storage.store import Store
 from gateway.storage.summary import format_summary
 from sim.district_day import format_outcome, run_district
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import free_udp_port, start_gateway, stop_gateway, technician_for
 
 
 def run_demo(data_dir: Path, bins: int, lights: int, hours: float) -> str:
@@ -20,7 +20,8 @@ def run_demo(data_dir: Path, bins: int, lights: int, hours: float) -> str:
     port = free_udp_port()
     gateway = start_gateway(db, port)
     try:
-        outcome = run_district(("127.0.0.1", port), bins, lights, hours, seed=1)
+        outcome = run_district(("127.0.0.1", port), bins, lights, hours, seed=1,
+                               technician=technician_for(db))
     finally:
         code = stop_gateway(gateway)
     with Store(db) as store:

@@ -8,18 +8,21 @@ import math
 import time
 
 from gateway.coap.client import register_nodes
+from gateway.security.technician import TechnicianCredential
 from sim.district import build
 from sim.runner import Outcome, Simulation
 
 
 def run_district(gateway: tuple[str, int], bins: int, lights: int, hours: float,
-                 seed: int, report_interval_s: int = 3600) -> Outcome:
+                 seed: int, report_interval_s: int = 3600, *,
+                 technician: TechnicianCredential) -> Outcome:
     district = build(bins, lights, hours, seed=seed)
     # RegistryError when the gateway cannot be reached or refuses a node.
     # Registered with their keys, as provisioning does: the gateway answers
     # each node's kid, and the nodes speak OSCORE.
     kids: dict[str, str] = {}
-    asyncio.run(register_nodes(gateway[0], gateway[1], district.nodes(keyed=True), kids=kids))
+    asyncio.run(register_nodes(gateway[0], gateway[1], district.nodes(keyed=True), kids=kids,
+                               technician=technician))
     # The simulated days are the days just past, starting at midnight UTC, so
     # reports carry real dates and none lies in the future.
     start = (int(time.time()) // 86400 - math.ceil(hours / 24)) * 86400

@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.coap.client import RegistryError, list_nodes
+from gateway.coap.client import ping
+from gateway.security.technician import TechnicianCredential
+from gateway.storage.store import Store
 
 
 def free_udp_port() -> int:
@@ -66,13 +68,24 @@ def start_gateway(db: Path, port: int, *extra: str,
         if proc.poll() is not None:
             lines = log_path.read_text(errors="replace").strip().splitlines()
             raise RuntimeError(f"gateway exited at start: {lines[-1] if lines else 'no log'}")
-        try:
-            asyncio.run(list_nodes("127.0.0.1", port, timeout=1.0, limit=1))
+        if asyncio.run(ping("127.0.0.1", port, timeout=1.0)):
             return proc
-        except RegistryError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("gateway did not answer within 20 s") from None
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("gateway did not answer within 20 s")
+
+
+def technician_for(db: Path, name: str = "simulator") -> TechnicianCredential:
+    """A technician credential for the simulation's own registrations, as
+    `kvarter gateway technician add` makes one, in the gateway's database
+    (made once, then reused); the laptop side's sequence numbers are kept
+    beside the database. Works whether the gateway runs or not."""
+    with Store(db) as store:
+        row = next((t for t in store.technicians() if t.name == name and t.secret), None) \
+            or store.add_technician(name)
+    assert row.secret is not None
+    return TechnicianCredential(row.name, row.kid, bytes.fromhex(row.secret),
+                                state_dir=db.with_name(db.stem + "-technician"))
 
 
 def stop_gateway(proc: subprocess.Popen[bytes]) -> int:

@@ -12,8 +12,12 @@ frame on the air). It stops and waits in real time only while the gateway has
 a confirmable uplink to answer, since the answer goes back on the air at the
 virtual moment it comes.
 
-Faults on demand: the gateway stopped for a while, the radio unplugged, a
-node losing power in the middle of a send, a burst of interference.
+Faults on demand: the gateway stopped for a while (cleanly, or killed: a
+crash), the radio unplugged, a node losing power in the middle of a send, a
+burst of interference.
+
+Nodes given a key and a kid (`keys`, as provisioning writes them into
+config.json) protect every frame with OSCORE, as real ones do.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import selectors
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -57,25 +61,28 @@ INSTALL_MARGIN_DB = 10.0  # as the gateway's data rate keeps
 
 
 class GatewayControl(Protocol):
-    """Stops and starts the real gateway process (the outage fault)."""
+    """Stops and starts the real gateway process (the outage faults)."""
 
     def stop(self) -> None: ...
+
+    def crash(self) -> None: ...
 
     def start(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class Fault:
-    """kind: 'gateway down', 'radio unplugged', 'interference' (for
-    `minutes`), or 'reboot' (`count` bin nodes lose power mid-send), starting
-    `at_h` hours into the run."""
+    """kind: 'gateway down' (a clean stop), 'gateway crash' (killed),
+    'radio unplugged', 'interference' (each for `minutes`), or 'reboot'
+    (`count` bin nodes lose power mid-send), starting `at_h` hours into the
+    run."""
     kind: str
     at_h: float
     minutes: float = 0.0
     count: int = 1
 
 
-FAULT_KINDS = ("gateway down", "radio unplugged", "interference", "reboot")
+FAULT_KINDS = ("gateway down", "gateway crash", "radio unplugged", "interference", "reboot")
 
 
 @dataclass
@@ -256,7 +263,10 @@ class LoraSimulation:
     def __init__(self, district: District, radio_path: Path, hours: float, start_unix: int, *,
                  seed: int = 1, report_interval_s: int = 3600, heartbeat_s: int | None = None,
                  sf: int | None = None, gateway: GatewayControl | None = None,
-                 faults: Sequence[Fault] = (), answer_wait_s: float = ANSWER_WAIT_S) -> None:
+                 faults: Sequence[Fault] = (), answer_wait_s: float = ANSWER_WAIT_S,
+                 keys: Mapping[str, tuple[str, str]] | None = None) -> None:
+        """keys: node id -> (key, kid), both hex, for the nodes that speak
+        OSCORE."""
         for f in faults:
             if f.kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault {f.kind!r}: one of {', '.join(FAULT_KINDS)}")
@@ -268,6 +278,7 @@ class LoraSimulation:
         self.answer_wait_s = answer_wait_s
         self.gateway = gateway
         self.gateway_up = True
+        self.keys = dict(keys or {})
         self.engine = Engine(start_unix)
         self.clock = self.engine.clock
         centre = district.bins[0] if district.bins else district.poles[0]
@@ -296,6 +307,11 @@ class LoraSimulation:
         self._started: float | None = None
 
     # --- building ------------------------------------------------------------
+    def _keyed(self, node_id: str) -> dict[str, object]:
+        """config.json's key and kid, for a node that has them."""
+        kk = self.keys.get(node_id)
+        return {} if kk is None else {"key": kk[0], "kid": kk[1]}
+
     def _bridge_log(self, line: str) -> None:
         self.bridge_lines.append(f"{self.clock.now_ms / 1000:10.1f} {line}")
 
@@ -315,7 +331,8 @@ class LoraSimulation:
              heartbeat_s: int) -> LoraBin:
         radio = self.channel.add_radio(b.node_id, lat=b.lat, lon=b.lon, gain_dbi=BIN_GAIN_DBI)
         cfg = node_config(b.node_id, "bin", self._installed_sf(radio, sf),
-                          measure_interval_s=interval_s, heartbeat_s=heartbeat_s)
+                          measure_interval_s=interval_s, heartbeat_s=heartbeat_s,
+                          **self._keyed(b.node_id))
         hal = SimHal(self.clock, None, seed)
         hal.fill_sensor = UltrasonicModel(b, self.clock, cfg.empty_mm, cfg.full_mm, hal.rng)
         modem = SimModem(self.channel, radio)
@@ -329,7 +346,8 @@ class LoraSimulation:
         radio = self.channel.add_radio(pole.node_id, lat=pole.lat, lon=pole.lon,
                                        gain_dbi=LIGHT_GAIN_DBI)
         sf = self._installed_sf(radio, sf)
-        cfg = node_config(pole.node_id, "light", sf, addr=addr, lat=pole.lat, lon=pole.lon)
+        cfg = node_config(pole.node_id, "light", sf, addr=addr, lat=pole.lat, lon=pole.lon,
+                          **self._keyed(pole.node_id))
         hal = SimHal(self.clock, None, seed)
         led, presence = RecordingLed(self.clock), PresenceInput()
         hal.led, hal.presence = led, presence
@@ -479,9 +497,12 @@ class LoraSimulation:
 
     def _fault(self, f: Fault) -> None:
         end = self.clock.now_ms + int(f.minutes * 60_000)
-        if f.kind == "gateway down":
+        if f.kind in ("gateway down", "gateway crash"):
             if self.gateway is not None:
-                self.gateway.stop()
+                if f.kind == "gateway crash":
+                    self.gateway.crash()
+                else:
+                    self.gateway.stop()
             self.gateway_up = False
             self.engine.at(end, self._gateway_back)
         elif f.kind == "radio unplugged":

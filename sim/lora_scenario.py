@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -17,8 +18,14 @@ from pathlib import Path
 from gateway.coap.client import register_nodes
 from gateway.lighting.zones import Zone
 from gateway.storage.store import Store
-from sim.district import build
-from sim.gateway_process import free_udp_port, gateway_log_path, start_gateway, stop_gateway
+from sim.district import build, node_key
+from sim.gateway_process import (
+    free_udp_port,
+    gateway_log_path,
+    start_gateway,
+    stop_gateway,
+    technician_for,
+)
 from sim.lora_channel import DutyAudit
 from sim.lora_runner import Fault, LoraOutcome, LoraSimulation, Reckoning, reckon
 
@@ -42,6 +49,13 @@ class ManagedGateway:
         if self.proc is not None and self.proc.poll() is None:
             self.exit_codes.append(stop_gateway(self.proc))
 
+    def crash(self) -> None:
+        """Killed without a clean stop: no replay window is written, so
+        every node proves its next request fresh (OSCORE's Echo)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.exit_codes.append(self.proc.wait())
+
 
 @dataclass(frozen=True)
 class ScenarioResult:
@@ -54,7 +68,9 @@ class ScenarioResult:
 
 def run_lora_scenario(work: Path, bins: int, lights: int, hours: float, *,
                       faults: Sequence[Fault] = (), seed: int = 1,
-                      heartbeat_s: int | None = None) -> ScenarioResult:
+                      heartbeat_s: int | None = None, oscore: bool = True) -> ScenarioResult:
+    """oscore: the nodes registered with their keys and given their kids, as
+    provisioning does, so that every frame both ways is protected."""
     work.mkdir(parents=True, exist_ok=True)
     db = work / "gateway.sqlite"
     for suffix in ("", "-wal", "-shm"):
@@ -83,11 +99,18 @@ def run_lora_scenario(work: Path, bins: int, lights: int, hours: float, *,
         finally:
             store.close()
     gateway = ManagedGateway(db, work / "radio")
-    sim = LoraSimulation(district, work / "radio", hours, start, seed=seed, gateway=gateway,
-                         faults=faults, heartbeat_s=heartbeat_s)
     try:
         gateway.start()
-        asyncio.run(register_nodes("127.0.0.1", gateway.port, district.nodes()))
+        kids: dict[str, str] = {}
+        asyncio.run(register_nodes("127.0.0.1", gateway.port, district.nodes(keyed=oscore),
+                                   kids=kids, technician=technician_for(db)))
+        sim = LoraSimulation(district, work / "radio", hours, start, seed=seed,
+                             gateway=gateway, faults=faults, heartbeat_s=heartbeat_s,
+                             keys={n: (node_key(n), kid) for n, kid in kids.items()})
+    except BaseException:
+        gateway.stop()
+        raise
+    try:
         outcome = sim.run()
     finally:
         gateway.stop()
@@ -103,4 +126,5 @@ STANDARD_FAULTS = (
     Fault("reboot", at_h=2.2, count=3),
     Fault("radio unplugged", at_h=3.0, minutes=20),
     Fault("interference", at_h=4.0, minutes=5),
+    Fault("gateway crash", at_h=5.0, minutes=10),
 )

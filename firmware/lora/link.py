@@ -9,6 +9,12 @@ from firmware.proto.payload import DecodeError
 
 FEEDBACK_FORMAT = ">bBHI"
 FEEDBACK_LEN = 8
+# The longest response on air, which the node's timers and the gateway's ACK
+# deadline are reckoned with: a protected one (OSCORE). 4-byte header with an
+# empty token, the OSCORE option (1 byte: empty, the answer reuses its
+# request's nonce), payload marker, then the ciphertext: the code, payload
+# marker and feedback, and the 8-byte tag. Unprotected: 13 bytes.
+RESPONSE_LEN = 4 + 1 + 1 + 1 + 1 + FEEDBACK_LEN + 8
 # Kept above the demodulation floor, for fading and for the installation.
 INSTALLATION_MARGIN_DB10 = 100
 STEP_DB10 = 30  # 3 dB per spreading factor step

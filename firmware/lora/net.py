@@ -11,12 +11,10 @@
 from firmware.lora import plan as radio_plan
 from firmware.lora.airtime import airtime_ms
 from firmware.lora.duty_cycle import DutyCycle
+from firmware.lora.link import RESPONSE_LEN
 from firmware.lora.uplink import LoraUplink
 from firmware.net.transport import Transport
 
-# A piggybacked response: 4-byte header, empty token, payload marker and the
-# 8-byte link feedback.
-RESPONSE_LEN = 13
 PROCESSING_MS = 1000  # the gateway's turnaround, serial line and scheduling
 MIN_ACK_TIMEOUT_MS = 2000  # RFC 7252's ACK_TIMEOUT
 

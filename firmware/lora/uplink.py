@@ -1,7 +1,9 @@
 # A node's requests to the gateway over LoRa: the uplink of firmware/net/uplink.py
 # with what LoRa adds. Every response carries the link feedback of
 # firmware/lora/link.py: a response tagged for another node is a neighbour's
-# and is ignored; the node's own sets its spreading factor and clock. After
+# and is ignored; the node's own sets its spreading factor and clock. With
+# OSCORE the feedback is inside the protected answer and read only once it
+# verifies (firmware/net/uplink.py): anyone can put a tag on the air. After
 # BACKOFF_MISSES confirmable exchanges in a row got no answer at all, the node
 # raises its spreading factor by one. The spreading factor and the misses
 # survive deep sleep (link_state(), restore_link()). Made by the LoRa link
@@ -42,9 +44,11 @@ class LoraUplink(Uplink):
         if len(data) != struct.calcsize(_LINK):
             return
         sf, misses = struct.unpack(_LINK, data)
+        # The misses count even before any feedback set the SF (0): a node
+        # that never hears its gateway still backs off across its wakes.
+        self.misses = misses
         if radio_plan.SF_MIN <= sf <= radio_plan.SF_MAX:
             self.sf = sf
-            self.misses = misses
             self._lora()
 
     def _feedback(self, msg):

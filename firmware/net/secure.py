@@ -6,8 +6,9 @@
 # window. Both keep a bound ahead in flash (hal.flash_store(name)); a bin node
 # keeps the exact sequence number in RTC memory across deep sleep (`rtc`).
 #
-# Over LoRa the gateway does not unprotect yet (its radio path renders with
-# the plain site): a LoRa node sends as before.
+# The same over Wi-Fi and over LoRa: the LoRa frame is the same CoAP message,
+# the gateway's radio path unprotects it with the same context and answers
+# protected, the link feedback (clock, spreading factor) inside the answer.
 # A node without a key loads none of firmware/oscore/: wanted() is all it asks.
 
 GATEWAY_ID = b""
@@ -17,10 +18,8 @@ WINDOW_STORE = "oscore_win"
 
 def wanted(cfg, net):
     """True when this node's exchanges with the gateway are protected: it has
-    a key and a kid, and its link is not LoRa."""
-    if not getattr(cfg, "key", None) or not getattr(cfg, "kid", None):
-        return False
-    return net is None or not net.is_lora
+    a key and a kid (over any link, `net`)."""
+    return bool(getattr(cfg, "key", None) and getattr(cfg, "kid", None))
 
 
 def endpoint(cfg, hal, rtc=None, requests=False):

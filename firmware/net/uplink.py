@@ -15,7 +15,9 @@
 # request is retransmitted and kept queued as if nothing had come. The
 # gateway's challenge after it lost its replay state (a protected 4.01 with
 # Echo, RFC 9175) is answered by making the request once more with that Echo
-# inside.
+# inside. Over LoRa the link feedback (firmware/lora/link.py: clock,
+# spreading factor) is read from the verified answer only: a forged one sets
+# nothing and counts as no answer for the SF back-off.
 from firmware.proto import coap
 
 # link_state() of a link without one: LoRa's layout (firmware/lora/uplink.py),
@@ -191,24 +193,38 @@ class Uplink:
                 if reply is not None:  # to whoever asked (net.send: the gateway)
                     net.reply(reply)
                 continue
-            if lora and not self._feedback(msg):
-                continue  # a neighbour's answer with the same message id
+            if lora and (msg.code == coap.EMPTY
+                         or (self.oscore is None and not self._feedback(msg))):
+                # The gateway never sends an empty message over LoRa; an
+                # unprotected answer tagged for a neighbour is the
+                # neighbour's, with the same message id.
+                continue
             if self.oscore is not None and msg.code != coap.EMPTY:
-                inner = self._verified(msg, None if ex is None else ex.secured)
+                # A piggybacked answer carries its request's message id: one
+                # with another (a neighbour's, heard on the shared LoRa
+                # channel) is not decrypted at all.
+                ack = msg.mtype == coap.ACK
+                inner = None
+                if ex is not None and not (ack and msg.mid != ex.request.mid):
+                    inner = self._verified(msg, ex.secured)
                 if inner is None:
                     non = self.non
-                    answer = self._verified(msg, None if non is None else non[0])
+                    answer = None if ack or non is None else self._verified(msg, non[0])
                     if answer is None:
                         self.unverified += 1
                         continue  # not the gateway's word: as if nothing had come
                     # An (error) answer to the last non-confirmable request.
                     self.heard_ms = now
+                    if lora:
+                        self._feedback(answer)
                     echo = self._echo_asked(answer)
                     if echo is not None and non is not None and not non[3]:
                         self._log_echo(self.mid)
                         self.post_non_confirmable(non[1], non[2], echo)
                     continue
                 msg = inner
+                if lora:  # the link feedback, from the gateway's word only
+                    self._feedback(msg)
                 echo = self._echo_asked(msg)
                 if echo is not None and ex is not None and ex.sent is not None \
                         and not ex.echoed:

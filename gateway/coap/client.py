@@ -1,16 +1,20 @@
 """Registering nodes with a running gateway over CoAP, as the technician's tool
-and the simulator do."""
+and the simulator do: every request protected with a technician's OSCORE
+context (gateway/security/technician.py), through aiocoap's client OSCORE."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 
 import aiocoap
+from aiocoap import oscore
 from aiocoap.numbers.codes import Code
 
-from gateway.records import Node
+from gateway.records import Node, replace_proof
+from gateway.security.technician import CredentialError, TechnicianCredential, laptop_context
 
 
 class RegistryError(RuntimeError):
@@ -23,6 +27,16 @@ class GatewayUnreachable(RegistryError):
 
 class NodeExists(RegistryError):
     """A registration meant for a new node names an id the gateway already has."""
+
+
+class CredentialRefused(RegistryError):
+    """The gateway did not take the technician's credential (unknown, revoked,
+    wrong key), or the laptop cannot use it."""
+
+
+class ReplaceRefused(RegistryError):
+    """A registration over a node the gateway has, without proof of its key
+    and without an override."""
 
 
 def parse_hostport(value: str) -> tuple[str, int]:
@@ -49,8 +63,49 @@ async def _ask(ctx: aiocoap.Context, req: aiocoap.Message, host: str, port: int,
                timeout: float) -> aiocoap.Message:
     try:
         return await asyncio.wait_for(ctx.request(req).response, timeout)
+    except oscore.NotAProtectedMessage as e:
+        # The gateway answers in the clear only what it could not take as
+        # a technician's protected request.
+        plain = e.plain_message
+        raise CredentialRefused(
+            f"the gateway at {host}:{port} refused the technician credential: {plain.code} "
+            f"{plain.payload.decode(errors='replace')[:200]}") from None
+    except oscore.ProtectionInvalid:
+        raise RegistryError(f"the answer from {host}:{port} did not verify with the technician "
+                            "credential: is that the district's gateway?") from None
     except (TimeoutError, OSError, aiocoap.error.Error) as e:
         raise _unreachable(host, port, e) from None
+
+
+@asynccontextmanager
+async def technician_client(host: str, port: int,
+                  technician: TechnicianCredential) -> AsyncIterator[aiocoap.Context]:
+    """A client context whose requests to the gateway go protected with the
+    technician's OSCORE context."""
+    try:
+        with laptop_context(technician) as secctx:
+            ctx = await aiocoap.Context.create_client_context()
+            try:
+                ctx.client_credentials[_uri(host, port, "*")] = secctx
+                yield ctx
+            finally:
+                await ctx.shutdown()
+    except CredentialError as e:
+        raise CredentialRefused(str(e)) from None
+
+
+async def ping(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True if a CoAP server answers at host:port (any answer: a gateway that
+    refuses an unauthenticated request is up all the same)."""
+    ctx = await aiocoap.Context.create_client_context()
+    try:
+        req = aiocoap.Message(code=Code.GET, uri=_uri(host, port, ".well-known/core"))
+        await asyncio.wait_for(ctx.request(req).response, timeout)
+        return True
+    except (TimeoutError, OSError, aiocoap.error.Error):
+        return False
+    finally:
+        await ctx.shutdown()
 
 
 def kid_in(answer: bytes) -> str | None:
@@ -65,23 +120,38 @@ def kid_in(answer: bytes) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-async def register_nodes(host: str, port: int, nodes: Iterable[Node],
-                         timeout: float = 10.0, only_new: bool = False,
-                         kids: dict[str, str] | None = None) -> dict[str, bool]:
-    """Register every node; returns node id -> True if newly created. With
-    only_new, an id the gateway already has is refused (NodeExists) and left
-    as it was: the PUT carries If-None-Match. kids: filled with node id ->
-    OSCORE kid (hex) for each node with a key, for its config.json."""
-    ctx = await aiocoap.Context.create_client_context()
-    try:
+async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: float = 10.0,
+                         only_new: bool = False, kids: dict[str, str] | None = None, *,
+                         technician: TechnicianCredential,
+                         old_keys: Mapping[str, str] | None = None,
+                         override: bool = False) -> dict[str, bool]:
+    """Register every node, protected with the technician's credential;
+    returns node id -> True if newly created. With only_new, an id the
+    gateway already has is refused (NodeExists) and left as it was: the PUT
+    carries If-None-Match. A node the gateway has is replaced only with proof
+    from its key (old_keys: node id -> the key it had) or with override
+    (logged at the gateway with the technician's name); else ReplaceRefused.
+    kids: filled with node id -> OSCORE kid (hex) for each node with a key,
+    for its config.json."""
+    async with technician_client(host, port, technician) as ctx:
         async def one(node: Node) -> tuple[str, bool]:
-            req = aiocoap.Message(code=Code.PUT, uri=_uri(host, port, f"nodes/{node.node_id}"),
+            query = ""
+            old_key = (old_keys or {}).get(node.node_id)
+            if old_key is not None:
+                query = "?proof=" + replace_proof(old_key, node.node_id, node.key)
+            elif override:
+                query = "?override=1"
+            req = aiocoap.Message(code=Code.PUT,
+                                  uri=_uri(host, port, f"nodes/{node.node_id}{query}"),
                                   payload=node.to_json(with_key=True), content_format=50)
             req.opt.if_none_match = only_new
             resp = await _ask(ctx, req, host, port, timeout)
             if resp.code == Code.PRECONDITION_FAILED:
                 raise NodeExists(f"the gateway at {host}:{port} already has a node "
                                  f"{node.node_id}")
+            if resp.code == Code.FORBIDDEN and resp.payload.startswith(b"node "):
+                raise ReplaceRefused(f"gateway refused {node.node_id}: "
+                                     f"{resp.payload.decode(errors='replace')}")
             if not resp.code.is_successful():
                 raise RegistryError(f"gateway refused {node.node_id}: {resp.code} "
                                     f"{resp.payload.decode(errors='replace')}")
@@ -100,23 +170,20 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node],
 
         results = await asyncio.gather(*(limited(n) for n in nodes))
         return dict(results)
-    finally:
-        await ctx.shutdown()
 
 
-async def get_node(host: str, port: int, node_id: str, timeout: float = 10.0) -> Node | None:
+async def get_node(host: str, port: int, node_id: str, timeout: float = 10.0, *,
+                   technician: TechnicianCredential) -> Node | None:
     """The gateway's registration of one node (never its key), or None."""
-    ctx = await aiocoap.Context.create_client_context()
-    try:
+    async with technician_client(host, port, technician) as ctx:
         req = aiocoap.Message(code=Code.GET, uri=_uri(host, port, f"nodes/{node_id}"))
         resp = await _ask(ctx, req, host, port, timeout)
         if resp.code == Code.NOT_FOUND:
             return None
         if not resp.code.is_successful():
-            raise RegistryError(f"gateway answered {resp.code} to GET /nodes/{node_id}")
+            raise RegistryError(f"gateway answered {resp.code} to GET /nodes/{node_id}: "
+                                f"{resp.payload.decode(errors='replace')[:200]}")
         return Node.from_json(resp.payload)
-    finally:
-        await ctx.shutdown()
 
 
 # Nodes asked for per GET /nodes: the gateway's largest page.
@@ -124,27 +191,22 @@ PAGE = 50
 
 
 async def list_nodes(host: str, port: int, timeout: float = 10.0,
-                     limit: int | None = None) -> list[Node]:
+                     limit: int | None = None, *,
+                     technician: TechnicianCredential) -> list[Node]:
     """Every node the gateway has (or the first `limit`), page by page, in
     registration order; never their keys."""
-    ctx = await aiocoap.Context.create_client_context()
     nodes: list[Node] = []
-    try:
+    async with technician_client(host, port, technician) as ctx:
         while limit is None or len(nodes) < limit:
             want = PAGE if limit is None else min(PAGE, limit - len(nodes))
             req = aiocoap.Message(code=Code.GET, uri=_uri(
                 host, port, f"nodes?offset={len(nodes)}&limit={want}"))
-            try:
-                resp = await asyncio.wait_for(ctx.request(req).response, timeout)
-            except (TimeoutError, OSError, aiocoap.error.Error) as e:
-                raise GatewayUnreachable(
-                    f"gateway at {host}:{port} did not answer ({e})") from None
+            resp = await _ask(ctx, req, host, port, timeout)
             if not resp.code.is_successful():
-                raise RegistryError(f"gateway answered {resp.code} to GET /nodes")
+                raise RegistryError(f"gateway answered {resp.code} to GET /nodes: "
+                                    f"{resp.payload.decode(errors='replace')[:200]}")
             page = [Node.from_dict(d) for d in json.loads(resp.payload)]
             nodes.extend(page)
             if len(page) < want:
                 break
-        return nodes
-    finally:
-        await ctx.shutdown()
+    return nodes

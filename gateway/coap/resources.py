@@ -6,12 +6,19 @@ nothing about a payload.
                            /b alone: the node's context names it
     POST /p/<node id>      presence event (and the light wave it sets off)
     POST /s/<node id>      light status
-    PUT  /nodes/<node id>  register a node (JSON), from the admin networks only;
-                           with If-None-Match only if the id is new (else 4.12);
-                           a node with a key is answered its OSCORE kid,
-                           {"kid": "07"}, for its config.json
+    PUT  /nodes/<node id>  register a node (JSON); with If-None-Match only if the
+                           id is new (else 4.12); over a node the gateway has
+                           only with ?proof=<hex> (replace_proof, from its key)
+                           or ?override=1 (logged), else 4.03; a node with a
+                           key is answered its OSCORE kid, {"kid": "07"}, for
+                           its config.json
     GET  /nodes            the registry, as JSON (never the nodes' keys), a page at
                            a time: ?offset=N&limit=M (default 5, at most 50)
+    GET  /nodes/<node id>  one node (never its key)
+
+Everything under /nodes needs a request protected with an active
+technician's OSCORE context (4.01 otherwise: nothing changed, nothing listed)
+and comes from the admin networks (4.03 otherwise).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from firmware.proto.paths import BIN_PATH, PRESENCE_PATH, STATUS_PATH
 from gateway.ingest.decode import Reason
 from gateway.ingest.pipeline import Pipeline, Result
 from gateway.records import Node, RegistrationError
-from gateway.registry import AlreadyRegistered, NodeRegistry
+from gateway.registry import AlreadyRegistered, Authority, NodeRegistry, ReplaceRefused
 
 REJECTION_CODES = {
     Reason.MALFORMED: Code.BAD_REQUEST,
@@ -107,6 +114,58 @@ class ProtectedReportResource(resource.Resource):  # type: ignore[misc]
         return await self.reports.render_post(request)
 
 
+NEEDS_TECHNICIAN = ("registrations and the registry need a request protected with a "
+                    "technician's credential (OSCORE): put the [technician] lines the "
+                    "gateway's admin gives you ('kvarter gateway technician add NAME') in "
+                    "the site profile")
+
+
+def technician_of(request: aiocoap.Message) -> str | None:
+    """The technician whose context protected the request, or None (not
+    protected, or protected with a node's context)."""
+    remote = request.remote
+    if isinstance(remote, OSCOREAddress):
+        name = getattr(remote.security_context, "technician", None)
+        return name if isinstance(name, str) else None
+    return None
+
+
+def source_address(request: aiocoap.Message) -> str:
+    remote = request.remote
+    if isinstance(remote, OSCOREAddress):
+        remote = remote.underlying_address
+    return str(remote.sockaddr[0]) if hasattr(remote, "sockaddr") else ""
+
+
+def management_refusal(request: aiocoap.Message, admin_allowed: Callable[[str], bool]
+                       ) -> aiocoap.Message | None:
+    """None if the request may manage the registry: protected with a
+    technician's context, from the admin networks; else the refusal."""
+    if technician_of(request) is None:
+        return diagnostic(Code.UNAUTHORIZED, NEEDS_TECHNICIAN)
+    source = source_address(request)
+    if not source or not admin_allowed(source):
+        return diagnostic(Code.FORBIDDEN, "registrations and the registry are served to the "
+                                          "admin networks only (admin_networks)")
+    return None
+
+
+def replace_query(queries: tuple[str, ...]) -> tuple[str | None, bool]:
+    """(proof, override) from a registration's Uri-Query; ValueError says
+    what is wrong."""
+    proof, override = None, False
+    for q in queries:
+        name, sep, value = q.partition("=")
+        if name == "proof" and sep and len(value) == 64 \
+                and all(c in "0123456789abcdef" for c in value):
+            proof = value
+        elif name == "override" and value == "1":
+            override = True
+        else:
+            raise ValueError(f"query {q[:40]!r}: use proof=<64 hex digits> or override=1")
+    return proof, override
+
+
 class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore[misc]
     def __init__(self, registry: NodeRegistry, admin_allowed: Callable[[str], bool],
                  kid_of: Callable[[str], bytes | None] | None = None) -> None:
@@ -116,6 +175,9 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
         self.kid_of = kid_of  # a node's OSCORE kid, once registered with a key
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+        refusal = management_refusal(request, self.admin_allowed)
+        if refusal is not None:
+            return refusal
         path = request.opt.uri_path
         node = self.registry.nodes.get(path[0]) if len(path) == 1 else None
         if node is None:
@@ -123,12 +185,17 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
         return aiocoap.Message(payload=node.to_json(), content_format=50)
 
     async def render_put(self, request: aiocoap.Message) -> aiocoap.Message:
-        remote = request.remote.sockaddr[0] if hasattr(request.remote, "sockaddr") else ""
-        if not remote or not self.admin_allowed(remote):
-            return diagnostic(Code.FORBIDDEN,
-                              "registrations are accepted from the admin networks only")
+        refusal = management_refusal(request, self.admin_allowed)
+        if refusal is not None:
+            return refusal
+        technician = technician_of(request)
+        assert technician is not None
         if len(request.opt.uri_path) != 1:
             return diagnostic(Code.NOT_FOUND, "put to /nodes/<node id>")
+        try:
+            proof, override = replace_query(tuple(request.opt.uri_query))
+        except ValueError as e:
+            return diagnostic(Code.BAD_REQUEST, str(e))
         try:
             node = Node.from_json(request.payload)
         except RegistrationError as e:
@@ -138,9 +205,13 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
         # RFC 7252 5.10.8.2: If-None-Match makes the PUT conditional on the
         # target not existing.
         try:
-            created = await self.registry.register(node, only_new=bool(request.opt.if_none_match))
+            created = await self.registry.register(
+                node, only_new=bool(request.opt.if_none_match),
+                by=Authority(technician, proof, override))
         except AlreadyRegistered as e:
             return diagnostic(Code.PRECONDITION_FAILED, str(e))
+        except ReplaceRefused as e:
+            return diagnostic(Code.FORBIDDEN, str(e))
         except RegistrationError as e:
             return diagnostic(Code.BAD_REQUEST, str(e))
         code = Code.CREATED if created else Code.CHANGED
@@ -175,11 +246,15 @@ def page_query(queries: tuple[str, ...]) -> tuple[int, int]:
 class NodeListResource(resource.Resource):  # type: ignore[misc]
     """GET /nodes: the registry, a page at a time, in registration order."""
 
-    def __init__(self, registry: NodeRegistry) -> None:
+    def __init__(self, registry: NodeRegistry, admin_allowed: Callable[[str], bool]) -> None:
         super().__init__()
         self.registry = registry
+        self.admin_allowed = admin_allowed
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+        refusal = management_refusal(request, self.admin_allowed)
+        if refusal is not None:
+            return refusal
         try:
             offset, limit = page_query(tuple(request.opt.uri_query))
         except ValueError as e:
@@ -204,5 +279,5 @@ def build_site(pipeline: Pipeline, registry: NodeRegistry,
         # gives a path-capable resource only longer paths).
         site.add_resource([res.kind], ProtectedReportResource(res))
     site.add_resource(["nodes"], RegistryResource(registry, admin_allowed, kid_of))
-    site.add_resource(["nodes"], NodeListResource(registry))
+    site.add_resource(["nodes"], NodeListResource(registry, admin_allowed))
     return site, reports

@@ -4,9 +4,19 @@ UDP), and each answer goes back as a LoRa downlink.
 
 Over the air a response is small: a piggybacked ACK (or a NON answer) with
 the request's message id and token, and as payload only the 8-byte link
-feedback (firmware/lora_link.py): the uplink's SNR, the spreading factor the
+feedback (firmware/lora/link.py): the uplink's SNR, the spreading factor the
 node shall use, whose answer this is, and the gateway's time. No diagnostic
 text: airtime is the scarce thing here, and the gateway's log says why.
+
+A request protected with OSCORE (RFC 8613) is unprotected with the context
+of the kid it names, the same contexts, replay windows and Echo recovery as
+over UDP (gateway/security/), and rendered as that node, as aiocoap's
+OscoreSiteWrapper hands it to the resources over UDP. Its answer, the
+feedback inside, is protected with that context reusing the request's
+nonce: on the air only the OSCORE option (empty) and the ciphertext. A
+frame that does not verify gets no answer over the air (its node would not
+believe an unprotected one, and forgeries are not worth downlink airtime);
+it is counted, and logged once per kind.
 """
 
 from __future__ import annotations
@@ -19,17 +29,19 @@ from collections.abc import Callable, Iterable, Mapping
 
 import aiocoap
 from aiocoap import error as coap_error
-from aiocoap import interfaces
+from aiocoap import interfaces, oscore
 from aiocoap.numbers.codes import Code
 from aiocoap.numbers.types import Type
 from aiocoap.resource import Site
+from aiocoap.transports.oscore import OSCOREAddress
 
 from firmware.lora import plan as radio_plan
 from firmware.lora.airtime import airtime_us
 from firmware.lora.bridge_frame import Hello, Rx, Tx, TxResult
-from firmware.lora.link import FEEDBACK_LEN, adr_sf, encode_feedback, node_tag
+from firmware.lora.link import RESPONSE_LEN, adr_sf, encode_feedback, node_tag
 from firmware.proto import coap
 from gateway.radio.downlink import Downlink
+from gateway.security.contexts import NodeContext, NodeCredentials
 
 log = logging.getLogger("gateway.lora")
 
@@ -41,7 +53,12 @@ HISTORY = 8  # uplink SNRs kept per node for ADR
 # least 2 s, and at least uplink + response airtime + this for processing.
 ACK_TIMEOUT_MIN_MS = 2000
 PROCESSING_MS = 1000
-RESPONSE_LEN = 4 + 1 + FEEDBACK_LEN  # header, payload marker, feedback
+OPT_OSCORE = 9
+
+# What the cache of answers is keyed by: (node id, message id, payload) for
+# an unprotected request; (kid, message id, the whole frame) for a protected
+# one, whose retransmission is the same bytes and whose node id is inside.
+CacheKey = tuple[str | bytes, int, bytes]
 
 # RFC 7967 No-Response bits, by response class.
 _NO_RESPONSE_BIT = {2: 0x02, 4: 0x08, 5: 0x10}
@@ -93,25 +110,32 @@ def snr_db10(snr_q: int) -> int:
     return snr_q * 10 // 4
 
 
-def ack_deadline_ms(rx_end_ms: int, uplink_len: int, sf: int) -> int:
-    """The latest bridge time an ACK may start and still reach the node before
-    its first timeout (counted from the start of its uplink). sf: the
+def ack_deadline_ms(rx_end_ms: int, uplink_len: int, sf: int,
+                    response_len: int = RESPONSE_LEN) -> int:
+    """The latest bridge time an ACK of response_len bytes may start and still
+    reach the node before its first timeout (counted from the start of its
+    uplink; the node reckons with an answer of RESPONSE_LEN). sf: the
     uplink's; the answer goes at radio_plan.downlink_sf of it."""
     up = airtime_us(uplink_len, sf) // 1000
-    down = airtime_us(RESPONSE_LEN, radio_plan.downlink_sf(sf)) // 1000
-    return int(rx_end_ms + max(ACK_TIMEOUT_MIN_MS - up, down + PROCESSING_MS) - down)
+    down_sf = radio_plan.downlink_sf(sf)
+    down = airtime_us(RESPONSE_LEN, down_sf) // 1000
+    this = airtime_us(response_len, down_sf) // 1000
+    return int(rx_end_ms + max(ACK_TIMEOUT_MIN_MS - up, down + PROCESSING_MS) - this)
 
 
 class LoraLink:
     """site: the gateway's CoAP site. nodes: the registry (node id -> node).
-    downlink: the scheduler answers go to."""
+    downlink: the scheduler answers go to. credentials: the nodes' OSCORE
+    contexts (the keyring's, shared with the UDP site)."""
 
     def __init__(self, site: Site, nodes: Mapping[str, object], downlink: Downlink,
+                 credentials: NodeCredentials | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  unix_time: Callable[[], float] = time.time) -> None:
         self.site = site
         self.nodes = nodes
         self.downlink = downlink
+        self.credentials = credentials if credentials is not None else NodeCredentials()
         self.counts: Counter[str] = Counter()
         self.sfs = list(range(radio_plan.SF_MIN, radio_plan.SF_MAX + 1))
         self.receivers: list[tuple[int, int]] = []
@@ -119,10 +143,9 @@ class LoraLink:
         self._unix = unix_time
         self._snr: dict[str, deque[int]] = {}
         self.node_sf: dict[str, int] = {}  # the SF each node was last told to use
-        # (node id, message id, payload) -> (response frame or None, expiry)
-        self._cache: OrderedDict[tuple[str, int, bytes], tuple[bytes | None, float]] = \
-            OrderedDict()
-        self._inflight: set[tuple[str, int, bytes]] = set()
+        # CacheKey -> (response frame or None, expiry)
+        self._cache: OrderedDict[CacheKey, tuple[bytes | None, float]] = OrderedDict()
+        self._inflight: set[CacheKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned: set[str] = set()
         self._mid = 0
@@ -169,6 +192,7 @@ class LoraLink:
         except Exception as e:  # one frame must never stop the radio path
             self._bad("failed", f"handling a frame heard on SF{rx.sf} failed: "
                                 f"{type(e).__name__}: {e}")
+
     async def uplink(self, rx: Rx, bridge_ms: int) -> None:
         try:
             request = aiocoap.Message.decode(rx.frame)
@@ -181,42 +205,137 @@ class LoraLink:
             self._bad("not a request", f"a {request.mtype} {request.code} message came over "
                                        "LoRa; nodes only send requests there")
             return
-        node_id = path[-1] if path else ""
         self.counts["uplinks"] += 1
+        if request.opt.oscore is not None:
+            await self._protected(request, rx, bridge_ms)
+            return
+        node_id = path[-1] if path else ""
         history = deque([snr_db10(rx.snr_q)], maxlen=HISTORY)
-        if node_id in self.nodes:
-            history = self._snr.setdefault(node_id, deque(maxlen=HISTORY))
-            history.append(snr_db10(rx.snr_q))
-            self.node_sf[node_id] = rx.sf  # what it listens at, until told otherwise
-        else:
+        # Anyone can name a node that has a key: an unprotected frame in its
+        # name counts neither for its data rate nor for the SF it is thought
+        # to listen at (whether it is taken is the resource's to decide).
+        own = node_id in self.nodes and self.credentials.for_node(node_id) is None
+        if own:
+            history = self._heard(node_id, rx)
+        elif node_id not in self.nodes:
             self.counts["unknown node"] += 1  # the resource logs it once per node
 
-        key = (node_id, request.mid, request.payload)
+        key: CacheKey = (node_id, request.mid, request.payload)
+        if self._answered_before(key, rx, bridge_ms):
+            return
+        self._inflight.add(key)
+        try:
+            request.remote = LoraRemote(node_id)
+            response = await self._render(request, node_id)
+        finally:
+            self._inflight.discard(key)
+        frame = None
+        if not self._unwanted(request, response):
+            msg = self._compact(request, int(response.code or Code.CHANGED), [],
+                                self._feedback(list(history), rx.sf, node_id, own))
+            frame = bytes(coap.encode(msg))
+        self._keep(key, frame, rx, bridge_ms)
+
+    async def _protected(self, request: aiocoap.Message, rx: Rx, bridge_ms: int) -> None:
+        """A request with the OSCORE option: unprotected with its kid's
+        context, rendered as that node, answered protected."""
+        try:
+            fields = oscore.verify_start(request)
+        except Exception as e:  # aiocoap raises several kinds for a garbled option
+            self._bad("oscore: malformed", f"a frame heard on SF{rx.sf} has a malformed "
+                                           f"OSCORE option ({type(e).__name__}: {e})")
+            return
+        try:
+            found = self.credentials.find_oscore(fields)
+        except KeyError:
+            found = None
+        if not isinstance(found, NodeContext):
+            # Technicians' credentials are for the gateway's management
+            # requests over the network, never over the air.
+            self._bad("oscore: unknown kid", f"a protected frame heard on SF{rx.sf} names a "
+                                             "kid no registered node has")
+            return
+        ctx = found
+        node_id = ctx.node_id
+        key: CacheKey = (bytes(ctx.recipient_id), request.mid, bytes(rx.frame))
+        if self._answered_before(key, rx, bridge_ms):
+            return
+        self._inflight.add(key)
+        try:
+            echo: bytes | None = None
+            try:
+                inner, request_id = ctx.unprotect(request)
+            except oscore.ReplayErrorWithEcho as e:
+                # The gateway lost this node's replay window (a crash): the
+                # node proves the next request fresh with this Echo value.
+                self.counts["oscore: Echo asked"] += 1
+                inner, request_id, echo = None, e.request_id, e.echo
+            except oscore.ReplayError:
+                self._bad("oscore: replay", f"a protected frame from {node_id!r} is a replay "
+                                            "(its sequence number was used)")
+                return
+            except (oscore.ProtectionInvalid, oscore.DecodeError, ValueError,
+                    IndexError) as e:
+                self._bad("oscore: not verified", f"a protected frame with the kid of "
+                                                  f"{node_id!r} does not verify (another key, "
+                                                  "or changed on the way: "
+                                                  f"{type(e).__name__})")
+                return
+            fresh = inner is not None
+            if fresh:
+                history = self._heard(node_id, rx)  # verified and new: its own uplink
+            else:  # perhaps a recording: it does not count for the data rate
+                history = self._snr.get(node_id) or deque([snr_db10(rx.snr_q)])
+            code = Code.UNAUTHORIZED
+            if inner is not None:
+                inner.remote = OSCOREAddress(ctx, LoraRemote(node_id))
+                response = await self._render(inner, node_id)
+                if self._unwanted(inner, response):
+                    self._keep(key, None, rx, bridge_ms)
+                    return
+                code = response.code or Code.CHANGED
+            plain = aiocoap.Message(code=code, echo=echo,
+                                    payload=self._feedback(list(history), rx.sf, node_id, fresh))
+            outer, _ = ctx.context_for_response().protect(plain, request_id)
+        finally:
+            self._inflight.discard(key)
+        # The compact form on the air: the OSCORE option (empty, the request's
+        # nonce reused; with a Partial IV of the gateway's own for the Echo
+        # challenge) and the ciphertext, nothing else.
+        msg = self._compact(request, int(outer.code),
+                            [(OPT_OSCORE, bytes(outer.opt.oscore or b""))], bytes(outer.payload))
+        self._keep(key, bytes(coap.encode(msg)), rx, bridge_ms)
+
+    def _heard(self, node_id: str, rx: Rx) -> deque[int]:
+        """A node's own uplink: its SNR for the data rate, and the SF it
+        listens at until told otherwise."""
+        history = self._snr.setdefault(node_id, deque(maxlen=HISTORY))
+        history.append(snr_db10(rx.snr_q))
+        self.node_sf[node_id] = rx.sf
+        return history
+
+    def _answered_before(self, key: CacheKey, rx: Rx, bridge_ms: int) -> bool:
+        """A retransmission: the same answer again (never rendered, nor
+        unprotected, twice: that would store twice, or be a replay)."""
         now = self._clock()
         self._expire(now)
         if key in self._inflight:
             self.counts["duplicate in flight"] += 1
-            return
+            return True
         cached = self._cache.get(key)
-        if cached is not None:
-            self.counts["duplicate"] += 1
-            frame = cached[0]
-            if frame is not None:
-                self._answer(frame, rx, bridge_ms)
-            return
+        if cached is None:
+            return False
+        self.counts["duplicate"] += 1
+        if cached[0] is not None:
+            self._answer(cached[0], rx, bridge_ms)
+        return True
 
-        self._inflight.add(key)
-        try:
-            response = await self._render(request, node_id)
-        finally:
-            self._inflight.discard(key)
-        frame = self._response_frame(request, response, list(history), rx.sf, node_id)
-        self._cache[key] = (frame, now + EXCHANGE_LIFETIME_S)
+    def _keep(self, key: CacheKey, frame: bytes | None, rx: Rx, bridge_ms: int) -> None:
+        self._cache[key] = (frame, self._clock() + EXCHANGE_LIFETIME_S)
         if frame is not None:
             self._answer(frame, rx, bridge_ms)
 
     async def _render(self, request: aiocoap.Message, node_id: str) -> aiocoap.Message:
-        request.remote = LoraRemote(node_id)
         try:
             response: aiocoap.Message = await self.site.render(request)
         except coap_error.RenderableError as e:
@@ -227,31 +346,41 @@ class LoraLink:
             response = aiocoap.Message(code=Code.INTERNAL_SERVER_ERROR)
         return response
 
-    def _response_frame(self, request: aiocoap.Message, response: aiocoap.Message,
-                        history: list[int], sf: int, node_id: str) -> bytes | None:
+    def _unwanted(self, request: aiocoap.Message, response: aiocoap.Message) -> bool:
+        """True when the request's No-Response option declines this answer;
+        counts the errors answered."""
         code = int(response.code) if response.code is not None else int(Code.CHANGED)
         code_class = code >> 5
         no_response = request.opt.no_response
         if no_response is not None and no_response & _NO_RESPONSE_BIT.get(code_class, 0):
             self.counts["not answered (No-Response)"] += 1
-            return None
+            return True
         if code_class >= 4:
             self.counts[f"answered {coap.code_str(code)}"] += 1
+        return False
+
+    def _feedback(self, history: list[int], sf: int, node_id: str, own: bool = True) -> bytes:
+        """The link feedback for a node heard at sf; own: the uplink is the
+        node's own (not a frame that anyone could have sent in its name), so
+        the SF it is told is the one it listens at from now on."""
         new_sf = adr_sf(history, sf, self.sfs)
-        if node_id in self.nodes:
+        if own and node_id in self.nodes:
             self.node_sf[node_id] = new_sf
         snr_db = round(history[-1] / 10) if history else 0
-        payload = encode_feedback(snr_db, new_sf, node_tag(node_id), int(self._unix()))
+        return bytes(encode_feedback(snr_db, new_sf, node_tag(node_id), int(self._unix())))
+
+    def _compact(self, request: aiocoap.Message, code: int,
+                 options: list[tuple[int, bytes]], payload: bytes) -> coap.Message:
         # The frame on the air is built with the node's own codec, not with
         # aiocoap: aiocoap parsed the request and its resources answered it,
-        # but a response over LoRa carries no options and no diagnostic text,
-        # only the feedback, and its bytes are the ones the node's parser reads.
+        # but a response over LoRa carries no options (but OSCORE's) and no
+        # diagnostic text, only the feedback, and its bytes are the ones the
+        # node's parser reads.
         if request.mtype == Type.CON:
-            msg = coap.Message(coap.ACK, code, request.mid, bytes(request.token), [], payload)
-        else:
-            self._mid = (self._mid + 1) & 0xFFFF
-            msg = coap.Message(coap.NON, code, self._mid, bytes(request.token), [], payload)
-        return bytes(coap.encode(msg))
+            return coap.Message(coap.ACK, code, request.mid, bytes(request.token), options,
+                                payload)
+        self._mid = (self._mid + 1) & 0xFFFF
+        return coap.Message(coap.NON, code, self._mid, bytes(request.token), options, payload)
 
     def command(self, node_ids: Iterable[str], frame: bytes) -> list[str]:
         """Put a request for several nodes on the air: one frame per downlink
@@ -266,7 +395,7 @@ class LoraLink:
         # A NON's error answer is worth as little once the node has gone back
         # to sleep as a late ACK: the same deadline.
         self.downlink.ack(frame, radio_plan.downlink_sf(rx.sf),
-                          ack_deadline_ms(bridge_ms, len(rx.frame), rx.sf))
+                          ack_deadline_ms(bridge_ms, len(rx.frame), rx.sf, len(frame)))
 
     def _expire(self, now: float) -> None:
         cache = self._cache

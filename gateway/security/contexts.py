@@ -1,4 +1,4 @@
-"""Each node's OSCORE security context at the gateway.
+"""Each node's and each technician's OSCORE security context at the gateway.
 
 The node's provisioned 16-byte key is the context's Master Secret (no Master
 Salt, no ID Context); AES-CCM-16-64-128 and HKDF-SHA256, as the node's own
@@ -20,6 +20,11 @@ ours is where the state lives:
   unknown and the node proves freshness once with the Echo option (RFC 9175,
   as RFC 8613 Appendix B.1.2 describes) before its requests are accepted:
   nothing replays and no node is locked out.
+
+A technician's context (what management requests need) is the same, with an
+ID Context of its own (TECHNICIAN_ID_CONTEXT) and a random Master Secret made
+by `kvarter gateway technician add`; the gateway's Sender ID is empty there
+too, the technician's is the kid that command gives.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiocoap import oscore
+from aiocoap import error, oscore
 
 from firmware.oscore.message import OscoreError, parse_option
 
@@ -47,19 +52,17 @@ class ContextState:
     window: tuple[int, int] | None  # (index, bitfield)
 
 
-class NodeContext(oscore.CanProtect, oscore.CanUnprotect,  # type: ignore[misc]
-                  oscore.SecurityContextUtils):  # type: ignore[misc]
-    """The gateway's side of one node's context."""
+class GatewaySideContext(oscore.CanProtect, oscore.CanUnprotect,  # type: ignore[misc]
+                         oscore.SecurityContextUtils):  # type: ignore[misc]
+    """The gateway's side of one context, a node's or a technician's."""
 
-    def __init__(self, node_id: str, kid: bytes, key: bytes, state: ContextState,
-                 persist: Callable[[NodeContext], None]) -> None:
-        self.node_id = node_id
-        self.authenticated_claims = [node_id]
+    def __init__(self, recipient_id: bytes, key: bytes, id_context: bytes | None,
+                 state: ContextState, persist: Callable[[GatewaySideContext], None]) -> None:
         self.alg_aead = oscore.algorithms[ALGORITHM]
         self.hashfun = oscore.hashfunctions["sha256"]
         self.sender_id = GATEWAY_ID
-        self.recipient_id = kid
-        self.id_context = None
+        self.recipient_id = recipient_id
+        self.id_context = id_context
         self.derive_keys(b"", key)
         self._persist = persist
         self.sender_sequence_number = state.next_to_send
@@ -70,15 +73,11 @@ class NodeContext(oscore.CanProtect, oscore.CanUnprotect,  # type: ignore[misc]
             self.recipient_replay_window.initialize_from_persisted(
                 {"index": state.window[0], "bitfield": state.window[1]})
         # With an unknown window, aiocoap answers a request 4.01 with this
-        # Echo value, and accepts the node's repeat that carries it.
+        # Echo value, and accepts the peer's repeat that carries it.
         self.echo_recovery = secrets.token_bytes(8)
 
-    def __repr__(self) -> str:
-        # Never the keys: a context may end up in a log line.
-        return f"<NodeContext {self.node_id!r} kid {self.recipient_id.hex()}>"
-
     def unprotect(self, protected_message: Any, request_id: Any = None) -> Any:
-        # An answer's OSCORE option is checked by the node's strict parser
+        # A request's OSCORE option is checked by the node's strict parser
         # first (option_error()): aiocoap's fails with IndexError or
         # AttributeError on some forged ones instead of its DecodeError.
         problem = option_error(protected_message.opt.oscore)
@@ -115,6 +114,64 @@ def option_error(value: bytes | None) -> str | None:
     return None
 
 
+class NodeContext(GatewaySideContext):
+    """The gateway's side of one node's context."""
+
+    def __init__(self, node_id: str, kid: bytes, key: bytes, state: ContextState,
+                 persist: Callable[[NodeContext], None]) -> None:
+        self.node_id = node_id
+        self.authenticated_claims = [node_id]
+        super().__init__(kid, key, None, state, persist)
+
+    def __repr__(self) -> str:
+        # Never the keys: a context may end up in a log line.
+        return f"<NodeContext {self.node_id!r} kid {self.recipient_id.hex()}>"
+
+
+# A technician's context is told apart from every node's by this ID Context
+# (RFC 8613 5.1): nodes never send one, so no node kid, however many nodes a
+# gateway gets, can name a technician's context, and the ID Context enters
+# the key derivation, so even an equal kid would give different keys.
+TECHNICIAN_ID_CONTEXT = b"kvarter-tech"
+
+# What every request gets that does not verify with an active technician's
+# context: the same words whether the kid is unknown, revoked or the key
+# wrong, so that an answer tells nothing about which technicians exist.
+NOT_A_TECHNICIAN = ("no valid technician credential: ask the gateway's admin for one "
+                    "('kvarter gateway technician add NAME') and put it in the site profile")
+
+
+class TechnicianContext(GatewaySideContext):
+    """The gateway's side of one technician's (or operator's) context: what
+    authorises registrations and the registry (PUT/GET /nodes)."""
+
+    def __init__(self, name: str, kid: bytes, key: bytes, state: ContextState,
+                 persist: Callable[[TechnicianContext], None]) -> None:
+        self.technician = name
+        self.authenticated_claims = [f"technician:{name}"]
+        super().__init__(kid, key, TECHNICIAN_ID_CONTEXT, state, persist)
+
+    def __repr__(self) -> str:
+        return f"<TechnicianContext {self.technician!r} kid {self.recipient_id.hex()}>"
+
+    def unprotect(self, protected_message: Any, request_id: Any = None) -> Any:
+        try:
+            return super().unprotect(protected_message, request_id)
+        except (oscore.ReplayError, oscore.ReplayErrorWithEcho):
+            raise  # a replay, or the Echo challenge after a crash: aiocoap answers those
+        except oscore.ProtectionInvalid:
+            # A wrong key is refused as an unknown or revoked credential is.
+            raise error.Unauthorized(NOT_A_TECHNICIAN) from None
+
+
+class RefusedTechnician:
+    """Stands for an unknown or revoked technician's kid: OscoreSiteWrapper
+    renders what unprotecting raises, a 4.01 with NOT_A_TECHNICIAN."""
+
+    def unprotect(self, protected_message: Any, request_id: Any = None) -> Any:
+        raise error.Unauthorized(NOT_A_TECHNICIAN)
+
+
 class NodeCredentials:
     """The contexts of every node with a key, found by the kid a protected
     request carries (what aiocoap's OscoreSiteWrapper asks its credentials)."""
@@ -122,6 +179,9 @@ class NodeCredentials:
     def __init__(self) -> None:
         self._by_kid: dict[bytes, NodeContext] = {}
         self._by_node: dict[str, NodeContext] = {}
+        # Technicians' contexts, by kid (set by the keyring).
+        self.technician: Callable[[bytes], TechnicianContext | RefusedTechnician] = \
+            lambda kid: RefusedTechnician()
 
     def add(self, ctx: NodeContext) -> None:
         old = self._by_node.pop(ctx.node_id, None)
@@ -136,10 +196,14 @@ class NodeCredentials:
     def contexts(self) -> list[NodeContext]:
         return list(self._by_node.values())
 
-    def find_oscore(self, unprotected: dict[object, object]) -> NodeContext:
-        if unprotected.get(oscore.COSE_KID_CONTEXT) is not None:
-            raise KeyError("no ID Context is used")
+    def find_oscore(self, unprotected: dict[object, object]
+                    ) -> NodeContext | TechnicianContext | RefusedTechnician:
+        kid_context = unprotected.get(oscore.COSE_KID_CONTEXT)
         kid = unprotected.get(oscore.COSE_KID)
+        if kid_context == TECHNICIAN_ID_CONTEXT:
+            return self.technician(kid) if isinstance(kid, bytes) else RefusedTechnician()
+        if kid_context is not None:
+            raise KeyError("no other ID Context is used")
         ctx = self._by_kid.get(kid) if isinstance(kid, bytes) else None
         if ctx is None:
             raise KeyError("unknown kid")

@@ -55,13 +55,29 @@ def _v3_oscore_contexts(db: sqlite3.Connection) -> None:
     )""")
 
 
-def _v4_placeholder(db: sqlite3.Connection) -> None:
-    """Kept for a migration made alongside (the lead puts it here when the
-    branches meet); on its own it changes nothing."""
+def _v4_technicians(db: sqlite3.Connection) -> None:
+    """Technicians' and operators' credentials for management requests: each
+    an OSCORE context of its own (kid and Master Secret), what the gateway's
+    side of it keeps between runs, and when it was made and revoked. A
+    revoked row stays (its kid is never given again, its name stays in the
+    record) but loses its secret."""
+    db.execute("""CREATE TABLE technicians (
+        kid BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret TEXT,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        next_to_send INTEGER NOT NULL DEFAULT 0,
+        window_index INTEGER,
+        window_bits TEXT
+    )""")
+    db.execute("CREATE UNIQUE INDEX technicians_active_name ON technicians (name) "
+               "WHERE revoked_at IS NULL")
 
 
 def _v5_placeholder(db: sqlite3.Connection) -> None:
-    """As version 4: kept for a migration made alongside."""
+    """Kept for a migration made alongside (the lead puts it here when the
+    branches meet); on its own it changes nothing."""
 
 
 def _v6_accounts(db: sqlite3.Connection) -> None:
@@ -106,8 +122,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
     _v3_oscore_contexts,
-    # Versions 4 and 5 are other branches' migrations; see _v4_placeholder.
-    _v4_placeholder,
+    _v4_technicians,
+    # Version 5 is another branch's migration; see _v5_placeholder.
     _v5_placeholder,
     _v6_accounts,
 ]

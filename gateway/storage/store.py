@@ -10,12 +10,13 @@ from gateway.storage.reports import UNCLOCKED_DUPLICATE_S, ReportTable
 from gateway.storage.screens import ScreenQueries
 from gateway.storage.security import SecurityTable
 from gateway.storage.summary import Summary, SummaryQuery
+from gateway.storage.technicians import TechnicianTable
 from gateway.storage.users import UserTable
 from gateway.storage.visits import VisitTable
 
 __all__ = ["LightRow", "Store", "Summary", "UNCLOCKED_DUPLICATE_S"]
 
 
-class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, SummaryQuery,
-            UserTable, ScreenQueries):
+class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, TechnicianTable,
+            SummaryQuery, UserTable, ScreenQueries):
     """Opened with the path of its SQLite file; a context manager that closes it."""

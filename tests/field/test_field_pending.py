@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import launch_gateway, one_line_error
+from conftest import launch_gateway, one_line_error, technician_lines
 
 from gateway.records import Node
 from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
@@ -19,10 +19,19 @@ from tools.field import pending
 KEY = "00112233445566778899aabbccddeeff"
 
 
-def kvarter(pending_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def kvarter(pending_file: Path, *args: str,
+            db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command with the pending file, and with db, a site profile with a
+    technician credential of the gateway that keeps that database."""
+    env = dict(os.environ, KVARTER_PENDING=str(pending_file))
+    env.pop("KVARTER_SITE", None)
+    if db is not None:
+        site = pending_file.with_name("site.toml")
+        site.write_text(technician_lines(db))
+        site.chmod(0o600)
+        env["KVARTER_SITE"] = str(site)
     return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True,
-                          text=True, timeout=60,
-                          env=dict(os.environ, KVARTER_PENDING=str(pending_file)))
+                          text=True, timeout=60, env=env, cwd=pending_file.parent)
 
 
 def test_saved_registrations_are_private_and_one_per_node(tmp_path: Path) -> None:
@@ -43,15 +52,15 @@ def test_register_pending_delivers_once_the_gateway_answers(tmp_path: Path) -> N
     port = free_udp_port()
     pending.save(path, Node("B7", "bin", 60.67, 17.14, "240L", key=KEY), f"127.0.0.1:{port}",
                  False)
+    db = tmp_path / "gateway.sqlite"
     # The gateway is still down: the registration stays.
-    down = kvarter(path, "node", "register", "--pending")
+    down = kvarter(path, "node", "register", "--pending", db=db)
     assert "1 of 1 registrations still waiting" in one_line_error(down)
     assert "B7: still waiting: gateway at" in down.stdout
     assert [p.node.node_id for p in pending.load(path)] == ["B7"]
-    db = tmp_path / "gateway.sqlite"
     proc = start_gateway(db, port)
     try:
-        up = kvarter(path, "node", "register", "--pending")
+        up = kvarter(path, "node", "register", "--pending", db=db)
         assert up.returncode == 0, up.stderr
         assert "B7: registered" in up.stdout
     finally:
@@ -59,7 +68,7 @@ def test_register_pending_delivers_once_the_gateway_answers(tmp_path: Path) -> N
     assert not path.exists()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT node_id, key FROM nodes").fetchall() == [("B7", KEY)]
-    again = kvarter(path, "node", "register", "--pending")
+    again = kvarter(path, "node", "register", "--pending", db=db)
     assert again.returncode == 0 and "no registrations waiting" in again.stdout
 
 
@@ -70,7 +79,7 @@ def test_a_pending_new_node_whose_id_was_taken_meanwhile_stays(tmp_path: Path) -
         gw.register(Node("B8", "bin", 60.0, 17.0))
         pending.save(path, Node("B8", "bin", 60.67, 17.14, key=KEY), f"127.0.0.1:{gw.port}",
                      False)
-        out = kvarter(path, "node", "register", "--pending")
+        out = kvarter(path, "node", "register", "--pending", db=gw.db)
         assert "still waiting" in one_line_error(out)
         assert "--replace" in out.stdout
         assert len(pending.load(path)) == 1
@@ -81,3 +90,30 @@ def test_a_pending_new_node_whose_id_was_taken_meanwhile_stays(tmp_path: Path) -
 def test_register_without_an_id_or_pending_is_one_line(tmp_path: Path) -> None:
     line = one_line_error(kvarter(tmp_path / "p.json", "node", "register"))
     assert "--pending" in line
+    # Without a technician credential in the site profile: what to ask for.
+    line = one_line_error(kvarter(tmp_path / "p.json", "node", "register", "--pending"))
+    assert "no [technician] credential" in line and "gateway's admin" in line
+
+
+def test_a_pending_replacement_carries_the_proof_of_the_old_key(tmp_path: Path) -> None:
+    path = tmp_path / "pending.json"
+    gw = launch_gateway(tmp_path)
+    try:
+        gw.register(Node("B9", "bin", 60.0, 17.0, key=KEY))
+        new_key = "ff" * 16
+        # Saved with a key that is not the one the gateway has: refused, kept.
+        pending.save(path, Node("B9", "bin", 60.5, 17.0, key=new_key), f"127.0.0.1:{gw.port}",
+                     True, old_key="11" * 16)
+        (outcome,) = pending.deliver(path, gw.technician)
+        assert not outcome.ok and "does not match" in outcome.text
+        assert len(pending.load(path)) == 1
+        # Saved with the replaced node's key, as provision reads it from the node.
+        pending.save(path, Node("B9", "bin", 60.5, 17.0, key=new_key), f"127.0.0.1:{gw.port}",
+                     True, old_key=KEY)
+        (outcome,) = pending.deliver(path, gw.technician)
+        assert outcome.ok, outcome.text
+        assert not path.exists()
+    finally:
+        gw.stop()
+    with sqlite3.connect(gw.db) as conn:
+        assert conn.execute("SELECT lat, key FROM nodes").fetchall() == [(60.5, new_key)]

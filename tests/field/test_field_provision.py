@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import RunningGateway, one_line_error
+from conftest import RunningGateway, one_line_error, technician_lines
 
 from firmware.settings import ConfigError, parse
 from gateway.records import Node
@@ -98,9 +98,12 @@ def test_every_node_gets_its_own_key_and_the_node_checks_it(tmp_path: Path) -> N
 def test_a_duplicate_id_is_refused_before_the_node_is_touched(gateway: RunningGateway,
                                                               tmp_path: Path) -> None:
     gateway.register(Node("B0042", "bin", 60.6751, 17.1415, "240L"))
+    site = tmp_path / "site.toml"
+    site.write_text(EXAMPLE.read_text() + technician_lines(gateway.db))
+    site.chmod(0o600)
     line = one_line_error(kvarter(
         "node", "provision", "B0042", "--role", "bin", "--lat", "60.675", "--lon", "17.141",
-        "--port", str(tmp_path / "ttyUSB3"), "--site", str(EXAMPLE),
+        "--port", str(tmp_path / "ttyUSB3"), "--site", str(site),
         "--gateway", f"127.0.0.1:{gateway.port}"))
     assert re.search(r"already has a node B0042 \(bin at 60.6751, 17.1415\).*--replace", line)
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RunningGateway, one_line_error
+from conftest import RunningGateway, one_line_error, technician_lines
 
 from gateway.records import Node
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import free_udp_port, gateway_log_path, start_gateway, stop_gateway
 from sim.virtual_node import VirtualNode
 from tools.field.deploy import _parents, build, deploy, sha256
 from tools.field.node_link import NodeLink
@@ -28,10 +28,13 @@ from tools.field.progress import Reporter
 from tools.firmware_build import compile_file
 
 WIFI = {"city-iot": "secret"}
+KEY = "00112233445566778899aabbccddeeff"
 LAT, LON = 60.6751, 17.1420
 
 
-def site_file(tmp_path: Path, gateway_port: int) -> Path:
+def site_file(tmp_path: Path, gateway_port: int, db: Path | None = None) -> Path:
+    """The technician's site profile; with db, with a technician credential
+    of the gateway that keeps that database."""
     path = tmp_path / "kvarter-site.toml"
     path.write_text(f"""
 name = "test district"
@@ -50,7 +53,8 @@ bin_type = "240L"
 [bin]
 empty_mm = 1000
 full_mm = 250
-""")
+""" + ("" if db is None else technician_lines(db)))
+    path.chmod(0o600)
     return path
 
 
@@ -102,7 +106,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualNode]:
 
 def test_setup_takes_a_blank_node_to_its_first_report(tmp_path: Path,
                                                       gateway: RunningGateway) -> None:
-    site = site_file(tmp_path, gateway.port)
+    site = site_file(tmp_path, gateway.port, gateway.db)
     with VirtualNode(tmp_path / "vn", wifi=WIFI, fill_mm=600, battery_mv=3600) as vn:
         out = kvarter(tmp_path, "node", "setup", "B0042", "--port", vn.device, "--role", "bin",
                       "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
@@ -146,13 +150,26 @@ def test_ports_names_the_virtual_node(tmp_path: Path, deployed: VirtualNode) -> 
 def test_a_duplicate_id_is_refused_and_replace_keeps_its_history(
         tmp_path: Path, gateway: RunningGateway, deployed: VirtualNode) -> None:
     clear_config(deployed.device)
-    gateway.register(Node("B0007", "bin", LAT, LON, "240L"))
-    site = site_file(tmp_path, gateway.port)
+    gateway.register(Node("B0007", "bin", LAT, LON, "240L", key=KEY))
+    site = site_file(tmp_path, gateway.port, gateway.db)
     base = ["node", "provision", "B0007", "--port", deployed.device, "--role", "bin",
             "--lat", str(LAT), "--lon", str(LON), "--site", str(site)]
     line = one_line_error(kvarter(tmp_path, *base))
     assert "already has a node B0007" in line and "--replace" in line
     assert node_config(deployed.device) is None  # refused before the node was touched
+    # A new board for a broken B0007 has no key of it: only the operator's
+    # override lets it take over, and that is refused before the node is
+    # touched too.
+    line = one_line_error(kvarter(tmp_path, *base, "--replace"))
+    assert "--override" in line and node_config(deployed.device) is None
+    out = kvarter(tmp_path, *base, "--override")
+    assert out.returncode == 0, out.stderr
+    assert "registered as the replacement: same id, its history kept" in out.stdout
+    with sqlite3.connect(gateway.db) as conn:
+        (overridden,) = conn.execute("SELECT key FROM nodes WHERE node_id = 'B0007'").fetchone()
+    assert "replaces node 'B0007' by OVERRIDE" in gateway_log_path(gateway.db).read_text()
+    # Provisioned again (moved, reconfigured) with the node at hand: its
+    # key in config.json is the proof, no override needed.
     out = kvarter(tmp_path, *base, "--replace")
     assert out.returncode == 0, out.stderr
     assert "registered as the replacement: same id, its history kept" in out.stdout
@@ -161,7 +178,9 @@ def test_a_duplicate_id_is_refused_and_replace_keeps_its_history(
         (key,) = conn.execute("SELECT key FROM nodes WHERE node_id = 'B0007'").fetchone()
         (kid,) = conn.execute("SELECT kid FROM oscore_contexts WHERE node_id = 'B0007'"
                               ).fetchone()
-    assert cfg is not None and cfg["id"] == "B0007" and cfg["key"] == key
+    assert cfg is not None and cfg["id"] == "B0007" and cfg["key"] == key != overridden
+    assert "replaces node 'B0007', with proof of its key" in gateway_log_path(
+        gateway.db).read_text()
     # The gateway's kid for the node's OSCORE context, written after registering.
     assert cfg["kid"] == bytes(kid).hex() and f"kid        {cfg['kid']}" in out.stdout
 
@@ -170,7 +189,8 @@ def test_gateway_down_leaves_the_node_configured_and_the_registration_pending(
         tmp_path: Path, deployed: VirtualNode) -> None:
     clear_config(deployed.device)
     port = free_udp_port()
-    site = site_file(tmp_path, port)
+    db = tmp_path / "gateway.sqlite"
+    site = site_file(tmp_path, port, db)
     line = one_line_error(kvarter(
         tmp_path, "node", "provision", "B0099", "--port", deployed.device, "--role", "bin",
         "--lat", str(LAT), "--lon", str(LON), "--site", str(site)))
@@ -181,10 +201,9 @@ def test_gateway_down_leaves_the_node_configured_and_the_registration_pending(
     saved = json.loads((tmp_path / "pending.json").read_text())["registrations"]
     assert [r["node"]["node_id"] for r in saved] == ["B0099"]
     assert saved[0]["node"]["key"] == cfg["key"]
-    db = tmp_path / "gateway.sqlite"
     proc = start_gateway(db, port)
     try:
-        out = kvarter(tmp_path, "node", "register", "--pending")
+        out = kvarter(tmp_path, "node", "register", "--pending", "--site", str(site))
         assert out.returncode == 0, out.stderr
         assert "B0099: registered; its OSCORE kid is" in out.stdout
     finally:
@@ -208,7 +227,7 @@ def test_a_position_outside_the_area_leaves_the_node_as_it_was(
 def test_a_failing_self_test_exits_1_with_what_to_do(
         tmp_path: Path, gateway: RunningGateway, deployed: VirtualNode) -> None:
     clear_config(deployed.device)
-    site = site_file(tmp_path, gateway.port)
+    site = site_file(tmp_path, gateway.port, gateway.db)
     out = kvarter(tmp_path, "node", "provision", "B0050", "--port", deployed.device, "--role",
                   "bin", "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
     assert out.returncode == 0, out.stderr
@@ -283,7 +302,7 @@ def test_deploy_moves_a_node_from_the_old_layout_to_the_new_one(
         assert files == {p: sha256(d) for p, d in new.items()}
         assert dirs == {d for p in new for d in _parents(p) if d.startswith("/firmware")}
         # And the node runs on it: set up, it reports to a real gateway.
-        site = site_file(tmp_path, gateway.port)
+        site = site_file(tmp_path, gateway.port, gateway.db)
         out = kvarter(tmp_path, "node", "setup", "B0043", "--port", vn.device, "--role", "bin",
                       "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
         assert out.returncode == 0, out.stderr + vn.output()[-2000:]

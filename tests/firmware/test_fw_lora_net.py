@@ -71,7 +71,7 @@ def test_ack_timeout_fits_the_airtime():
     assert hal.net.ack_timeout_ms(25) == 2000
     hal.net.set_sf(12)
     # Its answer comes two steps faster, at SF10.
-    assert hal.net.ack_timeout_ms(25) >= 1483 + 1000 + airtime_ms(13, 10)
+    assert hal.net.ack_timeout_ms(25) >= 1483 + 1000 + airtime_ms(lora_link.RESPONSE_LEN, 10)
 
 
 def test_changing_sf_while_listening_listens_at_the_new_sf():

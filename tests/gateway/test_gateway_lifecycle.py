@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import launch_gateway, one_line_error
+from conftest import launch_gateway, one_line_error, technician_lines
 
 from firmware import codec
 from gateway.config import GatewayConfig, GatewayConfigError
@@ -67,20 +67,32 @@ def test_port_in_use_gets_one_line(tmp_path: Path) -> None:
         gw.stop()
 
 
+def site_with_credential(tmp_path: Path, db: Path) -> Path:
+    site = tmp_path / "site.toml"
+    site.write_text(technician_lines(db))
+    site.chmod(0o600)
+    return site
+
+
 def test_registering_with_an_unreachable_gateway_gets_one_line(tmp_path: Path) -> None:
+    site = site_with_credential(tmp_path, tmp_path / "elsewhere.sqlite")
     line = one_line_error(kvarter("node", "register", "B1", "--role", "bin", "--lat", "60",
-                                  "--lon", "17", "--gateway", "127.0.0.1:9"))
+                                  "--lon", "17", "--gateway", "127.0.0.1:9",
+                                  "--site", str(site)))
     assert "did not answer" in line
 
 
 def test_register_and_list_nodes_through_the_cli(tmp_path: Path) -> None:
     gw = launch_gateway(tmp_path)
+    site = site_with_credential(tmp_path, gw.db)
     try:
         out = kvarter("node", "register", "L0003", "--role", "light", "--lat", "60.5",
-                      "--lon", "17.2", "--kind", "street-1", "--gateway", f"127.0.0.1:{gw.port}")
+                      "--lon", "17.2", "--kind", "street-1", "--gateway", f"127.0.0.1:{gw.port}",
+                      "--site", str(site))
         assert out.returncode == 0 and "registered" in out.stdout
+        assert "by technician 'field'" in gateway_log_path(gw.db).read_text()
         bad = kvarter("node", "register", "L0003", "--role", "light", "--lat", "160",
-                      "--lon", "17.2", "--gateway", f"127.0.0.1:{gw.port}")
+                      "--lon", "17.2", "--gateway", f"127.0.0.1:{gw.port}", "--site", str(site))
         assert "lat must be" in one_line_error(bad)
     finally:
         gw.stop()

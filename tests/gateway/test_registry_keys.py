@@ -1,6 +1,7 @@
 """The registry learns each node's key when a technician provisions it, and
 never gives it out; a registration for a new node cannot take an id that is
-already there (If-None-Match), a replacement can."""
+already there (If-None-Match), a replacement can, with proof of the old
+node's key or an override. Every request carries a technician's credential."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from gateway.coap.client import (
     register_nodes,
 )
 from gateway.records import Node, RegistrationError
+from gateway.security.technician import TechnicianCredential
 from gateway.storage.store import Store
 from sim.gateway_process import free_udp_port
 
@@ -38,45 +40,51 @@ def test_the_gateway_keeps_the_key_and_never_answers_it(gateway: RunningGateway,
     node = Node("B0042", "bin", 60.675, 17.141, "240L", key=KEY)
     kids: dict[str, str] = {}
     assert asyncio.run(register_nodes("127.0.0.1", gateway.port, [node], only_new=True,
-                                      kids=kids)) == {"B0042": True}
+                                      kids=kids, technician=gateway.technician)) == {"B0042": True}
     assert stored_keys(gateway.db) == {"B0042": KEY}
     # The answer names the node's OSCORE context: its kid, for its config.json.
     with sqlite3.connect(gateway.db) as conn:
         (kid,) = conn.execute("SELECT kid FROM oscore_contexts").fetchone()
     assert kids == {"B0042": bytes(kid).hex()} and len(kid) == 1
-    listed = asyncio.run(list_nodes("127.0.0.1", gateway.port))
-    one = asyncio.run(get_node("127.0.0.1", gateway.port, "B0042"))
+    listed = asyncio.run(list_nodes("127.0.0.1", gateway.port, technician=gateway.technician))
+    one = asyncio.run(get_node("127.0.0.1", gateway.port, "B0042", technician=gateway.technician))
     assert listed == [Node("B0042", "bin", 60.675, 17.141, "240L")] and one == listed[0]
-    # Not in the answers' bytes either, as libcoap's client sees them.
+    # libcoap's client, without a technician's credential, sees nothing at all.
     for path in ("nodes", "nodes/B0042"):
-        out = subprocess.run(["coap-client-notls", "-B", "5", f"coap://127.0.0.1:{gateway.port}/"
-                              f"{path}"], capture_output=True, text=True, timeout=30).stdout
-        assert "B0042" in out and KEY not in out and '"key"' not in out
-    # A registration without a key (a bin list imported later) keeps it.
-    gateway.register(Node("B0042", "bin", 60.676, 17.141, "240L"))
+        got = subprocess.run(["coap-client-notls", "-B", "5", f"coap://127.0.0.1:{gateway.port}/"
+                              f"{path}"], capture_output=True, text=True, timeout=30)
+        out = got.stdout + got.stderr
+        assert "B0042" not in out and KEY not in out and "technician" in out
+    # A registration without a key (a bin list imported later, on the
+    # operator's override) keeps it.
+    gateway.register(Node("B0042", "bin", 60.676, 17.141, "240L"), override=True)
     assert stored_keys(gateway.db) == {"B0042": KEY}
 
 
 def test_only_new_refuses_a_taken_id_and_leaves_it_as_it_was(gateway: RunningGateway) -> None:
     first = Node("L0007", "light", 60.675, 17.141, "street-1", key=KEY)
-    asyncio.run(register_nodes("127.0.0.1", gateway.port, [first], only_new=True))
+    asyncio.run(register_nodes("127.0.0.1", gateway.port, [first], only_new=True,
+                               technician=gateway.technician))
     other = Node("L0007", "light", 61.0, 18.0, "path", key=NEW_KEY)
     with pytest.raises(NodeExists, match="already has a node L0007"):
-        asyncio.run(register_nodes("127.0.0.1", gateway.port, [other], only_new=True))
-    kept = asyncio.run(get_node("127.0.0.1", gateway.port, "L0007"))
+        asyncio.run(register_nodes("127.0.0.1", gateway.port, [other], only_new=True,
+                                   technician=gateway.technician))
+    kept = asyncio.run(get_node("127.0.0.1", gateway.port, "L0007", technician=gateway.technician))
     assert kept is not None and (kept.lat, kept.kind, kept.addr) == (60.675, "street-1", 1)
     assert stored_keys(gateway.db) == {"L0007": KEY}
-    # The replacement of a broken pole: same id, its own key, its address kept.
+    # The replacement of a pole: same id, its own key, its address kept,
+    # proved with the old pole's key.
     replacement = Node("L0007", "light", 60.6751, 17.1411, "street-1", key=NEW_KEY)
-    assert asyncio.run(register_nodes("127.0.0.1", gateway.port, [replacement])) == {
-        "L0007": False}
-    kept = asyncio.run(get_node("127.0.0.1", gateway.port, "L0007"))
+    assert asyncio.run(register_nodes("127.0.0.1", gateway.port, [replacement],
+                                      technician=gateway.technician,
+                                      old_keys={"L0007": KEY})) == {"L0007": False}
+    kept = asyncio.run(get_node("127.0.0.1", gateway.port, "L0007", technician=gateway.technician))
     assert kept is not None and (kept.lat, kept.addr) == (60.6751, 1)
     assert stored_keys(gateway.db) == {"L0007": NEW_KEY}
 
 
-def test_libcoap_put_with_if_none_match_gets_4_12(gateway: RunningGateway,
-                                                  tmp_path: Path) -> None:
+def test_libcoap_put_without_a_credential_gets_4_01(gateway: RunningGateway,
+                                                    tmp_path: Path) -> None:
     body = tmp_path / "node.json"
     body.write_text(json.dumps({"node_id": "B1", "role": "bin", "lat": 60.6, "lon": 17.1}))
 
@@ -86,8 +94,9 @@ def test_libcoap_put_with_if_none_match_gets_4_12(gateway: RunningGateway,
                              capture_output=True, text=True, timeout=30).stdout
         return " ".join(ln for ln in out.splitlines() if "c:" in ln)
 
-    assert "c:2.01" in put()
-    assert "c:4.12" in put()
+    assert "c:4.01" in put()
+    assert "c:4.01" in put()
+    assert stored_keys(gateway.db) == {}
 
 
 @pytest.mark.parametrize("key, expect", [
@@ -118,7 +127,9 @@ def test_a_database_from_before_keys_is_migrated(tmp_path: Path) -> None:
         store.close()
 
 
-def test_an_unreachable_gateway_is_told_apart() -> None:
+def test_an_unreachable_gateway_is_told_apart(tmp_path: Path) -> None:
     port = free_udp_port()
     with pytest.raises(GatewayUnreachable, match="did not answer"):
-        asyncio.run(get_node("127.0.0.1", port, "B1", timeout=3))
+        asyncio.run(get_node("127.0.0.1", port, "B1", timeout=3,
+                             technician=TechnicianCredential("t", b"\x01", bytes(16),
+                                                             state_dir=tmp_path)))

@@ -8,6 +8,8 @@ import asyncio
 import stat
 from pathlib import Path
 
+from aiocoap.numbers.codes import Code
+from conftest import managed
 from security_support import log_text, production_gateway, request
 
 from firmware import codec
@@ -35,11 +37,11 @@ def test_database_and_log_are_owner_only_and_keys_appear_nowhere(tmp_path: Path)
             assert _mode(path) == 0o600, (path, oct(_mode(path)))
         assert _mode(gateway_log_path(gw.db)) == 0o600
         answers = [n.to_json(with_key=True) for n in
-                   asyncio.run(list_nodes("127.0.0.1", gw.port))]
-        one = asyncio.run(get_node("127.0.0.1", gw.port, "B0001"))
+                   asyncio.run(list_nodes("127.0.0.1", gw.port, technician=gw.technician))]
+        one = asyncio.run(get_node("127.0.0.1", gw.port, "B0001", technician=gw.technician))
         assert one is not None and one.key is None
-        answers.append(request(gw, coap.GET, [b"nodes", b"B0001"], mid=3).payload)
-        answers.append(request(gw, coap.GET, [b"nodes"], mid=4).payload)
+        answers.append(managed(gw, Code.GET, "nodes/B0001").payload)
+        answers.append(managed(gw, Code.GET, "nodes").payload)
         assert not any(KEY.encode() in a for a in answers)
     finally:
         gw.stop()

@@ -127,7 +127,7 @@ def test_a_district_speaking_oscore_is_stored_by_a_gateway_that_requires_it(
         district = build(bins=12, lights=4, hours=4, seed=11)
         kids: dict[str, str] = {}
         asyncio.run(register_nodes("127.0.0.1", gw.port, district.nodes(keyed=True),
-                                   kids=kids))
+                                   kids=kids, technician=gw.technician))
         assert len(kids) == 16 and len(set(kids.values())) == 16
         outcome = Simulation(district, gw.addr, hours=4, start_unix=START,
                              report_interval_s=900, seed=11, kids=kids).run()
@@ -158,7 +158,7 @@ def test_after_a_gateway_crash_the_nodes_answer_its_echo_challenge(tmp_path: Pat
         district = build(bins=4, lights=3, hours=3, seed=12)
         kids: dict[str, str] = {}
         asyncio.run(register_nodes("127.0.0.1", gw.port, district.nodes(keyed=True),
-                                   kids=kids))
+                                   kids=kids, technician=gw.technician))
         sim = Simulation(district, gw.addr, hours=3, start_unix=START, seed=12, kids=kids)
         sim.run_until(1.0)
         gw.proc.send_signal(signal.SIGKILL)

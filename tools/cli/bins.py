@@ -27,12 +27,17 @@ def bins() -> None:
 @bins.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--prefix", required=True, help="Start of the node ids: G gives G0001, G0002, ...")
-@click.option("--gateway", default="127.0.0.1:5683", show_default=True, help="HOST:PORT")
+@click.option("--gateway", help="HOST:PORT [site profile's, else 127.0.0.1:5683]")
 @types_option
 @click.option("--bbox", help="minlon,minlat,maxlon,maxlat: bins outside are skipped.")
 @click.option("--dry-run", is_flag=True, help="Check the file; register nothing.")
-def import_(file: Path, prefix: str, gateway: str, types_file: Path | None, bbox: str | None,
-            dry_run: bool) -> None:
+@click.option("--override", is_flag=True,
+              help="Also update bins the gateway has already (logged there with your name).")
+@click.option("--site", "site_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="Site profile with your [technician] credential; else $KVARTER_SITE, "
+                   "else ./kvarter-site.toml.")
+def import_(file: Path, prefix: str, gateway: str | None, types_file: Path | None,
+            bbox: str | None, dry_run: bool, override: bool, site_file: Path | None) -> None:
     """Register the bins of a GeoJSON file of Point features (WGS84) with a
     gateway. Feature N becomes node <prefix>N; problems are printed one per
     line and the bins without problems are registered."""
@@ -52,9 +57,19 @@ def import_(file: Path, prefix: str, gateway: str, types_file: Path | None, bbox
         click.echo(f"{result.features} features: {len(result.nodes)} bins would be registered, "
                    f"{result.skipped} skipped, {len(result.problems)} problem(s)")
         return
-    host, port = parse_hostport(gateway)
+    from tools.field.errors import FieldError
+    from tools.field.site import find_site, need_technician
+
     try:
-        created = asyncio.run(register_nodes(host, port, result.nodes))
+        site = find_site(site_file)
+        gateway = gateway or site.gateway or "127.0.0.1:5683"
+        host, port = parse_hostport(gateway)
+        technician = need_technician(site)
+    except FieldError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        created = asyncio.run(register_nodes(host, port, result.nodes, technician=technician,
+                                             override=override))
     except RegistryError as e:
         raise click.ClickException(str(e)) from None
     new = sum(created.values())

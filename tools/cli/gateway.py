@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,8 +16,11 @@ import click
 from firmware import codec
 from gateway import logs as gateway_logs
 from gateway.config import GatewayStartError
+from gateway.security.technician import TechnicianCredential
 from gateway.storage.migrations import SchemaError
+from gateway.storage.store import Store
 from gateway.storage.summary import format_summary
+from gateway.storage.technicians import TechnicianError, TechnicianRow
 from tools.cli.options import config_option, db_option, fail, load_config, open_store
 
 
@@ -95,6 +101,134 @@ def nodes(config: Path | None, db_path: Path | None) -> None:
     for n in nodes:
         addr = f" (addr {n.addr})" if n.addr is not None else ""
         click.echo(f"{n.node_id:<16} {n.role:<6} {n.lat:10.6f} {n.lon:11.6f} {n.kind}{addr}")
+
+
+@gateway.group()
+def technician() -> None:
+    """Technicians' and operators' credentials for registering and listing nodes."""
+
+
+def _technician_store(config: Path | None, db_path: Path | None) -> Store:
+    """The gateway's database, made if there is none yet: credentials may be
+    given before the gateway first runs."""
+    cfg = load_config(config, db_path=db_path)
+    try:
+        return Store(cfg.db_path)
+    except SchemaError as e:
+        raise fail(f"{cfg.db_path}: {e}") from None
+    except (sqlite3.DatabaseError, OSError) as e:
+        raise fail(f"{cfg.db_path} cannot be used as a gateway database ({e}); "
+                   "give another --db") from None
+
+
+@contextmanager
+def _credential_out(out: Path | None) -> Iterator[Callable[[TechnicianRow, str], None]]:
+    """Hands a new credential out: its lines printed, or written to a new
+    file (0600) that is made before the credential, so that a credential is
+    never made that could not be handed out."""
+    fd = None
+    if out is not None:
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise fail(f"{out} exists already: give a new file for --out") from None
+        except OSError as e:
+            raise fail(f"cannot write {out}: {e.strerror or e}") from None
+
+    def hand_out(row: TechnicianRow, what: str) -> None:
+        assert row.secret is not None
+        lines = TechnicianCredential(row.name, row.kid, bytes.fromhex(row.secret)).toml()
+        if fd is None:
+            click.echo(f"technician {row.name}: {what} (kid {row.kid.hex()}); these lines go "
+                       f"into {row.name}'s site profile on one laptop only, readable by its "
+                       "owner only (chmod 600):")
+            click.echo(lines, nl=False)
+            return
+        os.write(fd, lines.encode())
+        click.echo(f"technician {row.name}: {what} (kid {row.kid.hex()}), written to {out} "
+                   f"(owner-only); its lines go into {row.name}'s site profile on one laptop "
+                   "only")
+
+    done = False
+    try:
+        yield hand_out
+        done = True
+    finally:
+        if fd is not None:
+            os.close(fd)
+            if not done and out is not None:
+                out.unlink(missing_ok=True)
+
+
+out_option = click.option("--out", type=click.Path(path_type=Path),
+                          help="Write the site profile lines to this new file (0600) "
+                               "instead of printing them.")
+
+
+@technician.command("add")
+@click.argument("name")
+@config_option
+@db_option
+@out_option
+def technician_add(name: str, config: Path | None, db_path: Path | None,
+                   out: Path | None) -> None:
+    """Make a credential for NAME (one laptop): random secret, unique kid."""
+    with _technician_store(config, db_path) as store:
+        with _credential_out(out) as hand_out:
+            try:
+                row = store.add_technician(name)
+            except TechnicianError as e:
+                raise fail(str(e)) from None
+            hand_out(row, "new credential")
+
+
+@technician.command("rotate")
+@click.argument("name")
+@config_option
+@db_option
+@out_option
+def technician_rotate(name: str, config: Path | None, db_path: Path | None,
+                      out: Path | None) -> None:
+    """Give NAME a new credential; the old one is revoked at once."""
+    with _technician_store(config, db_path) as store:
+        with _credential_out(out) as hand_out:
+            try:
+                row = store.rotate_technician(name)
+            except TechnicianError as e:
+                raise fail(str(e)) from None
+            hand_out(row, "new credential, the old one revoked")
+
+
+@technician.command("revoke")
+@click.argument("name")
+@config_option
+@db_option
+def technician_revoke(name: str, config: Path | None, db_path: Path | None) -> None:
+    """Revoke NAME's credential: a running gateway refuses it from the next request."""
+    with _technician_store(config, db_path) as store:
+        if not store.revoke_technician(name):
+            raise fail(f"no active technician {name!r}: 'kvarter gateway technician list' "
+                       "shows who has a credential")
+    click.echo(f"technician {name}: credential revoked; the gateway refuses it from the next "
+               "request on")
+
+
+@technician.command("list")
+@config_option
+@db_option
+def technician_list(config: Path | None, db_path: Path | None) -> None:
+    """Every credential ever made: name, kid, made, revoked."""
+    with _technician_store(config, db_path) as store:
+        rows = store.technicians()
+    if not rows:
+        click.echo("no technician credentials yet: 'kvarter gateway technician add NAME'")
+        return
+    click.echo(f"{'name':<20} {'kid':<6} {'made (UTC)':<16}  state")
+    for r in rows:
+        state = ("active" if r.revoked_at is None else
+                 "revoked " + datetime.fromtimestamp(r.revoked_at, UTC).strftime("%Y-%m-%d %H:%M"))
+        made = datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{r.name:<20} {r.kid.hex():<6} {made:<16}  {state}")
 
 
 @gateway.command()

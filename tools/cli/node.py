@@ -14,6 +14,7 @@ import click
 from firmware import settings
 from gateway.coap.client import RegistryError, register_nodes
 from gateway.records import Node, RegistrationError
+from gateway.security.technician import TechnicianCredential
 from tools.battery import format_table
 from tools.cli.options import parse_hostport
 from tools.field.errors import FieldError
@@ -59,37 +60,49 @@ def node() -> None:
 @click.option("--lat", type=float, help="Latitude, degrees.")
 @click.option("--lon", type=float, help="Longitude, degrees.")
 @click.option("--kind", default="", help="Bin type or light zone.")
-@click.option("--gateway", default="127.0.0.1:5683", show_default=True, help="HOST:PORT")
+@click.option("--gateway", help="HOST:PORT [site profile's, else 127.0.0.1:5683]")
+@click.option("--override", is_flag=True,
+              help="Update a node the gateway has without its key: the operator's decision, "
+                   "logged at the gateway with your name.")
 @click.option("--pending", is_flag=True,
               help="Deliver the registrations saved while the gateway was out of reach.")
+@site_option
+@one_line
 def register(node_id: str | None, role: str | None, lat: float | None, lon: float | None,
-             kind: str, gateway: str, pending: bool) -> None:
+             kind: str, gateway: str | None, override: bool, pending: bool,
+             site_file: Path | None) -> None:
     """Tell the gateway about a node so that its reports are accepted."""
-    if pending:
-        _register_pending()
-        return
-    if node_id is None or role is None or lat is None or lon is None:
+    from tools.field.site import find_site, need_technician
+
+    if not pending and (node_id is None or role is None or lat is None or lon is None):
         raise click.ClickException(
             "give NODE_ID --role --lat --lon, or --pending to deliver saved registrations")
+    site = find_site(site_file)
+    technician = need_technician(site)
+    if pending:
+        _register_pending(technician)
+        return
+    assert node_id is not None and role is not None and lat is not None and lon is not None
     try:
         n = Node.from_dict({"node_id": node_id, "role": role, "lat": lat, "lon": lon,
                             "kind": kind})
     except RegistrationError as e:
         raise click.ClickException(str(e)) from None
+    gateway = gateway or site.gateway or "127.0.0.1:5683"
     host, port = parse_hostport(gateway)
     try:
-        created = asyncio.run(register_nodes(host, port, [n]))[node_id]
+        created = asyncio.run(register_nodes(host, port, [n], technician=technician,
+                                             override=override))[node_id]
     except RegistryError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{node_id}: {'registered' if created else 'updated'} at {gateway}")
 
 
-@one_line
-def _register_pending() -> None:
+def _register_pending(technician: TechnicianCredential) -> None:
     from tools.field import pending
 
     path = pending.pending_path()
-    outcomes = pending.deliver(path)
+    outcomes = pending.deliver(path, technician)
     if not outcomes:
         click.echo(f"no registrations waiting (in {path})")
         return
@@ -182,7 +195,11 @@ def provision_options(fn: F) -> F:
         click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
                      help="Any other config.json key, e.g. --set empty_mm=1100."),
         click.option("--replace", is_flag=True,
-                     help="This node replaces a broken one: take over its id and history."),
+                     help="This node replaces a registered one: take over its id and history "
+                          "(proved with the key in the node's old config.json)."),
+        click.option("--override", is_flag=True,
+                     help="Replace a registered node whose key is lost (a broken node): the "
+                          "operator's decision, logged at the gateway with your name."),
         site_option,
     ]
     for option in reversed(options):
@@ -194,7 +211,7 @@ def _request(site_file: Path | None, node_id: str, role: str, lat: float | None,
              lon: float | None, bin_type: str | None, zone: str | None, wifi_ssid: str | None,
              wifi_password: str | None, lora: bool | None, sf: int | None, modem: str | None,
              output_power: int | None, gateway: str | None, settings: tuple[str, ...],
-             replace: bool) -> tuple[Any, Any]:
+             replace: bool, override: bool) -> tuple[Any, Any]:
     from tools.field.provision import parse_set, request_from
     from tools.field.site import find_site
 
@@ -202,7 +219,7 @@ def _request(site_file: Path | None, node_id: str, role: str, lat: float | None,
     req = request_from(site, node_id, role, lat, lon, bin_type=bin_type, zone=zone,
                        wifi_ssid=wifi_ssid, wifi_password=wifi_password, lora=lora, sf=sf,
                        modem=modem, output_power=output_power, gateway=gateway,
-                       keys=parse_set(settings), replace=replace)
+                       keys=parse_set(settings), replace=replace, override=override)
     return site, req
 
 

@@ -28,12 +28,21 @@ def sim() -> None:
 @click.option("--interval", "report_interval_s", default=3600, show_default=True,
               type=click.IntRange(10, 86400), help="Bin report interval, seconds.")
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--site", "site_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="Site profile with the [technician] credential the nodes are registered "
+                   "with; else $KVARTER_SITE, else ./kvarter-site.toml.")
 def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: int,
-        seed: int) -> None:
+        seed: int, site_file: Path | None) -> None:
     """Register a district with a running gateway and simulate it."""
+    from tools.field.errors import FieldError
+    from tools.field.site import find_site, need_technician
+
     try:
+        technician = need_technician(find_site(site_file))
         outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
-                               report_interval_s)
+                               report_interval_s, technician=technician)
+    except FieldError as e:
+        raise click.ClickException(str(e)) from None
     except RegistryError as e:
         raise click.ClickException(str(e)) from None
     click.echo(format_outcome(outcome))

@@ -1,7 +1,9 @@
 """Registrations the gateway did not get: a node provisioned while the gateway
 was out of reach is configured all the same, and its registration waits on
-the laptop until `kvarter node register --pending` delivers it. The file holds
-the nodes' keys, so only its owner may read it."""
+the laptop until `kvarter node register --pending` delivers it, under the
+technician credential of the site profile. The file holds the nodes' keys
+(and, for a replacement, the replaced node's key as proof), so only its owner
+may read it."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from gateway.coap.client import NodeExists, RegistryError, parse_hostport, register_nodes
 from gateway.records import Node, RegistrationError
+from gateway.security.technician import TechnicianCredential
 from tools.field.errors import FieldError
 
 ENV = "KVARTER_PENDING"
@@ -35,10 +38,13 @@ class Pending:
     gateway: str  # HOST:PORT
     replace: bool  # a replacement node taking over an id the gateway has
     saved_at: float
+    old_key: str | None = None  # the replaced node's key: proof for the gateway
+    override: bool = False  # replacing without it, on the operator's decision
 
     def to_dict(self) -> dict[str, object]:
         return {"node": json.loads(self.node.to_json(with_key=True)), "gateway": self.gateway,
-                "replace": self.replace, "saved_at": self.saved_at}
+                "replace": self.replace, "saved_at": self.saved_at, "old_key": self.old_key,
+                "override": self.override}
 
 
 def load(path: Path) -> list[Pending]:
@@ -52,7 +58,9 @@ def load(path: Path) -> list[Pending]:
                          ) from None
     try:
         return [Pending(Node.from_dict(p["node"]), str(p["gateway"]), bool(p["replace"]),
-                        float(p["saved_at"])) for p in raw["registrations"]]
+                        float(p["saved_at"]),
+                        None if p.get("old_key") is None else str(p["old_key"]),
+                        bool(p.get("override", False))) for p in raw["registrations"]]
     except (KeyError, TypeError, ValueError, RegistrationError) as e:
         raise FieldError(f"the pending registrations in {path} are damaged ({e}): move the "
                          "file aside and register those nodes with 'kvarter node register'"
@@ -78,10 +86,11 @@ def store(path: Path, entries: list[Pending]) -> None:
         raise
 
 
-def save(path: Path, node: Node, gateway: str, replace: bool) -> None:
+def save(path: Path, node: Node, gateway: str, replace: bool, old_key: str | None = None,
+         override: bool = False) -> None:
     """Keep one registration per node id: the newest provisioning wins."""
     entries = [p for p in load(path) if p.node.node_id != node.node_id]
-    entries.append(Pending(node, gateway, replace, time.time()))
+    entries.append(Pending(node, gateway, replace, time.time(), old_key, override))
     store(path, entries)
 
 
@@ -93,7 +102,8 @@ class Outcome:
     text: str
 
 
-def deliver(path: Path, timeout: float = 5.0) -> list[Outcome]:
+def deliver(path: Path, technician: TechnicianCredential,
+            timeout: float = 5.0) -> list[Outcome]:
     """Try every pending registration once; the delivered ones are removed
     from the file, the others stay for the next try."""
     entries = load(path)
@@ -106,9 +116,11 @@ def deliver(path: Path, timeout: float = 5.0) -> list[Outcome]:
             raise FieldError(str(e)) from None
         kids: dict[str, str] = {}
         try:
-            created = asyncio.run(register_nodes(host, port, [p.node], timeout=timeout,
-                                                 only_new=not p.replace,
-                                                 kids=kids))[p.node.node_id]
+            created = asyncio.run(register_nodes(
+                host, port, [p.node], timeout=timeout, only_new=not p.replace, kids=kids,
+                technician=technician,
+                old_keys={p.node.node_id: p.old_key} if p.old_key is not None else None,
+                override=p.override))[p.node.node_id]
         except NodeExists:
             left.append(p)
             outcomes.append(Outcome(p.node.node_id, p.gateway, False,

@@ -1,8 +1,10 @@
 """`kvarter node provision`: a node's config.json, checked on the laptop by the
 firmware's own parser, written to the node and read back, and the node
 registered with its gateway (with the per-node key) so that its first report
-is accepted. Everything that can be refused is refused before the node is
-touched."""
+is accepted. The gateway is asked under the technician's credential from the
+site profile. Everything that can be refused is refused before the node is
+touched; a node that replaces a registered one proves the old node's key
+(read from the node at hand) or comes with the operator's override."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from firmware.settings import ConfigError, parse
+from firmware.settings import ConfigError, check_key, parse
 from gateway.coap.client import (
     GatewayUnreachable,
     NodeExists,
@@ -23,12 +25,13 @@ from gateway.coap.client import (
     register_nodes,
 )
 from gateway.records import Node, RegistrationError
+from gateway.security.technician import TechnicianCredential
 from tools.field import pending
 from tools.field.deploy import sha256
 from tools.field.errors import FieldError
 from tools.field.node_link import NodeLink
 from tools.field.progress import Reporter
-from tools.field.site import Site, check_position
+from tools.field.site import Site, check_position, need_technician
 
 CONFIG = "/config.json"
 REGISTERED_ROLES = ("bin", "light")  # a bridge is the gateway's own radio
@@ -50,6 +53,9 @@ class Request:
     node_gateway: str | None = None  # HOST:PORT where the node reaches it
     keys: Mapping[str, Any] = field(default_factory=dict)  # more config.json keys
     replace: bool = False
+    # Replace a registered node whose key is lost (the operator's decision,
+    # logged at the gateway with the technician's name).
+    override: bool = False
 
 
 def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
@@ -71,7 +77,8 @@ def request_from(site: Site, node_id: str, role: str, lat: float | None, lon: fl
                  wifi_ssid: str | None = None, wifi_password: str | None = None,
                  lora: bool | None = None, sf: int | None = None, modem: str | None = None,
                  output_power: int | None = None, gateway: str | None = None,
-                 keys: Mapping[str, Any] | None = None, replace: bool = False) -> Request:
+                 keys: Mapping[str, Any] | None = None, replace: bool = False,
+                 override: bool = False) -> Request:
     """Options over the site profile's defaults."""
     use_lora = lora if lora is not None else (site.transport == "lora" or sf is not None)
     radio = dict(site.lora)
@@ -89,7 +96,8 @@ def request_from(site: Site, node_id: str, role: str, lat: float | None, lon: fl
                    wifi_ssid if wifi_ssid is not None else site.wifi_ssid,
                    wifi_password if wifi_password is not None else site.wifi_password,
                    radio if use_lora else {}, gateway or site.gateway,
-                   None if gateway else site.node_gateway, merged, replace)
+                   None if gateway else site.node_gateway, merged, replace or override,
+                   override)
 
 
 def _split(hostport: str) -> tuple[str, int]:
@@ -164,10 +172,12 @@ def check_request(req: Request, site: Site) -> Node | None:
         raise FieldError(str(e)) from None
 
 
-def _gateway_node(gateway: str, node_id: str) -> Node | None | GatewayUnreachable:
+def _gateway_node(gateway: str, node_id: str,
+                  technician: TechnicianCredential) -> Node | None | GatewayUnreachable:
     host, port = _split(gateway)
     try:
-        return asyncio.run(get_node(host, port, node_id, GATEWAY_TIMEOUT_S))
+        return asyncio.run(get_node(host, port, node_id, GATEWAY_TIMEOUT_S,
+                                    technician=technician))
     except GatewayUnreachable as e:
         return e
     except RegistryError as e:
@@ -193,15 +203,28 @@ def write_config(link: NodeLink, text: str) -> None:
                          "again; if it repeats, the node's flash may be failing")
 
 
+def old_key_on(link: NodeLink, node_id: str) -> str | None:
+    """The key in the config.json of the node at hand, if it is node_id's:
+    what proves to the gateway that this node may be replaced."""
+    old = link.read_json(CONFIG)
+    if not isinstance(old, dict) or old.get("id") != node_id:
+        return None
+    try:
+        return str(check_key(old.get("key")))
+    except ConfigError:
+        return None
+
+
 def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], reporter: Reporter,
               pending_file: Path) -> Provisioned:
     node = check_request(req, site)
     key = secrets.token_hex(16)
     text = config_text(build_config(req, key))
     existing: Node | None | GatewayUnreachable = None
+    technician = need_technician(site) if node is not None else None
     if node is not None:
-        assert req.gateway is not None
-        existing = _gateway_node(req.gateway, req.node_id)
+        assert req.gateway is not None and technician is not None
+        existing = _gateway_node(req.gateway, req.node_id, technician)
         if isinstance(existing, Node) and not req.replace:
             raise FieldError(
                 f"the gateway at {req.gateway} already has a node {req.node_id} ({existing.role} "
@@ -211,34 +234,43 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
     if addr:
         text = config_text(build_config(req, key, addr))
     with open_link() as link:
+        old_key = old_key_on(link, req.node_id) if node is not None and req.replace else None
+        if isinstance(existing, Node) and old_key is None and not req.override:
+            raise FieldError(
+                f"the node at hand has no key of {req.node_id}, so it cannot prove to the "
+                f"gateway that it may replace the registered {req.node_id}: if that node's key "
+                "is lost (a broken node), the operator decides: give --override (logged at "
+                "the gateway with your name)", short="no old key")
         write_config(link, text)
         reporter.say("config     written to the node, read back and verified")
         if node is None:
             return Provisioned(req.node_id, "a bridge is not registered", None)
         node = replace(node, key=key)
-        assert req.gateway is not None
+        assert req.gateway is not None and technician is not None
         if isinstance(existing, GatewayUnreachable):
-            raise _saved(req, node, pending_file)
+            raise _saved(req, node, pending_file, old_key)
         host, port = _split(req.gateway)
         kids: dict[str, str] = {}
         try:
-            created = asyncio.run(register_nodes(host, port, [node], GATEWAY_TIMEOUT_S,
-                                                 only_new=not req.replace,
-                                                 kids=kids))[req.node_id]
+            created = asyncio.run(register_nodes(
+                host, port, [node], GATEWAY_TIMEOUT_S, only_new=not req.replace, kids=kids,
+                technician=technician,
+                old_keys={req.node_id: old_key} if old_key is not None else None,
+                override=req.override))[req.node_id]
         except NodeExists:
             raise FieldError(f"the gateway at {req.gateway} got another node {req.node_id} "
                              "meanwhile: check with the office which one is right, then "
                              "provision again (--replace to take over the id)",
                              short="duplicate id") from None
         except GatewayUnreachable:
-            raise _saved(req, node, pending_file) from None
+            raise _saved(req, node, pending_file, old_key) from None
         except RegistryError as e:
             raise FieldError(str(e)) from None
         new_addr = addr
         if req.role == "light" and not addr:
             # The gateway gives a new pole its short address: the pole must
             # know it to obey commands that name it.
-            got = _gateway_node(req.gateway, req.node_id)
+            got = _gateway_node(req.gateway, req.node_id, technician)
             if isinstance(got, Node) and got.addr:
                 new_addr = got.addr
         # The gateway names the node's OSCORE context with its kid: with it
@@ -255,9 +287,9 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
     return Provisioned(req.node_id, f"{how} at {req.gateway}", addr or None)
 
 
-def _saved(req: Request, node: Node, pending_file: Path) -> FieldError:
+def _saved(req: Request, node: Node, pending_file: Path, old_key: str | None) -> FieldError:
     assert req.gateway is not None
-    pending.save(pending_file, node, req.gateway, req.replace)
+    pending.save(pending_file, node, req.gateway, req.replace, old_key, req.override)
     return FieldError(f"{req.node_id} is configured, but the gateway at {req.gateway} did not "
                       f"answer, so it is not registered yet; the registration is saved in "
                       f"{pending_file}: run 'kvarter node register --pending' once the gateway "

@@ -16,9 +16,9 @@ from tools.field.flash import DEFAULT_BAUD, flash
 from tools.field.node_link import NodeLink
 from tools.field.probe import probe
 from tools.field.progress import Reporter
-from tools.field.provision import Request, provision
+from tools.field.provision import REGISTERED_ROLES, Request, provision
 from tools.field.selftest import format_table, run_selftest, summary
-from tools.field.site import Site
+from tools.field.site import Site, need_technician
 
 # Failures a node cannot help before its first report: it has not heard the
 # gateway yet, and its clock is set by the network once it is online.
@@ -55,6 +55,8 @@ def _wait_for_repl(port: str, wait_s: float) -> None:
 def setup(req: Request, site: Site, opts: SetupOptions, reporter: Reporter,
           pending_file: Path) -> list[str]:
     """Returns the steps' result lines; raises StepFailed."""
+    if req.role in REGISTERED_ROLES:
+        need_technician(site)  # before the node is flashed, not after
     results: list[str] = []
     steps: list[tuple[str, Callable[[], str]]] = []
 

@@ -1,7 +1,10 @@
 """The site profile a technician carries: one small TOML file per district with
 the gateway's address, the city's area, the street Wi-Fi or LoRa settings and
-the defaults for new nodes (docs/examples/site.toml). Found from --site,
-$KVARTER_SITE or ./kvarter-site.toml; command-line options override it."""
+the defaults for new nodes (docs/examples/site.toml), and the technician's
+own credential for the gateway ([technician], made by the gateway's admin with
+`kvarter gateway technician add`). Found from --site, $KVARTER_SITE or
+./kvarter-site.toml; command-line options override it. A profile with a
+credential must be readable by its owner only."""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from firmware.settings import ConfigError, parse
+from gateway.security.technician import CredentialError, TechnicianCredential, credential_from
 from tools.field.errors import FieldError
 
 ENV = "KVARTER_SITE"
 DEFAULT_NAME = "kvarter-site.toml"
 TABLES = {
-    "": {"name", "gateway", "area", "wifi", "lora", "node", "bin", "light", "flash"},
+    "": {"name", "gateway", "area", "wifi", "lora", "node", "bin", "light", "flash",
+         "technician"},
     "gateway": {"address", "node_address"},
     "area": {"south", "north", "west", "east", "polygon"},
     "wifi": {"ssid", "password"},
@@ -83,9 +88,23 @@ class Site:
     zone: str | None = None
     role_keys: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     baud: int | None = None
+    technician: TechnicianCredential | None = None
 
     def where(self) -> str:
         return f"site profile {self.path}" if self.path else "no site profile"
+
+
+def need_technician(site: Site) -> TechnicianCredential:
+    """The site profile's technician credential, or the one line that says
+    what to ask for."""
+    if site.technician is None:
+        where = (f"the site profile {site.path} has" if site.path else
+                 "there is no site profile (--site, $KVARTER_SITE or ./kvarter-site.toml) with")
+        raise FieldError(f"{where} no [technician] credential, which the gateway needs for "
+                         "registering and listing nodes: ask the gateway's admin for one "
+                         "('kvarter gateway technician add YOUR-NAME') and paste its lines "
+                         "into the profile", short="no credential")
+    return site.technician
 
 
 def check_position(area: Area | None, lat: float, lon: float, where: str) -> None:
@@ -218,8 +237,15 @@ def parse_site(text: str, path: Path | None = None) -> Site:
     if baud is not None and (isinstance(baud, bool) or not isinstance(baud, int)
                              or not 9600 <= baud <= 4_000_000):
         raise SiteError(f"{where}: flash.baud must be a serial speed like 460800, got {baud!r}")
+    technician = None
+    if "technician" in raw:
+        try:
+            technician = credential_from(raw["technician"], where)
+        except CredentialError as e:
+            raise SiteError(str(e)) from None
     return Site(path, name, gateway, node_gateway, _area(_table(raw, "area", where), where),
-                ssid, password, dict(lora), transport, bin_type, zone, role_keys, baud)
+                ssid, password, dict(lora), transport, bin_type, zone, role_keys, baud,
+                technician)
 
 
 def load_site(path: Path) -> Site:
@@ -230,7 +256,11 @@ def load_site(path: Path) -> Site:
                         "docs/examples/site.toml and fill it in") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SiteError(f"cannot read site profile {path}: {e}") from None
-    return parse_site(text, path)
+    site = parse_site(text, path)
+    if site.technician is not None and path.stat().st_mode & 0o077:
+        raise SiteError(f"site profile {path} holds a technician credential and others may "
+                        f"read it: run 'chmod 600 {path}'")
+    return site
 
 
 def find_site(explicit: Path | None, cwd: Path | None = None,

@@ -38,7 +38,8 @@ def street_of_poles(gw: RunningGateway, tmp_path: Path, n: int = 10, zone: str =
 def test_a_presence_event_brightens_three_poles_ahead_and_two_behind(
         gateway: RunningGateway, tmp_path: Path) -> None:
     street_of_poles(gateway, tmp_path)
-    registered = {n.node_id: n for n in asyncio.run(list_nodes("127.0.0.1", gateway.port))}
+    registered = {n.node_id: n for n in asyncio.run(
+        list_nodes("127.0.0.1", gateway.port, technician=gateway.technician))}
     addrs = {i: registered[f"L{i}"].addr for i in range(10)}
     assert addrs[1] == 101 and addrs[3] == 103  # given
     # The others get the lowest free ones (registrations arrive in any order).
@@ -79,7 +80,8 @@ def test_short_addresses_are_unique(gateway: RunningGateway) -> None:
     gateway.register(Node("L1", "light", 59.33, 18.06, "z", 7))
     try:
         asyncio.run(register_nodes("127.0.0.1", gateway.port,
-                                   [Node("L2", "light", 59.33, 18.06, "z", 7)]))
+                                   [Node("L2", "light", 59.33, 18.06, "z", 7)],
+                                   technician=gateway.technician))
         raise AssertionError("a taken address was accepted")
     except RegistryError as e:
         assert "addr 7 is already L1's" in str(e)

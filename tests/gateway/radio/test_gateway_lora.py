@@ -5,28 +5,25 @@ firmware's own framing and CoAP encoder; the gateway is the real process."""
 from __future__ import annotations
 
 import asyncio
-import os
-import select
 import sqlite3
 import time
-import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import RunningGateway, launch_gateway
 from lightkit import geojson, lights_cli, ok, pole
+from radiokit import Bridge, _Hal, bin_frame, wait_until
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
 from firmware.lora import bridge_frame as bf
 from firmware.lora import plan as radio_plan
 from firmware.lora.airtime import airtime_us
-from firmware.lora.link import decode_feedback, node_tag
-from firmware.net.transport import Transport
+from firmware.lora.link import RESPONSE_LEN, decode_feedback, node_tag
 from firmware.net.uplink import Uplink
 from firmware.proto import coap
-from firmware.proto.paths import BIN_PATH, PRESENCE_PATH, STATUS_PATH
+from firmware.proto.paths import PRESENCE_PATH, STATUS_PATH
 from gateway.radio.downlink import BridgeClock, Downlink
 from gateway.radio.lora import ack_deadline_ms
 from gateway.records import BinRecord, Node
@@ -34,100 +31,6 @@ from gateway.storage.store import Store
 from sim.gateway_process import gateway_log_path
 
 BIN = Node("B0001", "bin", 60.67, 17.14, "240L")
-WAIT_S = 20.0
-
-
-class _Clock:
-    def ms(self) -> int:
-        return 0
-
-
-class _Net(Transport):
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def send(self, data: bytes) -> None:
-        self.sent.append(bytes(data))
-
-    def recv(self) -> None:
-        return None
-
-
-class _Hal:
-    """Just enough of a node's hardware layer for firmware.net.uplink.Uplink."""
-
-    def __init__(self, mid: int) -> None:
-        self.net = _Net()
-        self.clock = _Clock()
-        self.mid = mid
-
-    def random_bits(self, n: int) -> int:
-        return self.mid & ((1 << n) - 1)
-
-
-def bin_frame(node_id: str, seq: int, mid: int, when: int = 1790000000,
-              fill: float = 42.5) -> bytes:
-    """The CoAP frame a bin node puts on the air for one report."""
-    hal = _Hal(mid - 1)
-    up = Uplink(node_id, hal, mid=mid - 1)
-    up.post_confirmable(BIN_PATH, codec.encode_bin_report(
-        codec.BinReport(seq, when, fill, 8, 3600)))
-    return hal.net.sent[0]
-
-
-def wait_until(what: str, check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
-class Bridge:
-    """The bridge's end of the serial line: a pty master."""
-
-    def __init__(self, link: Path) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        link.unlink(missing_ok=True)
-        link.symlink_to(os.ttyname(self.slave))
-        self.reader = bf.FrameReader()
-        self.ms = 10000
-        self.pending: list[bf.Tx | bf.TxResult | bf.Hello | bf.Rx] = []
-
-    def write(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def rx(self, frame: bytes, sf: int = 9, snr_q: int = -20, rssi: int = -110) -> None:
-        self.ms += 500
-        self.write(bf.encode_rx(self.ms, radio_plan.UPLINK_KHZ, sf, rssi, snr_q, frame))
-
-    def next_tx(self) -> bf.Tx:
-        """The next TX the gateway sends, answered as a bridge does."""
-        deadline = time.monotonic() + WAIT_S
-        while not self.pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("the gateway sent no TX frame")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                self.pending += [bf.decode(b) for b in self.reader.feed(
-                    os.read(self.master, 4096))]
-        tx = self.pending.pop(0)
-        assert isinstance(tx, bf.Tx)
-        self.ms += 20
-        self.write(bf.encode_tx_result(tx.tx_id, bf.TX_SENT, self.ms, 50))
-        return tx
-
-    def quiet(self) -> bool:
-        """True when the gateway has sent nothing more."""
-        ready, _, _ = select.select([self.master], [], [], 0.3)
-        return not ready and not self.pending
-
-    def unplug(self, link: Path) -> None:
-        os.close(self.master)
-        os.close(self.slave)
-        link.unlink()
 
 
 def stored(db: Path) -> list[tuple[str, int, int]]:
@@ -334,14 +237,20 @@ def test_downlink_holds_back_what_the_duty_cycle_does_not_allow() -> None:
 
 def test_ack_deadline_leaves_the_node_time_to_hear_it() -> None:
     for sf in range(7, 13):
-        up = airtime_us(25, sf) // 1000
-        down = airtime_us(13, radio_plan.downlink_sf(sf)) // 1000
-        deadline = ack_deadline_ms(0, 25, sf)
-        # Starting by the deadline, the ACK ends before the node's first timeout
-        # (at least 2 s, and at least both airtimes, the answer at the downlink SF,
-        # plus 1 s, from its uplink's start).
-        assert up + deadline + down <= max(2000, up + down + 1000)
-        assert deadline >= 1000  # for the gateway to store the report first
+        down_sf = radio_plan.downlink_sf(sf)
+        for up_len in (25, 40):  # a bin report, unprotected and protected
+            up = airtime_us(up_len, sf) // 1000
+            reckoned = airtime_us(RESPONSE_LEN, down_sf) // 1000  # what the node waits for
+            # An unprotected answer, a protected one, an Echo challenge.
+            for length in (13, RESPONSE_LEN, RESPONSE_LEN + 12):
+                down = airtime_us(length, down_sf) // 1000
+                deadline = ack_deadline_ms(0, up_len, sf, length)
+                # Starting by the deadline, the ACK ends before the node's first
+                # timeout (at least 2 s, and at least both airtimes, the answer
+                # at the downlink SF, plus 1 s, from its uplink's start).
+                assert up + deadline + down <= max(2000, up + reckoned + 1000)
+                if length <= RESPONSE_LEN:
+                    assert deadline >= 1000  # for the gateway to store the report first
 
 
 def light_frame(node_id: str, path: str, payload: bytes, mid: int, confirmable: bool) -> bytes:

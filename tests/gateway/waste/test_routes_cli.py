@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import RunningGateway, one_line_error
+from conftest import RunningGateway, one_line_error, technician_lines
 
 from gateway.records import Node
 from gateway.storage.store import Store
@@ -27,8 +27,11 @@ def run(group: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_import_registers_the_good_bins_and_prints_each_problem(
         gateway: RunningGateway, tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(technician_lines(gateway.db))
+    site.chmod(0o600)
     proc = run("bins", "import", str(SAMPLE), "--prefix", "G",
-               "--gateway", f"127.0.0.1:{gateway.port}")
+               "--gateway", f"127.0.0.1:{gateway.port}", "--site", str(site))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert [ln.split(":")[0] for ln in lines[:7]] == [

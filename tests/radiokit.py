@@ -1,0 +1,209 @@
+"""For the LoRa tests: the radio bridge's end of a real serial line (a pty
+master, playing the bridge with the firmware's own framing); the frames a
+node puts on the air, made with the firmware's own uplink; a gateway that
+requires OSCORE with its radio on the line; and a bin node on LoRa as it
+runs (the firmware's BinNode and LoRa link), whose air is the test."""
+
+from __future__ import annotations
+
+import os
+import select
+import sqlite3
+import sys
+import time
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import RunningGateway, launch_gateway
+
+from firmware import codec
+from firmware.lora import bridge_frame as bf
+from firmware.lora import plan as radio_plan
+from firmware.lora.net import LoraNet
+from firmware.net.transport import Transport
+from firmware.net.uplink import Uplink
+from firmware.proto.paths import BIN_PATH
+from firmware.settings import Config
+from firmware.waste.node import BinNode
+from sim.gateway_process import gateway_log_path
+
+# The firmware tests' hardware layer and modem (MicroPython-clean, so usable
+# here as they are).
+sys.path.insert(0, str(Path(__file__).parent / "firmware"))
+from fakehal import FakeHal, FakeModem, FakeRx, FakeStore  # noqa: E402
+
+WAIT_S = 20.0
+
+
+class _Clock:
+    def ms(self) -> int:
+        return 0
+
+
+class _Net(Transport):
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(bytes(data))
+
+    def recv(self) -> None:
+        return None
+
+
+class _Hal:
+    """Just enough of a node's hardware layer for firmware.net.uplink.Uplink."""
+
+    def __init__(self, mid: int) -> None:
+        self.net = _Net()
+        self.clock = _Clock()
+        self.mid = mid
+
+    def random_bits(self, n: int) -> int:
+        return self.mid & ((1 << n) - 1)
+
+
+def bin_frame(node_id: str, seq: int, mid: int, when: int = 1790000000,
+              fill: float = 42.5) -> bytes:
+    """The CoAP frame a bin node puts on the air for one report."""
+    hal = _Hal(mid - 1)
+    up = Uplink(node_id, hal, mid=mid - 1)
+    up.post_confirmable(BIN_PATH, codec.encode_bin_report(
+        codec.BinReport(seq, when, fill, 8, 3600)))
+    return hal.net.sent[0]
+
+
+def wait_until(what: str, check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+class Bridge:
+    """The bridge's end of the serial line: a pty master."""
+
+    def __init__(self, link: Path) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        link.unlink(missing_ok=True)
+        link.symlink_to(os.ttyname(self.slave))
+        self.reader = bf.FrameReader()
+        self.ms = 10000
+        self.pending: list[bf.Tx | bf.TxResult | bf.Hello | bf.Rx] = []
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def rx(self, frame: bytes, sf: int = 9, snr_q: int = -20, rssi: int = -110) -> None:
+        self.ms += 500
+        self.write(bf.encode_rx(self.ms, radio_plan.UPLINK_KHZ, sf, rssi, snr_q, frame))
+
+    def next_tx(self) -> bf.Tx:
+        """The next TX the gateway sends, answered as a bridge does."""
+        deadline = time.monotonic() + WAIT_S
+        while not self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("the gateway sent no TX frame")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                self.pending += [bf.decode(b) for b in self.reader.feed(
+                    os.read(self.master, 4096))]
+        tx = self.pending.pop(0)
+        assert isinstance(tx, bf.Tx)
+        self.ms += 20
+        self.write(bf.encode_tx_result(tx.tx_id, bf.TX_SENT, self.ms, 50))
+        return tx
+
+    def quiet(self) -> bool:
+        """True when the gateway has sent nothing more."""
+        ready, _, _ = select.select([self.master], [], [], 0.3)
+        return not ready and not self.pending
+
+    def unplug(self, link: Path) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+        link.unlink()
+
+
+
+
+def stored(db: Path) -> list[tuple[str, int, int]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT node_id, seq, measured_at FROM bin_reports ORDER BY id").fetchall()
+
+
+def kid_of(db: Path, node_id: str) -> str:
+    """The kid the gateway gave a node with a key (hex, as in config.json)."""
+    with sqlite3.connect(db) as conn:
+        return bytes(conn.execute("SELECT kid FROM oscore_contexts WHERE node_id = ?",
+                                  (node_id,)).fetchone()[0]).hex()
+
+
+def oscore_radio_gateway(tmp_path: Path, link: Path) -> RunningGateway:
+    """A gateway that requires OSCORE, with its radio on `link`, on the
+    database in tmp_path (the same one when started again)."""
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\noscore = "required"\n')
+    gw = launch_gateway(tmp_path, "--config", str(cfg), "--radio", str(link))
+    wait_until("the radio to open", lambda: f"radio on {link} open" in
+               gateway_log_path(gw.db).read_text(errors="replace"))
+    return gw
+
+
+class LoraBin:
+    """A bin node on LoRa as it runs: the firmware's BinNode over the
+    firmware's LoRa link (firmware/lora/net.py) on a modem whose air is the
+    test (the tests' FakeModem: what it sends is read from modem.sent(),
+    what it hears is put in modem.inbox). Woken as from deep sleep, RTC
+    memory and flash kept between wakes."""
+
+    def __init__(self, node_id: str, key: str, kid: str, temp_c: int = 12) -> None:
+        self.cfg = Config({"id": node_id, "role": "bin", "transport": "lora",
+                           "lora": {"sf": 9}, "key": key, "kid": kid,
+                           "heartbeat_s": 3600})  # a report at every hourly wake
+        self.hal = FakeHal(temp_c=temp_c)
+        self.hal.clock.unix = int(time.time())
+        self.hal.outbox = FakeStore()
+        self.modem = FakeModem(self.hal.clock)
+        self.node: BinNode | None = None
+
+    def wake(self) -> BinNode:
+        """A wake that makes a report and starts sending the queue."""
+        hal = self.hal
+        hal.net = LoraNet(self.modem, self.cfg.node_id, hal.clock, hal.log, sf=9, listen=False)
+        node = self.node = BinNode(self.cfg, hal)
+        assert node.wake()
+        node.send()
+        return node
+
+    def last_sent(self) -> bytes:
+        return self.modem.sent()[-1]
+
+    def hear(self, frame: bytes) -> bool:
+        """A frame on the downlink; True while the exchange goes on."""
+        assert self.node is not None
+        self.modem.inbox.append(FakeRx(frame))
+        return bool(self.node.poll())
+
+    def wait(self) -> bool:
+        """Time passes to the node's next deadline; True while busy."""
+        assert self.node is not None
+        nxt = self.node.next_deadline_ms()
+        if nxt is not None and nxt > self.hal.clock.ms():
+            self.hal.clock.now_ms = nxt
+        return bool(self.node.poll())
+
+    def sleep(self) -> None:
+        assert self.node is not None
+        self.node.sleep()
+        self.hal.net.sleep()
+        self.hal.clock.advance(3600 * 1000)
+
+    def queued_seqs(self) -> list[int]:
+        assert self.node is not None
+        return [codec.decode_bin_report(p).seq for _, p in self.node.outbox.entries]
