@@ -1,5 +1,5 @@
-"""The running gateway: wires storage, ingest, the writer, MQTT and the CoAP
-server together, and shuts them down in order."""
+"""The running gateway: wires storage, ingest, the writer, MQTT, the CoAP
+server and people's HTTP API together, and shuts them down in order."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections import Counter
 
 import aiocoap
 
+from gateway.api.server import ApiServer
 from gateway.coap.resources import build_site
 from gateway.config import GatewayConfig
 from gateway.ingest.decode import Ingest
@@ -63,6 +64,10 @@ class Gateway:
         self.downlink: Downlink | None = None
         self.lora: LoraLink | None = None
         self.radio: RadioLink | None = None
+        # People's HTTP API, fed the stored reports for its live updates.
+        self.api: ApiServer | None = ApiServer(config) if config.http else None
+        if self.api is not None:
+            self.pipeline.observers.append(self.api.record)
 
     @property
     def site(self) -> aiocoap.resource.Site:
@@ -74,6 +79,9 @@ class Gateway:
         # gateway on the same port silently take half of the traffic. One
         # gateway per port: a second one must fail to start.
         os.environ["AIOCOAP_REUSE_PORT"] = "0"
+        if self.api is not None:
+            # Its port and certificate are checked before anything starts.
+            await self.api.prepare()
         self.writer.start()
         if self.config.mqtt_host:
             # Wired after construction: the pipeline publishes through
@@ -97,6 +105,13 @@ class Gateway:
             transports=list(self.config.coap_transports))
         if self.config.radio:
             await self._start_radio(self.config.radio, self.config.radio_baud)
+        if self.api is not None:
+            try:
+                await self.api.start()
+            except BaseException:
+                self.api = None
+                await self.stop()
+                raise
         log.info("gateway for %s listening on coap://%s:%d, data in %s; OSCORE %s, %d node "
                  "context(s)", self.config.district, self.config.bind_host, self.config.port,
                  self.config.db_path, self.config.oscore, contexts)
@@ -140,6 +155,10 @@ class Gateway:
         return total
 
     async def stop(self) -> None:
+        # People's screens first: nothing new is asked of the data while the
+        # rest stops.
+        if self.api is not None:
+            await self.api.stop()
         await self.pipeline.activity.quiet(DRAIN_QUIET_S, DRAIN_MAX_S)
         if self.radio is not None:
             await self.radio.stop()

@@ -18,6 +18,19 @@ class GatewayConfigError(ValueError):
     """A gateway setting that cannot be used; the message names it."""
 
 
+class GatewayStartError(RuntimeError):
+    """A part of the gateway that could not start; the message says what to do."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass
 class GatewayConfig:
     district: str = "district"
@@ -65,6 +78,17 @@ class GatewayConfig:
     # unprotected reports alike (while nodes are moved over), "required"
     # answers an unprotected report 4.01 and stores nothing of it.
     oscore: str = "optional"
+    # People's HTTP API (docs/operators.md, "The HTTP API"): on by default,
+    # on loopback. Any other address needs HTTPS (a certificate and its
+    # key); behind a reverse proxy that terminates HTTPS, keep loopback and
+    # set http_behind_proxy, so that the client's address and scheme are
+    # taken from the proxy's X-Forwarded-For and X-Forwarded-Proto.
+    http: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    http_tls_cert: Path | None = None
+    http_tls_key: Path | None = None
+    http_behind_proxy: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -129,6 +153,32 @@ class GatewayConfig:
             raise GatewayConfigError(
                 f"oscore must be \"optional\" or \"required\", got {self.oscore!r}")
         self.db_path = Path(self.db_path)
+        self._check_http()
+
+    def _check_http(self) -> None:
+        for name in ("http", "http_behind_proxy"):
+            if not isinstance(getattr(self, name), bool):
+                raise GatewayConfigError(f"{name} must be true or false")
+        if isinstance(self.http_port, bool) or not isinstance(self.http_port, int) \
+                or not 0 <= self.http_port <= 65535:
+            raise GatewayConfigError(f"http_port must be 0..65535, got {self.http_port!r}")
+        if not isinstance(self.http_host, str) or not self.http_host:
+            raise GatewayConfigError("http_host must be an address like 127.0.0.1")
+        if (self.http_tls_cert is None) != (self.http_tls_key is None):
+            raise GatewayConfigError("http_tls_cert and http_tls_key go together")
+        for name in ("http_tls_cert", "http_tls_key"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, Path(value))
+        if self.http and self.http_tls_cert is None and not is_loopback(self.http_host):
+            raise GatewayConfigError(
+                f"http_host {self.http_host} is not loopback: plain HTTP would carry passwords "
+                "in the clear; set http_tls_cert and http_tls_key, or keep 127.0.0.1 behind a "
+                "reverse proxy (docs/operators.md)")
+        if self.http_behind_proxy and not is_loopback(self.http_host):
+            raise GatewayConfigError(
+                "http_behind_proxy trusts the proxy's forwarded headers, so the gateway must "
+                "listen on loopback (http_host = \"127.0.0.1\") with the proxy beside it")
 
     def admin_allowed(self, address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%")[0])

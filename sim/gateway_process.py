@@ -24,6 +24,12 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def gateway_log_path(db: Path) -> Path:
     """Where start_gateway() writes the gateway's log: beside its database."""
     return db.with_name(db.stem + ".log")
@@ -41,8 +47,12 @@ def start_gateway(db: Path, port: int, *extra: str,
                   virtual_time: bool = True) -> subprocess.Popen[bytes]:
     """Start `kvarter gateway run` and wait until it answers CoAP. Its log
     goes to a file (a pipe nobody reads would fill and stop the gateway).
-    With virtual_time, it takes reports dated on a simulation's clock."""
+    With virtual_time, it takes reports dated on a simulation's clock. Its
+    HTTP API listens on a free port unless extra names one (--http-port) or
+    turns it off (--no-http): two gateways never meet on the default port."""
     db.parent.mkdir(parents=True, exist_ok=True)
+    if "--http-port" not in extra and "--no-http" not in extra:
+        extra = (*extra, "--http-port", str(free_tcp_port()))
     log_path = gateway_log_path(db)
     # The gateway logs to the file itself (rotated, --log-file); what it
     # cannot log (a start-up error) comes on standard error, appended there too.

@@ -21,7 +21,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.coap.client import register_nodes, technician_client
 from gateway.records import Node
 from gateway.security.technician import TechnicianCredential
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway, technician_for
+from sim.gateway_process import (
+    free_tcp_port,
+    free_udp_port,
+    start_gateway,
+    stop_gateway,
+    technician_for,
+)
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
@@ -34,17 +40,18 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class RunningGateway:
     port: int
     db: Path
     proc: subprocess.Popen[bytes]
+    http_port: int | None = None
+
+    @property
+    def http_url(self) -> str:
+        """The base of its HTTP API, e.g. http://127.0.0.1:PORT."""
+        assert self.http_port is not None, "this gateway runs without its HTTP API"
+        return f"http://127.0.0.1:{self.http_port}"
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -99,7 +106,31 @@ def _laptop_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def launch_gateway(tmp_path: Path, *extra: str, virtual_time: bool = True) -> RunningGateway:
     port = free_udp_port()
     db = tmp_path / "gateway.sqlite"
-    return RunningGateway(port, db, start_gateway(db, port, *extra, virtual_time=virtual_time))
+    http_port: int | None = None
+    if "--no-http" not in extra:
+        if "--http-port" in extra:
+            http_port = int(extra[extra.index("--http-port") + 1])
+        else:
+            http_port = free_tcp_port()
+            extra = (*extra, "--http-port", str(http_port))
+    gw = RunningGateway(port, db, start_gateway(db, port, *extra, virtual_time=virtual_time),
+                        http_port)
+    if http_port is not None:
+        wait_for_http(gw)
+    return gw
+
+
+def wait_for_http(gw: RunningGateway, timeout_s: float = 20.0) -> None:
+    """Until the gateway's HTTP API answers (it starts after CoAP)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", gw.http_port or 0), timeout=1):
+                return
+        except OSError:
+            if gw.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the gateway's HTTP API did not answer") from None
+            time.sleep(0.02)
 
 
 @pytest.fixture

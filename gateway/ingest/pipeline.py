@@ -6,7 +6,8 @@ a LoRa frame rendered by the same resources), in this order:
    because a walker must not wait for a commit;
 3. store it by group commit (gateway/ingest/writer.py): it is answered with
    success only once its transaction is on disk;
-4. publish it (MQTT), and let lighting learn from a new status report.
+4. publish it (MQTT), let lighting learn from a new status report, and tell
+   the observers (people's live screens) of it.
 
 The order is decided here and nowhere else. Lighting is reached through the
 small Reactions interface, so that ingest never imports it."""
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -98,6 +100,8 @@ class Pipeline:
         self.reactions: Reactions = reactions or NoReactions()
         # Replaced by the gateway's MQTT publisher when it starts with a broker.
         self.publisher: Publisher = NoPublisher()
+        # Told of each record once it is stored (the HTTP API's live events).
+        self.observers: list[Callable[[Record], None]] = []
         self.activity = Activity()
         # (node id, reason) already logged once; bounded, whatever ids come.
         self._warned: LRU[tuple[str, str], None] = LRU(WARNED_KEPT)
@@ -145,6 +149,11 @@ class Pipeline:
         self.publisher.publish(record)
         if isinstance(record, StatusRecord):
             self.reactions.status(record, sockaddr)
+        for observe in self.observers:
+            try:
+                observe(record)
+            except Exception as e:  # a screen's feed never stops a report being stored
+                log.error("an observer failed on a %s from %r: %s", kind, node_id, e)
         return Outcome(Result.STORED)
 
     def _note_rejection(self, node_id: str, rejection: Rejected) -> None:

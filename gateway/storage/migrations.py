@@ -107,12 +107,51 @@ def _v5_zone_keys(db: sqlite3.Connection) -> None:
     )""")
 
 
+def _v6_accounts(db: sqlite3.Connection) -> None:
+    """People's accounts for the HTTP API: users with one role each (a crew
+    account bound to its crew), browser sessions and programs' tokens, each
+    kept as a SHA-256 of its secret so that a copy of the database opens no
+    session. Presence events get an index by node: the API's node health
+    asks for each node's last contact."""
+    db.execute("""CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL,
+        crew TEXT,
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        password_changed_at REAL NOT NULL
+    )""")
+    db.execute("""CREATE TABLE sessions (
+        secret_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )""")
+    db.execute("CREATE INDEX sessions_by_user ON sessions (user_id)")
+    db.execute("""CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        last_used REAL
+    )""")
+    db.execute("CREATE INDEX api_tokens_by_user ON api_tokens (user_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS presence_events_by_node "
+               "ON presence_events (node_id, received_at)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
     _v3_oscore_contexts,
     _v4_technicians,
     _v5_zone_keys,
+    _v6_accounts,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 from gateway.storage.lighting import LightingTables, LightRow
 from gateway.storage.nodes import NodeTable
 from gateway.storage.reports import UNCLOCKED_DUPLICATE_S, ReportTable
+from gateway.storage.screens import ScreenQueries
 from gateway.storage.security import SecurityTable
 from gateway.storage.summary import Summary, SummaryQuery
 from gateway.storage.technicians import TechnicianTable
+from gateway.storage.users import UserTable
 from gateway.storage.visits import VisitTable
 from gateway.storage.zone_keys import ZoneKeyTables
 
@@ -17,5 +19,5 @@ __all__ = ["LightRow", "Store", "Summary", "UNCLOCKED_DUPLICATE_S"]
 
 
 class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, TechnicianTable,
-            ZoneKeyTables, SummaryQuery):
+            ZoneKeyTables, SummaryQuery, UserTable, ScreenQueries):
     """Opened with the path of its SQLite file; a context manager that closes it."""

@@ -49,7 +49,7 @@ def test_a_new_database_is_at_the_latest_version_with_every_table(tmp_path: Path
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"nodes", "bin_reports", "bin_visits", "presence_events", "light_status",
             "light_addresses", "zones", "zone_log", "streets", "oscore_contexts",
-            "technicians"} <= tables
+            "technicians", "users", "sessions", "api_tokens"} <= tables
 
 
 def test_a_database_from_before_schema_versions_keeps_everything(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Attack surface: a gateway told to listen on 127.0.0.1 also served CoAP
 over TCP and WebSockets (aiocoap's defaults) and sent commands from sockets
 bound to every address of the other family. Now every socket it has is on
-the configured address, and none is a TCP listener."""
+the configured address, and its only TCP listener is people's HTTP API, on
+loopback at its own port (none at all without it)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def sockets_of(pid: int) -> list[tuple[str, str, int, str]]:
 
 
 def test_with_host_127_0_0_1_only_udp_on_127_0_0_1(tmp_path: Path) -> None:
-    gw = production_gateway(tmp_path, "--host", "127.0.0.1")
+    gw = production_gateway(tmp_path, "--host", "127.0.0.1", "--no-http")
     try:
         socks = sockets_of(gw.proc.pid)
     finally:
@@ -60,3 +61,14 @@ def test_with_host_127_0_0_1_only_udp_on_127_0_0_1(tmp_path: Path) -> None:
     assert not [s for s in socks if s[0].startswith("tcp")], socks
     assert {s[1] for s in socks} == {"127.0.0.1"}, socks
     assert ("127.0.0.1", gw.port) in {(s[1], s[2]) for s in socks}
+
+
+def test_the_http_api_is_the_one_tcp_listener_on_loopback(tmp_path: Path) -> None:
+    gw = production_gateway(tmp_path, "--host", "127.0.0.1")
+    try:
+        socks = sockets_of(gw.proc.pid)
+    finally:
+        gw.stop()
+    tcp = [s for s in socks if s[0].startswith("tcp")]
+    assert tcp == [("tcp", "127.0.0.1", gw.http_port, TCP_LISTEN)], socks
+    assert {s[1] for s in socks} == {"127.0.0.1"}, socks

@@ -15,7 +15,7 @@ import click
 
 from firmware import codec
 from gateway import logs as gateway_logs
-from gateway.app import serve
+from gateway.config import GatewayStartError
 from gateway.security.technician import TechnicianCredential
 from gateway.storage.migrations import SchemaError
 from gateway.storage.store import Store
@@ -47,8 +47,16 @@ def gateway() -> None:
 @click.option("--max-nodes", type=int, help="Most nodes the registry takes (default 10000).")
 @click.option("--log-file", type=click.Path(path_type=Path),
               help="Log to this file, rotated (default: standard error).")
+@click.option("--http-host", help="Address of the HTTP API (default 127.0.0.1).")
+@click.option("--http-port", type=int, help="TCP port of the HTTP API (default 8080).")
+@click.option("--http/--no-http", "http", default=None,
+              help="Serve the HTTP API (default: on).")
 def run(config: Path | None, **overrides: object) -> None:
-    """Serve nodes over CoAP until Ctrl-C or SIGTERM."""
+    """Serve nodes over CoAP, and people over HTTP, until Ctrl-C or SIGTERM."""
+    # Imported here: the running gateway brings the web framework, which
+    # every other command can do without (seconds at each start).
+    from gateway.app import serve
+
     cfg = load_config(config, **overrides)
     _resolves(cfg.bind_host, cfg.port, "--host")
     if cfg.mqtt_host:
@@ -62,6 +70,8 @@ def run(config: Path | None, **overrides: object) -> None:
         gateway_logs.flush()
     except SchemaError as e:
         raise fail(f"{cfg.db_path}: {e}") from None
+    except GatewayStartError as e:
+        raise fail(str(e)) from None
     except sqlite3.DatabaseError as e:
         raise fail(f"{cfg.db_path} is not a gateway database ({e}); "
                    "give another --db") from None

@@ -11,6 +11,7 @@ from tools.cli.lights import lights
 from tools.cli.node import node
 from tools.cli.routes import routes
 from tools.cli.sim import sim
+from tools.cli.users import users
 
 
 @click.group()
@@ -27,6 +28,7 @@ cli.add_command(bins)
 cli.add_command(routes)
 cli.add_command(lights)
 cli.add_command(demo)
+cli.add_command(users)
 
 
 def main() -> None:

@@ -1,0 +1,42 @@
+"""What makes a bin an alarm on people's screens: the flags of its latest
+report, a low battery, and silence."""
+
+from __future__ import annotations
+
+from firmware import codec
+
+# A bin node runs on a 3.6 V lithium-thionyl chloride cell, whose voltage
+# stays flat until near its end: below this it has weeks, not years, left.
+LOW_BATTERY_MV = 3300
+
+# A bin node reports at least every heartbeat (4 h by default,
+# firmware/energy.py); three missed in a row and it is offline.
+BIN_OFFLINE_S = 3 * 4 * 3600.0
+# A light node reports its status at least every few minutes while lit;
+# by day it may be silent for hours, so the bound is a day.
+LIGHT_OFFLINE_S = 24 * 3600.0
+
+FLAG_ALARMS = [(codec.BIN_FLAG_FIRE, "fire"), (codec.BIN_FLAG_TILT, "tilt"),
+               (codec.BIN_FLAG_LID_OPEN, "lid-open"),
+               (codec.BIN_FLAG_SENSOR_FAULT, "sensor-fault")]
+ALARMS = ("fire", "tilt", "lid-open", "sensor-fault", "low-battery", "offline")
+
+FLAG_NAMES = [(codec.BIN_FLAG_THRESHOLD, "over-threshold"),
+              (codec.BIN_FLAG_FAST_RISE, "fast-rise"), *FLAG_ALARMS,
+              (codec.BIN_FLAG_BOOT, "boot"), (codec.BIN_FLAG_QUEUE_DROPPED, "queue-dropped")]
+
+
+def alarm_names(flags: int, battery_mv: int | None) -> list[str]:
+    names = [name for bit, name in FLAG_ALARMS if flags & bit]
+    if battery_mv is not None and battery_mv < LOW_BATTERY_MV:
+        names.append("low-battery")
+    return names
+
+
+def flag_names(flags: int) -> list[str]:
+    return [name for bit, name in FLAG_NAMES if flags & bit]
+
+
+def offline(role: str, last_contact: float | None, now: float) -> bool:
+    limit = BIN_OFFLINE_S if role == "bin" else LIGHT_OFFLINE_S
+    return last_contact is None or now - last_contact > limit

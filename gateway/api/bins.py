@@ -1,0 +1,169 @@
+"""Bins: each one's latest fill, its forecast and its alarms, a bin's reports
+(its fill history), and the alarms of every bin."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from gateway.accounts import Permission
+from gateway.api.alarms import ALARMS, alarm_names, flag_names, offline
+from gateway.api.auth import require
+from gateway.api.context import ApiContext, context
+from gateway.api.nodes import NodeId
+from gateway.api.pages import LIMIT_DEFAULT, Limit, Offset, Page
+from gateway.api.problems import Problem
+from gateway.storage.screens import BinRow
+from gateway.storage.store import Store
+from gateway.waste.forecast import Forecaster
+from gateway.waste.planning import DEFAULT_PLAN
+from gateway.waste.today import forecast_from
+
+DAY_S = 86400.0
+
+
+class Forecast(BaseModel):
+    level_in_24h_pct: float | None = Field(description="expected fill 24 h from now")
+    full_at: float | None = Field(
+        description=f"unix time (UTC) the bin is expected to reach "
+                    f"{DEFAULT_PLAN.must_level_pct:g} %, within two weeks")
+    full_within_24h: bool
+
+
+class BinState(BaseModel):
+    node_id: str
+    kind: str = Field(description="the bin's type")
+    lat: float
+    lon: float
+    last_contact: float | None = Field(description="unix time (UTC) of its latest uplink")
+    measured_at: int | None = Field(description="unix time (UTC) of its latest report")
+    fill_pct: float | None
+    temp_c: int | None
+    battery_mv: int | None
+    tilt_deg: int | None
+    flags: list[str]
+    alarms: list[Literal["fire", "tilt", "lid-open", "sensor-fault", "low-battery", "offline"]]
+    forecast: Forecast
+
+
+class BinReport(BaseModel):
+    seq: int
+    measured_at: int
+    received_at: float
+    fill_pct: float | None
+    temp_c: int | None
+    battery_mv: int | None
+    flags: list[str]
+
+
+class Alarm(BaseModel):
+    node_id: str
+    alarm: Literal["fire", "tilt", "lid-open", "sensor-fault", "low-battery", "offline"]
+    since: float | None = Field(description="unix time (UTC) of the report that shows it, or "
+                                            "of the last contact for offline")
+    lat: float
+    lon: float
+
+
+class ForecastCache:
+    """The forecast learns from every stored report: it is made again only
+    when a report or a crew's record has been stored since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple[int, int] | None = None
+        self._made = 0.0
+        self._forecaster: Forecaster | None = None
+
+    def get(self, store: Store) -> Forecaster:
+        with self._lock:
+            version = store.forecast_version()
+            # Its "now" moves too: at most a minute old.
+            if self._forecaster is None or version != self._version \
+                    or time.time() - self._made > 60:
+                self._forecaster = forecast_from(store)
+                self._version, self._made = version, time.time()
+            return self._forecaster
+
+
+_forecasts = ForecastCache()
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, 1)
+
+
+def bin_state(row: BinRow, f: Forecaster, now: float) -> BinState:
+    flags = row.flags or 0
+    alarms = alarm_names(flags, row.battery_mv) if row.flags is not None else []
+    if offline("bin", row.last_contact, now):
+        alarms.append("offline")
+    full_at = f.crossing_time(row.node_id, DEFAULT_PLAN.must_level_pct)
+    return BinState(
+        node_id=row.node_id, kind=row.kind, lat=row.lat, lon=row.lon,
+        last_contact=row.last_contact, measured_at=row.measured_at, fill_pct=row.fill_pct,
+        temp_c=row.temp_c, battery_mv=row.battery_mv, tilt_deg=row.tilt_deg,
+        flags=flag_names(flags), alarms=alarms,  # type: ignore[arg-type]
+        forecast=Forecast(level_in_24h_pct=_num(f.level_at(row.node_id, now + DAY_S)),
+                          full_at=_num(full_at),
+                          full_within_24h=full_at is not None and full_at <= now + DAY_S))
+
+
+router = APIRouter(tags=["bins"])
+BINS = Depends(require(Permission.BINS_READ))
+
+
+@router.get("/bins", response_model=Page[BinState], summary="Bins: fill, forecast, alarms")
+def list_bins(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT, _: object = BINS,
+              ctx: ApiContext = Depends(context)) -> Page[BinState]:
+    rows, total = ctx.store.bin_rows(offset, limit)
+    f, now = _forecasts.get(ctx.store), time.time()
+    return Page[BinState](items=[bin_state(r, f, now) for r in rows], total=total,
+                          offset=offset, limit=limit)
+
+
+@router.get("/bins/{node_id}", response_model=BinState, summary="One bin")
+def get_bin(node_id: NodeId, _: object = BINS, ctx: ApiContext = Depends(context)) -> BinState:
+    rows, _total = ctx.store.bin_rows(0, 1, node_id=node_id)
+    if not rows:
+        raise Problem(404, f"no bin {node_id!r} is registered; GET /api/v1/bins lists them")
+    return bin_state(rows[0], _forecasts.get(ctx.store), time.time())
+
+
+@router.get("/bins/{node_id}/reports", response_model=Page[BinReport],
+            summary="A bin's reports, newest first")
+def bin_reports(node_id: NodeId, offset: Offset = 0, limit: Limit = LIMIT_DEFAULT,
+                _: object = BINS, ctx: ApiContext = Depends(context)) -> Page[BinReport]:
+    if not ctx.store.bin_rows(0, 1, node_id=node_id)[0]:
+        raise Problem(404, f"no bin {node_id!r} is registered; GET /api/v1/bins lists them")
+    rows, total = ctx.store.bin_reports_page(node_id, offset, limit)
+    items = [BinReport(seq=s, measured_at=m, received_at=r, fill_pct=fill, temp_c=t,
+                       battery_mv=b, flags=flag_names(fl))
+             for s, m, r, fill, t, b, fl in rows]
+    return Page[BinReport](items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/alarms", response_model=Page[Alarm], summary="Every bin's alarms now")
+def list_alarms(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT, _: object = BINS,
+                ctx: ApiContext = Depends(context)) -> Page[Alarm]:
+    """From each bin's latest report (fire, tilt, lid open, sensor fault, low
+    battery) and its silence (offline), ordered by how serious, then by bin."""
+    rows, _total = ctx.store.bin_rows(0, -1)
+    now = time.time()
+    found = []
+    for r in rows:
+        names = alarm_names(r.flags, r.battery_mv) if r.flags is not None else []
+        for name in names:
+            found.append(Alarm(node_id=r.node_id, alarm=name,  # type: ignore[arg-type]
+                               since=r.measured_at, lat=r.lat, lon=r.lon))
+        if offline("bin", r.last_contact, now):
+            found.append(Alarm(node_id=r.node_id, alarm="offline", since=r.last_contact,
+                               lat=r.lat, lon=r.lon))
+    found.sort(key=lambda a: (ALARMS.index(a.alarm), a.node_id))
+    return Page[Alarm](items=found[offset:offset + limit], total=len(found), offset=offset,
+                       limit=limit)

@@ -1,0 +1,32 @@
+"""What every route reaches through the request: the API's own connection to
+the gateway's database, the live event hub, the failed-login counter and
+the session settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from gateway.api.hub import EventHub
+from gateway.api.limits import LoginLimiter
+from gateway.storage.store import Store
+
+# A browser session lasts at most this long, and ends sooner when unused.
+SESSION_LIFETIME_S = 12 * 3600.0
+SESSION_IDLE_S = 2 * 3600.0
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    district: str
+    events: EventHub
+    logins: LoginLimiter = field(default_factory=LoginLimiter)
+    session_lifetime_s: float = SESSION_LIFETIME_S
+    session_idle_s: float = SESSION_IDLE_S
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,93 @@
+"""The API's app: its routers under /api/v1, problem details for every
+error, and its OpenAPI spec at /api/openapi.json, in which every error
+answer is described as a problem. No interactive docs pages: they load
+scripts from a CDN, and a city network may have no internet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from gateway.api import auth, bins, events, lights, nodes, presence, problems, users
+from gateway.api.context import ApiContext
+from gateway.api.problems import ProblemBody
+
+PREFIX = "/api/v1"
+OPENAPI_URL = "/api/openapi.json"
+
+# Routes anyone may call; every other one needs an account (401 without).
+PUBLIC = {("get", f"{PREFIX}/health"), ("post", f"{PREFIX}/session")}
+
+
+class Health(BaseModel):
+    status: str
+    district: str
+
+
+def _health_route(district: str) -> APIRouter:
+    router = APIRouter(tags=["gateway"])
+
+    @router.get("/health", response_model=Health, summary="Is the gateway up")
+    def is_up() -> Health:
+        return Health(status="ok", district=district)
+
+    return router
+
+
+def _problem_content() -> dict[str, Any]:
+    return {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _describe_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every error answer a route can give, as a problem: 422 everywhere
+    (a body or query it cannot take), 401 and 403 on every route that needs
+    an account, 404 where the path names something."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = ProblemBody.model_json_schema()
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for path, operations in spec.get("paths", {}).items():
+        for method, op in operations.items():
+            responses = op.setdefault("responses", {})
+            codes = {"422"}
+            if (method, path) not in PUBLIC:
+                codes |= {"401", "403"}
+            if "{" in path:
+                codes.add("404")
+            for code, answer in list(responses.items()):
+                if code.startswith(("4", "5")):
+                    answer["content"] = _problem_content()
+            for code in sorted(codes):
+                responses.setdefault(code, {"description": {
+                    "401": "no account: log in, or give a bearer token",
+                    "403": "the account's role may not do this, or a session's change "
+                           "came without its CSRF token",
+                    "404": "no such thing",
+                    "422": "the request cannot be taken as it is",
+                }[code], "content": _problem_content()})
+    return spec
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    app = FastAPI(title="kvarter gateway", version="1",
+                  description="People's API of a district gateway: nodes, bins, lights, "
+                              "presence counts and accounts. Errors are RFC 9457 problems.",
+                  openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None)
+    app.state.ctx = ctx
+    problems.install(app)
+    app.include_router(_health_route(ctx.district), prefix=PREFIX)
+    for module in (auth, users, nodes, bins, lights, presence, events):
+        app.include_router(module.router, prefix=PREFIX)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes)
+            app.openapi_schema = _describe_problems(spec)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,89 @@
+"""The live event hub: new bin reports, alarms and light states, fed from the
+ingest pipeline once a report is stored (gateway/app.py wires it), fanned
+out to each live stream's bounded queue on the gateway's event loop.
+Presence is never among them: a pole's detections with their times would
+tell where someone walked."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from gateway.accounts import Permission
+from gateway.api.alarms import alarm_names
+from gateway.records import BinRecord, Record, StatusRecord
+
+# What a client that reads too slowly may fall behind by; beyond, the
+# oldest events it has not read are dropped (and counted).
+QUEUE_MAX = 256
+SUBSCRIBERS_MAX = 200
+
+# Who sees which kind of event.
+EVENT_PERMISSIONS = {
+    "bin-report": Permission.BINS_READ,
+    "alarm": Permission.BINS_READ,
+    "light-state": Permission.LIGHTS_READ,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    data: dict[str, object]
+
+
+class EventHub:
+    """Fan-out on the gateway's event loop: record() is called there by the
+    pipeline, each subscriber reads its own bounded queue."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[Event | None]] = set()
+        self.closed = False
+        self.dropped = 0
+        self.sent = 0
+
+    def subscribe(self) -> asyncio.Queue[Event | None] | None:
+        if self.closed or len(self._queues) >= SUBSCRIBERS_MAX:
+            return None
+        q: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_MAX)
+        self._queues.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[Event | None]) -> None:
+        self._queues.discard(q)
+
+    def publish(self, event: Event) -> None:
+        for q in list(self._queues):
+            if q.full():
+                q.get_nowait()
+                self.dropped += 1
+            q.put_nowait(event)
+
+    def record(self, record: Record) -> None:
+        """A record just stored by the pipeline."""
+        if not self._queues:
+            return
+        if isinstance(record, BinRecord):
+            r = record.report
+            alarms = alarm_names(r.flags, r.battery_mv)
+            self.publish(Event("bin-report", {
+                "node_id": record.node_id, "measured_at": record.measured_at,
+                "fill_pct": r.fill_pct, "battery_mv": r.battery_mv, "temp_c": r.temp_c,
+                "flags": r.flags, "alarms": alarms}))
+            for name in alarms:
+                self.publish(Event("alarm", {"node_id": record.node_id, "alarm": name,
+                                             "measured_at": record.measured_at}))
+        elif isinstance(record, StatusRecord):
+            st = record.status
+            self.publish(Event("light-state", {
+                "node_id": record.node_id, "measured_at": record.measured_at,
+                "level_pct": st.level_pct, "energy_wh": st.energy_dwh / 10,
+                "flags": st.flags}))
+
+    def close(self) -> None:
+        """Every stream ends (the gateway is stopping)."""
+        self.closed = True
+        for q in list(self._queues):
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(None)

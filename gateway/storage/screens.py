@@ -1,0 +1,147 @@
+"""What people's screens read: nodes with their health, bins with their latest
+report, a bin's reports page by page, and presence counted per zone and
+interval (counts only: never one pole's detections with their times)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.storage.database import Database
+
+
+@dataclass(frozen=True)
+class NodeHealthRow:
+    node_id: str
+    role: str
+    kind: str
+    lat: float
+    lon: float
+    addr: int | None
+    provisioned: bool  # has a key
+    registered_at: float
+    last_contact: float | None  # the gateway's time of the node's latest uplink
+    battery_mv: int | None  # a bin's latest report's
+
+
+@dataclass(frozen=True)
+class BinRow:
+    node_id: str
+    kind: str
+    lat: float
+    lon: float
+    last_contact: float | None
+    measured_at: int | None
+    fill_pct: float | None
+    temp_c: int | None
+    battery_mv: int | None
+    tilt_deg: int | None
+    flags: int | None
+
+
+@dataclass(frozen=True)
+class PresenceCount:
+    zone: str
+    start: int  # unix time of the interval's start
+    events: int
+    detections: int
+
+
+_LAST_CONTACT = (
+    "NULLIF(MAX("
+    "COALESCE((SELECT MAX(received_at) FROM bin_reports b WHERE b.node_id = n.node_id), 0), "
+    "COALESCE((SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id), 0), "
+    "COALESCE((SELECT MAX(received_at) FROM light_status s WHERE s.node_id = n.node_id), 0)"
+    "), 0)")
+
+
+class ScreenQueries(Database):
+    """The HTTP API's reads."""
+
+    def node_health(self, role: str | None, offset: int, limit: int,
+                    node_id: str | None = None) -> tuple[list[NodeHealthRow], int]:
+        """A page of nodes in id order (or the one node_id), and how many match."""
+        where, args = [], []
+        if role is not None:
+            where.append("n.role = ?")
+            args.append(role)
+        if node_id is not None:
+            where.append("n.node_id = ?")
+            args.append(node_id)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT n.node_id, n.role, n.kind, n.lat, n.lon, n.addr, n.key IS NOT NULL, "
+                f"n.registered_at, {_LAST_CONTACT}, "
+                "(SELECT battery_mv FROM bin_reports b WHERE b.node_id = n.node_id "
+                " ORDER BY measured_at DESC, id DESC LIMIT 1) "
+                f"FROM nodes n{cond} ORDER BY n.node_id LIMIT ? OFFSET ?",
+                (*args, limit, offset)).fetchall()
+            total = db.execute(f"SELECT COUNT(*) FROM nodes n{cond}", args).fetchone()[0]
+        return [NodeHealthRow(r[0], r[1], r[2], float(r[3]), float(r[4]), r[5], bool(r[6]),
+                              float(r[7]), None if r[8] is None else float(r[8]), r[9])
+                for r in rows], int(total)
+
+    def bin_rows(self, offset: int, limit: int,
+                 node_id: str | None = None) -> tuple[list[BinRow], int]:
+        """A page of bins in id order with each one's latest report."""
+        cond, args = ("", []) if node_id is None else (" AND n.node_id = ?", [node_id])
+        with self.reading() as db:
+            rows = db.execute(
+                f"SELECT n.node_id, n.kind, n.lat, n.lon, {_LAST_CONTACT}, r.measured_at, "
+                "r.fill_pct, r.temp_c, r.battery_mv, r.tilt_deg, r.flags "
+                "FROM nodes n LEFT JOIN bin_reports r ON r.id = ("
+                " SELECT id FROM bin_reports WHERE node_id = n.node_id "
+                " ORDER BY measured_at DESC, id DESC LIMIT 1) "
+                f"WHERE n.role = 'bin'{cond} ORDER BY n.node_id "
+                "LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+            total = db.execute(f"SELECT COUNT(*) FROM nodes n WHERE n.role = 'bin'{cond}",
+                               args).fetchone()[0]
+        return [BinRow(r[0], r[1], float(r[2]), float(r[3]),
+                       None if r[4] is None else float(r[4]), *r[5:]) for r in rows], int(total)
+
+    def bin_reports_page(self, node_id: str, offset: int, limit: int) -> tuple[
+            list[tuple[int, int, float, float | None, int | None, int | None, int]], int]:
+        """(seq, measured_at, received_at, fill_pct, temp_c, battery_mv, flags) of
+        a bin's reports, newest first, and how many there are."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT seq, measured_at, received_at, fill_pct, temp_c, battery_mv, flags "
+                "FROM bin_reports WHERE node_id = ? ORDER BY measured_at DESC, id DESC "
+                "LIMIT ? OFFSET ?", (node_id, limit, offset)).fetchall()
+            total = db.execute("SELECT COUNT(*) FROM bin_reports WHERE node_id = ?",
+                               (node_id,)).fetchone()[0]
+        return rows, int(total)
+
+    def forecast_version(self) -> tuple[int, int]:
+        """Changes whenever a bin report or a crew's record is stored."""
+        with self.reading() as db:
+            reports = db.execute("SELECT COALESCE(MAX(id), 0) FROM bin_reports").fetchone()[0]
+            visits = db.execute("SELECT COALESCE(MAX(id), 0) FROM bin_visits").fetchone()[0]
+        return int(reports), int(visits)
+
+    def presence_counts(self, since: int, until: int, interval_s: int,
+                        zone: str | None) -> list[PresenceCount]:
+        """Presence events and detections per zone (a pole's kind; "default"
+        when it has none) and interval, measured in [since, until)."""
+        zone_of = "COALESCE(NULLIF(n.kind, ''), 'default')"
+        cond, args = ("", []) if zone is None else (f" AND {zone_of} = ?", [zone])
+        with self.reading() as db:
+            rows = db.execute(
+                f"SELECT {zone_of} AS z, (p.measured_at - ?) / ? AS bucket, COUNT(*), "
+                "SUM(p.count) FROM presence_events p JOIN nodes n ON n.node_id = p.node_id "
+                f"WHERE p.measured_at >= ? AND p.measured_at < ?{cond} "
+                "GROUP BY z, bucket ORDER BY bucket, z",
+                (since, interval_s, since, until, *args)).fetchall()
+        return [PresenceCount(z, since + int(b) * interval_s, int(e), int(d or 0))
+                for z, b, e, d in rows]
+
+    def zone_log_page(self, name: str, offset: int, limit: int) -> tuple[
+            list[tuple[float, str, int, str, str, str]], int]:
+        """(at, who, revision, setting, old, new) of a zone's changes, newest first."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT at, who, revision, setting, old, new FROM zone_log WHERE zone = ? "
+                "ORDER BY id DESC LIMIT ? OFFSET ?", (name, limit, offset)).fetchall()
+            total = db.execute("SELECT COUNT(*) FROM zone_log WHERE zone = ?",
+                               (name,)).fetchone()[0]
+        return rows, int(total)

@@ -1,0 +1,209 @@
+"""What people read, from reports that came over CoAP to a real gateway: nodes
+and their health page by page, bins with fill, forecast and alarms, light
+states, presence counts per zone (never per pole), and the live stream that
+tells of a new report as it is stored. Every kind of error as a problem."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from api_support import Accounts, assert_problem, make_accounts, post_report
+from conftest import RunningGateway, launch_gateway
+
+from firmware import codec
+from firmware.lighting import payload as light_codec
+from gateway.records import Node
+
+T0 = 1790000000
+BINS = [Node(f"B{i:04d}", "bin", 59.33 + i / 1000, 18.06, "240L") for i in range(1, 8)]
+POLES = [Node("L0001", "light", 59.34, 18.07, "harbour"), Node("L0002", "light", 59.34, 18.08)]
+
+
+def bin_report(seq: int, fill: float, flags: int = 0, battery_mv: int = 3600,
+               t: int = T0) -> bytes:
+    return codec.encode_bin_report(codec.BinReport(seq, t + seq * 60, fill, 21, battery_mv,
+                                                   0, flags))
+
+
+def presence(seq: int, t: int, count: int) -> bytes:
+    return codec.encode_presence(codec.PresenceEvent(seq, t, count, 100, 1.4))
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
+    gw = launch_gateway(tmp_path_factory.mktemp("data"))
+    try:
+        gw.register(*BINS, *POLES)
+        for seq, fill in enumerate((10.0, 20.0, 35.5), start=1):
+            assert post_report(gw, b"b", "B0001", bin_report(seq, fill)) == "2.04"
+        assert post_report(gw, b"b", "B0002", bin_report(1, 50.0, codec.BIN_FLAG_FIRE)) == "2.04"
+        assert post_report(gw, b"b", "B0003", bin_report(1, 5.0, battery_mv=3100)) == "2.04"
+        # Two intervals of an hour in the harbour zone, one in the default zone.
+        for seq, (node, t, n) in enumerate([("L0001", T0 + 10, 2), ("L0001", T0 + 20, 1),
+                                            ("L0001", T0 + 3700, 4), ("L0002", T0 + 30, 3)],
+                                           start=1):
+            assert post_report(gw, b"p", node, presence(seq, t, n)) in ("2.04", "2.01"), node
+        acc = make_accounts(gw)
+        yield acc
+        acc.close()
+    finally:
+        gw.stop()
+
+
+def test_nodes_come_page_by_page_with_their_health(district: Accounts) -> None:
+    tech = district.tokens["technician"]
+    first = tech.get("/api/v1/nodes", params={"limit": 5}).json()
+    second = tech.get("/api/v1/nodes", params={"limit": 5, "offset": 5}).json()
+    assert first["total"] == second["total"] == len(BINS) + len(POLES)
+    ids = [n["node_id"] for n in first["items"] + second["items"]]
+    assert ids == sorted(n.node_id for n in BINS + POLES)
+    b1 = next(n for n in first["items"] if n["node_id"] == "B0001")
+    assert b1["online"] is True and b1["battery_mv"] == 3600 and b1["last_contact"]
+    b7 = tech.get("/api/v1/nodes/B0007").json()
+    assert b7["online"] is False and b7["last_contact"] is None
+    lights = tech.get("/api/v1/nodes", params={"role": "light"}).json()
+    assert [n["node_id"] for n in lights["items"]] == ["L0001", "L0002"]
+    assert "B9999" in assert_problem(tech.get("/api/v1/nodes/B9999"), 404)
+
+
+def test_bins_carry_fill_forecast_and_alarms(district: Accounts) -> None:
+    planner = district.tokens["planner"]
+    page = planner.get("/api/v1/bins").json()
+    by_id = {b["node_id"]: b for b in page["items"]}
+    assert page["total"] == len(BINS)
+    assert by_id["B0001"]["fill_pct"] == 35.5 and by_id["B0001"]["alarms"] == []
+    assert set(by_id["B0001"]["forecast"]) == {"level_in_24h_pct", "full_at", "full_within_24h"}
+    assert by_id["B0002"]["alarms"] == ["fire"]
+    assert by_id["B0003"]["alarms"] == ["low-battery"]
+    assert by_id["B0004"]["alarms"] == ["offline"] and by_id["B0004"]["fill_pct"] is None
+    reports = planner.get("/api/v1/bins/B0001/reports", params={"limit": 2}).json()
+    assert reports["total"] == 3
+    assert [r["fill_pct"] for r in reports["items"]] == [35.5, 20.0]
+    alarms = planner.get("/api/v1/alarms").json()["items"]
+    assert alarms[0] == {**alarms[0], "node_id": "B0002", "alarm": "fire"}
+    kinds = {(a["node_id"], a["alarm"]) for a in alarms}
+    assert ("B0003", "low-battery") in kinds and ("B0007", "offline") in kinds
+    assert_problem(planner.get("/api/v1/bins/L0001"), 404)
+
+
+def test_light_states_and_zones_are_read(district: Accounts) -> None:
+    operator = district.tokens["operator"]
+    lights = operator.get("/api/v1/lights").json()
+    assert {(x["node_id"], x["zone"]) for x in lights["items"]} == {
+        ("L0001", "harbour"), ("L0002", "default")}
+    zones = {z["name"]: z for z in operator.get("/api/v1/zones").json()}
+    assert set(zones) == {"default", "harbour"}
+    assert zones["harbour"]["poles"] == 1 and zones["harbour"]["revision"] == 0
+    assert operator.get("/api/v1/zones/harbour/log").json()["total"] == 0
+    assert_problem(operator.get("/api/v1/zones/nowhere"), 404)
+
+
+def test_presence_is_counted_per_zone_and_interval_never_per_pole(district: Accounts) -> None:
+    operator = district.tokens["operator"]
+    r = operator.get("/api/v1/presence", params={"since": T0, "until": T0 + 7200,
+                                                 "interval": 3600})
+    assert r.status_code == 200
+    counts = r.json()
+    assert counts == [
+        {"zone": "default", "start": T0, "end": T0 + 3600, "events": 1, "detections": 3},
+        {"zone": "harbour", "start": T0, "end": T0 + 3600, "events": 2, "detections": 3},
+        {"zone": "harbour", "start": T0 + 3600, "end": T0 + 7200, "events": 1,
+         "detections": 4},
+    ]
+    assert "L0001" not in r.text and "L0002" not in r.text
+    # Finer than five minutes would tell one passer-by from another.
+    assert_problem(operator.get("/api/v1/presence", params={"interval": 60}), 422)
+    # An empty span has no counts.
+    assert operator.get("/api/v1/presence", params={"since": T0 + 10, "until": T0}).json() == []
+
+
+def _listen(client: httpx.Client, into: queue.Queue[tuple[str, dict[str, object]]],
+            ready: threading.Event) -> None:
+    try:
+        with client.stream("GET", "/api/v1/events", timeout=60) as r:
+            kind = None
+            for line in r.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                elif line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: ") and kind is not None:
+                    into.put((kind, json.loads(line.removeprefix("data: "))))
+    except httpx.HTTPError:
+        return  # the test closed the client: the stream ends
+
+
+def test_the_live_stream_tells_of_a_report_as_it_is_stored(district: Accounts) -> None:
+    got: queue.Queue[tuple[str, dict[str, object]]] = queue.Queue()
+    ready = threading.Event()
+    gw: RunningGateway = district.gw
+    client = httpx.Client(base_url=gw.http_url,
+                          headers=dict(district.tokens["planner"].headers))
+    listener = threading.Thread(target=_listen, args=(client, got, ready), daemon=True)
+    listener.start()
+    try:
+        assert ready.wait(30)
+        report = bin_report(10, 88.0, codec.BIN_FLAG_TILT, t=int(time.time()) - 3600)
+        assert post_report(gw, b"b", "B0005", report) == "2.04"
+        kind, data = got.get(timeout=30)
+        assert kind == "bin-report" and data["node_id"] == "B0005" and data["fill_pct"] == 88.0
+        assert got.get(timeout=30) == ("alarm", {"node_id": "B0005", "alarm": "tilt",
+                                                 "measured_at": data["measured_at"]})
+    finally:
+        client.close()
+        listener.join(30)
+
+
+def test_every_error_is_a_problem_with_one_line(district: Accounts) -> None:
+    admin = district.tokens["admin"]
+    url = district.gw.http_url
+    assert_problem(httpx.get(f"{url}/api/v1/bins"), 401)
+    assert_problem(district.tokens["crew"].get("/api/v1/bins"), 403)
+    assert_problem(admin.get("/api/v1/no/such/thing"), 404)
+    r = admin.put("/api/v1/nodes")
+    assert_problem(r, 405)
+    assert "GET" in r.headers["allow"]
+    detail = assert_problem(admin.get("/api/v1/nodes", params={"limit": "many"}), 422)
+    assert detail.startswith("query parameter limit")
+    detail = assert_problem(admin.post("/api/v1/users", content=b"{not json",
+                                       headers={"content-type": "application/json"}), 422)
+    assert "not valid JSON" in detail
+    detail = assert_problem(admin.post("/api/v1/users", json={"role": "crew"}), 422)
+    assert "missing" in detail and "more problem" in detail
+    assert_problem(admin.post("/api/v1/users", json={"username": "admin", "role": "admin",
+                                                     "password": "a long password"}), 409)
+
+
+def test_each_role_hears_only_the_events_it_may_read(district: Accounts) -> None:
+    gw: RunningGateway = district.gw
+    streams = {}
+    for role in ("operator", "planner"):
+        got: queue.Queue[tuple[str, dict[str, object]]] = queue.Queue()
+        ready = threading.Event()
+        client = httpx.Client(base_url=gw.http_url,
+                              headers=dict(district.tokens[role].headers))
+        thread = threading.Thread(target=_listen, args=(client, got, ready), daemon=True)
+        thread.start()
+        assert ready.wait(30)
+        streams[role] = (client, thread, got)
+    try:
+        # A bin report first, then a pole's status: the operator's first event
+        # is the light's, the planner's the bin's.
+        t = int(time.time()) - 60
+        assert post_report(gw, b"b", "B0006", bin_report(1, 40.0, t=t)) == "2.04"
+        status = light_codec.encode_status(light_codec.Status(1, t, 70, 1234))
+        assert post_report(gw, b"s", "L0001", status) == "2.04"
+        kind, data = streams["operator"][2].get(timeout=30)
+        assert (kind, data["node_id"], data["level_pct"]) == ("light-state", "L0001", 70)
+        kind, data = streams["planner"][2].get(timeout=30)
+        assert (kind, data["node_id"]) == ("bin-report", "B0006")
+    finally:
+        for client, thread, _ in streams.values():
+            client.close()
+            thread.join(30)

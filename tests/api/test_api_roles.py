@@ -1,0 +1,129 @@
+"""Every route against every role, over real HTTP against a real gateway: the
+route answers the roles that may use it, 403 to the others, 401 to nobody
+logged in. The table below is written out by hand, apart from the gateway's
+own role table, and must name every route the gateway's spec has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from api_support import ROLES, Accounts, assert_problem, make_accounts
+from conftest import launch_gateway
+
+from gateway.records import Node
+
+EVERYONE = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+
+# (method, path as in the spec, path to call, JSON body, roles allowed)
+ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
+    ("GET", "/api/v1/me", "/api/v1/me", None, EVERYONE),
+    ("PUT", "/api/v1/me/password", "/api/v1/me/password",
+     {"current_password": "not the password", "new_password": "another long password"},
+     EVERYONE),
+    ("GET", "/api/v1/me/tokens", "/api/v1/me/tokens", None, EVERYONE),
+    ("POST", "/api/v1/me/tokens", "/api/v1/me/tokens", {"name": "probe"}, EVERYONE),
+    ("DELETE", "/api/v1/me/tokens/{token_id}", "/api/v1/me/tokens/999999", None, EVERYONE),
+    ("DELETE", "/api/v1/session", "/api/v1/session", None, EVERYONE),
+    ("GET", "/api/v1/users", "/api/v1/users", None, ADMIN),
+    ("POST", "/api/v1/users", "/api/v1/users",
+     {"username": "probe", "role": "planner", "password": "a long enough password"}, ADMIN),
+    ("GET", "/api/v1/users/{username}", "/api/v1/users/crew", None, ADMIN),
+    ("PATCH", "/api/v1/users/{username}", "/api/v1/users/crew", {}, ADMIN),
+    ("GET", "/api/v1/nodes", "/api/v1/nodes", None,
+     frozenset({"admin", "technician", "operator", "planner"})),
+    ("GET", "/api/v1/nodes/{node_id}", "/api/v1/nodes/B0001", None,
+     frozenset({"admin", "technician", "operator", "planner"})),
+    ("GET", "/api/v1/bins", "/api/v1/bins", None, frozenset({"admin", "planner", "technician"})),
+    ("GET", "/api/v1/bins/{node_id}", "/api/v1/bins/B0001", None,
+     frozenset({"admin", "planner", "technician"})),
+    ("GET", "/api/v1/bins/{node_id}/reports", "/api/v1/bins/B0001/reports", None,
+     frozenset({"admin", "planner", "technician"})),
+    ("GET", "/api/v1/alarms", "/api/v1/alarms", None,
+     frozenset({"admin", "planner", "technician"})),
+    ("GET", "/api/v1/lights", "/api/v1/lights", None,
+     frozenset({"admin", "operator", "technician"})),
+    ("GET", "/api/v1/zones", "/api/v1/zones", None, frozenset({"admin", "operator"})),
+    ("GET", "/api/v1/zones/{name}", "/api/v1/zones/street-1", None,
+     frozenset({"admin", "operator"})),
+    ("GET", "/api/v1/zones/{name}/log", "/api/v1/zones/street-1/log", None,
+     frozenset({"admin", "operator"})),
+    ("GET", "/api/v1/presence", "/api/v1/presence", None, frozenset({"admin", "operator"})),
+    ("GET", "/api/v1/events", "/api/v1/events", None, EVERYONE),
+]
+PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session")]
+
+
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
+    gw = launch_gateway(tmp_path_factory.mktemp("roles"))
+    try:
+        gw.register(Node("B0001", "bin", 59.33, 18.06, "240L"),
+                    Node("L0001", "light", 59.33, 18.07, "street-1"))
+        acc = make_accounts(gw)
+        yield acc
+        acc.close()
+    finally:
+        gw.stop()
+
+
+def call(client: httpx.Client, method: str, path: str, body: Any) -> httpx.Response:
+    if path.endswith("/events"):
+        # A live stream: its status and headers are all this needs.
+        with client.stream(method, path) as r:
+            r.read() if r.status_code != 200 else None
+            return r
+    return client.request(method, path, json=body)
+
+
+def test_the_table_names_every_route_of_the_spec(accounts: Accounts) -> None:
+    spec = httpx.get(f"{accounts.gw.http_url}/api/openapi.json").json()
+    in_spec = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    in_table = {(m, p) for m, p, *_ in ROUTES} | set(PUBLIC)
+    assert in_spec == in_table
+
+
+@pytest.mark.parametrize("method, spec_path, path, body, allowed", ROUTES,
+                         ids=[f"{m} {p}" for m, p, *_ in ROUTES])
+def test_every_role_is_allowed_or_refused(accounts: Accounts, method: str, spec_path: str,
+                                          path: str, body: Any,
+                                          allowed: frozenset[str]) -> None:
+    with httpx.Client(base_url=accounts.gw.http_url, timeout=30) as nobody:
+        assert_problem(call(nobody, method, path, body), 401)
+    for role in ROLES:
+        # A program's token (a session is checked the same way; its CSRF
+        # has tests of its own).
+        r = call(accounts.tokens[role], method, path, body)
+        if role in allowed:
+            assert r.status_code not in (401, 403), (role, r.status_code, r.text)
+            assert r.status_code < 500, (role, r.text)
+        else:
+            detail = assert_problem(r, 403)
+            assert role in detail
+
+
+def test_a_crew_gets_403_from_the_zones_and_its_own_account(accounts: Accounts) -> None:
+    crew = accounts.sessions["crew"]
+    me = crew.get("/api/v1/me").json()
+    assert me["role"] == "crew" and me["crew"] == "truck-1"
+    assert "zones.change" not in me["permissions"]
+    assert "routes.read-own" in me["permissions"]
+    assert_problem(crew.get("/api/v1/zones"), 403)
+
+
+def test_the_role_table_says_who_changes_zones_and_registers_nodes(
+        accounts: Accounts) -> None:
+    perms = {role: set(accounts.sessions[role].get("/api/v1/me").json()["permissions"])
+             for role in ROLES}
+    assert {r for r in ROLES if "zones.change" in perms[r]} == {"operator"}
+    assert {r for r in ROLES if "nodes.register" in perms[r]} == {"admin", "technician"}
+    assert {r for r in ROLES if "users.manage" in perms[r]} == {"admin"}
+    assert {r for r in ROLES if "routes.read-own" in perms[r]} == {"crew"}
+
+
+def test_the_health_route_needs_no_account(accounts: Accounts) -> None:
+    r = httpx.get(f"{accounts.gw.http_url}/api/v1/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
