@@ -11,7 +11,18 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from gateway.api import auth, bins, events, lights, nodes, presence, problems, users
+from gateway.api import (
+    auth,
+    bins,
+    events,
+    lights,
+    map_data,
+    nodes,
+    presence,
+    problems,
+    routes,
+    users,
+)
 from gateway.api.context import ApiContext
 from gateway.api.problems import ProblemBody
 
@@ -73,13 +84,14 @@ def _describe_problems(spec: dict[str, Any]) -> dict[str, Any]:
 
 def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(title="kvarter gateway", version="1",
-                  description="People's API of a district gateway: nodes, bins, lights, "
-                              "presence counts and accounts. Errors are RFC 9457 problems.",
+                  description="People's API of a district gateway: nodes, bins, today's "
+                              "plan and routes, the map, lights, presence counts and "
+                              "accounts. Errors are RFC 9457 problems.",
                   openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     problems.install(app)
     app.include_router(_health_route(ctx.district), prefix=PREFIX)
-    for module in (auth, users, nodes, bins, lights, presence, events):
+    for module in (auth, users, nodes, bins, routes, map_data, lights, presence, events):
         app.include_router(module.router, prefix=PREFIX)
 
     def openapi() -> dict[str, Any]:
