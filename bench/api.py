@@ -29,7 +29,7 @@ from sim.gateway_process import free_tcp_port, free_udp_port, start_gateway, sto
 BINS = 10_000
 POLES = 5_000
 REPORTS_PER_BIN = 42  # a week, every four hours
-REQUESTS = 400
+REQUESTS = 1000
 P99_TARGET_MS = 200.0
 
 

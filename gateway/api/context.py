@@ -30,6 +30,8 @@ class ApiContext:
     session_idle_s: float = SESSION_IDLE_S
     planner: Planner = field(default_factory=Planner)
     map_cache: MapCache = field(default_factory=MapCache)
+    # The map is made on a connection of its own, beside the requests'.
+    map_store: Store | None = None
     watch: WasteWatch | None = None
 
     def watch_poke(self) -> None:

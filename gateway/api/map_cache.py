@@ -1,89 +1,106 @@
-"""The map's answer, made in the background and kept: a request gets the
-latest one made, and when something it shows has changed since (a report, a
-status, a node, an acknowledgement), or it is older than MAX_AGE_S, a new
-one is made beside it for the next request. The forecast's "full by" is
-made again at most every FORECAST_EVERY_S: learning from every stored report
-takes a while, and an hour's forecast does not move in a minute."""
+"""The map's answer, made in the background and kept, so that asking for it
+costs next to nothing whatever the district's size.
+
+A request gets the latest answer made. At most every CHECK_EVERY_S a request
+also looks whether anything the map shows has changed since (a node, a
+report, a pole's status or presence, an acknowledgement, a new forecast),
+and if so, or if the answer is older than MAX_AGE_S (bins and poles go
+offline by the clock alone), a new answer is made in a thread beside it on a
+connection of its own, for the requests after. Only the very first request
+waits for one.
+
+The forecast's "full by" takes seconds of CPU to learn from every stored
+report: it is made in a process of its own (gateway/waste/full_by.py) when
+reports or crews' records have changed, at most every FORECAST_EVERY_S (an
+hour-scale forecast does not move in minutes). Until the first one is
+made, the map says so (forecast_at null) and has no "full by"."""
 
 from __future__ import annotations
 
 import json
 import logging
-import math
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from gateway.api.alarms import alarm_names, is_acknowledged, offline, onset
+from gateway.api.alarms import BIN_OFFLINE_S, LIGHT_OFFLINE_S, alarm_names, is_acknowledged, onset
 from gateway.storage.store import Store
-from gateway.waste.planning import DEFAULT_PLAN
-from gateway.waste.today import forecast_from
 
 log = logging.getLogger("gateway.api")
 
+CHECK_EVERY_S = 2.0
 MAX_AGE_S = 30.0
-FORECAST_EVERY_S = 60.0
-
-def _round(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(x, 1)
+FORECAST_EVERY_S = 300.0
 
 
-class _Forecast:
-    """Each bin's "full by", made in the background at most every
-    FORECAST_EVERY_S (the first time while the caller waits)."""
+class _Forecasts:
+    """Each bin's "full by", from a child process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._full_at: dict[str, float | None] | None = None
-        self._made = 0.0
+        self.full_at: dict[str, float | None] = {}
+        self.made_at: float | None = None
         self._version: tuple[int, int] | None = None
-        self._building = False
+        self._started = -FORECAST_EVERY_S
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._closed = False
 
-    def full_at(self, store: Store) -> dict[str, float | None]:
-        version = store.forecast_version()
+    def refresh(self, db_path: Path, version: tuple[int, int], now: float) -> None:
+        """Start making a new one if the reports have changed and the last
+        was started long enough ago."""
         with self._lock:
-            current = self._full_at
-            due = (version != self._version or time.time() - self._made > MAX_AGE_S * 10) \
-                and time.time() - self._made > FORECAST_EVERY_S
-            if current is not None and (not due or self._building):
-                return current
-            self._building = True
-        if current is None:
-            return self._build(store, version)
-        threading.Thread(target=self._build, args=(store, version), daemon=True,
+            if self._closed or self._proc is not None or version == self._version \
+                    or now - self._started < FORECAST_EVERY_S:
+                return
+            self._started = now
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "gateway.waste.full_by", str(db_path)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            except OSError as e:
+                log.error("cannot start the map's forecast: %s", e)
+                return
+            proc = self._proc
+        threading.Thread(target=self._wait, args=(proc, version), daemon=True,
                          name="map-forecast").start()
-        return current
 
-    def _build(self, store: Store, version: tuple[int, int]) -> dict[str, float | None]:
-        try:
-            f = forecast_from(store)
-            level = DEFAULT_PLAN.must_level_pct
-            full_at = {node_id: _round(f.crossing_time(node_id, level)) for node_id in f.bins}
-            with self._lock:
-                self._full_at, self._made, self._version = full_at, time.time(), version
-            return full_at
-        except Exception as e:
-            log.error("the map's forecast failed: %s", e)
-            return self._full_at or {}
-        finally:
-            with self._lock:
-                self._building = False
+    def _wait(self, proc: subprocess.Popen[bytes], version: tuple[int, int]) -> None:
+        out, err = proc.communicate()
+        with self._lock:
+            self._proc = None
+            if proc.returncode != 0:
+                if not self._closed:
+                    log.error("the map's forecast failed (exit %s): %s", proc.returncode,
+                              err.decode(errors="replace").strip()[-1000:])
+                return
+            try:
+                full_at = json.loads(out)
+            except ValueError:
+                log.error("the map's forecast answered no JSON")
+                return
+            self.full_at, self.made_at, self._version = full_at, time.time(), version
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
 
-def build_map(store: Store, full_at: dict[str, float | None], now: float) -> bytes:
+def build_map(store: Store, full_at: dict[str, float | None], forecast_at: float | None,
+              now: float) -> bytes:
     """The map's answer, as JSON."""
+    bins = store.map_bins()
     acks = store.latest_acks()
-    ids: list[str] = []
-    lats: list[float] = []
-    lons: list[float] = []
-    fills: list[float | None] = []
-    measured: list[int | None] = []
-    fulls: list[float | None] = []
     alarms: list[list[str]] = []
     states: list[str] = []
-    for node_id, lat, lon, fill, at, received, flags, battery in store.map_bins():
+    for node_id, _lat, _lon, _fill, _at, received, flags, battery in bins:
         names = alarm_names(flags, battery) if flags is not None else []
-        if offline("bin", received, now):
+        if received is None or now - received > BIN_OFFLINE_S:
             names.append("offline")
         state = "none"
         if names:
@@ -94,35 +111,42 @@ def build_map(store: Store, full_at: dict[str, float | None], now: float) -> byt
                                                                    received)[1]):
                     state = "active"
                     break
-        ids.append(node_id)
-        lats.append(lat)
-        lons.append(lon)
-        fills.append(fill)
-        measured.append(at)
-        fulls.append(full_at.get(node_id))
         alarms.append(names)
         states.append(state)
-    pole_ids: list[str] = []
-    plats: list[float] = []
-    plons: list[float] = []
-    levels: list[int | None] = []
-    online: list[bool] = []
-    contact: list[float | None] = []
-    for node_id, lat, lon, level, status_at, presence_at in store.map_poles():
-        last = max((t for t in (status_at, presence_at) if t is not None), default=None)
-        pole_ids.append(node_id)
-        plats.append(lat)
-        plons.append(lon)
-        levels.append(level)
-        online.append(not offline("light", last, now))
-        contact.append(None if last is None else round(last, 1))
-    body = {"made_at": round(now, 3),
-            "bins": {"node_id": ids, "lat": lats, "lon": lons, "fill_pct": fills,
-                     "measured_at": measured, "full_at": fulls, "alarms": alarms,
-                     "alarm_state": states},
-            "poles": {"node_id": pole_ids, "lat": plats, "lon": plons, "level_pct": levels,
-                      "online": online, "last_contact": contact}}
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    columns = list(zip(*bins, strict=True)) if bins else [()] * 8
+    poles = store.map_poles()
+    pole_columns = list(zip(*poles, strict=True)) if poles else [()] * 6
+    contact = [max(s, p) if s is not None and p is not None else (s if p is None else p)
+               for s, p in zip(pole_columns[4], pole_columns[5], strict=True)]
+    parts = [f'{{"made_at":{round(now, 3)},"forecast_at":{json.dumps(forecast_at)},"bins":{{']
+    parts += _columns({
+        "node_id": columns[0], "lat": columns[1], "lon": columns[2], "fill_pct": columns[3],
+        "measured_at": columns[4], "full_at": [full_at.get(n) for n in columns[0]],
+        "alarms": alarms, "alarm_state": states})
+    parts.append('},"poles":{')
+    parts += _columns({
+        "node_id": pole_columns[0], "lat": pole_columns[1], "lon": pole_columns[2],
+        "level_pct": pole_columns[3],
+        "online": [t is not None and now - t <= LIGHT_OFFLINE_S for t in contact],
+        "last_contact": contact})
+    parts.append("}}")
+    return "".join(parts).encode()
+
+
+# Encoded a slice at a time: one call of the JSON encoder holds the
+# interpreter's lock throughout, and the requests answered meanwhile wait.
+_SLICE = 1000
+
+
+def _columns(columns: dict[str, Sequence[object]]) -> list[str]:
+    parts = []
+    for k, (name, values) in enumerate(columns.items()):
+        parts.append(f'{"," if k else ""}"{name}":[')
+        parts.append(",".join(json.dumps(values[i:i + _SLICE], separators=(",", ":"),
+                                         allow_nan=False)[1:-1]
+                              for i in range(0, len(values), _SLICE)))
+        parts.append("]")
+    return parts
 
 
 class MapCache:
@@ -135,34 +159,44 @@ class MapCache:
         self._body: bytes | None = None
         self._version: object = None
         self._made = 0.0
+        self._checked = 0.0
         self._building = False
-        self.forecast = _Forecast()
+        self.forecasts = _Forecasts()
 
-    def _version_of(self, store: Store) -> object:
-        return store.map_version(), store.last_ack_id(), store.forecast_version()
+    def _version_of(self, store: Store, now: float) -> object:
+        reports = store.forecast_version()
+        self.forecasts.refresh(store.path, reports, now)
+        return store.map_version(), store.last_ack_id(), self.forecasts.made_at
 
-    def get(self, store: Store) -> bytes:
-        version = self._version_of(store)
+    def get(self, store: Store, builder: Store | None = None) -> bytes:
+        """The latest answer; builder: the connection to make new ones on."""
+        now = self.clock()
         with self._lock:
             body = self._body
-            stale = version != self._version or self.clock() - self._made > MAX_AGE_S
-            if body is not None and (not stale or self._building):
+            if body is not None and (self._building or now - self._checked < CHECK_EVERY_S):
                 return body
+            self._checked = now
+        version = self._version_of(store, now)
+        with self._lock:
             if body is not None:
+                if self._building or (version == self._version
+                                      and now - self._made <= MAX_AGE_S):
+                    return body
                 self._building = True
         if body is None:
-            with self._first:  # one first build, however many ask for it at once
+            with self._first:  # one first answer, however many ask for it at once
                 if self._body is None:
-                    self._build(store, version)
+                    self._build(builder or store, version)
                 assert self._body is not None
                 return self._body
-        threading.Thread(target=self._build_in_background, args=(store, version),
+        threading.Thread(target=self._build_in_background, args=(builder or store, version),
                          daemon=True, name="map").start()
         return body
 
     def _build(self, store: Store, version: object) -> None:
         now = self.clock()
-        body = build_map(store, self.forecast.full_at(store), now)
+        f = self.forecasts
+        body = build_map(store, f.full_at, f.made_at, now)
         with self._lock:
             self._body, self._version, self._made = body, version, now
 
@@ -174,3 +208,6 @@ class MapCache:
         finally:
             with self._lock:
                 self._building = False
+
+    def close(self) -> None:
+        self.forecasts.close()

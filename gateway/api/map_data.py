@@ -45,6 +45,8 @@ class MapPoles(BaseModel):
 
 class MapData(BaseModel):
     made_at: float = Field(description="unix time (UTC) this answer was made")
+    forecast_at: float | None = Field(description="unix time (UTC) the forecast of full_at "
+                                                  "was made; null while the first is made")
     bins: MapBins
     poles: MapPoles
 
@@ -59,6 +61,7 @@ def district_map(_: object = Depends(require(Permission.MAP_READ)),
     """Bins with fill, forecast "full by" and alarm state; poles with level
     and online/offline; column by column, the same index for the same node.
     At most a few seconds behind the reports while they come in (it is made
-    again in the background), and made again at least every 30 s."""
-    return Response(ctx.map_cache.get(ctx.store), media_type="application/json",
+    again in the background), and made again at least every 30 s; the
+    forecast at most every 5 min."""
+    return Response(ctx.map_cache.get(ctx.store, ctx.map_store), media_type="application/json",
                     headers={"Cache-Control": "no-store"})

@@ -83,8 +83,9 @@ class ApiServer:
             # writer's lock, and WAL lets them run beside its commits.
             self._store = await asyncio.to_thread(Store, c.db_path)
             ctx = ApiContext(store=self._store, district=c.district, events=self.events)
-            ctx.watch = WasteWatch(self._store, self.events)
             self._ctx = ctx
+            ctx.map_store = await asyncio.to_thread(Store, c.db_path)
+            ctx.watch = WasteWatch(self._store, self.events)
             config = uvicorn.Config(
                 create_app(ctx), lifespan="off", log_config=None, access_log=False,
                 server_header=False, proxy_headers=c.http_behind_proxy,
@@ -128,8 +129,12 @@ class ApiServer:
     async def stop(self) -> None:
         if self._ctx is not None:
             await self._ctx.planner.close()
+            self._ctx.map_cache.close()
             if self._ctx.watch is not None:
                 await self._ctx.watch.stop()
+            if self._ctx.map_store is not None:
+                await asyncio.to_thread(self._ctx.map_store.close)
+                self._ctx.map_store = None
         self.events.close()  # live streams end, so their connections close
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

@@ -340,3 +340,10 @@ def test_the_map_has_every_bin_and_pole_column_by_column(district: Accounts) -> 
             break
         time.sleep(0.05)
     assert bins["alarm_state"][k] == "acknowledged"
+    # The forecast's "full by" is made in a process of its own, then shown.
+    for _ in range(1200):
+        m = operator.get("/api/v1/map").json()
+        if m["forecast_at"] is not None:
+            break
+        time.sleep(0.05)
+    assert m["forecast_at"] >= m["bins"]["measured_at"][0]
