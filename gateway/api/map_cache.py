@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway.api.alarms import BIN_OFFLINE_S, LIGHT_OFFLINE_S, alarm_names, is_acknowledged, onset
+from gateway.api.planner import child_env
 from gateway.storage.store import Store
 
 log = logging.getLogger("gateway.api")
@@ -59,7 +60,7 @@ class _Forecasts:
             try:
                 self._proc = subprocess.Popen(
                     [sys.executable, "-m", "gateway.waste.full_by", str(db_path)],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
             except OSError as e:
                 log.error("cannot start the map's forecast: %s", e)
                 return

@@ -7,12 +7,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
+from pathlib import Path
 
+import gateway
 from gateway.api.problems import Problem
 from gateway.waste.daily import PlanRequest
 
 log = logging.getLogger("gateway.api")
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child run as `python -m gateway...`: this
+    process's, with the directory this gateway's code was imported from
+    first on the module path, whatever the working directory."""
+    root = str(Path(gateway.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 class Planner:
@@ -32,7 +45,8 @@ class Planner:
                    "request": {**request.__dict__, "depot": list(request.depot)}}
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "gateway.waste.daily", stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=child_env())
             try:
                 out, err = await self._proc.communicate(json.dumps(job).encode())
             finally:

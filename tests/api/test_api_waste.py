@@ -150,6 +150,11 @@ def test_a_stop_sent_twice_is_recorded_once(district: Accounts, plan: dict[str, 
         crew.post("/api/v1/visits", json={**tap, "outcome": "unreachable", "reason": "car"}),
         409)
     assert len(visits_of(gw, first)) == 1
+    # A session's change without its CSRF token is refused, and stores nothing.
+    with httpx.Client(base_url=gw.http_url, cookies=crew.cookies) as forged:
+        assert "X-CSRF-Token" in assert_problem(
+            forged.post("/api/v1/visits", json={**tap, "id": str(uuid.uuid4())}), 403)
+    assert len(visits_of(gw, first)) == 1
 
 
 def test_a_crew_records_its_own_routes_stops_only_and_says_why(
@@ -252,14 +257,47 @@ def test_the_command_lines_plan_is_stored_and_each_role_hears_what_it_may(
         # The command line's record shows on the stop too.
         assert route(district.tokens["planner"], "truck-2")["stops_in_order"][0]["status"] \
             == "emptied"
-        # The operator reads no routes: the crews' taps are not on its stream.
-        assert district.tokens["operator"].post(
-            "/api/v1/alarms/B0001/offline/ack", json={}).status_code == 409
-        assert streams["operator"].empty() or all(
-            k not in kinds for k, _ in list(streams["operator"].queue))
+        # An alarm and its acknowledgement go to those who read alarms.
+        assert post_report(gw, b"b", "B0007",
+                           bin_report(7, 30.0, codec.BIN_FLAG_LID_OPEN)) == "2.04"
+        seen = []
+        while True:
+            kind, data = streams["operator"].get(timeout=60)
+            seen.append(kind)
+            if kind == "alarm" and data["node_id"] == "B0007":
+                break
+        r = district.sessions["operator"].post("/api/v1/alarms/B0007/lid-open/ack",
+                                               json={"note": "closing it"})
+        assert r.status_code == 201, r.text
+        kind, data = _next(streams["operator"], ("alarm-ack",))
+        assert (data["node_id"], data["acknowledged_by"], data["note"]) == \
+            ("B0007", "operator", "closing it")
+        # The operator reads no routes: no plan, route or stop came before.
+        assert not set(seen) & set(kinds), seen
+        # Nor does a crew read bins or alarms: the next thing it hears is its stop.
+        second = route(district.tokens["planner"], "truck-1")["stops_in_order"][1]["node_id"]
+        tap = {**tap, "id": str(uuid.uuid4()), "node_id": second}
+        assert district.tokens["planner"].post("/api/v1/visits", json=tap).status_code == 201
+        kind, data = streams["crew"].get(timeout=60)
+        assert (kind, data["node_id"], data["recorded_by"]) == ("stop", second, "planner")
     finally:
         for client in clients:
             client.close()
+
+
+def test_nothing_to_plan_is_refused_in_one_line(tmp_path_factory: pytest.TempPathFactory,
+                                                ) -> None:
+    gw = launch_gateway(tmp_path_factory.mktemp("empty"))
+    try:
+        acc = make_accounts(gw)
+        detail = assert_problem(acc.tokens["planner"].post("/api/v1/plans", json=PLAN), 409)
+        assert "no bins registered" in detail
+        assert "no plan has been made for today" in assert_problem(
+            acc.tokens["planner"].get("/api/v1/plans/today"), 404)
+        assert_problem(acc.tokens["crew"].get("/api/v1/routes/today/truck-1"), 404)
+        acc.close()
+    finally:
+        gw.stop()
 
 
 def alarms(client: httpx.Client, node_id: str) -> list[dict[str, Any]]:
