@@ -28,9 +28,9 @@ from tools.cli.progress import progress
 def demo(data_dir: Path, bins: int, lights: int, hours: float, once: bool,
          http_port: int | None) -> None:
     """Run a gateway and a simulated district against it: the last hours in
-    accelerated time, then live in real time, with the web app's address and
-    an account of every role printed, until Ctrl-C. With --once: the
-    accelerated hours only, then a summary."""
+    accelerated time, then live in real time (for up to two weeks), with the
+    web app's address and an account of every role printed, until Ctrl-C.
+    With --once: the accelerated hours only, then a summary."""
     from sim.demo import Interrupted, run_live, run_once
 
     def on_term(signum: int, frame: FrameType | None) -> None:
