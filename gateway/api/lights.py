@@ -23,6 +23,7 @@ from gateway.api.auth import Principal, require
 from gateway.api.context import ApiContext, context
 from gateway.api.pages import LIMIT_DEFAULT, Limit, Offset, Page
 from gateway.api.problems import Problem
+from gateway.lighting.energy import Event
 from gateway.lighting.nightly import last_nights, night_span, zone_nights
 from gateway.lighting.wave import Pole
 from gateway.lighting.wave_parts import build_wave_parts
@@ -470,15 +471,22 @@ def energy(nights: Annotated[int, Query(ge=1, le=NIGHTS_MAX, description=(
     if zone is not None:
         by_zone = {zone: by_zone[zone]} if zone in by_zone else {}
     now = time.time()
+    spans = {name: last_nights(book.zone(name).timezone, now, nights) for name in by_zone}
+    if not spans:
+        return []
+    # One read for every zone: their nights differ only by their time zones.
+    bounds = [_span(book.zone(name), days) for name, days in spans.items()]
+    since, until = min(a for a, _ in bounds), max(b for _, b in bounds)
+    reports = ctx.store.light_energy_reports(since, until)
+    zone_events: dict[str, list[Event]] = {name: [] for name in by_zone}
+    pole_zone = {pid: name for name, poles in by_zone.items() for pid in poles}
+    for pid, t, count, speed, flags in ctx.store.presence_between(since, until):
+        if pid in pole_zone:
+            zone_events[pole_zone[pid]].append((pid, float(t), count, speed, flags))
     out = []
     for name, poles in sorted(by_zone.items()):
-        z = book.zone(name)
-        days = last_nights(z.timezone, now, nights)
-        since, until = _span(z, days)
-        reports = ctx.store.light_energy_reports(since, until)
-        events = [(n, float(t), c, s, f) for n, t, c, s, f
-                  in ctx.store.presence_between(since, until) if n in poles]
-        for night in zone_nights(z, poles, book, reports, events, days, now):
+        for night in zone_nights(book.zone(name), poles, book, reports, zone_events[name],
+                                 spans[name], now):
             out.append(ZoneNightEnergy(
                 zone=name, night=night.night, start=night.start, end=night.end,
                 complete=night.complete, poles=night.poles, poles_reporting=night.reporting,

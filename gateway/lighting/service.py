@@ -241,7 +241,12 @@ class Lighting:
         lights = [n for n in self.nodes.values() if n.role == "light"]
         if zone_keys is not None:
             await asyncio.to_thread(zone_keys.load, sorted({zone_of(n) for n in lights}))
-        for req in await asyncio.to_thread(self.store.take_push_requests):
+        requests = await asyncio.to_thread(self.store.take_push_requests)
+        if requests and await asyncio.to_thread(self.store.lighting_version) != self._version:
+            # A change saved just before the push was asked for, after this
+            # round's rebuild: the push must carry it.
+            await self.refresh()
+        for req in requests:
             results = await self.push_zone(req.zone, now, timeout=req.timeout_s)
             await asyncio.to_thread(self.store.finish_push_request, req.id, results)
             done = sum(1 for r in results.values() if r == "acknowledged")
