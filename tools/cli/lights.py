@@ -19,11 +19,15 @@ from typing import Any
 import click
 
 from firmware.lighting import payload as light_codec
-from gateway.lighting.energy import replay_energy
 from gateway.lighting.streets import StreetsError, build_network, read_streets
-from gateway.lighting.wave import WaveSettings
-from gateway.lighting.wave_parts import build_wave_parts
-from gateway.lighting.zones import Step, Zone, ZoneBook, ZoneError
+from gateway.lighting.zone_edit import (
+    EffectError,
+    differences,
+    energy_effect,
+    propose,
+    stored_zone,
+)
+from gateway.lighting.zones import Zone, ZoneError
 from gateway.storage.store import Store
 from tools.cli.options import (
     EXIT_PARTIAL,
@@ -118,19 +122,17 @@ def zone_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _changes(given: dict[str, Any]) -> dict[str, Any]:
+    """The options given, as a change for gateway/lighting/zone_edit.py."""
     changes = {k: v for k, v in given.items() if v is not None and k not in ("steps", "no_steps")}
     if given.get("no_steps"):
-        changes["steps"] = ()
+        changes["steps"] = []
     elif given.get("steps"):
-        changes["steps"] = tuple(Step.parse(s) for s in given["steps"])
+        changes["steps"] = list(given["steps"])
     return changes
 
 
 def _load_zone(store: Any, name: str) -> Zone:
-    for zname, settings, revision in store.zone_rows():
-        if zname == name:
-            return Zone.from_json(settings, revision)
-    return Zone(name)
+    return stored_zone(store.zone_rows(), name)
 
 
 def _zone_names(store: Store) -> set[str]:
@@ -232,11 +234,10 @@ def zone_set(name: str, who: str, create: bool, config: Path | None, db_path: Pa
         _known_zone(store, name, create)
         old = _load_zone(store, name)
         try:
-            new = old.changed(**_changes(given))
+            new = propose(old, _changes(given))
         except ZoneError as e:
             raise click.ClickException(f"zone {name} not changed: {e}") from None
-        before, after = old.settings(), new.settings()
-        diffs = [(k, before[k], after[k]) for k in before if before[k] != after[k]]
+        diffs = differences(old, new)
         if not diffs:
             click.echo(f"zone {name}: nothing changed")
             return
@@ -289,7 +290,7 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
         _known_zone(store, name)
         current = _load_zone(store, name)
         try:
-            proposed = current.changed(**_changes(given))
+            proposed = propose(current, _changes(given))
         except ZoneError as e:
             raise click.ClickException(f"zone {name}: {e}") from None
         nodes = {n.node_id: n for n in store.nodes()}
@@ -298,34 +299,24 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
         end = time.time()
         start = end - days * 86400
         events = [(n, float(t), c, s, f) for n, t, c, s, f in store.presence_since(start)]
-    if streets is None:
-        raise click.ClickException("no streets imported: run 'lights streets import FILE' first")
-    network, poles, zones, _ = build_wave_parts(nodes, streets, zone_rows)
-    if network is None:
-        raise click.ClickException("the stored streets cannot be read: import them again")
-    measured = {p for p, pole in poles.items() if pole.zone == name}
-    if not measured:
-        raise click.ClickException(f"zone {name} has no light poles")
-    settings = WaveSettings()
-    with progress(f"replaying {days} days of presence in zone {name}") as shown:
-        shown.update("as it is")
-        now_wh = replay_energy(events, network, poles, zones, settings, start, end, measured)
-        changed = ZoneBook({**zones.zones, name: proposed})
-        shown.update("with the change")
-        new_wh = replay_energy(events, network, poles, changed, settings, start, end, measured)
-    a, b = sum(now_wh.values()) / 1000, sum(new_wh.values()) / 1000
-    in_zone = sum(1 for e in events if e[0] in measured)
+    with progress(f"replaying {days} days of presence in zone {name}"):
+        try:
+            effect = energy_effect(nodes, streets, zone_rows, events, name, proposed, start, end)
+        except EffectError as e:
+            raise click.ClickException(str(e)) from None
+    a, b = effect.now_wh / 1000, effect.proposed_wh / 1000
     if as_json:
-        echo_json({"zone": name, "poles": len(measured), "days": days,
-                   "presence_events": in_zone, "from": iso_time(start), "to": iso_time(end),
-                   "energy_now_kwh": round(a, 4), "energy_changed_kwh": round(b, 4),
-                   "change_kwh": round(b - a, 4),
-                   "change_pct": round((b - a) / a * 100, 2) if a > 0 else None})
+        echo_json({"zone": name, "poles": effect.poles, "days": days,
+                   "presence_events": effect.events, "from": iso_time(start),
+                   "to": iso_time(end), "energy_now_kwh": round(a, 4),
+                   "energy_changed_kwh": round(b, 4), "change_kwh": round(b - a, 4),
+                   "change_pct": round(effect.change_pct, 2)
+                   if effect.change_pct is not None else None})
         return
-    click.echo(f"zone {name}: {len(measured)} poles, {in_zone} presence events in the last "
-               f"{days} days replayed")
+    click.echo(f"zone {name}: {effect.poles} poles, {effect.events} presence events in the "
+               f"last {days} days replayed")
     click.echo(f"energy now          {a:.2f} kWh")
-    pct = f"{(b - a) / a * 100:+.1f} %" if a > 0 else "n/a"
+    pct = f"{effect.change_pct:+.1f} %" if effect.change_pct is not None else "n/a"
     click.echo(f"with the change     {b:.2f} kWh ({b - a:+.2f} kWh, {pct})")
 
 
