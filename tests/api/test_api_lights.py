@@ -227,7 +227,7 @@ def test_a_push_reaches_real_poles_and_tells_each_ones_running_revision(
         assert states["P1"]["online"] is True and states["P3"]["online"] is False
         assert states["P3"]["running_revision"] is None
         # A zone without poles has nothing to push; a crew may not push.
-        ok(lights_cli(gw.db, "zone", "set", "tom", "--idle", "10", "--who", "test"))
+        ok(lights_cli(gw.db, "zone", "set", "tom", "--idle", "10", "--who", "test", "--create"))
         assert "no light poles" in assert_problem(op.post(f"{ZONES}/tom/push"), 409)
         assert_problem(accounts.sessions["crew"].post(f"{ZONES}/park/push"), 403)
     finally:
