@@ -27,20 +27,22 @@ router = APIRouter(tags=["live"])
 
 @router.get("/events", response_class=StreamingResponse, summary="Live updates (SSE)",
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                             "description": "bin-report, alarm, alarm-ack, light-state, "
-                                            "plan, route and stop events, each as the role "
+                             "description": "bin-report, alarm, alarm-ack, "
+                                            "light-state, zone-push, plan, route "
+                                            "and stop events, each as the role "
                                             "may see"},
                        503: {"description": "too many live streams open"}})
 async def events(request: Request,
                  who: Principal = Depends(require(Permission.EVENTS_READ))) -> StreamingResponse:
     """Server-sent events: `bin-report`, `alarm` (a bin report's fire, tilt,
     lid, sensor-fault or low-battery), `alarm-ack` (someone acknowledged
-    one), `light-state` (a pole's status report), each only to the roles
-    that may read bins, alarms or lights; `plan` (a new plan, to those who
-    read every route), `route` (a truck's route on a new plan) and `stop` (a
-    stop recorded emptied or unreachable), to those who read every route and
-    to the truck's own crew. A comment line every 15 s keeps the connection
-    open."""
+    one), `light-state` (a pole's status report), `zone-push` (a zone's
+    profile pushed: each pole's outcome and the revision it runs now), each
+    only to the roles that may read bins, alarms, lights or zones; `plan` (a
+    new plan, to those who read every route), `route` (a truck's route on a
+    new plan) and `stop` (a stop recorded emptied or unreachable), to those
+    who read every route and to the truck's own crew. A comment line every
+    15 s keeps the connection open."""
     hub: EventHub = request.app.state.ctx.events
     q = hub.subscribe()
     if q is None:
