@@ -53,6 +53,7 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
      frozenset({"admin", "operator"})),
     ("GET", "/api/v1/presence", "/api/v1/presence", None, frozenset({"admin", "operator"})),
     ("GET", "/api/v1/events", "/api/v1/events", None, EVERYONE),
+    ("GET", "/api/v1/streets", "/api/v1/streets", None, EVERYONE),
 ]
 PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session")]
 
