@@ -109,6 +109,12 @@ def install(app: FastAPI, whoami: WhoAmI) -> None:
         role = whoami(request)
         return RedirectResponse("/login" if role is None else home(role), status_code=303)
 
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> Response:
+        # At the root, so that it may keep the crew's page (/crew) too.
+        return FileResponse(ASSETS / "sw.js", media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache"})
+
     @app.get("/login", include_in_schema=False)
     def login_page() -> Response:
         return _page("login.html")

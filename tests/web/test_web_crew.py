@@ -152,3 +152,25 @@ def test_a_tap_whose_answer_is_lost_is_sent_again_and_recorded_once(
     expect(s.page.locator("#sync")).to_have_attribute("data-waiting", "0")
     assert len(stand_in.posts) == 2 and len(set(stand_in.posts)) == 1
     assert len(stand_in.recorded) == 1
+
+
+def test_the_page_opens_without_signal_and_keeps_the_taps_made_there(
+        crew: tuple[Screen, StandIn]) -> None:
+    s, stand_in = crew
+    page = s.page
+    page.wait_for_selector("body[data-offline-ready]")
+    # A reload in a dead spot: the page, its route and its buttons are still there.
+    s.context.set_offline(True)
+    stand_in.network_down = True
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#stops li")).to_have_count(5)
+    page.click("li[data-stop=S4] button.emptied")
+    expect(page.locator("#sync")).to_have_attribute("data-waiting", "1")
+    assert stand_in.posts == []
+    s.shot("crew-reloaded-offline", full_page=True)
+    stand_in.network_down = False
+    s.context.set_offline(False)
+    expect(page.locator("#sync")).to_have_attribute("data-waiting", "0")
+    assert [r["stop_id"] for r in stand_in.recorded.values()] == ["S4"]
+    assert len(stand_in.posts) == 1

@@ -241,3 +241,16 @@ def test_a_screen_without_a_session_goes_to_the_login(browser: Browser, district
     assert s.page.url.endswith(f"/login?next={path}")
     expect(s.page.locator("#login")).to_be_visible()
     assert SHOTS  # where the screenshots go
+
+
+@pytest.mark.parametrize("next_page", ["//elsewhere.invalid/desk", "/\\elsewhere.invalid",
+                                       "http://elsewhere.invalid/", "javascript:alert(1)"])
+def test_the_login_sends_nobody_off_the_gateway(browser: Browser, district: District,
+                                                screens: list[Screen], next_page: str) -> None:
+    s = open_screen(browser, district, None, path=f"/login?next={next_page}")
+    screens.append(s)
+    s.page.fill("input[name=username]", "planner")
+    s.page.fill("input[name=password]", district.made.password)
+    s.page.click("button[type=submit]")
+    s.page.wait_for_url(f"{district.url}/desk")
+    assert not s.errors, s.errors

@@ -131,6 +131,7 @@ export function liveBadge(on) {
 }
 
 export async function logout() {
+  localStorage.removeItem("kvarter.crew.me");
   try {
     await api("session", { method: "DELETE", redirect: false });
   } catch (_) { /* ended already: the login page is where to go anyway */ }

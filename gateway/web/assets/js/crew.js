@@ -160,8 +160,35 @@ async function loadRoute() {
   drawMap().catch(() => {});
 }
 
+const ME_KEY = "kvarter.crew.me";
+
+/** The account, or without signal the one last seen on this phone (its
+ * session cookie is still there to send the taps once there is signal). */
+async function account() {
+  try {
+    const found = await whoAmI();
+    localStorage.setItem(ME_KEY, JSON.stringify(found));
+    return found;
+  } catch (e) {
+    const kept = JSON.parse(localStorage.getItem(ME_KEY) || "null");
+    if (e instanceof ApiError || !kept) throw e;
+    return kept;
+  }
+}
+
+/** The page's shell kept on the phone (sw.js), where the browser allows it
+ * (HTTPS, or the gateway's own machine). */
+async function keepShell() {
+  if (!("serviceWorker" in navigator)) return;
+  try {
+    await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    await navigator.serviceWorker.ready;
+    document.body.dataset.offlineReady = "1";
+  } catch (_) { /* the page still works while there is signal */ }
+}
+
 async function start() {
-  me = await whoAmI();
+  me = await account();
   bar(me);
   queue = new TapQueue(me.username);
   document.querySelector("#title").textContent = `Today's route${me.crew ? ` · ${me.crew}` : ""}`;
@@ -173,6 +200,7 @@ async function start() {
   // A changed plan is announced on the live stream; the route is read again.
   live({ "route-changed": loadRoute, "plan-changed": loadRoute });
   document.body.dataset.ready = "1";
+  keepShell();
   await flush();
 }
 
