@@ -45,6 +45,9 @@ def gateway() -> None:
               help="Seconds a report's time may be behind the gateway's clock "
                    "(default 864000, 10 days).")
 @click.option("--max-nodes", type=int, help="Most nodes the registry takes (default 10000).")
+@click.option("--oscore", type=click.Choice(["required", "optional"]),
+              help="'optional' also takes unprotected reports from nodes without a key, "
+                   "while a district is moved over (default required).")
 @click.option("--log-file", type=click.Path(path_type=Path),
               help="Log to this file, rotated (default: standard error).")
 @click.option("--http-host", help="Address of the HTTP API (default 127.0.0.1).")
