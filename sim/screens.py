@@ -101,7 +101,8 @@ async def send_reports(gateway: tuple[str, int], posts: list[tuple[str, str, byt
 def populate(db: Path, gateway: tuple[str, int], bins: int = 40, lights: int = 24,
              seed: int = 7, now: float | None = None) -> ScreensDistrict:
     """Streets, nodes, reports and accounts on the gateway at `gateway`
-    whose database is `db`."""
+    whose database is `db`. The nodes have no keys and report unprotected:
+    the gateway must run with `--oscore optional`."""
     now = time.time() if now is None else now
     rng = random.Random(seed)
     district = build(bins, lights, 1.0, seed=seed, pole_spacing_m=POLE_SPACING_M,
