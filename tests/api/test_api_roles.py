@@ -62,6 +62,7 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
     ("GET", "/api/v1/energy", "/api/v1/energy", None, frozenset({"admin", "operator"})),
     ("GET", "/api/v1/presence", "/api/v1/presence", None, frozenset({"admin", "operator"})),
     ("GET", "/api/v1/events", "/api/v1/events", None, EVERYONE),
+    ("GET", "/api/v1/streets", "/api/v1/streets", None, EVERYONE),
 ]
 PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session")]
 
