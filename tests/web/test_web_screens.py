@@ -114,7 +114,7 @@ def test_no_script_style_or_map_tile_comes_from_outside_the_gateway(
         u for u in asked if not u.startswith(district.url)]
 
 
-def test_the_operator_sees_the_poles_and_zones_and_no_bins(
+def test_the_operator_sees_the_poles_the_bins_and_the_zones(
         browser: Browser, district: District, screens: list[Screen]) -> None:
     s = open_screen(browser, district, "operator")
     screens.append(s)
@@ -123,11 +123,14 @@ def test_the_operator_sees_the_poles_and_zones_and_no_bins(
     made = district.made.district
     assert s.page.locator("path.pole").count() == len(made.poles)
     assert s.page.locator("path.pole.on").count() == district.made.poles_reporting
-    # The role table gives the lighting operator no bins (gateway/accounts.py).
-    assert s.page.locator("path.bin").count() == 0
+    # The control desk shows the bins beside the poles.
+    assert s.page.locator("path.bin").count() == len(made.bins)
     expect(s.page.locator("#zones")).to_be_visible()
+    with api_as(district, "operator") as operator:
+        bins_offline = sum(1 for a in everything(operator, "/api/v1/alarms")
+                           if a["alarm"] == "offline")
     expect(s.page.locator("#alarms .tag.offline")).to_have_count(
-        len(made.poles) - district.made.poles_reporting)
+        len(made.poles) - district.made.poles_reporting + bins_offline)
     assert not s.errors, s.errors
     s.shot("desk-operator")
 
