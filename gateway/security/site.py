@@ -91,7 +91,28 @@ class CheckedOscoreSite(OscoreSiteWrapper):  # type: ignore[misc]
         if response is None:
             return
         self.counts["short path"] += 1
+        if unwanted(response):
+            # The node asked for no answer of this class (No-Response, RFC
+            # 7967, which OSCORE carries inside): nothing is protected or
+            # sent. aiocoap's message layer drops this stand-in, or sends
+            # the empty ACK a confirmable request still needs. (aiocoap's
+            # wrapper protects and sends the answer whatever the node asked:
+            # it sees the option only inside.)
+            pipe.add_response(aiocoap.Message(code=Code.CHANGED, no_response=_NO_2XX),
+                              is_last=True)
+            return
         pipe.add_response(ctx.seal_response(response, opened), is_last=True)
+
+
+_NO_2XX = 0x02  # No-Response: not interested in 2.xx
+
+
+def unwanted(response: aiocoap.Message) -> bool:
+    """Whether the request's No-Response (copied into the answer by
+    aiocoap's resources) says the requester does not want an answer of this
+    one's class."""
+    suppress = response.opt.no_response or 0
+    return bool(suppress & (1 << (response.code.class_ - 1)))
 
 
 class _OneAnswer:

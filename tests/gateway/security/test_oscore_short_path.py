@@ -26,14 +26,15 @@ def gateway_ctx(kid: bytes, window: tuple[int, int] | None = (0, 0)) -> NodeCont
     return NodeContext("B1", kid, KEY, ContextState(0, window), lambda ctx: None)
 
 
-def raw(node: NodeSide, path: tuple[str, ...], payload: bytes) -> tuple[bytes, object]:
-    """The node's protected CON POST as bytes, and the node's request id for
+def raw(node: NodeSide, path: tuple[str, ...], payload: bytes, mtype: object = aiocoap.CON,
+        no_response: int | None = None, token: bytes = b"\x05") -> tuple[bytes, object]:
+    """The node's protected POST as bytes, and the node's request id for
     reading the answer."""
     msg = aiocoap.Message(code=Code.POST, uri_path=path, payload=payload,
-                          content_format=42)
+                          content_format=42, no_response=no_response)
     msg.direction = oscore.Direction.OUTGOING
     protected, request_id = node.protect(msg)
-    protected.mtype, protected.mid, protected.token = aiocoap.CON, secrets.randbits(16), b"\x05"
+    protected.mtype, protected.mid, protected.token = mtype, secrets.randbits(16), token
     return bytes(protected.encode()), request_id
 
 
@@ -142,10 +143,14 @@ def test_a_real_server_answers_on_the_short_path_and_refuses_replays_on_aiocoaps
         node = NodeSide(b"\x07", KEY)
         loop = asyncio.get_running_loop()
 
-        async def exchange(data: bytes) -> bytes:
+        async def exchange(data: bytes, *before: bytes) -> bytes:
+            """The first datagram that comes back after sending `before`
+            and then `data` from one socket."""
             transport, proto = await loop.create_datagram_endpoint(
                 lambda: _Catch(loop), remote_addr=("127.0.0.1", port))
             try:
+                for earlier in before:
+                    transport.sendto(earlier)
                 transport.sendto(data)
                 return await asyncio.wait_for(proto.got, 5)
             finally:
@@ -166,12 +171,24 @@ def test_a_real_server_answers_on_the_short_path_and_refuses_replays_on_aiocoaps
             refused, request_id = raw(node, ("x",), b"")
             inner = read(await exchange(refused), request_id)
             assert inner.code == Code.BAD_REQUEST
+            # A presence event as the firmware sends it: NON, with
+            # No-Response for 2.xx inside the protection. It gets no answer:
+            # what comes back first is the answer to the request after it.
+            quiet, _ = raw(node, ("b",), b"event", aiocoap.NON, no_response=0x02, token=b"\x0a")
+            loud, request_id = raw(node, ("b",), b"after", token=b"\x0b")
+            answer = aiocoap.Message.decode(await exchange(loud, quiet))
+            assert answer.token == b"\x0b"
+            assert wrapped.counts["short path"] == 4
+            # An error is still answered (No-Response asked only 2.xx away).
+            refused, request_id = raw(node, ("x",), b"", aiocoap.NON, no_response=0x02)
+            inner = read(await exchange(refused), request_id)
+            assert inner.code == Code.BAD_REQUEST
             # The first request again, under a new message id: a replay,
             # refused by aiocoap's path (4.01, unprotected), nothing rendered.
             again = data[:2] + b"\x00\x63" + data[4:]
             answer = aiocoap.Message.decode(await exchange(again))
             assert answer.code == Code.UNAUTHORIZED and answer.opt.oscore is None
-            assert wrapped.counts["short path"] == 2
+            assert wrapped.counts["short path"] == 5
         finally:
             await server.shutdown()
 
