@@ -164,13 +164,10 @@ def bare_server(oscore_nodes: int = 0) -> Iterator[tuple[int, int]]:
 @contextmanager
 def gateway(tmp: Path, protected: bool) -> Iterator[Target]:
     """A gateway with CLIENTS bin nodes registered; protected: each with a
-    key, and OSCORE required."""
+    key, and OSCORE required (the default); else nodes without keys, which
+    only "optional" takes."""
     port = free_udp_port()
-    extra: list[str] = []
-    if protected:
-        cfg = tmp / "oscore.toml"
-        cfg.write_text('[gateway]\noscore = "required"\n')
-        extra = ["--config", str(cfg)]
+    extra = ["--oscore", "required" if protected else "optional"]
     db = tmp / ("p.sqlite" if protected else "g.sqlite")
     gw = start_gateway(db, port, *extra)
     try:

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 ROLES = ("admin", "operator", "planner", "crew", "technician")
 ROLE_TITLES = {
     "admin": "administrator: accounts, and everything others may read",
-    "operator": "lighting operator: light states, zones (the only role that changes them)",
+    "operator": "lighting operator: light states, zones (changed by operators and admins only)",
     "planner": "waste planner: bins, forecasts, today's plan and every crew's route",
     "crew": "sanitation crew: its own truck's route and the stops it records",
     "technician": "field technician: nodes and their health, registering and replacing nodes",
@@ -50,7 +50,7 @@ ROLE_TABLE: dict[Permission, frozenset[str]] = {
     Permission.VISITS_RECORD: frozenset({"admin", "planner", "crew"}),
     Permission.LIGHTS_READ: frozenset({"admin", "operator", "technician"}),
     Permission.ZONES_READ: frozenset({"admin", "operator"}),
-    Permission.ZONES_CHANGE: frozenset({"operator"}),
+    Permission.ZONES_CHANGE: frozenset({"admin", "operator"}),
     Permission.PRESENCE_READ: frozenset({"admin", "operator"}),
     Permission.USERS_MANAGE: frozenset({"admin"}),
     Permission.EVENTS_READ: frozenset(ROLES),

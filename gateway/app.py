@@ -69,6 +69,7 @@ class Gateway:
         self.api: ApiServer | None = ApiServer(config) if config.http else None
         if self.api is not None:
             self.pipeline.observers.append(self.api.record)
+            self.lighting.pushed = self.api.events.zone_push
 
     @property
     def site(self) -> aiocoap.resource.Site:
@@ -123,7 +124,8 @@ class Gateway:
         # The same contexts as the UDP site's OSCORE: one replay window and
         # one Echo recovery per node, whichever way its frames come.
         self.lora = LoraLink(self._site, self.registry.nodes, self.downlink,
-                             self.keyring.credentials)
+                             self.keyring.credentials,
+                             oscore_required=self.config.oscore == "required")
         # Wired after construction, once the radio is there: lighting sends
         # commands for poles heard over LoRa on the air, and the downlink
         # scheduler hands its frames to the serial line.

@@ -74,10 +74,11 @@ class GatewayConfig:
     # Messages kept for the broker while it is away; beyond, new ones are
     # dropped, counted and logged.
     mqtt_queue_max: int = 10000
-    # OSCORE on the nodes' requests: "optional" accepts protected and
-    # unprotected reports alike (while nodes are moved over), "required"
-    # answers an unprotected report 4.01 and stores nothing of it.
-    oscore: str = "optional"
+    # OSCORE on the nodes' requests: "required" answers an unprotected
+    # report 4.01 and stores nothing of it. "optional" also takes unprotected
+    # reports from nodes that have no key yet (while a district's nodes are
+    # moved over); a node with a key is never taken unprotected.
+    oscore: str = "required"
     # People's HTTP API (docs/operators.md, "The HTTP API"): on by default,
     # on loopback. Any other address needs HTTPS (a certificate and its
     # key); behind a reverse proxy that terminates HTTPS, keep loopback and

@@ -103,9 +103,15 @@ def _laptop_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
-def launch_gateway(tmp_path: Path, *extra: str, virtual_time: bool = True) -> RunningGateway:
+def launch_gateway(tmp_path: Path, *extra: str, virtual_time: bool = True,
+                   oscore: str | None = "optional") -> RunningGateway:
+    """A gateway on a free port. oscore: "optional" (most tests send plain
+    reports from nodes without keys, readable byte by byte), "required", or
+    None for the gateway's default or a --config file's setting."""
     port = free_udp_port()
     db = tmp_path / "gateway.sqlite"
+    if oscore is not None:
+        extra = (*extra, "--oscore", oscore)
     http_port: int | None = None
     if "--no-http" not in extra:
         if "--http-port" in extra:

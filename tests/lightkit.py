@@ -16,7 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import aiocoap
+from aiocoap.numbers.codes import Code
 from conftest import RunningGateway
+from oscore_support import NodeSide
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
@@ -71,17 +74,35 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 class FakeLight:
-    """A light node's UDP socket: sends uplinks, receives commands."""
+    """A light node's UDP socket: sends uplinks, receives commands. Given its
+    key and kid (a keyed pole), it protects its uplinks with OSCORE as the
+    firmware does (aiocoap's implementation, the node id left out of the
+    path); a gateway never takes a keyed pole's plain uplink."""
 
-    def __init__(self, node_id: str, gw: RunningGateway) -> None:
+    def __init__(self, node_id: str, gw: RunningGateway, key: str | None = None,
+                 kid: str | None = None) -> None:
         self.node_id = node_id
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.gw = gw.addr
         self.mid = 100
+        self.oscore: NodeSide | None = None
+        if key is not None:
+            assert kid is not None, "a keyed pole needs the kid its registration gave"
+            self.oscore = NodeSide(bytes.fromhex(kid), bytes.fromhex(key))
 
     def post(self, path: str, payload: bytes) -> None:
         self.mid += 1
+        if self.oscore is not None:
+            inner = aiocoap.Message(code=Code.POST,
+                                    uri=f"coap://gateway/{path}", payload=payload,
+                                    content_format=coap.CONTENT_OCTET_STREAM,
+                                    no_response=coap.NO_RESPONSE_2XX)
+            inner.direction = aiocoap.message.Direction.OUTGOING
+            protected, _ = self.oscore.protect(inner)
+            protected.mtype, protected.mid, protected.token = aiocoap.NON, self.mid, b"\x01\x02"
+            self.sock.sendto(bytes(protected.encode()), self.gw)
+            return
         msg = coap.Message(coap.NON, coap.POST, self.mid, b"\x01\x02", [
             (coap.OPT_URI_PATH, path.encode()), (coap.OPT_URI_PATH, self.node_id.encode()),
             (coap.OPT_CONTENT_FORMAT, bytes((coap.CONTENT_OCTET_STREAM,))),

@@ -56,7 +56,7 @@ def oscore_gateway(tmp_path: Path) -> RunningGateway:
     one again when started again)."""
     cfg = tmp_path / "gateway.toml"
     cfg.write_text('[gateway]\noscore = "required"\n')
-    return launch_gateway(tmp_path, "--config", str(cfg))
+    return launch_gateway(tmp_path, "--config", str(cfg), oscore=None)
 
 
 async def post(gw: RunningGateway, node_id: str, seq: int,

@@ -149,7 +149,7 @@ def oscore_radio_gateway(tmp_path: Path, link: Path) -> RunningGateway:
     database in tmp_path (the same one when started again)."""
     cfg = tmp_path / "gateway.toml"
     cfg.write_text('[gateway]\noscore = "required"\n')
-    gw = launch_gateway(tmp_path, "--config", str(cfg), "--radio", str(link))
+    gw = launch_gateway(tmp_path, "--config", str(cfg), "--radio", str(link), oscore=None)
     wait_until("the radio to open", lambda: f"radio on {link} open" in
                gateway_log_path(gw.db).read_text(errors="replace"))
     return gw

@@ -53,11 +53,13 @@ def diagnostic(code: Code, text: str) -> aiocoap.Message:
 
 
 class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[misc]
-    def __init__(self, pipeline: Pipeline, kind: str, oscore_required: bool = False) -> None:
+    def __init__(self, pipeline: Pipeline, kind: str, oscore_required: bool = False,
+                 keyed: Callable[[str], bool] | None = None) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.kind = kind
         self.oscore_required = oscore_required
+        self.keyed = keyed  # node id -> True when the node has an OSCORE context
         self.counts: Counter[str] = Counter()
 
     async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
@@ -90,7 +92,9 @@ class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[m
                 return diagnostic(Code.UNAUTHORIZED,
                                   f"protected with the context of {owner!r}, not {path[0]!r}")
             remote = remote.underlying_address
-        elif self.oscore_required:
+        elif self.oscore_required or (self.keyed is not None and self.keyed(path[0])):
+            # A node with a key always protects what it sends: unprotected,
+            # a report in its name is someone else's, whatever the setting.
             self.counts["unprotected"] += 1
             return diagnostic(Code.UNAUTHORIZED, "reports must be protected with OSCORE; "
                               "provision the node with its key ('kvarter node provision')")
@@ -279,7 +283,8 @@ def build_site(pipeline: Pipeline, registry: NodeRegistry,
     site = resource.Site()
     site.add_resource([".well-known", "core"],
                       resource.WKCResource(site.get_resources_as_linkheader))
-    reports = [ReportResource(pipeline, path, oscore_required)
+    keyed = None if kid_of is None else (lambda node_id: kid_of(node_id) is not None)
+    reports = [ReportResource(pipeline, path, oscore_required, keyed)
                for path in (BIN_PATH, PRESENCE_PATH, STATUS_PATH)]
     for res in reports:
         site.add_resource([res.kind], res)

@@ -105,6 +105,9 @@ class Lighting:
         self._key_tried: dict[str, float] = {}  # pole -> when its key was last pushed
         self._syncing = False
         self.unkeyed = 0  # command targets left out: their zone has no key yet
+        # Set by the gateway: told each profile push's outcome per pole (zone,
+        # revision, pole -> outcome), for people's live screens.
+        self.pushed: Callable[[str, int, dict[str, str]], None] | None = None
 
     async def start(self) -> None:
         self.addresses = await asyncio.to_thread(self.store.light_addresses)
@@ -222,10 +225,17 @@ class Lighting:
         contexts = {n: c for n in poles if (c := self._context(n)) is not None}
         await write_ahead(self.store, list(contexts.values()))
         key = self.zone_keys.get(name) if self.zone_keys is not None else None
-        profile = self._profile_now(self.zones.zone(name), now)
+        zone = self.zones.zone(name)
+        profile = self._profile_now(zone, now)
         results = await push_profile(poles, profile, timeout, contexts=contexts,
                                      zone_key=None if key is None else key.key_part,
                                      pace_s=pace_s)
+        acked = sorted(n for n, r in results.items() if r == "acknowledged")
+        if acked:
+            # What each pole runs now, for the desk's "running revision N".
+            await asyncio.to_thread(self.store.set_running_profiles, name, zone.revision, acked)
+        if self.pushed is not None:
+            self.pushed(name, zone.revision, results)
         if key is not None:
             held = {n: key.gid for n, r in results.items()
                     if r == "acknowledged" and n in contexts}
@@ -249,7 +259,12 @@ class Lighting:
         lights = [n for n in self.nodes.values() if n.role == "light"]
         if zone_keys is not None:
             await asyncio.to_thread(zone_keys.load, sorted({zone_of(n) for n in lights}))
-        for req in await asyncio.to_thread(self.store.take_push_requests):
+        requests = await asyncio.to_thread(self.store.take_push_requests)
+        if requests and await asyncio.to_thread(self.store.lighting_version) != self._version:
+            # A change saved just before the push was asked for, after this
+            # round's rebuild: the push must carry it.
+            await self.refresh()
+        for req in requests:
             results = await self.push_zone(req.zone, now, timeout=req.timeout_s)
             await asyncio.to_thread(self.store.finish_push_request, req.id, results)
             done = sum(1 for r in results.values() if r == "acknowledged")

@@ -131,11 +131,13 @@ class LoraLink:
     def __init__(self, site: Site, nodes: Mapping[str, object], downlink: Downlink,
                  credentials: NodeCredentials | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 unix_time: Callable[[], float] = time.time) -> None:
+                 unix_time: Callable[[], float] = time.time,
+                 oscore_required: bool = True) -> None:
         self.site = site
         self.nodes = nodes
         self.downlink = downlink
         self.credentials = credentials if credentials is not None else NodeCredentials()
+        self.oscore_required = oscore_required
         self.counts: Counter[str] = Counter()
         self.sfs = list(range(radio_plan.SF_MIN, radio_plan.SF_MAX + 1))
         self.receivers: list[tuple[int, int]] = []
@@ -215,10 +217,18 @@ class LoraLink:
         # name counts neither for its data rate nor for the SF it is thought
         # to listen at (whether it is taken is the resource's to decide).
         own = node_id in self.nodes and self.credentials.for_node(node_id) is None
-        if own:
-            history = self._heard(node_id, rx)
-        elif node_id not in self.nodes:
-            self.counts["unknown node"] += 1  # the resource logs it once per node
+        if self.oscore_required or not own:
+            # Nothing such a frame says would be taken (the resources would
+            # answer 4.01 or 4.04), and an answer on the air would spend the
+            # gateway's downlink duty cycle for whoever sends one: counted,
+            # not answered.
+            if node_id not in self.nodes:
+                self._bad("unknown node", f"an unprotected frame heard on SF{rx.sf} names "
+                                          f"{node_id[:40]!r}, which is not registered")
+            else:
+                self.counts["unprotected: not answered"] += 1
+            return
+        history = self._heard(node_id, rx)
 
         key: CacheKey = (node_id, request.mid, request.payload)
         if self._answered_before(key, rx, bridge_ms):

@@ -29,8 +29,13 @@ def test_database_and_log_are_owner_only_and_keys_appear_nowhere(tmp_path: Path)
     gw = production_gateway(tmp_path)
     try:
         gw.register(Node("B0001", "bin", 60.67, 17.14, "240L", key=KEY))
+        # A node without a key yet (the gateway takes its plain report while
+        # OSCORE is optional) writes the database and its journal.
+        gw.register(Node("B0002", "bin", 60.67, 17.15, "240L"))
         report = codec.encode_bin_report(codec.BinReport(1, 0, 40.0))
-        assert coap.code_str(request(gw, coap.POST, [b"b", b"B0001"], report).code) == "2.04"
+        assert coap.code_str(request(gw, coap.POST, [b"b", b"B0002"], report).code) == "2.04"
+        # The keyed node is never taken unprotected.
+        assert coap.code_str(request(gw, coap.POST, [b"b", b"B0001"], report).code) == "4.01"
         for suffix in ("", "-wal", "-shm"):
             path = Path(f"{gw.db}{suffix}")
             assert path.exists(), path

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from conftest import launch_gateway
 from security_support import bin_rows, post_report, production_gateway
 
 from firmware import codec
@@ -66,3 +67,28 @@ def test_one_reading_dated_in_the_future_cannot_freeze_a_bins_forecast() -> None
     assert f.ignored == 1
     assert f.level_at("B1", now) >= 97.0
     assert f.crossing_time("B1", 90.0) == now
+
+
+def test_a_gateway_as_installed_requires_oscore_and_a_keyed_node_is_never_taken_unprotected(
+        tmp_path: Path) -> None:
+    """The default is "required"; and even "optional" (for districts moving
+    over) takes no unprotected report in the name of a node that has a key."""
+    gw = launch_gateway(tmp_path / "default", virtual_time=False, oscore=None)
+    try:
+        gw.register(Node("B1", "bin", 60.67, 17.14, "240L"))
+        code, text = post_report(gw, b"b", "B1", codec.encode_bin_report(
+            codec.BinReport(1, int(time.time()), 40.0)))
+        assert code == "4.01" and "OSCORE" in text
+        assert bin_rows(gw.db) == []
+    finally:
+        assert gw.stop() == 0
+    gw = launch_gateway(tmp_path / "optional", virtual_time=False, oscore="optional")
+    try:
+        gw.register(Node("B1", "bin", 60.67, 17.14, "240L", key=bytes(range(16)).hex()),
+                    Node("B2", "bin", 60.67, 17.14, "240L"))
+        report = codec.encode_bin_report(codec.BinReport(1, int(time.time()), 40.0))
+        assert post_report(gw, b"b", "B1", report)[0] == "4.01"
+        assert post_report(gw, b"b", "B2", report)[0] == "2.04"
+        assert [r[0] for r in bin_rows(gw.db)] == ["B2"]
+    finally:
+        assert gw.stop() == 0

@@ -77,7 +77,8 @@ def register(gw: RunningGateway, node: Node, technician: TechnicianCredential | 
 @pytest.fixture
 def gw(tmp_path: Path) -> Iterator[RunningGateway]:
     # A gateway as a city runs it: nodes must speak OSCORE too.
-    g = launch_gateway(tmp_path, "--config", str(_required(tmp_path)), virtual_time=False)
+    g = launch_gateway(tmp_path, "--config", str(_required(tmp_path)), virtual_time=False,
+                       oscore=None)
     yield g
     if g.proc.poll() is None:
         g.stop()
@@ -372,7 +373,7 @@ def test_admin_networks_stay_an_additional_filter(tmp_path: Path) -> None:
     """A valid credential from outside the admin networks is refused too."""
     conf = tmp_path / "gateway.toml"
     conf.write_text('[gateway]\nadmin_networks = ["10.20.0.0/16"]\n')
-    g = launch_gateway(tmp_path, "--config", str(conf), virtual_time=False)
+    g = launch_gateway(tmp_path, "--config", str(conf), virtual_time=False, oscore=None)
     try:
         reply = managed(g, Code.PUT, "nodes/B1",
                         Node("B1", "bin", 60.0, 17.0, key=KEY).to_json(with_key=True))

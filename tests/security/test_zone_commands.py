@@ -57,15 +57,19 @@ def test_forged_replayed_and_other_zone_commands_change_nothing(tmp_path: Path) 
     lights: list[FakeLight] = []
     try:
         kids = register_keyed(gw, *north, *south)
+        # The zones before the streets: the light wave built once the
+        # streets are in knows both zones.
+        for zone in ("north", "south"):
+            ok(lights_cli(gw.db, "zone", "set", zone, "--hours", "always", "--who", "test"))
         streets = tmp_path / "streets.geojson"
         streets.write_text(geojson([("Norra", [(0.0, 0.0), (200.0, 0.0)]),
                                     ("Södra", [(0.0, 400.0), (200.0, 400.0)])]))
         ok(lights_cli(gw.db, "streets", "import", str(streets)))
-        for zone in ("north", "south"):
-            ok(lights_cli(gw.db, "zone", "set", zone, "--hours", "always", "--who", "test"))
         real = RealPole("R", gw, 2, kids["R"])
-        walker, sniffer = FakeLight("W", gw), Sniffer("S", gw)
-        captured, south_sniffer = FakeLight("C", gw), Sniffer("D", gw)
+        walker = FakeLight("W", gw, node_key("W"), kids["W"])
+        sniffer = Sniffer("S", gw, node_key("S"), kids["S"])
+        captured = FakeLight("C", gw, node_key("C"), kids["C"])
+        south_sniffer = Sniffer("D", gw, node_key("D"), kids["D"])
         lights = [walker, sniffer, captured, south_sniffer]
         real.status()
         for light in lights:

@@ -64,7 +64,7 @@ def test_nodes_report_again_once_the_gateway_is_back(tmp_path, gateway: RunningG
     sim = Simulation(district, gateway.addr, hours=3, start_unix=START, seed=8,
                      answer_wait_s=0.05)
     sim.run_until(1.0)  # the first hour with the gateway down
-    restarted = start_gateway(gateway.db, gateway.port)
+    restarted = start_gateway(gateway.db, gateway.port, "--oscore", "optional")
     try:
         outcome = sim.run()
     finally:

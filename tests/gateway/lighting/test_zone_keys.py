@@ -64,7 +64,7 @@ def test_one_protected_frame_per_zone_and_a_plain_one_for_poles_without_keys(
     # b, and one without a key (zone a).
     nodes = [pole("W", 30, 0, "a", 1, node_key("W")), pole("A1", 60, 0, "a", 2, node_key("A1")),
              pole("B1", 90, 0, "b", 3, node_key("B1")), pole("U1", 120, 0, "a", 4)]
-    register_keyed(gateway, *nodes)
+    kids = register_keyed(gateway, *nodes)
     # The zones first, then the street: the light wave the gateway builds
     # once the street is there knows both zones (built before zone b, it
     # would leave B1 out of a walker's wave).
@@ -78,8 +78,10 @@ def test_one_protected_frame_per_zone_and_a_plain_one_for_poles_without_keys(
     while "light wave: 4 poles" not in log.read_text(errors="replace"):
         assert time.monotonic() < deadline, "the gateway built no light wave"
         time.sleep(0.05)
-    walker, a1, b1, u1 = (FakeLight("W", gateway), Sniffer("A1", gateway),
-                          Sniffer("B1", gateway), FakeLight("U1", gateway))
+    walker, a1, b1, u1 = (FakeLight("W", gateway, node_key("W"), kids["W"]),
+                          Sniffer("A1", gateway, node_key("A1"), kids["A1"]),
+                          Sniffer("B1", gateway, node_key("B1"), kids["B1"]),
+                          FakeLight("U1", gateway))
     try:
         for light in (walker, a1, b1, u1):
             light.status(1)
