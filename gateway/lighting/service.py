@@ -30,7 +30,7 @@ from gateway.lighting.zones import Zone, ZoneBook
 from gateway.records import Node, PresenceRecord, StatusRecord
 from gateway.security.zone import ZoneContext, ZoneKeys, write_ahead
 from gateway.storage.store import Store
-from gateway.tasks import cancel
+from gateway.tasks import cancel, settle_heap
 
 log = logging.getLogger("gateway.lights")
 
@@ -40,6 +40,19 @@ KEY_RETRY_S = 60.0  # a pole without its zone's key is pushed again at most this
 # some seconds instead of in one burst that would hold up the light wave.
 KEY_PUSH_BATCH = 25
 PUSH_TIMEOUT_S = 10.0
+# Key pushes start this far apart: each costs the event loop a protected
+# request (about a millisecond), and a presence event that comes meanwhile
+# waits for it; paced, a round of pushes delays no event by more than one.
+KEY_PUSH_PACE_S = 0.02
+# Other pushes (night steps, the operator's push of a zone) reach every pole
+# of a zone and someone waits for them: paced closer, 2,000 poles start
+# within 4 s.
+PUSH_PACE_S = 0.002
+# Addresses learned from uplinks are written at most this often, together:
+# one transaction (and one thread hand-off) for a burst rather than one per
+# pole. Commands use the address in memory at once; a crash loses at most
+# this much learning, which the poles' next uplinks redo.
+ADDRESS_WRITE_S = 0.5
 
 
 def zone_of(node: Node | None) -> str:
@@ -68,6 +81,8 @@ class Lighting:
         self.zones = ZoneBook()  # as stored, with or without streets
         self.stepped: dict[str, tuple[int, int]] = {}  # zone -> (idle, active) pushed
         self.addresses: dict[str, Address] = {}
+        self._unsaved: dict[str, Address] = {}  # learned, not yet written
+        self._saving = False
         self._dirty = True
         self._version: tuple[int, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,6 +157,7 @@ class Lighting:
         if old is not None:
             wave.last_seen, wave.lit = old.last_seen, old.lit
         self.wave = wave
+        settle_heap()
         log.info("light wave: %d poles on %d streets (%d junctions)",
                  len(network.placements), len(network.streets), network.junctions)
 
@@ -196,7 +212,8 @@ class Lighting:
         return None if self.oscore_context is None else self.oscore_context(node_id)
 
     async def push_zone(self, name: str, now: float, only: set[str] | None = None,
-                        timeout: float = PUSH_TIMEOUT_S) -> dict[str, str]:
+                        timeout: float = PUSH_TIMEOUT_S, pace_s: float = PUSH_PACE_S
+                        ) -> dict[str, str]:
         """The zone's profile to its poles with an address (or those of
         `only`): protected with each keyed pole's own context, the zone key
         inside. Pole -> outcome; a pole that acknowledged holds the key."""
@@ -211,7 +228,8 @@ class Lighting:
         zone = self.zones.zone(name)
         profile = self._profile_now(zone, now)
         results = await push_profile(poles, profile, timeout, contexts=contexts,
-                                     zone_key=None if key is None else key.key_part)
+                                     zone_key=None if key is None else key.key_part,
+                                     pace_s=pace_s)
         acked = sorted(n for n, r in results.items() if r == "acknowledged")
         if acked:
             # What each pole runs now, for the desk's "running revision N".
@@ -269,7 +287,7 @@ class Lighting:
             due.setdefault(zone_of(n), set()).add(n.node_id)
             batch -= 1
         for name, ids in sorted(due.items()):
-            results = await self.push_zone(name, now, ids)
+            results = await self.push_zone(name, now, ids, pace_s=KEY_PUSH_PACE_S)
             done = sum(1 for r in results.values() if r == "acknowledged")
             log.info("lights: zone %s key (gid %d) acknowledged by %d of %d poles pushed", name,
                      zone_keys.by_zone[name].gid, done, len(results))
@@ -280,7 +298,25 @@ class Lighting:
         addr = plain_address(sockaddr)
         if self.addresses.get(node_id) != addr:
             self.addresses[node_id] = addr
-            self._spawn(asyncio.to_thread(self.store.set_light_address, node_id, *addr))
+            self._unsaved[node_id] = addr
+            if not self._saving:
+                self._saving = True
+                self._spawn(self._save_addresses(ADDRESS_WRITE_S))
+
+    async def _save_addresses(self, delay_s: float) -> None:
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            # Also when the gateway stops meanwhile: what was learned is kept.
+            self._saving = False
+            learned, self._unsaved = self._unsaved, {}
+            if learned:
+                try:
+                    await asyncio.to_thread(self.store.set_light_addresses,
+                                            [(n, h, p) for n, (h, p) in learned.items()])
+                except Exception as e:  # commands go on from memory; learned again later
+                    log.error("lights: could not store %d learned address(es): %s",
+                              len(learned), e)
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[call-overload]

@@ -37,11 +37,12 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
      frozenset({"admin", "technician", "operator", "planner"})),
     ("GET", "/api/v1/nodes/{node_id}", "/api/v1/nodes/B0001", None,
      frozenset({"admin", "technician", "operator", "planner"})),
-    ("GET", "/api/v1/bins", "/api/v1/bins", None, frozenset({"admin", "planner", "technician"})),
+    ("GET", "/api/v1/bins", "/api/v1/bins", None,
+     frozenset({"admin", "operator", "planner", "technician"})),
     ("GET", "/api/v1/bins/{node_id}", "/api/v1/bins/B0001", None,
-     frozenset({"admin", "planner", "technician"})),
+     frozenset({"admin", "operator", "planner", "technician"})),
     ("GET", "/api/v1/bins/{node_id}/reports", "/api/v1/bins/B0001/reports", None,
-     frozenset({"admin", "planner", "technician"})),
+     frozenset({"admin", "operator", "planner", "technician"})),
     ("GET", "/api/v1/alarms", "/api/v1/alarms", None,
      frozenset({"admin", "operator", "planner", "technician"})),
     ("POST", "/api/v1/alarms/{node_id}/{alarm}/ack", "/api/v1/alarms/B0001/fire/ack", {},
@@ -82,6 +83,7 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
     ("GET", "/api/v1/energy", "/api/v1/energy", None, frozenset({"admin", "operator"})),
     ("GET", "/api/v1/presence", "/api/v1/presence", None, frozenset({"admin", "operator"})),
     ("GET", "/api/v1/events", "/api/v1/events", None, EVERYONE),
+    ("GET", "/api/v1/streets", "/api/v1/streets", None, EVERYONE),
 ]
 PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session")]
 
