@@ -11,7 +11,7 @@ from bench.radio import protected_frame
 from firmware import codec, energy
 
 
-@given(kid=st.sampled_from(["07", "0107"]), sequence=st.integers(0, 2**40 - 1),
+@given(kid=st.sampled_from(["07", "0107", "9f0a0b0c"]), sequence=st.integers(0, 2**40 - 1),
        fill=st.floats(0, 100), when=st.integers(0, 2**32 - 1))
 def test_the_model_counts_the_bytes_the_node_sends(kid: str, sequence: int, fill: float,
                                                    when: int) -> None:
