@@ -93,6 +93,7 @@ class Bridge:
         self.reader = bf.FrameReader()
         self.ms = 10000
         self.pending: list[bf.Tx | bf.TxResult | bf.Hello | bf.Rx] = []
+        self.held: list[bf.Tx] = []  # TXs sent and answered, not yet taken (next_ack)
 
     def write(self, data: bytes) -> None:
         os.write(self.master, data)
@@ -103,6 +104,8 @@ class Bridge:
 
     def next_tx(self) -> bf.Tx:
         """The next TX the gateway sends, answered as a bridge does."""
+        if self.held:
+            return self.held.pop(0)
         deadline = time.monotonic() + WAIT_S
         while not self.pending:
             left = deadline - time.monotonic()
@@ -118,9 +121,21 @@ class Bridge:
         self.write(bf.encode_tx_result(tx.tx_id, bf.TX_SENT, self.ms, 50))
         return tx
 
+    def next_ack(self) -> bf.Tx:
+        """The next answer (ACK) the gateway sends; the gateway's own
+        requests sent before it (a profile push the gateway started at the
+        same moment) are kept for next_tx, in their order."""
+        before: list[bf.Tx] = []
+        while True:
+            tx = self.next_tx()
+            if tx.frame and tx.frame[0] >> 4 & 3 == 2:  # CoAP ACK
+                self.held = before + self.held
+                return tx
+            before.append(tx)
+
     def poll_tx(self, wait: float = 0.3) -> bf.Tx | None:
         """The next TX if one comes within `wait` s, answered as a bridge does."""
-        if not self.pending:
+        if not self.pending and not self.held:
             ready, _, _ = select.select([self.master], [], [], wait)
             if not ready:
                 return None
@@ -129,7 +144,7 @@ class Bridge:
     def quiet(self) -> bool:
         """True when the gateway has sent nothing more."""
         ready, _, _ = select.select([self.master], [], [], 0.3)
-        return not ready and not self.pending
+        return not ready and not self.pending and not self.held
 
     def unplug(self, link: Path) -> None:
         os.close(self.master)

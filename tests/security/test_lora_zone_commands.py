@@ -65,7 +65,7 @@ def test_an_unprotected_command_or_profile_over_lora_changes_nothing_on_a_keyed_
         assert light.cmd_level == 0 and light.profile == profile, stage
         if stage == "no zone key":
             bridge.rx(lora_pole.status(), sf=7, snr_q=40)
-            assert lora_pole.hear(bridge.next_tx().frame) == []
+            assert lora_pole.hear(bridge.next_ack().frame) == []
             push = bridge.next_tx()
             (ack,) = lora_pole.hear(push.frame)
             bridge.rx(ack, sf=7, snr_q=40)
@@ -80,7 +80,7 @@ def test_a_forged_answer_to_a_push_does_not_make_the_gateway_believe_the_pole_ha
         keyed_pole: tuple[RunningGateway, Bridge, LoraPole]) -> None:
     gw, bridge, lora_pole = keyed_pole
     bridge.rx(lora_pole.status(), sf=7, snr_q=40)
-    assert lora_pole.hear(bridge.next_tx().frame) == []
+    assert lora_pole.hear(bridge.next_ack().frame) == []
     push = bridge.next_tx()
     request = coap.decode(push.frame)
     # The attacker heard the push and answers first, in the pole's place: an
