@@ -1,4 +1,4 @@
-# make demo   set everything up, then run a gateway serving a simulated district
+# make demo   set everything up, then serve a simulated district live (web app, accounts) until Ctrl-C
 # make test   set everything up, then lint and run every test
 # make lint   ruff, mypy (gateway, sim, tools; firmware against MicroPython stubs) and
 #             the layout's import contracts (lint-imports)

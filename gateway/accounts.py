@@ -18,7 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 ROLES = ("admin", "operator", "planner", "crew", "technician")
 ROLE_TITLES = {
     "admin": "administrator: accounts, and everything others may read",
-    "operator": "lighting operator: light states, zones (the only role that changes them)",
+    "operator": "lighting operator at the control desk: light states, zones (changed by "
+                "operators and admins only), bins and their alarms",
     "planner": "waste planner: bins, forecasts, today's plan and every crew's route",
     "crew": "sanitation crew: its own truck's route and the stops it records",
     "technician": "field technician: nodes and their health, registering and replacing nodes",
@@ -44,13 +45,15 @@ class Permission(Enum):
 ROLE_TABLE: dict[Permission, frozenset[str]] = {
     Permission.NODES_READ: frozenset({"admin", "technician", "operator", "planner"}),
     Permission.NODES_REGISTER: frozenset({"admin", "technician"}),
-    Permission.BINS_READ: frozenset({"admin", "planner", "technician"}),
+    # The operators' control desk shows the whole district: bins and their
+    # alarms (a fire is the desk's to call in) beside the poles.
+    Permission.BINS_READ: frozenset({"admin", "operator", "planner", "technician"}),
     Permission.ROUTES_READ_ALL: frozenset({"admin", "planner"}),
     Permission.ROUTES_READ_OWN: frozenset({"crew"}),
     Permission.VISITS_RECORD: frozenset({"admin", "planner", "crew"}),
     Permission.LIGHTS_READ: frozenset({"admin", "operator", "technician"}),
     Permission.ZONES_READ: frozenset({"admin", "operator"}),
-    Permission.ZONES_CHANGE: frozenset({"operator"}),
+    Permission.ZONES_CHANGE: frozenset({"admin", "operator"}),
     Permission.PRESENCE_READ: frozenset({"admin", "operator"}),
     Permission.USERS_MANAGE: frozenset({"admin"}),
     Permission.EVENTS_READ: frozenset(ROLES),

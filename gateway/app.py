@@ -69,6 +69,7 @@ class Gateway:
         self.api: ApiServer | None = ApiServer(config) if config.http else None
         if self.api is not None:
             self.pipeline.observers.append(self.api.record)
+            self.lighting.pushed = self.api.events.zone_push
 
     @property
     def site(self) -> aiocoap.resource.Site:

@@ -64,15 +64,22 @@ def start_gateway(db: Path, port: int, *extra: str,
              *(VIRTUAL_TIME_ARGS if virtual_time else ()), *extra],
             stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 20
-    while True:
-        if proc.poll() is not None:
-            lines = log_path.read_text(errors="replace").strip().splitlines()
-            raise RuntimeError(f"gateway exited at start: {lines[-1] if lines else 'no log'}")
-        if asyncio.run(ping("127.0.0.1", port, timeout=1.0)):
-            return proc
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("gateway did not answer within 20 s")
+    try:
+        while True:
+            if proc.poll() is not None:
+                lines = log_path.read_text(errors="replace").strip().splitlines()
+                raise RuntimeError(
+                    f"gateway exited at start: {lines[-1] if lines else 'no log'}")
+            if asyncio.run(ping("127.0.0.1", port, timeout=1.0)):
+                return proc
+            if time.monotonic() > deadline:
+                raise RuntimeError("gateway did not answer within 20 s")
+    except BaseException:
+        # Whatever stopped the wait (no answer, Ctrl-C, a caller's event
+        # loop), the gateway it started does not live on.
+        proc.kill()
+        proc.wait()
+        raise
 
 
 def technician_for(db: Path, name: str = "simulator") -> TechnicianCredential:

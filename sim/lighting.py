@@ -6,6 +6,10 @@ are protected as the gateway protects them (gateway/lighting/commands.py,
 one frame per zone under the zone's key), and the poles verify them. The lamps'
 levels are then judged: energy against full all night, and dark arrivals.
 
+The night is also judged against an oracle that lights each pole exactly
+while someone is near it (the same oracle as the gateway's energy per night,
+gateway/lighting/energy.py, fed here with where everyone really is).
+
 The wave runs in-process here because it keys on the time of each event, and a
 night passes in seconds; the network path to a running gateway (UDP, CoAP,
 the commands reaching real sockets) is tested on its own in
@@ -25,6 +29,7 @@ from firmware.lighting.node import LightNode
 from firmware.proto import coap
 from firmware.settings import Config
 from gateway.lighting.commands import CommandSender, command_frames
+from gateway.lighting.energy import full_energy, oracle_energy
 from gateway.lighting.streets import load_network
 from gateway.lighting.wave import LightWave, Pole, WaveSettings
 from gateway.lighting.zones import Zone, ZoneBook
@@ -33,7 +38,7 @@ from gateway.security.zone import ZoneContext
 from gateway.storage.zone_keys import ZoneKeyRow
 from sim.engine import Engine
 from sim.hal import PresenceInput, QueueNet, RecordingLed, SimHal
-from sim.night_scene import LampTrace, NightResult, Scene, detections, judge
+from sim.night_scene import LampTrace, NightResult, Scene, detections, judge, near_intervals
 
 # The zones of the scene: a path for walkers and cyclists, and a road.
 # Idle low, full at once ahead of anyone, back down gently: the path holds a
@@ -117,6 +122,18 @@ class NightSimulation:
         self.next_ahead: list[tuple[float, str]] = []  # (detection s, nearest pole ahead)
 
 
+    def oracle_share(self) -> float:
+        """The oracle's energy for the scene's night, as a share of every lamp
+        at full all the time its zone is lit."""
+        t0 = float(self.clock.start_unix)
+        poles = {d.pole.node_id: d.pole for d in self.devices.values()}
+        near = {n: [(t0 + a, t0 + b) for a, b in spans]
+                for n, spans in near_intervals(self.scene).items()}
+        end = t0 + self.scene.night_s
+        oracle = sum(oracle_energy(poles, self.zones, t0, end, poles, near).values())
+        full = sum(full_energy(poles, self.zones, t0, end, poles).values())
+        return oracle / full if full > 0 else 0.0
+
     def _zone_key(self, zone: str, seed: int) -> ZoneContext:
         ctx = self.zone_keys.get(zone)
         if ctx is None:
@@ -198,6 +215,7 @@ class NightSimulation:
         active = {node_id: float(dev.node.profile.active_pct)
                   for node_id, dev in self.devices.items()}
         result = judge(self.scene, traces, active)
+        result.oracle_share = self.oracle_share()
         up: list[float] = []
         for seen_s, node_id in self.next_ahead:
             changes = traces[node_id].changes

@@ -175,10 +175,39 @@ class NightResult:
     arrivals: int
     dark: list[DarkArrival]
     by_mode: dict[str, int]
+    # The oracle's (gateway/lighting/energy.py: each pole at its active level
+    # exactly while someone is near it, idle otherwise), of full all night.
+    oracle_share: float | None = None
 
     @property
     def saving(self) -> float:
         return 1.0 - self.energy_share
+
+    @property
+    def oracle_ratio(self) -> float | None:
+        """Ours / the oracle's energy: 1.0 would be perfect knowledge."""
+        if not self.oracle_share:
+            return None
+        return self.energy_share / self.oracle_share
+
+
+def near_intervals(scene: Scene, near_m: float = 10.0) -> dict[str, list[tuple[float, float]]]:
+    """When someone is within near_m of each pole (seconds after the night's
+    start, within the night), from where everyone is: what only an oracle
+    knows; the poles know it from their sensors, late and in part."""
+    near: dict[str, list[tuple[float, float]]] = {p.node_id: [] for p in scene.poles}
+    by_street: dict[str, list[Pole]] = {}
+    for p in scene.poles:
+        by_street.setdefault(p.street, []).append(p)
+    for trip in scene.trips:
+        length = scene.street(trip.street).length_m
+        half = near_m / trip.speed_mps
+        for p in by_street[trip.street]:
+            at = trip.reaches(p.along_m, length)
+            a, b = max(0.0, at - half), min(scene.night_s, at + half)
+            if a < b:
+                near[p.node_id].append((a, b))
+    return near
 
 
 def judge(scene: Scene, traces: dict[str, LampTrace], active_pct: dict[str, float],

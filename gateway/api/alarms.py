@@ -12,9 +12,12 @@ LOW_BATTERY_MV = 3300
 # A bin node reports at least every heartbeat (4 h by default,
 # firmware/energy.py); three missed in a row and it is offline.
 BIN_OFFLINE_S = 3 * 4 * 3600.0
-# A light node reports its status at least every few minutes while lit;
-# by day it may be silent for hours, so the bound is a day.
-LIGHT_OFFLINE_S = 24 * 3600.0
+# A light node reports its status every status_interval_s (15 min by
+# default, firmware/lighting/settings.py), by day as by night, and each
+# presence event is contact too: three reports missed in a row and it is
+# offline.
+LIGHT_STATUS_INTERVAL_S = 900.0
+LIGHT_OFFLINE_S = 3 * LIGHT_STATUS_INTERVAL_S
 
 FLAG_ALARMS = [(codec.BIN_FLAG_FIRE, "fire"), (codec.BIN_FLAG_TILT, "tilt"),
                (codec.BIN_FLAG_LID_OPEN, "lid-open"),

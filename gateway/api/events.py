@@ -27,14 +27,16 @@ router = APIRouter(tags=["live"])
 
 @router.get("/events", response_class=StreamingResponse, summary="Live updates (SSE)",
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                             "description": "bin-report, alarm and light-state events, "
-                                            "each as the role may see"},
+                             "description": "bin-report, alarm, light-state and "
+                                            "zone-push events, each as the role may see"},
                        503: {"description": "too many live streams open"}})
 async def events(request: Request,
                  who: Principal = Depends(require(Permission.EVENTS_READ))) -> StreamingResponse:
     """Server-sent events: `bin-report`, `alarm` (a bin report's fire, tilt,
     lid, sensor-fault or low-battery), `light-state` (a pole's status
-    report), each only to the roles that may read bins or lights. A comment
+    report), `zone-push` (a zone's profile pushed: each pole's outcome and
+    the revision it runs now), each only to the roles that may read bins,
+    lights or zones. A comment
     line every 15 s keeps the connection open."""
     hub: EventHub = request.app.state.ctx.events
     q = hub.subscribe()

@@ -1,19 +1,21 @@
 """The API's app: its routers under /api/v1, problem details for every
 error, and its OpenAPI spec at /api/openapi.json, in which every error
 answer is described as a problem. No interactive docs pages: they load
-scripts from a CDN, and a city network may have no internet."""
+scripts from a CDN, and a city network may have no internet. The web app's
+pages (gateway/web) are mounted beside the API, outside its spec."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from gateway.api import auth, bins, events, lights, nodes, presence, problems, users
+from gateway.api import auth, bins, events, lights, nodes, presence, problems, streets, users
 from gateway.api.context import ApiContext
-from gateway.api.problems import ProblemBody
+from gateway.api.problems import Problem, ProblemBody
+from gateway.web import site
 
 PREFIX = "/api/v1"
 OPENAPI_URL = "/api/openapi.json"
@@ -79,8 +81,16 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     problems.install(app)
     app.include_router(_health_route(ctx.district), prefix=PREFIX)
-    for module in (auth, users, nodes, bins, lights, presence, events):
+    for module in (auth, users, nodes, bins, lights, presence, events, streets):
         app.include_router(module.router, prefix=PREFIX)
+
+    def whoami(request: Request) -> str | None:
+        try:
+            return auth.principal(request, ctx).user.role
+        except Problem:
+            return None
+
+    site.install(app, whoami)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,5 +1,6 @@
 """The live event hub: new bin reports, alarms and light states, fed from the
-ingest pipeline once a report is stored (gateway/app.py wires it), fanned
+ingest pipeline once a report is stored (gateway/app.py wires it), and each
+zone profile push with every pole's acknowledgement, fed by the lighting; fanned
 out to each live stream's bounded queue on the gateway's event loop.
 Presence is never among them: a pole's detections with their times would
 tell where someone walked."""
@@ -23,6 +24,7 @@ EVENT_PERMISSIONS = {
     "bin-report": Permission.BINS_READ,
     "alarm": Permission.BINS_READ,
     "light-state": Permission.LIGHTS_READ,
+    "zone-push": Permission.ZONES_READ,
 }
 
 
@@ -79,6 +81,19 @@ class EventHub:
                 "node_id": record.node_id, "measured_at": record.measured_at,
                 "level_pct": st.level_pct, "energy_wh": st.energy_dwh / 10,
                 "flags": st.flags}))
+
+    def zone_push(self, zone: str, revision: int, results: dict[str, str]) -> None:
+        """A zone's profile pushed to its poles (the operator's push, a night
+        step or a key): each pole's outcome, and the revision it runs now if
+        it acknowledged."""
+        if not self._queues:
+            return
+        poles = [{"node_id": n, "outcome": r, "acknowledged": r == "acknowledged",
+                  "running_revision": revision if r == "acknowledged" else None}
+                 for n, r in sorted(results.items())]
+        self.publish(Event("zone-push", {
+            "zone": zone, "revision": revision, "poles": poles,
+            "acknowledged": sum(1 for p in poles if p["acknowledged"]), "total": len(poles)}))
 
     def close(self) -> None:
         """Every stream ends (the gateway is stopping)."""

@@ -103,6 +103,9 @@ class Lighting:
         self._air_pushing: set[str] = set()  # poles whose push over LoRa is under way
         self._syncing = False
         self.unkeyed = 0  # command targets left out: their zone has no key yet
+        # Set by the gateway: told each profile push's outcome per pole (zone,
+        # revision, pole -> outcome), for people's live screens.
+        self.pushed: Callable[[str, int, dict[str, str]], None] | None = None
 
     async def start(self) -> None:
         self.addresses = await asyncio.to_thread(self.store.light_addresses)
@@ -229,12 +232,19 @@ class Lighting:
         contexts = {n: c for n in poles if (c := self._context(n)) is not None}
         await write_ahead(self.store, [*contexts.values(), *air.values()])
         key = self.zone_keys.get(name) if self.zone_keys is not None else None
-        profile = self._profile_now(self.zones.zone(name), now)
+        zone = self.zones.zone(name)
+        profile = self._profile_now(zone, now)
         zone_key = None if key is None else key.key_part
         udp = push_profile(poles, profile, timeout, contexts=contexts, zone_key=zone_key) \
             if poles else _nothing()
         results, on_air = await asyncio.gather(udp, self._push_over_lora(air, profile, zone_key))
         results.update(on_air)
+        acked = sorted(n for n, r in results.items() if r == "acknowledged")
+        if acked:
+            # What each pole runs now, for the desk's "running revision N".
+            await asyncio.to_thread(self.store.set_running_profiles, name, zone.revision, acked)
+        if self.pushed is not None:
+            self.pushed(name, zone.revision, results)
         if key is not None:
             held = {n: key.gid for n, r in results.items()
                     if r == "acknowledged" and (n in contexts or n in air)}
@@ -270,7 +280,12 @@ class Lighting:
         lights = [n for n in self.nodes.values() if n.role == "light"]
         if zone_keys is not None:
             await asyncio.to_thread(zone_keys.load, sorted({zone_of(n) for n in lights}))
-        for req in await asyncio.to_thread(self.store.take_push_requests):
+        requests = await asyncio.to_thread(self.store.take_push_requests)
+        if requests and await asyncio.to_thread(self.store.lighting_version) != self._version:
+            # A change saved just before the push was asked for, after this
+            # round's rebuild: the push must carry it.
+            await self.refresh()
+        for req in requests:
             results = await self.push_zone(req.zone, now, timeout=req.timeout_s)
             await asyncio.to_thread(self.store.finish_push_request, req.id, results)
             done = sum(1 for r in results.values() if r == "acknowledged")

@@ -143,7 +143,7 @@ class Zone:
             _span(self.hours, "hours")
         try:
             ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory
             raise ZoneError(f"timezone {self.timezone!r} is unknown; "
                             "give one like Europe/Stockholm") from None
         taken = [False] * 1440

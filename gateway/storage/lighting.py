@@ -57,6 +57,36 @@ class LightingTables(Database):
                                 flags, status_at))
         return out
 
+    def set_running_profiles(self, zone: str, revision: int, node_ids: Sequence[str]) -> None:
+        """These poles acknowledged the zone's profile of this revision."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO light_profiles (node_id, zone, revision, acknowledged_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET zone = excluded.zone, "
+                "revision = excluded.revision, acknowledged_at = excluded.acknowledged_at",
+                [(n, zone, revision, now) for n in node_ids])
+
+    def running_profiles(self) -> dict[str, tuple[str, int, float]]:
+        """Pole -> (zone, revision, when acknowledged) of the profile it runs."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT node_id, zone, revision, acknowledged_at FROM light_profiles").fetchall()
+        return {n: (z, int(r), float(a)) for n, z, r, a in rows}
+
+    def light_energy_reports(self, since: float, until: float
+                             ) -> dict[str, list[tuple[float, int]]]:
+        """Pole -> (measured at, energy counter in 0.1 Wh) of its status reports
+        measured in [since, until), in time order."""
+        out: dict[str, list[tuple[float, int]]] = {}
+        with self.reading() as db:
+            for node_id, at, energy in db.execute(
+                    "SELECT node_id, measured_at, energy_dwh FROM light_status "
+                    "WHERE measured_at >= ? AND measured_at < ? ORDER BY measured_at, id",
+                    (since, until)):
+                out.setdefault(node_id, []).append((float(at), int(energy)))
+        return out
+
     def zone_rows(self) -> list[tuple[str, str, int]]:
         """(name, settings JSON, revision) of every stored zone."""
         with self.reading() as db:

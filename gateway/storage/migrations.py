@@ -145,6 +145,26 @@ def _v6_accounts(db: sqlite3.Connection) -> None:
                "ON presence_events (node_id, received_at)")
 
 
+def _v7_reserved(db: sqlite3.Connection) -> None:
+    """Number 7 belongs to another change under way (it replaces this one when
+    both are merged); nothing here."""
+
+
+def _v8_light_profiles(db: sqlite3.Connection) -> None:
+    """The profile each pole runs: the zone revision it acknowledged last in
+    a profile push (the desk's "running revision N"). Status reports and
+    presence events by time: the energy per zone per night reads a night's."""
+    db.execute("""CREATE TABLE light_profiles (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        zone TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        acknowledged_at REAL NOT NULL
+    )""")
+    db.execute("CREATE INDEX IF NOT EXISTS light_status_by_time ON light_status (measured_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS presence_events_by_time "
+               "ON presence_events (measured_at)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
@@ -152,6 +172,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_technicians,
     _v5_zone_keys,
     _v6_accounts,
+    _v7_reserved,
+    _v8_light_profiles,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -90,6 +90,15 @@ class ReportTable(Database):
             return db.execute(sql + " ORDER BY measured_at DESC, node_id LIMIT ?",
                                     (*args, limit)).fetchall()
 
+    def presence_between(self, since: float, until: float
+                         ) -> list[tuple[str, int, int, float | None, int]]:
+        """As presence_since, measured in [since, until)."""
+        with self.reading() as db:
+            return db.execute(
+                "SELECT node_id, measured_at, count, speed_mps, flags FROM presence_events "
+                "WHERE measured_at >= ? AND measured_at < ? "
+                "ORDER BY measured_at, received_at, id", (since, until)).fetchall()
+
     def presence_since(self, since: float) -> list[tuple[str, int, int, float | None, int]]:
         """(node id, measured at, count, speed m/s, flags) of presence events
         measured since a time, oldest first: what `lights zone effect` replays."""

@@ -37,13 +37,14 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
      frozenset({"admin", "technician", "operator", "planner"})),
     ("GET", "/api/v1/nodes/{node_id}", "/api/v1/nodes/B0001", None,
      frozenset({"admin", "technician", "operator", "planner"})),
-    ("GET", "/api/v1/bins", "/api/v1/bins", None, frozenset({"admin", "planner", "technician"})),
+    ("GET", "/api/v1/bins", "/api/v1/bins", None,
+     frozenset({"admin", "operator", "planner", "technician"})),
     ("GET", "/api/v1/bins/{node_id}", "/api/v1/bins/B0001", None,
-     frozenset({"admin", "planner", "technician"})),
+     frozenset({"admin", "operator", "planner", "technician"})),
     ("GET", "/api/v1/bins/{node_id}/reports", "/api/v1/bins/B0001/reports", None,
-     frozenset({"admin", "planner", "technician"})),
+     frozenset({"admin", "operator", "planner", "technician"})),
     ("GET", "/api/v1/alarms", "/api/v1/alarms", None,
-     frozenset({"admin", "planner", "technician"})),
+     frozenset({"admin", "operator", "planner", "technician"})),
     ("GET", "/api/v1/lights", "/api/v1/lights", None,
      frozenset({"admin", "operator", "technician"})),
     ("GET", "/api/v1/zones", "/api/v1/zones", None, frozenset({"admin", "operator"})),
@@ -51,8 +52,18 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
      frozenset({"admin", "operator"})),
     ("GET", "/api/v1/zones/{name}/log", "/api/v1/zones/street-1/log", None,
      frozenset({"admin", "operator"})),
+    ("POST", "/api/v1/zones/{name}/check", "/api/v1/zones/street-1/check", {"idle_pct": 10},
+     frozenset({"admin", "operator"})),
+    ("POST", "/api/v1/zones/{name}/effect", "/api/v1/zones/street-1/effect", {"idle_pct": 10},
+     frozenset({"admin", "operator"})),
+    ("PATCH", "/api/v1/zones/{name}", "/api/v1/zones/street-1", {},
+     frozenset({"admin", "operator"})),
+    ("POST", "/api/v1/zones/{name}/push", "/api/v1/zones/street-1/push?timeout=1", None,
+     frozenset({"admin", "operator"})),
+    ("GET", "/api/v1/energy", "/api/v1/energy", None, frozenset({"admin", "operator"})),
     ("GET", "/api/v1/presence", "/api/v1/presence", None, frozenset({"admin", "operator"})),
     ("GET", "/api/v1/events", "/api/v1/events", None, EVERYONE),
+    ("GET", "/api/v1/streets", "/api/v1/streets", None, EVERYONE),
 ]
 PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session")]
 
@@ -118,7 +129,7 @@ def test_the_role_table_says_who_changes_zones_and_registers_nodes(
         accounts: Accounts) -> None:
     perms = {role: set(accounts.sessions[role].get("/api/v1/me").json()["permissions"])
              for role in ROLES}
-    assert {r for r in ROLES if "zones.change" in perms[r]} == {"operator"}
+    assert {r for r in ROLES if "zones.change" in perms[r]} == {"admin", "operator"}
     assert {r for r in ROLES if "nodes.register" in perms[r]} == {"admin", "technician"}
     assert {r for r in ROLES if "users.manage" in perms[r]} == {"admin"}
     assert {r for r in ROLES if "routes.read-own" in perms[r]} == {"crew"}

@@ -129,7 +129,7 @@ def test_report_without_node_time_is_stamped_with_arrival(tmp_path: Path) -> Non
 
 
 def test_demo_command_prints_the_summary(tmp_path: Path) -> None:
-    out = kvarter("demo", "--data", str(tmp_path), "--bins", "12", "--lights", "4",
+    out = kvarter("demo", "--once", "--data", str(tmp_path), "--bins", "12", "--lights", "4",
                   "--hours", "3")
     assert out.returncode == 0, out.stderr
     text = out.stdout

@@ -18,6 +18,11 @@ def test_nobody_reaches_a_dark_pole_and_energy_is_saved() -> None:
     assert r.dark == []
     assert 0.2 < r.saving < 0.9
     assert outcome.presence_events > 0 and outcome.commands > 0
+    # The oracle lights each pole only while someone is near it: it uses
+    # less than the wave, which lights ahead and holds after, and more than
+    # the lowest idle level all night.
+    assert r.oracle_share is not None and r.oracle_ratio is not None
+    assert 0.2 < r.oracle_share < r.energy_share and r.oracle_ratio > 1
 
 
 def test_without_the_wave_cars_reach_poles_still_ramping_up() -> None:

@@ -11,10 +11,20 @@ from pathlib import Path
 import click
 
 from gateway.coap.client import RegistryError, register_nodes
-from gateway.storage.store import Store
 from gateway.waste.bin_import import BBox, BinImportError, read_bins
 from gateway.waste.today import forecast_from
-from tools.cli.options import config_option, db_option, load_config, parse_hostport
+from tools.cli.options import (
+    EXIT_PARTIAL,
+    config_option,
+    db_option,
+    echo_json,
+    iso_time,
+    json_option,
+    local_time,
+    open_store,
+    parse_hostport,
+)
+from tools.cli.progress import progress
 from tools.cli.waste_options import load_catalogue, types_option
 
 # --- the registry ------------------------------------------------------------------------
@@ -40,7 +50,8 @@ def import_(file: Path, prefix: str, gateway: str | None, types_file: Path | Non
             bbox: str | None, dry_run: bool, override: bool, site_file: Path | None) -> None:
     """Register the bins of a GeoJSON file of Point features (WGS84) with a
     gateway. Feature N becomes node <prefix>N; problems are printed one per
-    line and the bins without problems are registered."""
+    line and the bins without problems are registered (exit status 3 then:
+    done in part)."""
     catalogue = load_catalogue(types_file)
     try:
         box = BBox.parse(bbox) if bbox else None
@@ -68,30 +79,35 @@ def import_(file: Path, prefix: str, gateway: str | None, types_file: Path | Non
     except FieldError as e:
         raise click.ClickException(str(e)) from None
     try:
-        created = asyncio.run(register_nodes(host, port, result.nodes, technician=technician,
-                                             override=override))
+        with progress(f"registering {len(result.nodes)} bins at {gateway}"):
+            created = asyncio.run(register_nodes(host, port, result.nodes,
+                                                 technician=technician, override=override))
     except RegistryError as e:
         raise click.ClickException(str(e)) from None
     new = sum(created.values())
     click.echo(f"{result.features} features: {len(result.nodes)} bins registered at {gateway} "
                f"({new} new, {len(created) - new} updated), {result.skipped} skipped, "
                f"{len(result.problems)} problem(s)")
+    if result.problems:
+        click.echo(f"Error: {len(result.problems)} feature(s) of {file} not registered: fix "
+                   "them (see above) and import again", err=True)
+        raise SystemExit(EXIT_PARTIAL)
 
 
 @bins.command("status")
 @config_option
 @db_option
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 100000))
-def status(config: Path | None, db_path: Path | None, limit: int) -> None:
+@json_option
+def status(config: Path | None, db_path: Path | None, limit: int, as_json: bool) -> None:
     """Each bin's last level and when the forecast expects it full, soonest first."""
-    cfg = load_config(config, db_path=db_path)
-    if not cfg.db_path.exists():
-        raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db")
-    with Store(cfg.db_path) as store:
+    with open_store(config, db_path) as store:
         nodes = [n for n in store.nodes() if n.role == "bin"]
-        forecaster = forecast_from(store)
-    if not nodes:
-        raise click.ClickException(f"no bins registered in {cfg.db_path}")
+        with progress("forecasting each bin"):
+            forecaster = forecast_from(store)
+        path = store.path
+    if not nodes and not as_json:
+        raise click.ClickException(f"no bins registered in {path}")
     rows = []
     for n in nodes:
         m = forecaster.bins.get(n.node_id)
@@ -99,17 +115,23 @@ def status(config: Path | None, db_path: Path | None, limit: int) -> None:
         rows.append((full if full is not None else float("inf"), n.node_id,
                      m.last_level if m else None, m.last_t if m else None))
     rows.sort(key=lambda r: (r[3] is None, r[0], r[1]))  # bins never heard from last
-    click.echo(f"{'bin':<10} {'level':>6} {'reported':<16} {'full at (forecast)':<18}")
+    if as_json:
+        echo_json([{"node_id": node_id, "level_pct": level, "reported_at": iso_time(last),
+                    "full_at": None if last is None or full == float("inf") else iso_time(full),
+                    "forecast": ("unknown" if last is None else "not within 2 weeks"
+                                 if full == float("inf") else "full")}
+                   for full, node_id, level, last in rows[:limit]])
+        return
+    click.echo(f"{'bin':<10} {'level':>6} {'reported':<20} {'full at (forecast)':<20}")
     for full, node_id, level, last in rows[:limit]:
         level_text = "-" if level is None else f"{level:.0f}%"
-        last_text = "never" if last is None else f"{datetime.fromtimestamp(last):%Y-%m-%d %H:%M}"
         if last is None:
             full_text = "unknown"
         elif full == float("inf"):
             full_text = "not within 2 weeks"
         else:
-            full_text = f"{datetime.fromtimestamp(full):%Y-%m-%d %H:%M}"
-        click.echo(f"{node_id:<10} {level_text:>6} {last_text:<16} {full_text:<18}")
+            full_text = local_time(full)
+        click.echo(f"{node_id:<10} {level_text:>6} {local_time(last):<20} {full_text:<20}")
     if len(rows) > limit:
         click.echo(f"... and {len(rows) - limit} more (--limit)")
 
@@ -140,9 +162,6 @@ def unreachable(config: Path | None, db_path: Path | None, node_id: str, at: str
 
 def _record(config: Path | None, db_path: Path | None, node_id: str, at: str | None,
             outcome: str, note: str) -> None:
-    cfg = load_config(config, db_path=db_path)
-    if not cfg.db_path.exists():
-        raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db")
     when = time.time()
     if at:
         try:
@@ -150,9 +169,9 @@ def _record(config: Path | None, db_path: Path | None, node_id: str, at: str | N
         except ValueError:
             raise click.ClickException(f"--at {at!r}: give a time like 2026-09-21T09:40") \
                 from None
-    with Store(cfg.db_path) as store:
+    with open_store(config, db_path) as store:
         if node_id not in {n.node_id for n in store.nodes() if n.role == "bin"}:
-            raise click.ClickException(f"no bin {node_id!r} in {cfg.db_path}: check the id on "
+            raise click.ClickException(f"no bin {node_id!r} in {store.path}: check the id on "
                                        "the route sheet")
         store.record_visit(node_id, when, outcome, note)
-    click.echo(f"{node_id}: {outcome} at {datetime.fromtimestamp(when):%Y-%m-%d %H:%M}")
+    click.echo(f"{node_id}: {outcome} at {local_time(when)}")

@@ -8,7 +8,7 @@ import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -21,7 +21,17 @@ from gateway.storage.migrations import SchemaError
 from gateway.storage.store import Store
 from gateway.storage.summary import format_summary
 from gateway.storage.technicians import TechnicianError, TechnicianRow
-from tools.cli.options import config_option, db_option, fail, load_config, open_store
+from tools.cli.options import (
+    config_option,
+    db_option,
+    echo_json,
+    fail,
+    iso_time,
+    json_option,
+    load_config,
+    open_store,
+    utc_time,
+)
 
 
 @click.group()
@@ -97,10 +107,17 @@ def _resolves(host: str, port: int, option: str) -> None:
 @gateway.command()
 @config_option
 @db_option
-def nodes(config: Path | None, db_path: Path | None) -> None:
+@json_option
+def nodes(config: Path | None, db_path: Path | None, as_json: bool) -> None:
     """List the registered nodes."""
     with open_store(config, db_path) as store:
         nodes = store.nodes()
+    if as_json:
+        echo_json([{"node_id": n.node_id, "role": n.role, "lat": n.lat, "lon": n.lon,
+                    "kind": n.kind, "addr": n.addr} for n in nodes])
+        return
+    if not nodes:
+        click.echo("no nodes registered yet: 'kvarter node provision' or 'kvarter bins import'")
     for n in nodes:
         addr = f" (addr {n.addr})" if n.addr is not None else ""
         click.echo(f"{n.node_id:<16} {n.role:<6} {n.lat:10.6f} {n.lon:11.6f} {n.kind}{addr}")
@@ -114,14 +131,7 @@ def technician() -> None:
 def _technician_store(config: Path | None, db_path: Path | None) -> Store:
     """The gateway's database, made if there is none yet: credentials may be
     given before the gateway first runs."""
-    cfg = load_config(config, db_path=db_path)
-    try:
-        return Store(cfg.db_path)
-    except SchemaError as e:
-        raise fail(f"{cfg.db_path}: {e}") from None
-    except (sqlite3.DatabaseError, OSError) as e:
-        raise fail(f"{cfg.db_path} cannot be used as a gateway database ({e}); "
-                   "give another --db") from None
+    return open_store(config, db_path, may_create=True)
 
 
 @contextmanager
@@ -219,28 +229,41 @@ def technician_revoke(name: str, config: Path | None, db_path: Path | None) -> N
 @technician.command("list")
 @config_option
 @db_option
-def technician_list(config: Path | None, db_path: Path | None) -> None:
+@json_option
+def technician_list(config: Path | None, db_path: Path | None, as_json: bool) -> None:
     """Every credential ever made: name, kid, made, revoked."""
     with _technician_store(config, db_path) as store:
         rows = store.technicians()
+    if as_json:
+        echo_json([{"name": r.name, "kid": r.kid.hex(), "created_at": iso_time(r.created_at),
+                    "revoked_at": iso_time(r.revoked_at),
+                    "state": "active" if r.revoked_at is None else "revoked"} for r in rows])
+        return
     if not rows:
         click.echo("no technician credentials yet: 'kvarter gateway technician add NAME'")
         return
-    click.echo(f"{'name':<20} {'kid':<6} {'made (UTC)':<16}  state")
+    click.echo(f"{'name':<20} {'kid':<6} {'made':<20}  state")
     for r in rows:
-        state = ("active" if r.revoked_at is None else
-                 "revoked " + datetime.fromtimestamp(r.revoked_at, UTC).strftime("%Y-%m-%d %H:%M"))
-        made = datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{r.name:<20} {r.kid.hex():<6} {made:<16}  {state}")
+        state = "active" if r.revoked_at is None else "revoked " + utc_time(r.revoked_at)
+        click.echo(f"{r.name:<20} {r.kid.hex():<6} {utc_time(r.created_at):<20}  {state}")
 
 
 @gateway.command()
 @config_option
 @db_option
-def summary(config: Path | None, db_path: Path | None) -> None:
+@json_option
+def summary(config: Path | None, db_path: Path | None, as_json: bool) -> None:
     """What the gateway has stored so far."""
     with open_store(config, db_path) as store:
-        click.echo(format_summary(store.summary(), store.path))
+        s = store.summary()
+        path = store.path
+    if as_json:
+        echo_json({**{k: v for k, v in asdict(s).items() if k != "bins_over_threshold"},
+                   "bins_over_threshold": [{"node_id": n, "fill_pct": f}
+                                           for n, f in s.bins_over_threshold],
+                   "data": str(path)})
+        return
+    click.echo(format_summary(s, path))
 
 
 @gateway.command()
@@ -248,19 +271,30 @@ def summary(config: Path | None, db_path: Path | None) -> None:
 @db_option
 @click.option("--node", "node_id", help="Only this node's reports.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000))
-def reports(config: Path | None, db_path: Path | None, node_id: str | None, limit: int) -> None:
+@json_option
+def reports(config: Path | None, db_path: Path | None, node_id: str | None, limit: int,
+            as_json: bool) -> None:
     """The latest bin reports, newest first."""
     with open_store(config, db_path) as store:
         rows = store.recent_bin_reports(node_id, limit)
+        known = node_id is None or any(n.node_id == node_id for n in store.nodes())
+    if not known:
+        raise fail(f"no node {node_id!r}: 'kvarter gateway nodes' lists them")
+    if as_json:
+        echo_json([{"node_id": node, "seq": seq, "measured_at": iso_time(measured),
+                    "fill_pct": fill, "battery_mv": battery,
+                    "flags": describe_flags(flags).split()}
+                   for node, seq, measured, fill, battery, flags in rows])
+        return
     if not rows:
         raise click.ClickException(
             f"no reports from {node_id}" if node_id else "no bin reports stored yet")
-    click.echo(f"{'node':<10} {'seq':>5} {'measured (UTC)':<19} {'fill':>6} {'battery':>8}  flags")
+    click.echo(f"{'node':<10} {'seq':>5} {'measured':<23} {'fill':>6} {'battery':>8}  flags")
     for node, seq, measured, fill, battery, flags in rows:
-        when = datetime.fromtimestamp(measured, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        when = utc_time(measured, seconds=True)
         fill_text = "fault" if fill is None else f"{fill:.1f}%"
         batt = "-" if battery is None else f"{battery / 1000:.2f} V"
-        click.echo(f"{node:<10} {seq:>5} {when:<19} {fill_text:>6} {batt:>8}  "
+        click.echo(f"{node:<10} {seq:>5} {when:<23} {fill_text:>6} {batt:>8}  "
                    f"{describe_flags(flags)}")
 
 

@@ -4,8 +4,10 @@ tools/field/; here are the options, and every failure as one line."""
 from __future__ import annotations
 
 import asyncio
+import difflib
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +18,8 @@ from gateway.coap.client import RegistryError, register_nodes
 from gateway.records import Node, RegistrationError
 from gateway.security.technician import TechnicianCredential
 from tools.battery import format_table
-from tools.cli.options import parse_hostport
+from tools.cli.options import EXIT_PARTIAL, echo_json, json_option, parse_hostport
+from tools.cli.progress import progress
 from tools.field.errors import FieldError
 from tools.firmware_build import compile_all
 
@@ -110,8 +113,12 @@ def _register_pending(technician: TechnicianCredential) -> None:
         click.echo(f"{o.node_id}: {o.text}" if o.ok else f"{o.node_id}: still waiting: {o.text}")
     left = [o for o in outcomes if not o.ok]
     if left:
-        raise FieldError(f"{len(left)} of {len(outcomes)} registrations still waiting in {path}: "
-                         "run 'kvarter node register --pending' again once the gateway answers")
+        message = (f"{len(left)} of {len(outcomes)} registrations still waiting in {path}: "
+                   "run 'kvarter node register --pending' again once the gateway answers")
+        if len(left) == len(outcomes):
+            raise FieldError(message)
+        click.echo(f"Error: {message}", err=True)
+        raise SystemExit(EXIT_PARTIAL)
 
 
 @node.command("build")
@@ -131,12 +138,19 @@ def build_firmware(out_dir: Path) -> None:
               help="Also look here (ptys, socket://HOST:PORT); may be repeated.")
 @click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.2, 30),
               help="Seconds to wait for each node's answer.")
+@json_option
 @one_line
-def ports(extra: tuple[str, ...], timeout: float) -> None:
+def ports(extra: tuple[str, ...], timeout: float, as_json: bool) -> None:
     """List serial ports and the MicroPython node on each."""
     from tools.field.ports import format_survey, survey
 
-    click.echo(format_survey(survey(extra, timeout)))
+    with progress("asking each serial port for a node"):
+        reports = survey(extra, timeout)
+    if as_json:
+        echo_json([{"device": r.device, "description": r.description, "answer": r.answer}
+                   for r in reports])
+        return
+    click.echo(format_survey(reports))
 
 
 @node.command("flash")
@@ -207,6 +221,54 @@ def provision_options(fn: F) -> F:
     return fn
 
 
+class _Reading(dict[str, Any]):
+    """A config.json that notes every key the firmware reads from it."""
+
+    def __init__(self, raw: dict[str, Any], seen: set[str]) -> None:
+        super().__init__(raw)
+        self.seen = seen
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.seen.add(str(key))
+        return super().__contains__(key)
+
+
+def config_keys(role: str) -> set[str]:
+    """The config.json keys a node of this role reads, over Wi-Fi or LoRa:
+    asked of the firmware's own settings code, so that the list cannot fall
+    behind it."""
+    seen: set[str] = set()
+    for transport in ("wifi", "lora"):
+        raw = {"id": "X", "role": role, "transport": transport, "gateway_host": "127.0.0.1"}
+        try:
+            settings.Config(_Reading(raw, seen))
+        except settings.ConfigError:
+            pass  # a bridge needs its radios: the keys read up to there still count
+    return seen
+
+
+def check_set_keys(items: tuple[str, ...], role: str) -> None:
+    """--set KEY=VALUE with a KEY no node of the role reads is a typo: the node
+    would run without the setting the technician meant."""
+    known = config_keys(role)
+    for item in items:
+        key = item.partition("=")[0].strip()
+        if key and key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=3)
+            hint = f"did you mean {' or '.join(near)}? " if near else ""
+            raise click.ClickException(
+                f"--set {key}: a {role} node has no setting {key!r}; {hint}"
+                "docs/field-guide.md, 'What a node needs', lists each key")
+
+
 def _request(site_file: Path | None, node_id: str, role: str, lat: float | None,
              lon: float | None, bin_type: str | None, zone: str | None, wifi_ssid: str | None,
              wifi_password: str | None, lora: bool | None, sf: int | None, modem: str | None,
@@ -215,6 +277,7 @@ def _request(site_file: Path | None, node_id: str, role: str, lat: float | None,
     from tools.field.provision import parse_set, request_from
     from tools.field.site import find_site
 
+    check_set_keys(settings, role)
     site = find_site(site_file)
     req = request_from(site, node_id, role, lat, lon, bin_type=bin_type, zone=zone,
                        wifi_ssid=wifi_ssid, wifi_password=wifi_password, lora=lora, sf=sf,
@@ -270,8 +333,20 @@ def monitor_cmd(port: str) -> None:
     """Show the node's log live, with the time of each line; Ctrl-C ends."""
     from tools.field.monitor import monitor, stamp
 
+    zone = datetime.now().astimezone().strftime("%Z, UTC%z")
+    said = False
+
+    def show(line: str) -> None:
+        # The lines carry the time of day only: their zone is said once, as
+        # soon as the node is there.
+        nonlocal said
+        if not said:
+            said = True
+            click.echo(f"{stamp()}  -- times are this computer's local time, {zone}")
+        click.echo(line)
+
     try:
-        monitor(port, click.echo)
+        monitor(port, show)
     except KeyboardInterrupt:
         click.echo(f"{stamp()}  -- monitor stopped")
 

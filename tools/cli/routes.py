@@ -22,7 +22,15 @@ from gateway.waste.routing import (
 )
 from gateway.waste.stops import forecast_selector, stops_for_all_bins
 from gateway.waste.today import forecast_from, plan_for_nodes
-from tools.cli.options import config_option, db_option, load_config
+from tools.cli.options import (
+    EXIT_PARTIAL,
+    config_option,
+    db_option,
+    echo_json,
+    gateway_config,
+    json_option,
+)
+from tools.cli.progress import progress
 from tools.cli.waste_options import load_catalogue, parse_latlon, types_option
 
 # --- plan and show ------------------------------------------------------------------------
@@ -67,10 +75,11 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
          mqtt_host: str | None, mqtt_port: int, types_file: Path | None, day: str,
          time_limit: float, speed: float, circuity: float) -> None:
     """Plan today's routes and write what the crews need. Run it again during
-    the day to re-plan: bins recorded as emptied drop off."""
+    the day to re-plan: bins recorded as emptied drop off. Exit status 3 when
+    required bins are left out (the plan is still written, naming them)."""
     where = parse_latlon(depot)
     catalogue = load_catalogue(types_file)
-    cfg = load_config(config, db_path=db_path)
+    cfg = gateway_config(config, db_path)
     shift_start = parse_shift_start(start, day)
     if not cfg.db_path.exists():
         raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db, or import "
@@ -83,9 +92,10 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
                                    "'kvarter bins import'")
     fleet = [Truck(f"truck-{k}", capacity, round(shift * 3600)) for k in range(1, trucks + 1)]
     chooser = stops_for_all_bins if every_bin else forecast_selector(forecaster, shift_start)
-    result = plan_for_nodes(nodes, catalogue, where, fleet, select=chooser,
-                            all_required=all_required, circuity=circuity, speed_kmh=speed,
-                            time_limit_s=time_limit)
+    with progress(f"planning {trucks} truck(s), up to {time_limit:g} s of route search"):
+        result = plan_for_nodes(nodes, catalogue, where, fleet, select=chooser,
+                                all_required=all_required, circuity=circuity,
+                                speed_kmh=speed, time_limit_s=time_limit)
     try:
         written = write_plan(result, out_dir, day, cfg.district)
     except OSError as e:
@@ -102,6 +112,12 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
             raise click.ClickException(f"{e}; the route files are written: hand out the "
                                        "sheets, or publish again later") from None
         click.echo(f"published {len(topics)} route(s) to {mqtt_host}:{mqtt_port}")
+    if result.unserved:
+        # Written all the same (the crews can start), but a script must not
+        # take it for a whole plan.
+        click.echo(f"Error: {len(result.unserved)} required bin(s) left out of the plan: add a "
+                   "truck (--trucks), larger ones (--capacity) or a longer --shift", err=True)
+        raise SystemExit(EXIT_PARTIAL)
 
 
 def parse_shift_start(start: str, day: str) -> float:
@@ -117,7 +133,8 @@ def parse_shift_start(start: str, day: str) -> float:
 @routes.command("show")
 @click.option("--out", "out_dir", default="var/routes", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Where the plan was written.")
-def show(out_dir: Path) -> None:
+@json_option
+def show(out_dir: Path, as_json: bool) -> None:
     """Today's routes, stop by stop, from the last plan written to --out."""
     path = out_dir / "routes.geojson"
     try:
@@ -128,21 +145,47 @@ def show(out_dir: Path) -> None:
     except ValueError:
         raise click.ClickException(f"{path} is not a plan written by 'kvarter routes plan'") \
             from None
+    if as_json:
+        echo_json(stops_json(data))
+        return
     click.echo(format_stops(data))
     click.echo(f"print: {out_dir / 'route-sheets.html'} (open in a browser, print on A4)")
 
 
-def format_stops(collection: dict[str, object]) -> str:
+def _stops_by_truck(collection: dict[str, object]) -> dict[str, list[dict[str, object]]]:
     by_truck: dict[str, list[dict[str, object]]] = {}
     features = collection.get("features")
     for f in features if isinstance(features, list) else []:
         props = f.get("properties", {}) if isinstance(f, dict) else {}
         if f.get("geometry", {}).get("type") == "Point" and "order" in props:
+            props = {**props, "lon_lat": f["geometry"].get("coordinates")}
             by_truck.setdefault(str(props.get("truck")), []).append(props)
+    for stops in by_truck.values():
+        stops.sort(key=lambda p: int(str(p["order"])))
+    return by_truck
+
+
+def stops_json(collection: dict[str, object]) -> list[dict[str, object]]:
+    """The routes for --json: each truck's stops in order."""
+    out: list[dict[str, object]] = []
+    for truck, stops in _stops_by_truck(collection).items():
+        rows: list[dict[str, object]] = []
+        for p in stops:
+            where = p.get("lon_lat")
+            lon, lat = where[:2] if isinstance(where, list) and len(where) >= 2 else (None, None)
+            rows.append({"order": p.get("order"), "node_id": p.get("node_id"),
+                         "kind": p.get("kind"), "expected_fill_pct": p.get("expected_fill_pct"),
+                         "required": p.get("required"), "lat": lat, "lon": lon})
+        out.append({"truck": truck, "stops": rows})
+    return out
+
+
+def format_stops(collection: dict[str, object]) -> str:
+    by_truck = _stops_by_truck(collection)
     lines = []
     for truck, stops in by_truck.items():
         lines.append(f"{truck}: {len(stops)} stops")
-        for p in sorted(stops, key=lambda p: int(str(p["order"]))):
+        for p in stops:
             fill = p.get("expected_fill_pct")
             fill_text = f"{fill:.0f}%" if isinstance(fill, int | float) else "  ?"
             lines.append(f"  {p['order']:>3}. {p.get('node_id')}  {fill_text:>4}  "

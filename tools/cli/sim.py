@@ -11,7 +11,8 @@ from gateway.coap.client import RegistryError
 from sim.district import build
 from sim.district_day import format_outcome, run_district
 from sim.virtual_node import VirtualNode, VirtualNodeError
-from tools.cli.options import parse_hostport
+from tools.cli.options import EXIT_PARTIAL, parse_hostport
+from tools.cli.progress import progress
 
 
 @click.group()
@@ -33,19 +34,25 @@ def sim() -> None:
                    "with; else $KVARTER_SITE, else ./kvarter-site.toml.")
 def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: int,
         seed: int, site_file: Path | None) -> None:
-    """Register a district with a running gateway and simulate it."""
+    """Register a district with a running gateway and simulate it. Exit
+    status 3 when the gateway refused reports or some were never delivered."""
     from tools.field.errors import FieldError
     from tools.field.site import find_site, need_technician
 
     try:
         technician = need_technician(find_site(site_file))
-        outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
-                               report_interval_s, technician=technician)
+        with progress(f"simulating {hours:g} h of {bins} bins and {lights} lights"):
+            outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
+                                   report_interval_s, technician=technician)
     except FieldError as e:
         raise click.ClickException(str(e)) from None
     except RegistryError as e:
         raise click.ClickException(str(e)) from None
     click.echo(format_outcome(outcome))
+    if outcome.reports_failed:
+        click.echo(f"Error: {outcome.reports_failed} report(s) did not reach the gateway's "
+                   "data: see its log", err=True)
+        raise SystemExit(EXIT_PARTIAL)
 
 
 @sim.command()
@@ -67,8 +74,9 @@ def waste(bins: int, weeks: int, seed: int, out_dir: Path) -> None:
     results = compare(fills, days, seed=seed)
     positions = {b.node_id: (b.lat, b.lon) for b in district.bins}
     fleet = Fleet(DEFAULT_CENTRE, trucks=max(2, bins // 50), capacity_l=20_000)
-    with click.progressbar(results, label="routing each day's emptyings") as bar:
-        for r in bar:
+    with progress("routing each day's emptyings") as shown:
+        for k, r in enumerate(results, start=1):
+            shown.update(f"policy {k} of {len(results)}")
             route_days(r, fills, positions, fleet)
     click.echo(table(results, days, bins))
     click.echo(f"plot: {plot(results, out_dir / 'policies.png')}")

@@ -3,10 +3,7 @@ the gateway's database (the gateway may be running meanwhile)."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -20,10 +17,18 @@ from gateway.accounts import (
     check_username,
     hash_password,
 )
-from gateway.storage.migrations import SchemaError
 from gateway.storage.store import Store
 from gateway.storage.users import UserExists
-from tools.cli.options import config_option, db_option, fail, load_config, open_store
+from tools.cli.options import (
+    config_option,
+    db_option,
+    echo_json,
+    fail,
+    iso_time,
+    json_option,
+    open_store,
+    utc_time,
+)
 
 
 @click.group(help="Accounts for the gateway's HTTP API and web app. Roles: " + "; ".join(
@@ -54,15 +59,7 @@ def _read_password(from_stdin: bool) -> str:
 def _store_for_add(config: Path | None, db_path: Path | None) -> Store:
     # The first admin is made before the gateway has ever run: the
     # database may be made here.
-    cfg = load_config(config, db_path=db_path)
-    try:
-        return Store(cfg.db_path)
-    except SchemaError as e:
-        raise fail(f"{cfg.db_path}: {e}") from None
-    except sqlite3.DatabaseError as e:
-        raise fail(f"{cfg.db_path} is not a gateway database ({e}); give another --db") from None
-    except OSError as e:
-        raise fail(f"cannot open {cfg.db_path}: {e.strerror or e}") from None
+    return open_store(config, db_path, may_create=True)
 
 
 @users.command()
@@ -96,22 +93,22 @@ def add(config: Path | None, db_path: Path | None, username: str, role: str,
 @users.command(name="list")
 @config_option
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+@json_option
 def list_users(config: Path | None, db_path: Path | None, as_json: bool) -> None:
     """The accounts, by name."""
     with open_store(config, db_path) as store:
         rows, _ = store.users()
     if as_json:
-        click.echo(json.dumps([{"username": u.username, "role": u.role, "crew": u.crew,
-                                "disabled": u.disabled, "created_at": u.created_at}
-                               for u in rows]))
+        echo_json([{"username": u.username, "role": u.role, "crew": u.crew,
+                                "disabled": u.disabled, "created_at": iso_time(u.created_at)}
+                   for u in rows])
         return
     if not rows:
         raise fail("no accounts yet; add the first with "
                    "'kvarter users add NAME --role admin'")
-    click.echo(f"{'user':<20} {'role':<11} {'crew':<12} {'state':<9} created (UTC)")
+    click.echo(f"{'user':<20} {'role':<11} {'crew':<12} {'state':<9} created")
     for u in rows:
-        when = datetime.fromtimestamp(u.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        when = utc_time(u.created_at)
         click.echo(f"{u.username:<20} {u.role:<11} {u.crew or '-':<12} "
                    f"{'disabled' if u.disabled else 'enabled':<9} {when}")
 

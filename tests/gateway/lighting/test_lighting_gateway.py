@@ -113,11 +113,15 @@ def test_zone_settings_are_checked_and_every_change_is_logged(tmp_path: Path) ->
         (["--hours", "dusk"], "hours must be dusk-dawn, always or HH:MM-HH:MM"),
         (["--timezone", "Mars/Olympus"], "timezone 'Mars/Olympus' is unknown"),
     ]:
-        line = one_line_error(lights_cli(db, "zone", "set", "park", *args, "--who", "anna"))
+        line = one_line_error(lights_cli(db, "zone", "set", "park", *args, "--who", "anna",
+                                        "--create"))
         assert expect in line, line
-    assert "no changes recorded" in ok(lights_cli(db, "zone", "log", "park"))
+    # No pole is in it and it was never set: a name the operator mistyped.
+    assert "no zone 'park'" in one_line_error(lights_cli(db, "zone", "log", "park"))
+    assert "--create" in one_line_error(lights_cli(db, "zone", "set", "park", "--idle", "30",
+                                                   "--who", "anna"))
     out = ok(lights_cli(db, "zone", "set", "park", "--idle", "30", "--hold", "90",
-                        "--step", "23:00-05:00=10/60", "--who", "anna"))
+                        "--step", "23:00-05:00=10/60", "--who", "anna", "--create"))
     assert "idle 20 % -> 30 %" in out and "revision 1" in out
     ok(lights_cli(db, "zone", "set", "park", "--active", "80", "--who", "bo"))
     log = ok(lights_cli(db, "zone", "log", "park")).splitlines()
@@ -199,8 +203,11 @@ def test_push_reports_which_poles_acknowledged_and_status_shows_each_pole(
         silent.status(1)
         wait_for_addresses(gateway.db, 2)
         acking.start()
-        out = ok(lights_cli(gateway.db, "zone", "push", "park", "--timeout", "2"))
-        lines = out.splitlines()
+        proc = lights_cli(gateway.db, "zone", "push", "park", "--timeout", "2")
+        # Done in part: 1 of 3 poles has the profile.
+        assert proc.returncode == 3, proc.stderr
+        assert "reached 1 of 3 poles" in proc.stderr
+        lines = proc.stdout.splitlines()
         assert lines[0].split() == ["P1", "acknowledged"]
         assert lines[1].split()[:3] == ["P2", "no", "answer"]
         assert "never heard from" in lines[2]
@@ -224,7 +231,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text('{"type": "FeatureCollection", "features": []}')
     assert "no usable LineString" in one_line_error(lights_cli(db, "streets", "import", str(bad)))
     assert "no light poles" in one_line_error(lights_cli(db, "zone", "push", "nowhere"))
-    assert "no streets imported" in one_line_error(lights_cli(db, "zone", "effect", "x"))
+    assert "no zone 'x'" in one_line_error(lights_cli(db, "zone", "effect", "x"))
     missing = tmp_path / "none.sqlite"
     assert "no gateway data" in one_line_error(lights_cli(missing, "status"))
 
