@@ -11,6 +11,7 @@ import aiocoap
 from aiocoap import oscore
 from aiocoap.numbers.codes import Code
 
+from firmware.proto.coap import NO_RESPONSE_2XX
 from gateway.security.contexts import ALGORITHM, GATEWAY_ID, WINDOW
 
 
@@ -75,8 +76,10 @@ class ProtectingNode:
     def protect(self, payload: bytes, mid: int, token: bytes, path: str = "b",
                 mtype: aiocoap.numbers.types.Type = aiocoap.CON) -> bytes:
         """A POST of payload to /path, protected as the node sends it (its id
-        left out: the key names it)."""
-        msg = aiocoap.Message(code=Code.POST, uri=f"coap://gateway/{path}", payload=payload)
+        left out: the key names it; a NON with No-Response for 2.xx inside,
+        as firmware/net/uplink.py sends it)."""
+        msg = aiocoap.Message(code=Code.POST, uri=f"coap://gateway/{path}", payload=payload,
+                              no_response=NO_RESPONSE_2XX if mtype == aiocoap.NON else None)
         msg.direction = aiocoap.message.Direction.OUTGOING
         protected, self.request_id = self.ctx.protect(msg)
         protected.mtype, protected.mid, protected.token = mtype, mid, token

@@ -31,6 +31,7 @@ from gateway.security.keyring import Keyring
 from gateway.security.site import CheckedOscoreSite
 from gateway.security.zone import ZoneKeys
 from gateway.storage.store import Store
+from gateway.tasks import settle_heap
 
 log = logging.getLogger("gateway")
 
@@ -114,6 +115,7 @@ class Gateway:
                 self.api = None
                 await self.stop()
                 raise
+        settle_heap()  # the registry, the contexts and the light wave are loaded
         log.info("gateway for %s listening on coap://%s:%d, data in %s; OSCORE %s, %d node "
                  "context(s)", self.config.district, self.config.bind_host, self.config.port,
                  self.config.db_path, self.config.oscore, contexts)

@@ -71,6 +71,11 @@ class ReportResource(resource.Resource, resource.PathCapable):  # type: ignore[m
         self.keyed = keyed  # node id -> True when the node has an OSCORE context
         self.counts: Counter[str] = Counter()
 
+    async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
+        # A report is one datagram (one LoRa frame): aiocoap's block-wise
+        # bookkeeping would copy every request for nothing.
+        return False
+
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
         path = request.opt.uri_path
         remote = request.remote
@@ -122,6 +127,9 @@ class ProtectedReportResource(resource.Resource):  # type: ignore[misc]
     def __init__(self, reports: ReportResource) -> None:
         super().__init__()
         self.reports = reports
+
+    async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
+        return False
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
         return await self.reports.render_post(request)

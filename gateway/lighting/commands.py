@@ -180,14 +180,17 @@ def command_frames(cmd: Command, route: Callable[[str], str | None],
 async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Profile,
                        timeout: float = 10.0,
                        contexts: Mapping[str, object] | None = None,
-                       zone_key: bytes | None = None) -> dict[str, str]:
+                       zone_key: bytes | None = None, pace_s: float = 0.0) -> dict[str, str]:
     """Send the profile by CON POST /z to every node; node id -> outcome:
     'acknowledged', 'refused: <code> <text>' or 'no answer'. contexts: node
     id -> the node's OSCORE security context (gateway/security/keyring.py):
     the push to that node goes protected with it, and only an answer that
     verifies counts (a node with a kid takes its profile protected only).
     zone_key: the zone key part (light_codec.encode_zone_key), appended to
-    the protected pushes only: it never travels in the clear."""
+    the protected pushes only: it never travels in the clear. pace_s: the
+    pushes start this far apart (each node still has `timeout` from its own
+    start), so that a large zone's pushes do not hold up the event loop in
+    one burst."""
     payload = light_codec.encode_profile(profile)
     secured = dict(contexts or {})
     ctx = await aiocoap.Context.create_client_context()
@@ -196,7 +199,9 @@ async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Pr
         if addr is not None:
             ctx.client_credentials[f"{_uri_base(addr)}/*"] = security
     try:
-        async def one(node_id: str, addr: Address) -> tuple[str, str]:
+        async def one(node_id: str, addr: Address, delay_s: float) -> tuple[str, str]:
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)
             body = payload + zone_key if zone_key and node_id in secured else payload
             req = aiocoap.Message(code=Code.POST, uri=f"{_uri_base(addr)}/{PROFILE_PATH}",
                                   payload=body, content_format=coap.CONTENT_OCTET_STREAM)
@@ -213,7 +218,8 @@ async def push_profile(addresses: Mapping[str, Address], profile: light_codec.Pr
             text = resp.payload.decode(errors="replace")
             return node_id, f"refused: {resp.code.dotted} {text}".rstrip()
 
-        results = await asyncio.gather(*(one(n, a) for n, a in sorted(addresses.items())))
+        results = await asyncio.gather(*(one(n, a, i * pace_s)
+                                         for i, (n, a) in enumerate(sorted(addresses.items()))))
         return dict(results)
     finally:
         await ctx.shutdown()

@@ -34,7 +34,7 @@ from gateway.lighting.zones import Zone, ZoneBook
 from gateway.records import Node, PresenceRecord, StatusRecord
 from gateway.security.zone import ZoneContext, ZoneKeys, write_ahead
 from gateway.storage.store import Store
-from gateway.tasks import cancel
+from gateway.tasks import cancel, settle_heap
 
 log = logging.getLogger("gateway.lights")
 
@@ -47,6 +47,19 @@ LORA_KEY_RETRY_S = 600.0
 # some seconds instead of in one burst that would hold up the light wave.
 KEY_PUSH_BATCH = 25
 PUSH_TIMEOUT_S = 10.0
+# Key pushes start this far apart: each costs the event loop a protected
+# request (about a millisecond), and a presence event that comes meanwhile
+# waits for it; paced, a round of pushes delays no event by more than one.
+KEY_PUSH_PACE_S = 0.02
+# Other pushes (night steps, the operator's push of a zone) reach every pole
+# of a zone and someone waits for them: paced closer, 2,000 poles start
+# within 4 s.
+PUSH_PACE_S = 0.002
+# Addresses learned from uplinks are written at most this often, together:
+# one transaction (and one thread hand-off) for a burst rather than one per
+# pole. Commands use the address in memory at once; a crash loses at most
+# this much learning, which the poles' next uplinks redo.
+ADDRESS_WRITE_S = 0.5
 
 
 def zone_of(node: Node | None) -> str:
@@ -75,6 +88,8 @@ class Lighting:
         self.zones = ZoneBook()  # as stored, with or without streets
         self.stepped: dict[str, tuple[int, int]] = {}  # zone -> (idle, active) pushed
         self.addresses: dict[str, Address] = {}
+        self._unsaved: dict[str, Address] = {}  # learned, not yet written
+        self._saving = False
         self._dirty = True
         self._version: tuple[int, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -155,6 +170,7 @@ class Lighting:
         if old is not None:
             wave.last_seen, wave.lit = old.last_seen, old.lit
         self.wave = wave
+        settle_heap()
         log.info("light wave: %d poles on %d streets (%d junctions)",
                  len(network.placements), len(network.streets), network.junctions)
 
@@ -214,11 +230,13 @@ class Lighting:
                 and self.lora_on_air(node_id))
 
     async def push_zone(self, name: str, now: float, only: set[str] | None = None,
-                        timeout: float = PUSH_TIMEOUT_S) -> dict[str, str]:
+                        timeout: float = PUSH_TIMEOUT_S, pace_s: float = PUSH_PACE_S
+                        ) -> dict[str, str]:
         """The zone's profile to its poles with an address or heard over
         LoRa with a key (or those of `only`): protected with each keyed
         pole's own context, the zone key inside. Pole -> outcome; a pole that
-        acknowledged holds the key."""
+        acknowledged holds the key. pace_s: between pushes over UDP (over
+        LoRa the downlink paces them)."""
         members = [n.node_id for n in self.nodes.values()
                    if n.role == "light" and zone_of(n) == name
                    and (only is None or n.node_id in only)]
@@ -235,8 +253,8 @@ class Lighting:
         zone = self.zones.zone(name)
         profile = self._profile_now(zone, now)
         zone_key = None if key is None else key.key_part
-        udp = push_profile(poles, profile, timeout, contexts=contexts, zone_key=zone_key) \
-            if poles else _nothing()
+        udp = push_profile(poles, profile, timeout, contexts=contexts, zone_key=zone_key,
+                           pace_s=pace_s) if poles else _nothing()
         results, on_air = await asyncio.gather(udp, self._push_over_lora(air, profile, zone_key))
         results.update(on_air)
         acked = sorted(n for n, r in results.items() if r == "acknowledged")
@@ -321,12 +339,13 @@ class Lighting:
             self._air_pushing.update(ids)
             self._spawn(self._push_keys(name, now, ids, zone_keys.by_zone[name].gid, "over LoRa"))
         for name, ids in sorted(due.items()):
-            await self._push_keys(name, now, ids, zone_keys.by_zone[name].gid, "")
+            await self._push_keys(name, now, ids, zone_keys.by_zone[name].gid, "",
+                                  KEY_PUSH_PACE_S)
 
     async def _push_keys(self, name: str, now: float, ids: set[str], gid: int,
-                         how: str) -> None:
+                         how: str, pace_s: float = PUSH_PACE_S) -> None:
         try:
-            results = await self.push_zone(name, now, ids)
+            results = await self.push_zone(name, now, ids, pace_s=pace_s)
         except Exception as e:  # the poles are tried again in a later round
             log.error("lights: could not push zone %s's key%s: %s", name,
                       " " + how if how else "", e)
@@ -343,7 +362,25 @@ class Lighting:
         addr = plain_address(sockaddr)
         if self.addresses.get(node_id) != addr:
             self.addresses[node_id] = addr
-            self._spawn(asyncio.to_thread(self.store.set_light_address, node_id, *addr))
+            self._unsaved[node_id] = addr
+            if not self._saving:
+                self._saving = True
+                self._spawn(self._save_addresses(ADDRESS_WRITE_S))
+
+    async def _save_addresses(self, delay_s: float) -> None:
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            # Also when the gateway stops meanwhile: what was learned is kept.
+            self._saving = False
+            learned, self._unsaved = self._unsaved, {}
+            if learned:
+                try:
+                    await asyncio.to_thread(self.store.set_light_addresses,
+                                            [(n, h, p) for n, (h, p) in learned.items()])
+                except Exception as e:  # commands go on from memory; learned again later
+                    log.error("lights: could not store %d learned address(es): %s",
+                              len(learned), e)
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[call-overload]

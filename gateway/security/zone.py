@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from firmware.lighting import payload as light_codec
 from firmware.proto.paths import BRIGHTEN_PATH
+from gateway.security import aead
 from gateway.security.contexts import SEQNO_CHUNK as NODE_SEQNO_CHUNK
 from gateway.security.contexts import NodeContext
 from gateway.storage.security import kid_bytes
@@ -82,12 +83,8 @@ class ZoneContext(oscore.CanProtect, oscore.SecurityContextUtils):  # type: igno
         exactly what aiocoap's protect() makes."""
         n: int = self.new_sequence_number()
         piv = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
-        padded = bytes(13 - len(piv)) + piv  # the gateway's Sender ID is empty: nothing else
-        nonce = bytes(a ^ b for a, b in zip(padded, self.common_iv, strict=True))
-        external = _external_aad(piv)
-        aad = _AAD_HEAD + bytes((0x40 | len(external),)) + external  # under 24 bytes
-        plaintext = _INNER_POST_C + payload
-        sealed: bytes = self._aead.encrypt(nonce, plaintext, aad)
+        sealed: bytes = self._aead.encrypt(aead.nonce(self.common_iv, GATEWAY_ID, piv),
+                                           _INNER_POST_C + payload, aead.aad(GATEWAY_ID, piv))
         gid = bytes(self.id_context)
         option = bytes((0x18 | len(piv),)) + piv + bytes((len(gid),)) + gid
         return (bytes((0x50, 0x02, mid >> 8 & 0xFF, mid & 0xFF, 0x90 | len(option)))
@@ -101,18 +98,6 @@ class ZoneContext(oscore.CanProtect, oscore.SecurityContextUtils):  # type: igno
         protected, _ = self.protect(msg)
         protected.mtype, protected.mid, protected.token = aiocoap.NON, mid, b""
         return bytes(protected.encode())
-
-
-# The AEAD's additional data (RFC 8613 section 5.4) for a request from the
-# gateway (kid empty): Enc_structure ["Encrypt0", h'', external_aad] with
-# external_aad = [1, [10], h'', piv, h''] as a byte string; only the Partial
-# IV varies.
-_AAD_HEAD = bytes.fromhex("83" "68" + b"Encrypt0".hex() + "40")
-
-
-def _external_aad(piv: bytes) -> bytes:
-    """external_aad for Partial IV `piv` (1-5 bytes)."""
-    return bytes((0x85, 0x01, 0x81, 0x0a, 0x40, 0x40 | len(piv))) + piv + b"\x40"
 
 
 # code POST, Uri-Path "c" (option 11, 1 byte), payload marker

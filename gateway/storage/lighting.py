@@ -26,14 +26,17 @@ class LightRow:
 class LightingTables(Database):
     """Street lighting's data."""
 
-    def set_light_address(self, node_id: str, host: str, port: int) -> None:
-        """Where a light node was last heard from: where commands go."""
-        with self.reading() as db:
-            db.execute(
+    def set_light_addresses(self, learned: Sequence[tuple[str, str, int]]) -> None:
+        """Where light nodes were last heard from (node id, host, port): where
+        commands go. Many in one transaction: a district's poles are learned
+        in bursts (a gateway's start, the first walkers of the evening)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
                 "INSERT INTO light_addresses (node_id, host, port, learned_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, "
                 "port = excluded.port, learned_at = excluded.learned_at",
-                (node_id, host, port, time.time()))
+                [(node_id, host, port, now) for node_id, host, port in learned])
 
     def light_addresses(self) -> dict[str, tuple[str, int]]:
         with self.reading() as db:
