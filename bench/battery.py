@@ -15,7 +15,8 @@ REFERENCE = {"id": "B0001", "role": "bin", "gateway_host": "10.0.0.1",
 def run() -> list[str]:
     p = energy.params(Config(REFERENCE))
     result = energy.estimate(p)
-    # The same node on LoRa at SF9 and SF12, its reports protected (40 bytes).
+    # The same node on LoRa at SF9 and SF12, its reports protected (34 bytes,
+    # energy.lora_frame_bytes()).
     lora = energy.estimate(energy.params(Config(REFERENCE), radio="lora"))
     far = energy.estimate(energy.params(Config(REFERENCE), radio="lora", lora_sf=12))
     return [line("node.battery_life_years", result["years"], "years", ">=",

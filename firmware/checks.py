@@ -38,12 +38,15 @@ def check_key(key):
 
 
 def check_kid(kid):
-    """Raise ConfigError unless kid is the node's OSCORE Sender ID as the
-    gateway gave it at registration (1 or 2 bytes as hex); return it."""
-    if not isinstance(kid, str) or len(kid) not in (2, 4) \
+    """Raise ConfigError unless kid is the node's OSCORE Sender ID: 1 or 2
+    bytes as the gateway gave it at registration, or 4 bytes chosen by
+    provisioning while the gateway was out of reach (and taken by the gateway
+    with the registration later); as hex. Return it."""
+    if not isinstance(kid, str) or len(kid) not in (2, 4, 8) \
             or any(ch not in HEX_DIGITS for ch in kid):
-        raise ConfigError("kid must be 2 or 4 hex digits (1 or 2 bytes, from the gateway's "
-                          "registration), got %r" % (kid,))
+        raise ConfigError("kid must be 2, 4 or 8 hex digits (1 or 2 bytes from the gateway's "
+                          "registration, 4 from a provisioning the gateway did not answer), "
+                          "got %r" % (kid,))
     return kid.lower()
 
 

@@ -4,6 +4,7 @@
 # as in the tools (tools/battery.py). Every figure is a named default with
 # where it comes from; any of them can be overridden.
 from firmware.lora.airtime import airtime_us
+from firmware.waste.payload import BIN_REPORT_SIZE
 
 TARGET_YEARS = 10
 
@@ -39,10 +40,14 @@ DEFAULTS = {
     "oscore_s": 0.02,
     # --- LoRa: per report (an SX1276-class radio beside the ESP32) ----------
     "lora_sf": 9,
-    # The bin report protected with OSCORE (docs/protocol.md): 40 bytes with a
-    # 5-character id, a 1-byte kid and a 2-byte sequence number (`make bench
-    # ONLY=radio`); 25 unprotected.
-    "lora_frame_bytes": 40,
+    # The bin report protected with OSCORE is lora_frame_bytes() long: 34
+    # bytes with a 1-byte kid and a 2-byte Partial IV (a bin node's sequence
+    # numbers pass 255 in its first five weeks), 35 with a 2-byte kid (`make
+    # bench ONLY=radio` measures the node's own frame). None: that size for
+    # the kid and Partial IV below; a number overrides it.
+    "lora_frame_bytes": None,
+    "lora_kid_bytes": 1,  # a node's config gives its own (params(cfg))
+    "lora_piv_bytes": 2,
     "lora_tx_ma": 90.0,  # SX1276 at +17 dBm on PA_BOOST: 87 mA
     "lora_rx_s": 1.2,  # awake for the acknowledgement: RX1 opens 1 s after the uplink
     "lora_rx_ma": 12.0,  # SX1276 receiving: 10.8-12 mA
@@ -71,10 +76,34 @@ DEFAULTS = {
 SENSOR_TIMING = {"ultrasonic": (100, 60, 6), "tof": (200, 0, 12)}
 
 
+def lora_frame_bytes(kid_bytes=1, piv_bytes=2, payload_bytes=BIN_REPORT_SIZE):
+    """Bytes on air of a bin report protected with OSCORE, as the node's
+    uplink builds it (docs/protocol.md): the CoAP header (4, no token); the
+    OSCORE option (its 1-byte option header, the flags, the Partial IV, the
+    kid); the payload marker; the ciphertext of the code, Uri-Path "b" (2),
+    the payload marker and the report; the 8-byte tag. The node id is not
+    in it: the key names the node."""
+    option = 1 + piv_bytes + kid_bytes
+    inner = 1 + 2 + 1 + payload_bytes
+    return 4 + 1 + option + 1 + inner + 8
+
+
+def frame_bytes(p):
+    """The LoRa frame the model counts: p's lora_frame_bytes, else the
+    protected report's for p's kid and Partial IV."""
+    n = p["lora_frame_bytes"]
+    if n is None:
+        n = lora_frame_bytes(p["lora_kid_bytes"], p["lora_piv_bytes"])
+    return n
+
+
 def params(cfg=None, **overrides):
     """The model's inputs: the defaults, a node config's settings, overrides."""
     p = dict(DEFAULTS)
     if cfg is not None:
+        kid = getattr(cfg, "kid", None)
+        if kid:
+            p["lora_kid_bytes"] = len(kid) // 2  # hex in config.json
         p["measure_interval_s"] = cfg.measure_interval_s
         p["heartbeat_s"] = cfg.heartbeat_s
         p["samples"] = cfg.samples
@@ -110,7 +139,7 @@ def report_mas(p):
     """Charge one report adds to its wake, mA*s."""
     crypto = p["oscore_s"] * p["awake_ma"]
     if p["radio"] == "lora":
-        air_s = airtime_us(p["lora_frame_bytes"], p["lora_sf"]) / 1000000
+        air_s = airtime_us(frame_bytes(p), p["lora_sf"]) / 1000000
         return crypto + air_s * (p["lora_tx_ma"] + p["awake_ma"]) \
             + p["lora_rx_s"] * (p["lora_rx_ma"] + p["awake_ma"])
     return crypto + (p["wifi_connect_s"] + p["wifi_send_s"]) * p["wifi_ma"]

@@ -26,6 +26,7 @@ from gateway.radio.lora import LoraLink
 from gateway.radio.serial_line import RadioLink
 from gateway.records import Node
 from gateway.registry import NodeRegistry
+from gateway.security.contexts import NodeContext
 from gateway.security.keyring import Keyring
 from gateway.security.site import CheckedOscoreSite
 from gateway.security.zone import ZoneKeys
@@ -130,10 +131,18 @@ class Gateway:
         # commands for poles heard over LoRa on the air, and the downlink
         # scheduler hands its frames to the serial line.
         self.lighting.lora_command = self.lora.command
+        # and pushes poles heard over LoRa their profiles (and zone keys) there.
+        self.lighting.lora_on_air = self.lora.on_air
+        self.lighting.lora_push = self._lora_push
         self.radio = RadioLink(path, baud, self.lora.on_frame)
         self.downlink.send = self.radio.send
         self.downlink.start()
         await self.radio.start()
+
+    async def _lora_push(self, node_id: str, ctx: object, path: str, payload: bytes) -> str:
+        if self.lora is None or not isinstance(ctx, NodeContext):
+            return "no answer (no radio)"
+        return await self.lora.push(node_id, ctx, path, payload)
 
     def _node_changed(self, node: Node) -> None:
         self.keyring.registered(node)

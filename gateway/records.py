@@ -23,6 +23,34 @@ class RegistrationError(ValueError):
     """A node registration that cannot be accepted; the message says why."""
 
 
+# A kid the technician's laptop chose for a node it provisioned while the
+# gateway was out of reach (tools/field/provision.py): 4 bytes, so never one
+# the gateway gives (1 or 2 bytes), and random, so two laptops do not choose
+# the same. It travels in that node's registration, which the gateway then
+# takes with it.
+CHOSEN_KID_LEN = 4
+
+
+def chosen_kid(data: bytes) -> bytes | None:
+    """The kid a registration's JSON asks for ("kid": 8 hex digits), or None;
+    RegistrationError for one that is not such."""
+    try:
+        raw = json.loads(data)
+    except ValueError:
+        return None  # Node.from_json says what is wrong with it
+    kid = raw.get("kid") if isinstance(raw, dict) else None
+    if kid is None:
+        return None
+    if not isinstance(kid, str) or len(kid) != 2 * CHOSEN_KID_LEN \
+            or any(c not in "0123456789abcdefABCDEF" for c in kid):
+        raise RegistrationError(f"kid must be {2 * CHOSEN_KID_LEN} hex digits (a kid chosen at "
+                                f"provisioning; the gateway gives shorter ones itself), "
+                                f"got {kid!r}")
+    if raw.get("key") is None:
+        raise RegistrationError("a kid comes only with the node's key")
+    return bytes.fromhex(kid)
+
+
 @dataclass(frozen=True)
 class Node:
     node_id: str

@@ -33,6 +33,11 @@ class ReplaceRefused(RegistrationError):
     node's key and without an override."""
 
 
+class KidTaken(RegistrationError):
+    """A registration asks for a kid (chosen at provisioning) that another
+    node's context has."""
+
+
 @dataclass(frozen=True)
 class Authority:
     """Who sends a registration, and what they show for replacing a node the
@@ -89,14 +94,21 @@ class NodeRegistry:
         return list(itertools.islice(self.json.values(), offset, offset + limit))
 
     async def register(self, node: Node, only_new: bool = False,
-                       by: Authority | None = None) -> bool:
+                       by: Authority | None = None, kid: bytes | None = None) -> bool:
         """Add or update a node; True when it is new. Raises RegistrationError
         (AlreadyRegistered with only_new and a known id, ReplaceRefused for a
-        known id without proof or override) and changes nothing. by: who
-        sends it (None only for the gateway's own callers)."""
+        known id without proof or override, KidTaken for a kid another node
+        has) and changes nothing. by: who sends it (None only for the
+        gateway's own callers). kid: the one its provisioning chose, which
+        its context takes (records.chosen_kid)."""
         async with self._lock:
             if only_new and node.node_id in self.nodes:
                 raise AlreadyRegistered(f"node {node.node_id} is already registered")
+            if kid is not None:
+                holder = await asyncio.to_thread(self.store.kid_holder, kid)
+                if holder is not None and holder != node.node_id:
+                    raise KidTaken(f"kid {kid.hex()} is another node's; provision "
+                                   f"{node.node_id} again to give it another")
             if node.node_id in self.nodes and by is not None:
                 await self._may_replace(node, by)
             if node.node_id not in self.nodes and len(self.nodes) >= self.max_nodes:
@@ -104,6 +116,8 @@ class NodeRegistry:
                     f"the gateway already has its maximum of {self.max_nodes} nodes "
                     f"(max_nodes); {node.node_id} not registered")
             created, stored = await asyncio.to_thread(self.store.register_node, node)
+            if kid is not None:
+                await asyncio.to_thread(self.store.claim_kid, node.node_id, kid)
             self.nodes[stored.node_id] = stored
             self.json[stored.node_id] = stored.to_json()
         self.on_change(stored)  # without its key, as every copy the gateway keeps in memory

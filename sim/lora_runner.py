@@ -232,7 +232,10 @@ class _Tap:
         if data:
             for body in self._down.feed(data):
                 frame = _decode(body)
-                if isinstance(frame, bridge_frame.Tx) and len(frame.frame) >= 4:
+                # An answer (the gateway's own requests, its profile pushes,
+                # carry message ids of its own).
+                if isinstance(frame, bridge_frame.Tx) and len(frame.frame) >= 4 \
+                        and frame.frame[0] >> 4 & 3 == coap.ACK:
                     self.pending.pop(int.from_bytes(frame.frame[2:4], "big"), None)
         return data or None
 

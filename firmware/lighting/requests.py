@@ -7,7 +7,8 @@
 # With OSCORE (the node has a key and a kid: node.uplink.oscore) a request
 # protected with the node's context is verified, checked against the replay
 # window and answered protected; one that does not verify is answered with
-# the unprotected error OSCORE gives it (4.00, 4.01) and changes nothing. The
+# the unprotected error OSCORE gives it (4.00, 4.01) and changes nothing --
+# over Wi-Fi; over LoRa it is not answered at all (below). The
 # zone profile is then taken protected only (an unprotected /z: 4.01), and
 # the zone key that may come with it is kept.
 #
@@ -17,9 +18,9 @@
 # request is never answered, whatever it is; one that does not verify, is a
 # replay, is under another zone's key or asks for anything but POST /c
 # changes nothing and is counted (node.commands_refused). A pole with OSCORE
-# or a zone key takes /c protected only; a pole with neither (no key
-# provisioned), or on LoRa without a zone key (profiles, and the zone key in
-# them, go to poles on UDP only so far), takes it unprotected as before.
+# or a zone key takes /c protected only, over Wi-Fi and over LoRa (where its
+# profile push, and the zone key in it, come over the air); a pole with
+# neither (no key provisioned) takes it unprotected as before.
 from firmware.lighting import payload as light_codec
 from firmware.proto import coap
 from firmware.proto.coap import BAD_REQUEST, CHANGED, NOT_FOUND
@@ -60,9 +61,7 @@ def _apply(node, msg, protected):
     try:
         path = msg.path() if msg.code == coap.POST else None
         if path == BRIGHTEN_PATH:
-            if not protected and node.zone is None and node.hal.net.is_lora:
-                pass  # zone keys reach poles on UDP only so far: as before over LoRa
-            elif not protected and (node.uplink.oscore is not None or node.zone is not None):
+            if not protected and (node.uplink.oscore is not None or node.zone is not None):
                 node.commands_refused += 1  # never answered: nothing to learn from it
                 return None, b""
             node.brighten(light_codec.decode_brighten(msg.payload))
@@ -86,9 +85,15 @@ def handle(node, msg):
     opt = msg.option(OPT_OSCORE)
     if opt and opt[0] & FLAG_KID_CONTEXT:
         return _group(node, msg)
+    # Over LoRa every pole in range hears what the gateway sends any of them:
+    # a keyed pole answers only what verifies with its own context, since a
+    # frame that does not is most likely another pole's push, and an answer
+    # would spend this pole's duty cycle (and the shared channel) for
+    # whoever put a frame on the air.
+    quiet = ep is not None and node.hal.net.is_lora
     if ep is None or opt is None:
         code, text = _apply(node, msg, False)
-        if msg.mtype != coap.CON or code is None:
+        if msg.mtype != coap.CON or code is None or quiet:
             return None
         return coap.encode(coap.Message(coap.ACK, code, msg.mid, msg.token, None, text))
     # A retransmission of the request answered last: the same answer (the
@@ -101,7 +106,7 @@ def handle(node, msg):
     try:
         inner, request = ep.unprotect_request(msg)
     except OscoreError as e:
-        if msg.mtype != coap.CON:
+        if msg.mtype != coap.CON or quiet:
             return None
         return coap.encode(coap.Message(coap.ACK, e.code, msg.mid, msg.token, None,
                                         str(e).encode()[:60]))

@@ -39,6 +39,10 @@ class ReplaceRefused(RegistryError):
     and without an override."""
 
 
+class KidTaken(RegistryError):
+    """The kid a node's provisioning chose is another node's at the gateway."""
+
+
 def parse_hostport(value: str) -> tuple[str, int]:
     """A gateway's CoAP address given as HOST:PORT ([v6]:PORT for IPv6);
     ValueError says what is wrong with it."""
@@ -124,7 +128,8 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: f
                          only_new: bool = False, kids: dict[str, str] | None = None, *,
                          technician: TechnicianCredential,
                          old_keys: Mapping[str, str] | None = None,
-                         override: bool = False) -> dict[str, bool]:
+                         override: bool = False,
+                         chosen_kids: Mapping[str, str] | None = None) -> dict[str, bool]:
     """Register every node, protected with the technician's credential;
     returns node id -> True if newly created. With only_new, an id the
     gateway already has is refused (NodeExists) and left as it was: the PUT
@@ -132,7 +137,9 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: f
     from its key (old_keys: node id -> the key it had) or with override
     (logged at the gateway with the technician's name); else ReplaceRefused.
     kids: filled with node id -> OSCORE kid (hex) for each node with a key,
-    for its config.json."""
+    for its config.json. chosen_kids: node id -> the kid (hex) its
+    provisioning chose while the gateway was out of reach, which the gateway
+    gives it (KidTaken: another node has it)."""
     async with technician_client(host, port, technician) as ctx:
         async def one(node: Node) -> tuple[str, bool]:
             query = ""
@@ -141,14 +148,21 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: f
                 query = "?proof=" + replace_proof(old_key, node.node_id, node.key)
             elif override:
                 query = "?override=1"
+            payload = node.to_json(with_key=True)
+            chosen = (chosen_kids or {}).get(node.node_id)
+            if chosen is not None:
+                payload = json.dumps({**json.loads(payload), "kid": chosen}).encode()
             req = aiocoap.Message(code=Code.PUT,
                                   uri=_uri(host, port, f"nodes/{node.node_id}{query}"),
-                                  payload=node.to_json(with_key=True), content_format=50)
+                                  payload=payload, content_format=50)
             req.opt.if_none_match = only_new
             resp = await _ask(ctx, req, host, port, timeout)
             if resp.code == Code.PRECONDITION_FAILED:
                 raise NodeExists(f"the gateway at {host}:{port} already has a node "
                                  f"{node.node_id}")
+            if resp.code == Code.CONFLICT:
+                raise KidTaken(f"gateway refused {node.node_id}: "
+                               f"{resp.payload.decode(errors='replace')}")
             if resp.code == Code.FORBIDDEN and resp.payload.startswith(b"node "):
                 raise ReplaceRefused(f"gateway refused {node.node_id}: "
                                      f"{resp.payload.decode(errors='replace')}")

@@ -11,7 +11,10 @@ nothing about a payload.
                            only with ?proof=<hex> (replace_proof, from its key)
                            or ?override=1 (logged), else 4.03; a node with a
                            key is answered its OSCORE kid, {"kid": "07"}, for
-                           its config.json
+                           its config.json; one provisioned while the gateway
+                           was out of reach brings the kid its laptop chose
+                           ("kid": 8 hex digits) and gets that one (4.09 when
+                           another node has it)
     GET  /nodes            the registry, as JSON (never the nodes' keys), a page at
                            a time: ?offset=N&limit=M (default 5, at most 50)
     GET  /nodes/<node id>  one node (never its key)
@@ -36,8 +39,14 @@ from firmware.proto.coap import CONTENT_OCTET_STREAM
 from firmware.proto.paths import BIN_PATH, PRESENCE_PATH, STATUS_PATH
 from gateway.ingest.decode import Reason
 from gateway.ingest.pipeline import Pipeline, Result
-from gateway.records import Node, RegistrationError
-from gateway.registry import AlreadyRegistered, Authority, NodeRegistry, ReplaceRefused
+from gateway.records import Node, RegistrationError, chosen_kid
+from gateway.registry import (
+    AlreadyRegistered,
+    Authority,
+    KidTaken,
+    NodeRegistry,
+    ReplaceRefused,
+)
 
 REJECTION_CODES = {
     Reason.MALFORMED: Code.BAD_REQUEST,
@@ -210,6 +219,7 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
             return diagnostic(Code.BAD_REQUEST, str(e))
         try:
             node = Node.from_json(request.payload)
+            kid = chosen_kid(request.payload)
         except RegistrationError as e:
             return diagnostic(Code.BAD_REQUEST, str(e))
         if node.node_id != request.opt.uri_path[0]:
@@ -219,18 +229,20 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
         try:
             created = await self.registry.register(
                 node, only_new=bool(request.opt.if_none_match),
-                by=Authority(technician, proof, override))
+                by=Authority(technician, proof, override), kid=kid)
         except AlreadyRegistered as e:
             return diagnostic(Code.PRECONDITION_FAILED, str(e))
+        except KidTaken as e:
+            return diagnostic(Code.CONFLICT, str(e))
         except ReplaceRefused as e:
             return diagnostic(Code.FORBIDDEN, str(e))
         except RegistrationError as e:
             return diagnostic(Code.BAD_REQUEST, str(e))
         code = Code.CREATED if created else Code.CHANGED
-        kid = self.kid_of(node.node_id) if self.kid_of is not None and node.key else None
-        if kid is None:
+        given = self.kid_of(node.node_id) if self.kid_of is not None and node.key else None
+        if given is None:
             return aiocoap.Message(code=code)
-        return aiocoap.Message(code=code, payload=json.dumps({"kid": kid.hex()}).encode(),
+        return aiocoap.Message(code=code, payload=json.dumps({"kid": given.hex()}).encode(),
                                content_format=50)
 
 

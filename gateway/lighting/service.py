@@ -7,10 +7,13 @@ presence and energy per zone for MQTT.
 
 Commands for poles with keys go protected with their zone's key; the key
 reaches each such pole inside its own protected profile push, which the
-gateway repeats (at most every KEY_RETRY_S) until the pole has acknowledged
-its zone's current key: at start, after `kvarter lights zone rekey`, for a new
-pole, for a pole moved to another zone. The operator's `lights zone push` is
-a request in the database that this gateway carries out."""
+gateway repeats (at most every KEY_RETRY_S; LORA_KEY_RETRY_S for a pole heard
+over LoRa, whose pushes spend the downlink's duty cycle) until the pole has
+acknowledged its zone's current key: at start, after `kvarter lights zone
+rekey`, for a new pole, for a pole moved to another zone. A pole on Wi-Fi is
+pushed over UDP; a pole heard over LoRa over the air (gateway/radio/lora.py,
+`push`). The operator's `lights zone push` is a request in the database that
+this gateway carries out."""
 
 from __future__ import annotations
 
@@ -18,10 +21,11 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from firmware.lighting import payload as light_codec
+from firmware.proto.paths import PROFILE_PATH
 from gateway.coap.addresses import Address, plain_address
 from gateway.lighting.commands import CommandSender, command_frames, push_profile
 from gateway.lighting.wave import Command, Decision, LightWave, WaveSettings
@@ -35,6 +39,9 @@ from gateway.tasks import cancel, settle_heap
 log = logging.getLogger("gateway.lights")
 
 KEY_RETRY_S = 60.0  # a pole without its zone's key is pushed again at most this often
+# The same over LoRa: a push that goes unanswered spends up to three frames
+# of the gateway's downlink airtime.
+LORA_KEY_RETRY_S = 600.0
 # Poles pushed their key per round (a second, or as long as the round's pushes
 # take): a district's first start, or a large zone's rekey, goes out over
 # some seconds instead of in one burst that would hold up the light wave.
@@ -96,6 +103,11 @@ class Lighting:
         # for the given nodes, returns those it reaches (heard over LoRa).
         self.lora_command: Callable[[list[str], bytes], list[str]] | None = None
         self.lora_sent = 0
+        # Set when the gateway has a radio: whether a node was heard over
+        # LoRa, and a protected request to such a pole (node id, its
+        # context, path, payload) -> outcome as push_profile gives it.
+        self.lora_on_air: Callable[[str], bool] | None = None
+        self.lora_push: Callable[[str, object, str, bytes], Awaitable[str]] | None = None
         # Set by the gateway: a node's OSCORE context (None: it has no key),
         # which profile pushes to it are protected with.
         self.oscore_context: Callable[[str], object | None] | None = None
@@ -103,6 +115,7 @@ class Lighting:
         self.zone_keys: ZoneKeys | None = None
         self.key_holders: dict[str, int] = {}  # pole -> gid of the zone key it acknowledged
         self._key_tried: dict[str, float] = {}  # pole -> when its key was last pushed
+        self._air_pushing: set[str] = set()  # poles whose push over LoRa is under way
         self._syncing = False
         self.unkeyed = 0  # command targets left out: their zone has no key yet
         # Set by the gateway: told each profile push's outcome per pole (zone,
@@ -211,25 +224,39 @@ class Lighting:
     def _context(self, node_id: str) -> object | None:
         return None if self.oscore_context is None else self.oscore_context(node_id)
 
+    def _over_lora(self, node_id: str) -> bool:
+        """A pole pushed over the air: heard over LoRa, no UDP address."""
+        return (node_id not in self.addresses and self.lora_on_air is not None
+                and self.lora_on_air(node_id))
+
     async def push_zone(self, name: str, now: float, only: set[str] | None = None,
                         timeout: float = PUSH_TIMEOUT_S, pace_s: float = PUSH_PACE_S
                         ) -> dict[str, str]:
-        """The zone's profile to its poles with an address (or those of
-        `only`): protected with each keyed pole's own context, the zone key
-        inside. Pole -> outcome; a pole that acknowledged holds the key."""
-        poles = {n.node_id: self.addresses[n.node_id] for n in self.nodes.values()
-                 if n.role == "light" and zone_of(n) == name and n.node_id in self.addresses
-                 and (only is None or n.node_id in only)}
-        if not poles:
+        """The zone's profile to its poles with an address or heard over
+        LoRa with a key (or those of `only`): protected with each keyed
+        pole's own context, the zone key inside. Pole -> outcome; a pole that
+        acknowledged holds the key. pace_s: between pushes over UDP (over
+        LoRa the downlink paces them)."""
+        members = [n.node_id for n in self.nodes.values()
+                   if n.role == "light" and zone_of(n) == name
+                   and (only is None or n.node_id in only)]
+        poles = {n: self.addresses[n] for n in members if n in self.addresses}
+        # Over the air only protected: a pole without a key is not pushed
+        # its profile over LoRa.
+        air = {n: c for n in members if self._over_lora(n)
+               and (c := self._context(n)) is not None}
+        if not poles and not air:
             return {}
         contexts = {n: c for n in poles if (c := self._context(n)) is not None}
-        await write_ahead(self.store, list(contexts.values()))
+        await write_ahead(self.store, [*contexts.values(), *air.values()])
         key = self.zone_keys.get(name) if self.zone_keys is not None else None
         zone = self.zones.zone(name)
         profile = self._profile_now(zone, now)
-        results = await push_profile(poles, profile, timeout, contexts=contexts,
-                                     zone_key=None if key is None else key.key_part,
-                                     pace_s=pace_s)
+        zone_key = None if key is None else key.key_part
+        udp = push_profile(poles, profile, timeout, contexts=contexts, zone_key=zone_key,
+                           pace_s=pace_s) if poles else _nothing()
+        results, on_air = await asyncio.gather(udp, self._push_over_lora(air, profile, zone_key))
+        results.update(on_air)
         acked = sorted(n for n, r in results.items() if r == "acknowledged")
         if acked:
             # What each pole runs now, for the desk's "running revision N".
@@ -238,11 +265,23 @@ class Lighting:
             self.pushed(name, zone.revision, results)
         if key is not None:
             held = {n: key.gid for n, r in results.items()
-                    if r == "acknowledged" and n in contexts}
+                    if r == "acknowledged" and (n in contexts or n in air)}
             if held:
                 self.key_holders.update(held)
                 await asyncio.to_thread(self.store.set_zone_key_holders, held)
         return results
+
+    async def _push_over_lora(self, contexts: Mapping[str, object],
+                              profile: light_codec.Profile, zone_key: bytes | None
+                              ) -> dict[str, str]:
+        push = self.lora_push
+        if push is None or not contexts:
+            return {}
+        body = light_codec.encode_profile(profile) + (zone_key or b"")
+        ids = sorted(contexts)
+        outcomes = await asyncio.gather(*(push(n, contexts[n], PROFILE_PATH, body)
+                                          for n in ids))
+        return dict(zip(ids, outcomes, strict=True))
 
     async def _sync_keys_logged(self, now: float) -> None:
         try:
@@ -273,24 +312,49 @@ class Lighting:
         if zone_keys is None:
             return
         due: dict[str, set[str]] = {}
+        air: dict[str, set[str]] = {}
         batch = KEY_PUSH_BATCH
         for n in lights:
             if batch <= 0:
                 break
             key = zone_keys.get(zone_of(n))
-            if key is None or n.node_id not in self.addresses \
-                    or self.key_holders.get(n.node_id) == key.gid \
-                    or now - self._key_tried.get(n.node_id, -KEY_RETRY_S) < KEY_RETRY_S \
+            if key is None or self.key_holders.get(n.node_id) == key.gid:
+                continue
+            if n.node_id in self.addresses:
+                retry, into = KEY_RETRY_S, due
+            elif self._over_lora(n.node_id) and n.node_id not in self._air_pushing:
+                retry, into = LORA_KEY_RETRY_S, air
+            else:
+                continue
+            if now - self._key_tried.get(n.node_id, -retry) < retry \
                     or self._context(n.node_id) is None:
                 continue
             self._key_tried[n.node_id] = now
-            due.setdefault(zone_of(n), set()).add(n.node_id)
+            into.setdefault(zone_of(n), set()).add(n.node_id)
             batch -= 1
+        # Over the air a push takes seconds to minutes (the downlink's turn,
+        # the pole's answer, retransmissions): it goes on beside the rounds,
+        # which keep bringing poles on Wi-Fi their keys meanwhile.
+        for name, ids in sorted(air.items()):
+            self._air_pushing.update(ids)
+            self._spawn(self._push_keys(name, now, ids, zone_keys.by_zone[name].gid, "over LoRa"))
         for name, ids in sorted(due.items()):
-            results = await self.push_zone(name, now, ids, pace_s=KEY_PUSH_PACE_S)
-            done = sum(1 for r in results.values() if r == "acknowledged")
-            log.info("lights: zone %s key (gid %d) acknowledged by %d of %d poles pushed", name,
-                     zone_keys.by_zone[name].gid, done, len(results))
+            await self._push_keys(name, now, ids, zone_keys.by_zone[name].gid, "",
+                                  KEY_PUSH_PACE_S)
+
+    async def _push_keys(self, name: str, now: float, ids: set[str], gid: int,
+                         how: str, pace_s: float = PUSH_PACE_S) -> None:
+        try:
+            results = await self.push_zone(name, now, ids, pace_s=pace_s)
+        except Exception as e:  # the poles are tried again in a later round
+            log.error("lights: could not push zone %s's key%s: %s", name,
+                      " " + how if how else "", e)
+            return
+        finally:
+            self._air_pushing.difference_update(ids)
+        done = sum(1 for r in results.values() if r == "acknowledged")
+        log.info("lights: zone %s key (gid %d) acknowledged by %d of %d poles pushed%s", name,
+                 gid, done, len(results), " " + how if how else "")
 
     def _learn(self, node_id: str, sockaddr: tuple[object, ...] | None) -> None:
         if sockaddr is None:
@@ -350,23 +414,15 @@ class Lighting:
 
     def frames(self, cmd: Command) -> list[tuple[bytes, list[str]]]:
         """The command as frames, each with the poles it is for
-        (commands.command_frames).
-
-        A pole heard over LoRa gets its profile pushes on UDP only so far, so
-        it may never have had its zone key: it is sent the protected frame
-        once it acknowledged the key, the unprotected one until then (as the
-        rest of the LoRa path, docs/security.md)."""
-        keys = self.zone_keys
+        (commands.command_frames): a pole with a key, over Wi-Fi or LoRa,
+        gets the frame under its zone's key, which it takes only so (its
+        zone key comes in its protected profile push, over the air for a
+        pole on LoRa); a pole without a key the unprotected one."""
 
         def route(node_id: str) -> str | None:
             if self._context(node_id) is None:
                 return None
-            zone = zone_of(self.nodes.get(node_id))
-            if node_id not in self.addresses and (
-                    keys is None or (key := keys.get(zone)) is None
-                    or self.key_holders.get(node_id) != key.gid):
-                return None
-            return zone
+            return zone_of(self.nodes.get(node_id))
 
         frames, unkeyed = command_frames(cmd, route, self._zone_key, self.sender)
         self.unkeyed += unkeyed
@@ -423,3 +479,7 @@ class Lighting:
                 "status_reports": tally.reporting})
         self._tally = {}
         self._tally_from = now
+
+
+async def _nothing() -> dict[str, str]:
+    return {}

@@ -3,7 +3,10 @@
 Everything the gateway says over LoRa goes out on 869.525 MHz (10 % of every
 hour). Acknowledgements go first, in order of their deadline, and one whose
 node has stopped waiting is dropped (the node retransmits and gets the cached
-answer again); commands go when no acknowledgement waits. The budget is
+answer again); commands go when no acknowledgement waits; profile pushes
+(a pole's zone profile and key) last, and only while the hour's airtime
+leaves PUSH_RESERVE of the budget for answers and commands: a push can wait
+for the next round, an answer cannot. The budget is
 accounted with firmware/lora/duty_cycle.py in the bridge's own clock, with the same
 record the bridge keeps, so the bridge never has to refuse what the gateway
 sends (and the simulator's virtual time works unchanged).
@@ -31,12 +34,17 @@ log = logging.getLogger("gateway.downlink")
 
 ACK = 0
 COMMAND = 1
+PUSH = 2
 POWER_DBM = radio_plan.DOWNLINK_POWER_DBM
 COMMAND_TTL_MS = 5000
 # How long a TX may take to be answered by the bridge beyond its airtime.
 RESULT_SLACK_MS = 2000
 # A bridge clock that jumps back further than this was restarted.
 RESTART_MS = 60000
+# Airtime of the hour (of its 10 %: 360 s) that profile pushes leave to
+# answers and commands: half.
+HOUR_BUDGET_MS = 3600 * 1000 // radio_plan.duty_divisor(radio_plan.DOWNLINK_KHZ)
+PUSH_RESERVE_MS = HOUR_BUDGET_MS // 2
 
 
 class BridgeClock:
@@ -80,6 +88,8 @@ class Pending:
     frame: bytes = field(compare=False)
     sf: int = field(compare=False)
     deferred: bool = field(default=False, compare=False)
+    # Told True once the frame is on the air, False when it never went.
+    sent: asyncio.Future[bool] | None = field(default=None, compare=False)
 
 
 class Downlink:
@@ -107,6 +117,9 @@ class Downlink:
 
     async def stop(self) -> None:
         await cancel(self._task)
+        for item in self._queue:  # whoever waits for a push: it never went
+            _tell(item, False)
+        self._queue.clear()
 
     def ack(self, frame: bytes, sf: int, deadline_ms: int) -> None:
         """An answer to an uplink, to start on air by deadline_ms (bridge
@@ -118,6 +131,16 @@ class Downlink:
         due; dropped when it cannot start within ttl_ms: light ahead of
         someone is worth nothing once they have passed."""
         self._put(Pending(COMMAND, self.clock.now() + ttl_ms, next(self._seq), frame, sf))
+
+    def push(self, frame: bytes, sf: int, ttl_ms: int) -> asyncio.Future[bool]:
+        """A request that can wait (a pole's profile push): after answers and
+        commands, within ttl_ms, and only while the hour leaves
+        PUSH_RESERVE_MS of airtime to them. The future says whether it went
+        on the air (False: dropped, for its deadline or the reserve)."""
+        sent: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._put(Pending(PUSH, self.clock.now() + ttl_ms, next(self._seq), frame, sf,
+                          sent=sent))
+        return sent
 
     def waiting(self) -> int:
         return len(self._queue)
@@ -138,6 +161,7 @@ class Downlink:
         for item in self._queue:
             if item.deadline < now:
                 self.counts["dropped"] += 1
+                _tell(item, False)
             else:
                 live.append(item)
         self._queue = live
@@ -158,6 +182,12 @@ class Downlink:
                 await self._sleep(3600)
                 continue
             air = airtime_ms(len(item.frame), item.sf)
+            if item.priority == PUSH and \
+                    self.duty.used_ms(self.freq_khz, now) + air > HOUR_BUDGET_MS - PUSH_RESERVE_MS:
+                self._queue.remove(item)
+                self.counts["push held back (airtime kept for answers)"] += 1
+                _tell(item, False)
+                continue
             wait = self.duty.wait_ms(self.freq_khz, air, now)
             if wait > 0:
                 if not item.deferred:
@@ -177,7 +207,9 @@ class Downlink:
                                       item.frame)
         if not self.send(wire):
             self.counts["no radio"] += 1
+            _tell(item, False)
             return
+        _tell(item, True)
         try:
             result = await asyncio.wait_for(fut, (air + RESULT_SLACK_MS) / 1000)
         except TimeoutError:
@@ -206,3 +238,8 @@ class Downlink:
         if key not in self._warned:
             self._warned.add(key)
             log.warning("%s (counted; further ones are not logged)", line)
+
+
+def _tell(item: Pending, sent: bool) -> None:
+    if item.sent is not None and not item.sent.done():
+        item.sent.set_result(sent)

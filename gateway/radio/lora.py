@@ -17,6 +17,15 @@ nonce: on the air only the OSCORE option (empty) and the ciphertext. A
 frame that does not verify gets no answer over the air (its node would not
 believe an unprotected one, and forgeries are not worth downlink airtime);
 it is counted, and logged once per kind.
+
+The gateway's own requests to a pole heard over LoRa (its zone profile, the
+zone key inside: `push`) go the same way the other way round: a CON request
+protected with the pole's own context, in the compact form (no token, the
+Uri-Path inside), after answers and commands (gateway/radio/downlink.py), at
+the SF the pole listens at. The pole's piggybacked ACK comes as an uplink
+with the request's message id; only one that verifies against the request
+counts. Unanswered, the same bytes go again after an ACK timeout that
+doubles, PUSH_ATTEMPTS times at most.
 """
 
 from __future__ import annotations
@@ -45,6 +54,14 @@ from gateway.security.contexts import NodeContext, NodeCredentials
 
 log = logging.getLogger("gateway.lora")
 
+# A push to a pole over LoRa: transmissions at most, and how long one may
+# wait for the downlink's turn before it is given up (the pole is tried
+# again in a later round).
+PUSH_ATTEMPTS = 3
+PUSH_QUEUE_MS = 60000
+# The pole's protected ACK: 4-byte header, the empty OSCORE option, payload
+# marker, the code and the 8-byte tag.
+PUSH_ACK_LEN = 4 + 1 + 1 + 1 + 8
 # RFC 7252 EXCHANGE_LIFETIME: how long a node may repeat a message id.
 EXCHANGE_LIFETIME_S = 247.0
 CACHE_MAX = 20000
@@ -151,6 +168,9 @@ class LoraLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned: set[str] = set()
         self._mid = 0
+        # Pushes waiting for their ACK: message id -> (node id, context, the
+        # request's OSCORE identifiers, the outcome when the ACK verifies).
+        self._pushes: dict[int, tuple[str, NodeContext, object, asyncio.Future[str]]] = {}
 
     # --- frames from the bridge ------------------------------------------
     def on_frame(self, frame: Rx | Tx | TxResult | Hello) -> None:
@@ -183,6 +203,9 @@ class LoraLink:
             self.sfs = sfs
 
     async def stop(self) -> None:
+        for _, _, _, outcome in self._pushes.values():
+            if not outcome.done():
+                outcome.set_result("no answer (the gateway stopped)")
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -202,6 +225,12 @@ class LoraLink:
         except Exception as e:  # aiocoap raises several kinds for garbage
             self._bad("undecodable", f"a frame heard on {rx.freq_khz} kHz SF{rx.sf} is not "
                                      f"CoAP ({type(e).__name__}: {e})")
+            return
+        if request.mtype == Type.ACK and request.opt.oscore is not None:
+            if request.mid in self._pushes:
+                self._push_answer(request, rx)
+            else:  # a pole's answer again, to a push already answered or given up
+                self.counts["answer to no push"] += 1
             return
         if not request.code.is_request() or request.mtype not in (Type.CON, Type.NON):
             self._bad("not a request", f"a {request.mtype} {request.code} message came over "
@@ -391,6 +420,83 @@ class LoraLink:
                                 payload)
         self._mid = (self._mid + 1) & 0xFFFF
         return coap.Message(coap.NON, code, self._mid, bytes(request.token), options, payload)
+
+    # --- the gateway's requests to a pole ----------------------------------
+    def on_air(self, node_id: str) -> bool:
+        """True when the node was heard over LoRa (its SF is known)."""
+        return node_id in self.node_sf
+
+    def push_frame(self, ctx: NodeContext, path: str, payload: bytes
+                   ) -> tuple[int, bytes, object]:
+        """(message id, frame, OSCORE request identifiers) of a CON POST of
+        payload to path on the node, protected with its context: on the air
+        the header, the OSCORE option (the gateway's Partial IV; its Sender
+        ID is empty) and the ciphertext of the code, the Uri-Path and the
+        payload. Uses one of the context's sequence numbers."""
+        inner = aiocoap.Message(code=Code.POST, uri_path=(path,), payload=payload)
+        inner.direction = aiocoap.message.Direction.OUTGOING
+        outer, request_id = ctx.protect(inner)
+        self._mid = (self._mid + 1) & 0xFFFF
+        while self._mid in self._pushes:
+            self._mid = (self._mid + 1) & 0xFFFF
+        msg = coap.Message(coap.CON, coap.POST, self._mid, b"",
+                           [(OPT_OSCORE, bytes(outer.opt.oscore or b""))], bytes(outer.payload))
+        return self._mid, bytes(coap.encode(msg)), request_id
+
+    async def push(self, node_id: str, ctx: NodeContext, path: str, payload: bytes) -> str:
+        """A protected CON request to a pole heard over LoRa, retransmitted
+        until its ACK verifies: 'acknowledged', 'refused: <code>' or 'no
+        answer'."""
+        sf = self.node_sf.get(node_id)
+        if sf is None:
+            return "no answer (not heard over LoRa)"
+        mid, frame, request_id = self.push_frame(ctx, path, payload)
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pushes[mid] = (node_id, ctx, request_id, outcome)
+        self.counts["pushes"] += 1
+        try:
+            for attempt in range(PUSH_ATTEMPTS):
+                sf = self.node_sf.get(node_id, sf)  # it may have been told another
+                down_sf = radio_plan.downlink_sf(sf)
+                if attempt:
+                    self.counts["push retransmitted"] += 1
+                if not await self.downlink.push(frame, down_sf, PUSH_QUEUE_MS):
+                    return "no answer (no downlink airtime)"
+                # On the air now: its airtime, the pole's turnaround, its ACK's.
+                timeout_ms = (airtime_us(len(frame), down_sf) + airtime_us(PUSH_ACK_LEN, sf)
+                              ) // 1000 + ACK_TIMEOUT_MIN_MS
+                try:
+                    result = await asyncio.wait_for(asyncio.shield(outcome),
+                                                    timeout_ms * (1 << attempt) / 1000)
+                except TimeoutError:
+                    continue
+                return result
+            self.counts["push unanswered"] += 1
+            return "no answer"
+        finally:
+            self._pushes.pop(mid, None)
+
+    def _push_answer(self, msg: aiocoap.Message, rx: Rx) -> None:
+        """An ACK with the message id of a push: taken when it verifies."""
+        node_id, ctx, request_id, outcome = self._pushes[msg.mid]
+        try:
+            inner, _ = ctx.unprotect(msg, request_id)
+        except Exception as e:  # aiocoap raises several kinds for what does not verify
+            self._bad("push: answer not verified", f"an answer to a push to {node_id!r} "
+                                                   f"does not verify ({type(e).__name__})")
+            return
+        self._heard(node_id, rx)
+        if outcome.done():
+            self.counts["push: duplicate answer"] += 1
+            return
+        code = inner.code
+        if code.is_successful():
+            self.counts["push acknowledged"] += 1
+            outcome.set_result("acknowledged")
+        else:
+            self.counts[f"push refused {code.dotted}"] += 1
+            text = inner.payload.decode(errors="replace")
+            outcome.set_result(f"refused: {code.dotted} {text}".rstrip())
 
     def command(self, node_ids: Iterable[str], frame: bytes) -> list[str]:
         """Put a request for several nodes on the air: one frame per downlink

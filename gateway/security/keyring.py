@@ -90,11 +90,16 @@ class Keyring:
         self.store.save_oscore_states([(ctx.node_id, ctx.sequence_number_persisted, None)])
 
     def registered(self, node: Node) -> None:
-        """After a registration: a node with a new key gets a fresh context."""
+        """After a registration: a node with a new key, or a new kid (one its
+        provisioning chose), gets a fresh context."""
         key = self.store.node_key(node.node_id)
-        if key is None or self._keys.get(node.node_id) == key:
+        if key is None:
             return
-        if node.node_id in self._keys:
+        if self._keys.get(node.node_id) == key:
+            rows = self.store.oscore_contexts(node.node_id)
+            if not rows or rows[0].kid == self.kid_of(node.node_id):
+                return
+        elif node.node_id in self._keys:
             self.store.reset_oscore_context(node.node_id)
         for row in self.store.oscore_contexts(node.node_id):
             self._add(row)  # a new context: its window is known, and empty

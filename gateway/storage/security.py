@@ -61,6 +61,24 @@ class SecurityTable(Database):
                            None if idx is None else (int(idx), int(bits, 16)))
                 for node_id, kid, key, nxt, idx, bits in rows]
 
+    def kid_holder(self, kid: bytes) -> str | None:
+        """The node whose context has this kid, or None."""
+        with self.transaction() as db:
+            row = db.execute("SELECT node_id FROM oscore_contexts WHERE kid = ?",
+                             (kid,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def claim_kid(self, node_id: str, kid: bytes) -> None:
+        """A registered node's context takes the kid its provisioning chose
+        (the node has it in its config.json already). Another kid than it had
+        makes another context (the kid enters its keys), which starts afresh."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO oscore_contexts (node_id, kid, next_to_send, window_index, "
+                       "window_bits) VALUES (?, ?, 0, 0, '0') ON CONFLICT (node_id) DO UPDATE "
+                       "SET kid = excluded.kid, next_to_send = 0, window_index = 0, "
+                       "window_bits = '0' WHERE oscore_contexts.kid != excluded.kid",
+                       (node_id, kid))
+
     def reset_oscore_context(self, node_id: str) -> None:
         """A node given a new key: its context starts afresh, same kid."""
         with self.transaction() as db:

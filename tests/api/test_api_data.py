@@ -193,16 +193,23 @@ def test_each_role_hears_only_the_events_it_may_read(district: Accounts) -> None
         assert ready.wait(30)
         streams[role] = (client, thread, got)
     try:
-        # A bin report first, then a pole's status: the operator's first event
-        # is the light's, the planner's the bin's.
+        # A bin report, a pole's status, another bin report: the operator at
+        # the control desk hears all three in turn; the planner hears the
+        # two bin reports and never the pole's.
         t = int(time.time()) - 60
         assert post_report(gw, b"b", "B0006", bin_report(1, 40.0, t=t)) == "2.04"
         status = light_codec.encode_status(light_codec.Status(1, t, 70, 1234))
         assert post_report(gw, b"s", "L0001", status) == "2.04"
-        kind, data = streams["operator"][2].get(timeout=30)
-        assert (kind, data["node_id"], data["level_pct"]) == ("light-state", "L0001", 70)
-        kind, data = streams["planner"][2].get(timeout=30)
+        assert post_report(gw, b"b", "B0006", bin_report(2, 45.0, t=t + 1)) == "2.04"
+        operator, planner = streams["operator"][2], streams["planner"][2]
+        kind, data = operator.get(timeout=30)
         assert (kind, data["node_id"]) == ("bin-report", "B0006")
+        kind, data = operator.get(timeout=30)
+        assert (kind, data["node_id"], data["level_pct"]) == ("light-state", "L0001", 70)
+        assert operator.get(timeout=30)[0] == "bin-report"
+        for _ in range(2):
+            kind, data = planner.get(timeout=30)
+            assert (kind, data["node_id"]) == ("bin-report", "B0006")
     finally:
         for client, thread, _ in streams.values():
             client.close()

@@ -117,3 +117,34 @@ def test_a_pending_replacement_carries_the_proof_of_the_old_key(tmp_path: Path) 
         gw.stop()
     with sqlite3.connect(gw.db) as conn:
         assert conn.execute("SELECT lat, key FROM nodes").fetchall() == [(60.5, new_key)]
+
+
+def test_a_pending_node_keeps_the_kid_it_was_given_and_no_other_node_can_take_it(
+        tmp_path: Path) -> None:
+    path = tmp_path / "pending.json"
+    gw = launch_gateway(tmp_path)
+    try:
+        chosen = pending.choose_kid()
+        assert len(chosen) == 8
+        pending.save(path, Node("B10", "bin", 60.67, 17.14, key=KEY), f"127.0.0.1:{gw.port}",
+                     False, kid=chosen)
+        pending.save(path, Node("B11", "bin", 60.67, 17.15, key="ab" * 16),
+                     f"127.0.0.1:{gw.port}", False, kid=chosen)
+        first, second = pending.deliver(path, gw.technician)
+        assert first.ok and f"with the kid {chosen} it was given" in first.text
+        # The same kid for another node (two laptops' dice alike): refused,
+        # the registration kept, and what to do.
+        assert not second.ok and "provision B11 again" in second.text
+        assert [p.node.node_id for p in pending.load(path)] == ["B11"]
+        # A kid of the gateway's own length, or without a key, is not taken.
+        for node, kid in ((Node("B12", "bin", 60.6, 17.1, key=KEY), "07"),
+                          (Node("B13", "bin", 60.6, 17.1), "0a0b0c0d")):
+            pending.save(path, node, f"127.0.0.1:{gw.port}", False, kid=kid)
+        outcomes = {o.node_id: o for o in pending.deliver(path, gw.technician)}
+        assert "kid must be 8 hex digits" in outcomes["B12"].text
+        assert "a kid comes only with the node's key" in outcomes["B13"].text
+    finally:
+        gw.stop()
+    with sqlite3.connect(gw.db) as conn:
+        assert conn.execute("SELECT node_id, kid FROM oscore_contexts").fetchall() == [
+            ("B10", bytes.fromhex(chosen))]

@@ -195,22 +195,59 @@ def test_gateway_down_leaves_the_node_configured_and_the_registration_pending(
         tmp_path, "node", "provision", "B0099", "--port", deployed.device, "--role", "bin",
         "--lat", str(LAT), "--lon", str(LON), "--site", str(site)))
     assert "B0099 is configured, but the gateway at" in line
-    assert "kvarter node register --pending" in line
+    assert "kvarter node register --pending" in line and "no need to come back" in line
     cfg = node_config(deployed.device)
     assert cfg is not None and cfg["id"] == "B0099"
+    # The node has its kid already, chosen on the laptop: 4 bytes, never one
+    # the gateway gives itself.
+    assert isinstance(cfg["kid"], str) and len(cfg["kid"]) == 8
     saved = json.loads((tmp_path / "pending.json").read_text())["registrations"]
     assert [r["node"]["node_id"] for r in saved] == ["B0099"]
-    assert saved[0]["node"]["key"] == cfg["key"]
+    assert saved[0]["node"]["key"] == cfg["key"] and saved[0]["kid"] == cfg["kid"]
     proc = start_gateway(db, port)
     try:
         out = kvarter(tmp_path, "node", "register", "--pending", "--site", str(site))
         assert out.returncode == 0, out.stderr
-        assert "B0099: registered; its OSCORE kid is" in out.stdout
+        assert f"B0099: registered with the kid {cfg['kid']} it was given" in out.stdout
     finally:
         stop_gateway(proc)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT node_id, key FROM nodes").fetchall() == [
             ("B0099", cfg["key"])]
+        assert conn.execute("SELECT kid FROM oscore_contexts").fetchall() == [
+            (bytes.fromhex(cfg["kid"]),)]
+
+
+def test_a_node_set_up_while_the_gateway_was_away_reports_once_the_registration_is_delivered(
+        tmp_path: Path) -> None:
+    port = free_udp_port()
+    db = tmp_path / "gateway.sqlite"
+    site = site_file(tmp_path, port, db)
+    with VirtualNode(tmp_path / "vn", wifi=WIFI, fill_mm=600, battery_mv=3600) as vn:
+        # On the street, the gateway out of reach: deployed and configured,
+        # its registration saved on the laptop.
+        out = kvarter(tmp_path, "node", "setup", "B0077", "--port", vn.device, "--role", "bin",
+                      "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
+        assert out.returncode == 1 and "no need to come back" in out.stderr
+        cfg = node_config(vn.device)
+        assert cfg is not None and len(str(cfg["kid"])) == 8
+        proc = start_gateway(db, port)
+        try:
+            # Back in the office: the registration delivered. Nobody goes
+            # back to the node: it starts (power-on) with the config it got
+            # on the street, and the gateway, which requires OSCORE, takes
+            # its protected reports.
+            out = kvarter(tmp_path, "node", "register", "--pending", "--site", str(site))
+            assert out.returncode == 0, out.stderr
+            assert f"B0077: registered with the kid {cfg['kid']}" in out.stdout
+            vn.press_reset()
+            rows = wait_for_report(db, "B0077", timeout=120)
+        finally:
+            stop_gateway(proc)
+    assert rows[0][1] is not None and 45 <= rows[0][1] <= 60
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT node_id, kid FROM oscore_contexts").fetchall() == [
+            ("B0077", bytes.fromhex(str(cfg["kid"])))]
 
 
 def test_a_position_outside_the_area_leaves_the_node_as_it_was(

@@ -68,3 +68,18 @@ def test_an_unknown_figure_is_refused():
     except KeyError:
         return
     raise AssertionError("accepted an unknown figure")
+
+
+def test_lora_counts_the_protected_report_as_it_goes_on_air():
+    # 34 bytes with a 1-byte kid and a 2-byte Partial IV, 35 with a 2-byte kid;
+    # 37 with the 4-byte kid of a node provisioned while the gateway was away.
+    assert energy.lora_frame_bytes() == 34 and energy.lora_frame_bytes(2) == 35
+    assert energy.lora_frame_bytes(4) == 37
+    p = energy.params(radio="lora")
+    assert energy.frame_bytes(p) == 34
+    # A node's own kid, from its config.
+    cfg = _cfg(key="00" * 16, kid="0107")
+    assert energy.frame_bytes(energy.params(cfg, radio="lora")) == 35
+    # A smaller frame costs less airtime than the 40 bytes once assumed.
+    assert energy.report_mas(p) < energy.report_mas(energy.params(radio="lora",
+                                                                  lora_frame_bytes=40))

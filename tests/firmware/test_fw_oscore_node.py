@@ -60,11 +60,12 @@ def _bin_hal(**kw):
 
 def test_kid_is_checked_in_one_line():
     assert _cfg().kid == "07" and _cfg(kid="00A1").kid == "00a1"
-    for bad in ("7", "0x07", "070809", 7, "zz"):
+    assert _cfg(kid="9F0A0B0C").kid == "9f0a0b0c"  # chosen by provisioning, gateway away
+    for bad in ("7", "0x07", "070809", "0102030405", 7, "zz"):
         try:
             _cfg(kid=bad)
         except config.ConfigError as e:
-            assert "kid must be 2 or 4 hex digits" in str(e) and "\n" not in str(e)
+            assert "kid must be 2, 4 or 8 hex digits" in str(e) and "\n" not in str(e)
         else:
             raise AssertionError(bad)
     try:

@@ -211,7 +211,7 @@ def test_group_context_keys_follow_rfc_8613_derivation_with_the_gid():
             raise AssertionError(bad)
 
 
-def test_a_pole_on_lora_without_a_zone_key_takes_an_unprotected_command_as_before():
+def test_a_keyed_pole_on_lora_takes_protected_commands_only_as_on_wifi():
     from fakehal import FakeModem
 
     from firmware.lora.net import LoraNet
@@ -221,15 +221,16 @@ def test_a_pole_on_lora_without_a_zone_key_takes_an_unprotected_command_as_befor
     hal.net = LoraNet(FakeModem(), "L7", hal.clock, hal.log)
     node = LightNode(_cfg(), hal)
     assert node.uplink.oscore is not None and node.zone is None
+    # Before its zone key came over the air: an unprotected /c changes nothing.
     plain = coap.Message(coap.NON, coap.POST, 0x1400, b"", [(coap.OPT_URI_PATH, b"c")],
                          _brighten(60))
-    assert node._request(plain) is None and node.cmd_level == 100
-    # With a zone key (were it pushed over LoRa) it takes protected ones only.
+    assert node._request(plain) is None and node.cmd_level == 0
+    assert node.commands_refused == 1
+    # With its zone key (pushed over LoRa): protected ones only.
     node.set_profile(PROFILE, light_codec.encode_profile(PROFILE), (GID, ZONE_KEY))
-    node.cmd_level = 0
     plain = coap.Message(coap.NON, coap.POST, 0x1401, b"", [(coap.OPT_URI_PATH, b"c")],
                          _brighten(61))
     assert node._request(plain) is None and node.cmd_level == 0
-    assert node.commands_refused == 1
+    assert node.commands_refused == 2
     assert node._request(coap.decode(ZoneSender().request(_brighten(62)))) is None
     assert node.cmd_level == 100

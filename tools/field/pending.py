@@ -1,22 +1,32 @@
 """Registrations the gateway did not get: a node provisioned while the gateway
 was out of reach is configured all the same, and its registration waits on
 the laptop until `kvarter node register --pending` delivers it, under the
-technician credential of the site profile. The file holds the nodes' keys
-(and, for a replacement, the replaced node's key as proof), so only its owner
-may read it."""
+technician credential of the site profile. Such a node is given its OSCORE
+kid at once, chosen by the laptop (4 random bytes: the gateway's own are 1
+or 2), so that it protects its reports from the start and nobody has to come
+back to it; the registration carries that kid and the gateway takes it. The
+file holds the nodes' keys (and, for a replacement, the replaced node's key
+as proof), so only its owner may read it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.coap.client import NodeExists, RegistryError, parse_hostport, register_nodes
-from gateway.records import Node, RegistrationError
+from gateway.coap.client import (
+    KidTaken,
+    NodeExists,
+    RegistryError,
+    parse_hostport,
+    register_nodes,
+)
+from gateway.records import CHOSEN_KID_LEN, Node, RegistrationError
 from gateway.security.technician import TechnicianCredential, write_json_atomically
 from tools.field.errors import FieldError
 
@@ -39,11 +49,17 @@ class Pending:
     saved_at: float
     old_key: str | None = None  # the replaced node's key: proof for the gateway
     override: bool = False  # replacing without it, on the operator's decision
+    kid: str | None = None  # the kid chosen for it (hex), in its config.json already
 
     def to_dict(self) -> dict[str, object]:
         return {"node": json.loads(self.node.to_json(with_key=True)), "gateway": self.gateway,
                 "replace": self.replace, "saved_at": self.saved_at, "old_key": self.old_key,
-                "override": self.override}
+                "override": self.override, "kid": self.kid}
+
+
+def choose_kid() -> str:
+    """A kid for a node the gateway cannot be asked about now (hex)."""
+    return secrets.token_bytes(CHOSEN_KID_LEN).hex()
 
 
 def load(path: Path) -> list[Pending]:
@@ -59,7 +75,9 @@ def load(path: Path) -> list[Pending]:
         return [Pending(Node.from_dict(p["node"]), str(p["gateway"]), bool(p["replace"]),
                         float(p["saved_at"]),
                         None if p.get("old_key") is None else str(p["old_key"]),
-                        bool(p.get("override", False))) for p in raw["registrations"]]
+                        bool(p.get("override", False)),
+                        None if p.get("kid") is None else str(p["kid"]))
+                for p in raw["registrations"]]
     except (KeyError, TypeError, ValueError, RegistrationError) as e:
         raise FieldError(f"the pending registrations in {path} are damaged ({e}): move the "
                          "file aside and register those nodes with 'kvarter node register'"
@@ -77,10 +95,10 @@ def store(path: Path, entries: list[Pending]) -> None:
 
 
 def save(path: Path, node: Node, gateway: str, replace: bool, old_key: str | None = None,
-         override: bool = False) -> None:
+         override: bool = False, kid: str | None = None) -> None:
     """Keep one registration per node id: the newest provisioning wins."""
     entries = [p for p in load(path) if p.node.node_id != node.node_id]
-    entries.append(Pending(node, gateway, replace, time.time(), old_key, override))
+    entries.append(Pending(node, gateway, replace, time.time(), old_key, override, kid))
     store(path, entries)
 
 
@@ -110,7 +128,16 @@ def deliver(path: Path, technician: TechnicianCredential,
                 host, port, [p.node], timeout=timeout, only_new=not p.replace, kids=kids,
                 technician=technician,
                 old_keys={p.node.node_id: p.old_key} if p.old_key is not None else None,
-                override=p.override))[p.node.node_id]
+                override=p.override,
+                chosen_kids={p.node.node_id: p.kid} if p.kid is not None else None,
+                ))[p.node.node_id]
+        except KidTaken:
+            left.append(p)
+            outcomes.append(Outcome(p.node.node_id, p.gateway, False,
+                                    f"another node at the gateway has the kid {p.kid} chosen "
+                                    f"for it (very rare): provision {p.node.node_id} again "
+                                    "to give it another"))
+            continue
         except NodeExists:
             left.append(p)
             outcomes.append(Outcome(p.node.node_id, p.gateway, False,
@@ -124,10 +151,12 @@ def deliver(path: Path, technician: TechnicianCredential,
             continue
         text = "registered" if created else "updated"
         kid = kids.get(p.node.node_id)
-        if kid is not None:
-            # The node is not at hand: its config.json has no kid, so it
-            # reports unprotected (refused by a gateway that requires OSCORE)
-            # until it is provisioned again.
+        if kid is not None and kid == p.kid:
+            text += (f" with the kid {kid} it was given at provisioning: the gateway takes "
+                     "its protected reports from now on")
+        elif kid is not None:
+            # Saved by an older kvarter (no kid chosen), or a gateway that
+            # gives its own: the node's config.json does not have this kid.
             text += (f"; its OSCORE kid is {kid}, which the node does not have yet: it "
                      "reports unprotected until provisioned again with --replace")
         outcomes.append(Outcome(p.node.node_id, p.gateway, True, text))

@@ -248,7 +248,7 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
         node = replace(node, key=key)
         assert req.gateway is not None and technician is not None
         if isinstance(existing, GatewayUnreachable):
-            raise _saved(req, node, pending_file, old_key)
+            raise _saved(req, node, pending_file, old_key, link, addr, reporter)
         host, port = _split(req.gateway)
         kids: dict[str, str] = {}
         try:
@@ -263,7 +263,7 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
                              "provision again (--replace to take over the id)",
                              short="duplicate id") from None
         except GatewayUnreachable:
-            raise _saved(req, node, pending_file, old_key) from None
+            raise _saved(req, node, pending_file, old_key, link, addr, reporter) from None
         except RegistryError as e:
             raise FieldError(str(e)) from None
         new_addr = addr
@@ -287,10 +287,21 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
     return Provisioned(req.node_id, f"{how} at {req.gateway}", addr or None)
 
 
-def _saved(req: Request, node: Node, pending_file: Path, old_key: str | None) -> FieldError:
-    assert req.gateway is not None
-    pending.save(pending_file, node, req.gateway, req.replace, old_key, req.override)
+def _saved(req: Request, node: Node, pending_file: Path, old_key: str | None,
+           link: NodeLink, addr: int | None, reporter: Reporter) -> FieldError:
+    """The gateway did not answer: the node gets a kid chosen here, so that it
+    protects its reports from the start (the gateway takes the kid with the
+    registration, when it is delivered: nobody has to come back to the
+    node), and the registration waits on the laptop."""
+    assert req.gateway is not None and node.key is not None
+    kid = pending.choose_kid()
+    pending.save(pending_file, node, req.gateway, req.replace, old_key, req.override, kid)
+    write_config(link, config_text(build_config(req, node.key, addr, kid)))
+    reporter.say(f"kid        {kid} written to the node (chosen here: the gateway takes it with "
+                 "the registration)")
     return FieldError(f"{req.node_id} is configured, but the gateway at {req.gateway} did not "
                       f"answer, so it is not registered yet; the registration is saved in "
                       f"{pending_file}: run 'kvarter node register --pending' once the gateway "
-                      "is reachable", short="gateway unreachable")
+                      "is reachable (no need to come back to the node: it has its kid and "
+                      "reports once the gateway has the registration)",
+                      short="gateway unreachable")

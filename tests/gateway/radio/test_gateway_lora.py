@@ -235,6 +235,46 @@ def test_downlink_holds_back_what_the_duty_cycle_does_not_allow() -> None:
     assert (dl.counts["deferred"], dl.counts["dropped"], dl.counts["sent"]) == (1, 1, 0)
 
 
+def test_a_push_goes_after_answers_and_commands_and_never_into_their_half_of_the_hour(
+        ) -> None:
+    async def main() -> tuple[list[bytes], bool, bool]:
+        clock = BridgeClock()
+        now = clock.see(5_000_000)
+        dl = Downlink(clock=clock)
+        sent: list[bytes] = []
+
+        def send(wire: bytes) -> bool:
+            (body,) = bf.FrameReader().feed(wire)
+            tx = bf.decode(body)
+            assert isinstance(tx, bf.Tx)
+            sent.append(tx.frame)
+            asyncio.get_running_loop().call_soon(
+                dl.tx_result, bf.TxResult(tx.tx_id, bf.TX_SENT, dl.clock.now(), 50))
+            return True
+
+        dl.send = send
+        first = dl.push(b"push", 7, 60_000)
+        dl.command(b"command", 7)
+        dl.ack(b"ack", 7, now + 30_000)
+        dl.start()
+        went = await asyncio.wait_for(first, 10)
+        # Half of the hour's 10 % spent: a push is held back, an answer goes.
+        dl.duty.record(radio_plan.DOWNLINK_KHZ, 180_000, clock.now())
+        second = dl.push(b"held", 7, 60_000)
+        dl.ack(b"ack 2", 7, clock.now() + 30_000)
+        held = await asyncio.wait_for(second, 10)
+        for _ in range(500):
+            if dl.counts["sent"] == 4:
+                break
+            await asyncio.sleep(0.01)
+        await dl.stop()
+        return sent, went, held
+
+    sent, went, held = asyncio.run(main())
+    assert sent == [b"ack", b"command", b"push", b"ack 2"]
+    assert went and not held
+
+
 def test_ack_deadline_leaves_the_node_time_to_hear_it() -> None:
     for sf in range(7, 13):
         down_sf = radio_plan.downlink_sf(sf)
