@@ -9,7 +9,7 @@ import sys
 # group -> the modules whose lines it prints
 GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "lora": ["radio", "lora"],
           "waste": ["waste", "routing"], "lighting": ["lighting"],
-          "ingest": ["ingest"], "sim": ["sim"], "web": ["web"]}
+          "ingest": ["ingest"], "sim": ["sim"], "web": ["web"], "api": ["api"]}
 
 
 def main() -> int:

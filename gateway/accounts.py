@@ -33,6 +33,10 @@ class Permission(Enum):
     ROUTES_READ_ALL = "routes.read-all"  # every crew's route
     ROUTES_READ_OWN = "routes.read-own"  # the route of the account's own crew
     VISITS_RECORD = "visits.record"  # a stop emptied or unreachable
+    PLANS_MAKE = "plans.make"  # plan today's routes
+    ALARMS_READ = "alarms.read"
+    ALARMS_ACK = "alarms.ack"  # acknowledge a bin's alarm
+    MAP_READ = "map.read"  # every bin and pole on the district's map
     LIGHTS_READ = "lights.read"
     ZONES_READ = "zones.read"
     ZONES_CHANGE = "zones.change"
@@ -51,6 +55,10 @@ ROLE_TABLE: dict[Permission, frozenset[str]] = {
     Permission.ROUTES_READ_ALL: frozenset({"admin", "planner"}),
     Permission.ROUTES_READ_OWN: frozenset({"crew"}),
     Permission.VISITS_RECORD: frozenset({"admin", "planner", "crew"}),
+    Permission.PLANS_MAKE: frozenset({"admin", "planner"}),
+    Permission.ALARMS_READ: frozenset({"admin", "operator", "planner", "technician"}),
+    Permission.ALARMS_ACK: frozenset({"admin", "operator", "planner"}),
+    Permission.MAP_READ: frozenset({"admin", "operator", "planner", "technician"}),
     Permission.LIGHTS_READ: frozenset({"admin", "operator", "technician"}),
     Permission.ZONES_READ: frozenset({"admin", "operator"}),
     Permission.ZONES_CHANGE: frozenset({"admin", "operator"}),

@@ -4,6 +4,8 @@ report, a low battery, and silence."""
 from __future__ import annotations
 
 from firmware import codec
+from gateway.storage.alarm_acks import AckRow
+from gateway.storage.store import Store
 
 # A bin node runs on a 3.6 V lithium-thionyl chloride cell, whose voltage
 # stays flat until near its end: below this it has weeks, not years, left.
@@ -43,3 +45,26 @@ def flag_names(flags: int) -> list[str]:
 def offline(role: str, last_contact: float | None, now: float) -> bool:
     limit = BIN_OFFLINE_S if role == "bin" else LIGHT_OFFLINE_S
     return last_contact is None or now - last_contact > limit
+
+
+_FLAG_OF = {name: bit for bit, name in FLAG_ALARMS}
+
+
+def onset(store: Store, node_id: str, alarm: str,
+          last_contact: float | None) -> tuple[float | None, float | None]:
+    """(since, known): when the bin began to show this alarm (the measured
+    time of the first report of the latest unbroken run showing it; the
+    last contact for offline), and when the gateway learnt of that."""
+    if alarm == "offline":
+        return last_contact, last_contact
+    if alarm == "low-battery":
+        found = store.low_battery_onset(node_id, LOW_BATTERY_MV)
+    else:
+        found = store.flag_onset(node_id, _FLAG_OF[alarm])
+    return (None, None) if found is None else (float(found[0]), found[1])
+
+
+def is_acknowledged(ack: AckRow | None, known: float | None) -> bool:
+    """An acknowledgement covers the alarm the gateway knew of when it was
+    made, not one of the same kind that starts later."""
+    return ack is not None and (known is None or ack.acked_at >= known)

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.accounts import Permission
-from gateway.api.alarms import ALARMS, alarm_names, flag_names, offline
-from gateway.api.auth import require
+from gateway.api.alarms import ALARMS, alarm_names, flag_names, is_acknowledged, offline, onset
+from gateway.api.auth import Principal, require
 from gateway.api.context import ApiContext, context
 from gateway.api.nodes import NodeId
 from gateway.api.pages import LIMIT_DEFAULT, Limit, Offset, Page
@@ -25,6 +26,8 @@ from gateway.waste.planning import DEFAULT_PLAN
 from gateway.waste.today import forecast_from
 
 DAY_S = 86400.0
+
+log = logging.getLogger("gateway.api")
 
 
 class Forecast(BaseModel):
@@ -64,10 +67,15 @@ class BinReport(BaseModel):
 class Alarm(BaseModel):
     node_id: str
     alarm: Literal["fire", "tilt", "lid-open", "sensor-fault", "low-battery", "offline"]
-    since: float | None = Field(description="unix time (UTC) of the report that shows it, or "
-                                            "of the last contact for offline")
+    since: float | None = Field(description="unix time (UTC) of the first report of the "
+                                            "latest run that shows it, or of the last "
+                                            "contact for offline")
     lat: float
     lon: float
+    acknowledged: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = Field(None, description="unix time (UTC)")
+    note: str | None = Field(None, description="the acknowledgement's note")
 
 
 class ForecastCache:
@@ -135,35 +143,93 @@ def get_bin(node_id: NodeId, _: object = BINS, ctx: ApiContext = Depends(context
     return bin_state(rows[0], _forecasts.get(ctx.store), time.time())
 
 
+Since = Annotated[int | None, Query(ge=0, le=2**40, description="only reports measured at "
+                                                            "or after this unix time (UTC)")]
+Until = Annotated[int | None, Query(ge=0, le=2**40, description="only reports measured "
+                                                            "before this unix time (UTC)")]
+
+
 @router.get("/bins/{node_id}/reports", response_model=Page[BinReport],
-            summary="A bin's reports, newest first")
+            summary="A bin's reports (its fill history), newest first")
 def bin_reports(node_id: NodeId, offset: Offset = 0, limit: Limit = LIMIT_DEFAULT,
+                since: Since = None, until: Until = None,
                 _: object = BINS, ctx: ApiContext = Depends(context)) -> Page[BinReport]:
+    """Page by page, newest first; since and until choose a chart's window
+    (each report's measured_at and fill_pct are its points)."""
     if not ctx.store.bin_rows(0, 1, node_id=node_id)[0]:
         raise Problem(404, f"no bin {node_id!r} is registered; GET /api/v1/bins lists them")
-    rows, total = ctx.store.bin_reports_page(node_id, offset, limit)
+    rows, total = ctx.store.bin_reports_page(node_id, offset, limit, since, until)
     items = [BinReport(seq=s, measured_at=m, received_at=r, fill_pct=fill, temp_c=t,
                        battery_mv=b, flags=flag_names(fl))
              for s, m, r, fill, t, b, fl in rows]
     return Page[BinReport](items=items, total=total, offset=offset, limit=limit)
 
 
-@router.get("/alarms", response_model=Page[Alarm], summary="Every bin's alarms now")
-def list_alarms(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT, _: object = BINS,
-                ctx: ApiContext = Depends(context)) -> Page[Alarm]:
-    """From each bin's latest report (fire, tilt, lid open, sensor fault, low
-    battery) and its silence (offline), ordered by how serious, then by bin."""
-    rows, _total = ctx.store.bin_rows(0, -1)
+AlarmName = Literal["fire", "tilt", "lid-open", "sensor-fault", "low-battery", "offline"]
+ALARM_READERS = Depends(require(Permission.ALARMS_READ))
+
+
+def current_alarms(ctx: ApiContext, node_id: str | None = None) -> list[Alarm]:
+    """Every bin's alarms now (or one bin's), with their acknowledgements,
+    ordered by how serious, then by bin."""
+    rows, _total = ctx.store.bin_rows(0, -1, node_id=node_id)
+    acks = ctx.store.latest_acks()
     now = time.time()
     found = []
     for r in rows:
         names = alarm_names(r.flags, r.battery_mv) if r.flags is not None else []
-        for name in names:
-            found.append(Alarm(node_id=r.node_id, alarm=name,  # type: ignore[arg-type]
-                               since=r.measured_at, lat=r.lat, lon=r.lon))
         if offline("bin", r.last_contact, now):
-            found.append(Alarm(node_id=r.node_id, alarm="offline", since=r.last_contact,
-                               lat=r.lat, lon=r.lon))
+            names.append("offline")
+        for name in names:
+            since, known = onset(ctx.store, r.node_id, name, r.last_contact)
+            ack = acks.get((r.node_id, name))
+            done = is_acknowledged(ack, known)
+            found.append(Alarm(node_id=r.node_id, alarm=name,  # type: ignore[arg-type]
+                               since=since, lat=r.lat, lon=r.lon,
+                               acknowledged=done,
+                               acknowledged_by=ack.acked_by if done and ack else None,
+                               acknowledged_at=ack.acked_at if done and ack else None,
+                               note=ack.note if done and ack else None))
     found.sort(key=lambda a: (ALARMS.index(a.alarm), a.node_id))
+    return found
+
+
+@router.get("/alarms", response_model=Page[Alarm], summary="Every bin's alarms now")
+def list_alarms(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT,
+                acknowledged: Annotated[bool | None, Query(
+                    description="only the acknowledged ones (true) or the others (false)")
+                ] = None,
+                _: object = ALARM_READERS, ctx: ApiContext = Depends(context)) -> Page[Alarm]:
+    """From each bin's latest report (fire, tilt, lid open, sensor fault, low
+    battery) and its silence (offline), ordered by how serious, then by bin;
+    each says since when it shows and who acknowledged it, when."""
+    found = current_alarms(ctx)
+    if acknowledged is not None:
+        found = [a for a in found if a.acknowledged == acknowledged]
     return Page[Alarm](items=found[offset:offset + limit], total=len(found), offset=offset,
                        limit=limit)
+
+
+class NewAck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field("", max_length=200, description="what is being done about it")
+
+
+@router.post("/alarms/{node_id}/{alarm}/ack", response_model=Alarm, status_code=201,
+             summary="Acknowledge a bin's alarm",
+             responses={409: {"description": "the bin does not show this alarm now"}})
+def acknowledge_alarm(node_id: NodeId, alarm: AlarmName, body: NewAck,
+                      who: Principal = Depends(require(Permission.ALARMS_ACK)),
+                      ctx: ApiContext = Depends(context)) -> Alarm:
+    """Says that someone has seen the alarm and is dealing with it. It
+    covers this alarm until the bin stops showing it; the next alarm of the
+    same kind needs acknowledging again."""
+    if not ctx.store.bin_rows(0, 1, node_id=node_id)[0]:
+        raise Problem(404, f"no bin {node_id!r} is registered; GET /api/v1/bins lists them")
+    if not any(a.alarm == alarm for a in current_alarms(ctx, node_id)):
+        raise Problem(409, f"bin {node_id!r} does not show {alarm!r} now; GET "
+                           "/api/v1/alarms lists the alarms there are")
+    ctx.store.acknowledge(node_id, alarm, who.user.username, body.note.strip())
+    log.info("%r acknowledged %s on %s", who.user.username, alarm, node_id)
+    ctx.watch_poke()
+    return next(a for a in current_alarms(ctx, node_id) if a.alarm == alarm)

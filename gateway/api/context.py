@@ -1,6 +1,6 @@
 """What every route reaches through the request: the API's own connection to
-the gateway's database, the live event hub, the failed-login counter and
-the session settings."""
+the gateway's database, the live event hub and what feeds it plans and
+stops, the planner, the failed-login counter and the session settings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from fastapi import Request
 
 from gateway.api.hub import EventHub
 from gateway.api.limits import LoginLimiter
+from gateway.api.map_cache import MapCache
+from gateway.api.planner import Planner
+from gateway.api.watch import WasteWatch
 from gateway.storage.store import Store
 
 # A browser session lasts at most this long, and ends sooner when unused.
@@ -25,6 +28,16 @@ class ApiContext:
     logins: LoginLimiter = field(default_factory=LoginLimiter)
     session_lifetime_s: float = SESSION_LIFETIME_S
     session_idle_s: float = SESSION_IDLE_S
+    planner: Planner = field(default_factory=Planner)
+    map_cache: MapCache = field(default_factory=MapCache)
+    # The map is made on a connection of its own, beside the requests'.
+    map_store: Store | None = None
+    watch: WasteWatch | None = None
+
+    def watch_poke(self) -> None:
+        """Something the live streams announce has just been stored."""
+        if self.watch is not None:
+            self.watch.poke()
 
 
 def context(request: Request) -> ApiContext:

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from gateway.accounts import Permission, allowed
+from gateway.accounts import Permission
 from gateway.api.auth import Principal, require
-from gateway.api.hub import EVENT_PERMISSIONS, Event, EventHub
+from gateway.api.hub import Event, EventHub, sees
 from gateway.api.problems import Problem
 
 HEARTBEAT_S = 15.0
@@ -27,23 +27,28 @@ router = APIRouter(tags=["live"])
 
 @router.get("/events", response_class=StreamingResponse, summary="Live updates (SSE)",
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                             "description": "bin-report, alarm, light-state and "
-                                            "zone-push events, each as the role may see"},
+                             "description": "bin-report, alarm, alarm-ack, "
+                                            "light-state, zone-push, plan, route "
+                                            "and stop events, each as the role "
+                                            "may see"},
                        503: {"description": "too many live streams open"}})
 async def events(request: Request,
                  who: Principal = Depends(require(Permission.EVENTS_READ))) -> StreamingResponse:
     """Server-sent events: `bin-report`, `alarm` (a bin report's fire, tilt,
-    lid, sensor-fault or low-battery), `light-state` (a pole's status
-    report), `zone-push` (a zone's profile pushed: each pole's outcome and
-    the revision it runs now), each only to the roles that may read bins,
-    lights or zones. A comment
-    line every 15 s keeps the connection open."""
+    lid, sensor-fault or low-battery), `alarm-ack` (someone acknowledged
+    one), `light-state` (a pole's status report), `zone-push` (a zone's
+    profile pushed: each pole's outcome and the revision it runs now), each
+    only to the roles that may read bins, alarms, lights or zones; `plan` (a
+    new plan, to those who read every route), `route` (a truck's route on a
+    new plan) and `stop` (a stop recorded emptied or unreachable), to those
+    who read every route and to the truck's own crew. A comment line every
+    15 s keeps the connection open."""
     hub: EventHub = request.app.state.ctx.events
     q = hub.subscribe()
     if q is None:
         raise Problem(503, "too many live streams are open on this gateway; "
                            "close another screen or try again later")
-    kinds = {k for k, p in EVENT_PERMISSIONS.items() if allowed(who.user.role, p)}
+    role, crew = who.user.role, who.user.crew
 
     async def stream() -> AsyncIterator[str]:
         n = 0
@@ -57,7 +62,7 @@ async def events(request: Request,
                     continue
                 if event is None:
                     return
-                if event.kind in kinds:
+                if sees(role, crew, event):
                     n += 1
                     hub.sent += 1
                     yield _frame(n, event)

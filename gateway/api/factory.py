@@ -12,7 +12,19 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from gateway.api import auth, bins, events, lights, nodes, presence, problems, streets, users
+from gateway.api import (
+    auth,
+    bins,
+    events,
+    lights,
+    map_data,
+    nodes,
+    presence,
+    problems,
+    routes,
+    streets,
+    users,
+)
 from gateway.api.context import ApiContext
 from gateway.api.problems import Problem, ProblemBody
 from gateway.web import site
@@ -75,13 +87,15 @@ def _describe_problems(spec: dict[str, Any]) -> dict[str, Any]:
 
 def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(title="kvarter gateway", version="1",
-                  description="People's API of a district gateway: nodes, bins, lights, "
-                              "presence counts and accounts. Errors are RFC 9457 problems.",
+                  description="People's API of a district gateway: nodes, bins, today's "
+                              "plan and routes, the map, lights, presence counts and "
+                              "accounts. Errors are RFC 9457 problems.",
                   openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     problems.install(app)
     app.include_router(_health_route(ctx.district), prefix=PREFIX)
-    for module in (auth, users, nodes, bins, lights, presence, events, streets):
+    for module in (auth, users, nodes, bins, routes, map_data, lights, presence, events,
+                   streets):
         app.include_router(module.router, prefix=PREFIX)
 
     def whoami(request: Request) -> str | None:

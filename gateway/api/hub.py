@@ -1,7 +1,9 @@
 """The live event hub: new bin reports, alarms and light states, fed from the
-ingest pipeline once a report is stored (gateway/app.py wires it), and each
-zone profile push with every pole's acknowledgement, fed by the lighting; fanned
-out to each live stream's bounded queue on the gateway's event loop.
+ingest pipeline once a report is stored (gateway/app.py wires it); each
+zone profile push with every pole's acknowledgement, fed by the lighting;
+new plans and crews' records of stops, and acknowledged alarms
+(gateway/api/watch.py); fanned out to each live stream's bounded queue on
+the gateway's event loop.
 Presence is never among them: a pole's detections with their times would
 tell where someone walked."""
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from gateway.accounts import Permission
+from gateway.accounts import Permission, allowed
 from gateway.api.alarms import alarm_names
 from gateway.records import BinRecord, Record, StatusRecord
 
@@ -22,16 +24,32 @@ SUBSCRIBERS_MAX = 200
 # Who sees which kind of event.
 EVENT_PERMISSIONS = {
     "bin-report": Permission.BINS_READ,
-    "alarm": Permission.BINS_READ,
+    "alarm": Permission.ALARMS_READ,
+    "alarm-ack": Permission.ALARMS_READ,
     "light-state": Permission.LIGHTS_READ,
+    "plan": Permission.ROUTES_READ_ALL,
     "zone-push": Permission.ZONES_READ,
 }
+# Kinds that concern one truck's route: seen by whoever reads every route,
+# and by the crew of that truck.
+ROUTE_EVENTS = ("route", "stop")
 
 
 @dataclass(frozen=True)
 class Event:
     kind: str
     data: dict[str, object]
+    truck: str | None = None  # a route event's truck ("" when it is on no route)
+
+
+def sees(role: str, crew: str | None, event: Event) -> bool:
+    """Whether an account of this role and crew may see the event."""
+    if event.kind in ROUTE_EVENTS:
+        return allowed(role, Permission.ROUTES_READ_ALL) or (
+            allowed(role, Permission.ROUTES_READ_OWN) and crew is not None
+            and crew == event.truck)
+    permission = EVENT_PERMISSIONS.get(event.kind)
+    return permission is not None and allowed(role, permission)
 
 
 class EventHub:

@@ -17,6 +17,7 @@ import uvicorn
 from gateway.api.context import ApiContext
 from gateway.api.factory import create_app
 from gateway.api.hub import EventHub
+from gateway.api.watch import WasteWatch
 from gateway.config import GatewayConfig, GatewayStartError
 from gateway.records import Record
 from gateway.storage.store import Store
@@ -65,6 +66,7 @@ class ApiServer:
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
+        self._ctx: ApiContext | None = None
 
     def record(self, record: Record) -> None:
         """A report the pipeline has stored: to the live streams."""
@@ -81,6 +83,9 @@ class ApiServer:
             # writer's lock, and WAL lets them run beside its commits.
             self._store = await asyncio.to_thread(Store, c.db_path)
             ctx = ApiContext(store=self._store, district=c.district, events=self.events)
+            self._ctx = ctx
+            ctx.map_store = await asyncio.to_thread(Store, c.db_path)
+            ctx.watch = WasteWatch(self._store, self.events)
             config = uvicorn.Config(
                 create_app(ctx), lifespan="off", log_config=None, access_log=False,
                 server_header=False, proxy_headers=c.http_behind_proxy,
@@ -115,11 +120,21 @@ class ApiServer:
             await self.stop()
             raise
         self.port = int(sock.getsockname()[1])
+        assert self._ctx is not None and self._ctx.watch is not None
+        await self._ctx.watch.start()
         c = self.config
         log.info("HTTP API on %s://%s:%d/api/v1 (spec at /api/openapi.json)",
                  "https" if c.http_tls_cert is not None else "http", c.http_host, self.port)
 
     async def stop(self) -> None:
+        if self._ctx is not None:
+            await self._ctx.planner.close()
+            self._ctx.map_cache.close()
+            if self._ctx.watch is not None:
+                await self._ctx.watch.stop()
+            if self._ctx.map_store is not None:
+                await asyncio.to_thread(self._ctx.map_store.close)
+                self._ctx.map_store = None
         self.events.close()  # live streams end, so their connections close
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

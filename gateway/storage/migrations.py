@@ -145,9 +145,66 @@ def _v6_accounts(db: sqlite3.Connection) -> None:
                "ON presence_events (node_id, received_at)")
 
 
-def _v7_reserved(db: sqlite3.Connection) -> None:
-    """Number 7 belongs to another change under way (it replaces this one when
-    both are merged); nothing here."""
+def _v7_plans_and_acknowledgements(db: sqlite3.Connection) -> None:
+    """Today's plans as the planner or `kvarter routes plan` made them, each
+    route's stops in order with their expected times, so that crews' and
+    planners' screens show what was planned; a crew's record of a stop tied
+    to its plan and to the id the crew's phone gave it (so that a record
+    synced twice is stored once) and to who recorded it; and who
+    acknowledged which bin's alarm, when."""
+    db.execute("""CREATE TABLE plans (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        made_at REAL NOT NULL,
+        made_by TEXT NOT NULL,
+        shift_start REAL NOT NULL,
+        depot_lat REAL NOT NULL,
+        depot_lon REAL NOT NULL,
+        settings TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    )""")
+    db.execute("CREATE INDEX plans_by_day ON plans (day, id)")
+    db.execute("""CREATE TABLE plan_routes (
+        plan_id INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        truck TEXT NOT NULL,
+        capacity_l INTEGER NOT NULL,
+        shift_s INTEGER NOT NULL,
+        distance_m INTEGER NOT NULL,
+        duration_s INTEGER NOT NULL,
+        load_l INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, truck)
+    )""")
+    db.execute("""CREATE TABLE plan_stops (
+        plan_id INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        truck TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        node_id TEXT NOT NULL,
+        lat REAL NOT NULL,
+        lon REAL NOT NULL,
+        required INTEGER NOT NULL,
+        expected_at REAL NOT NULL,
+        expected_fill_pct REAL,
+        kind TEXT NOT NULL,
+        litres INTEGER NOT NULL,
+        street TEXT,
+        PRIMARY KEY (plan_id, truck, position)
+    )""")
+    db.execute("CREATE INDEX plan_stops_by_node ON plan_stops (plan_id, node_id)")
+    db.execute("ALTER TABLE bin_visits ADD COLUMN client_id TEXT")
+    db.execute("ALTER TABLE bin_visits ADD COLUMN plan_id INTEGER")
+    db.execute("ALTER TABLE bin_visits ADD COLUMN recorded_by TEXT")
+    db.execute("CREATE UNIQUE INDEX bin_visits_by_client_id ON bin_visits (client_id) "
+               "WHERE client_id IS NOT NULL")
+    db.execute("CREATE INDEX bin_visits_by_node ON bin_visits (node_id, at)")
+    db.execute("""CREATE TABLE alarm_acks (
+        id INTEGER PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes(node_id),
+        alarm TEXT NOT NULL,
+        acked_at REAL NOT NULL,
+        acked_by TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT ''
+    )""")
+    db.execute("CREATE INDEX alarm_acks_by_node ON alarm_acks (node_id, alarm, acked_at)")
 
 
 def _v8_light_profiles(db: sqlite3.Connection) -> None:
@@ -172,7 +229,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_technicians,
     _v5_zone_keys,
     _v6_accounts,
-    _v7_reserved,
+    _v7_plans_and_acknowledgements,
     _v8_light_profiles,
 ]
 LATEST = len(MIGRATIONS)

@@ -99,17 +99,21 @@ class ScreenQueries(Database):
         return [BinRow(r[0], r[1], float(r[2]), float(r[3]),
                        None if r[4] is None else float(r[4]), *r[5:]) for r in rows], int(total)
 
-    def bin_reports_page(self, node_id: str, offset: int, limit: int) -> tuple[
+    def bin_reports_page(self, node_id: str, offset: int, limit: int,
+                         since: int | None = None, until: int | None = None) -> tuple[
             list[tuple[int, int, float, float | None, int | None, int | None, int]], int]:
         """(seq, measured_at, received_at, fill_pct, temp_c, battery_mv, flags) of
-        a bin's reports, newest first, and how many there are."""
+        a bin's reports measured in [since, until), newest first, and how many
+        there are."""
+        cond = " AND measured_at >= ? AND measured_at < ?"
+        window = (0 if since is None else since, 2**62 if until is None else until)
         with self.reading() as db:
             rows = db.execute(
                 "SELECT seq, measured_at, received_at, fill_pct, temp_c, battery_mv, flags "
-                "FROM bin_reports WHERE node_id = ? ORDER BY measured_at DESC, id DESC "
-                "LIMIT ? OFFSET ?", (node_id, limit, offset)).fetchall()
-            total = db.execute("SELECT COUNT(*) FROM bin_reports WHERE node_id = ?",
-                               (node_id,)).fetchone()[0]
+                f"FROM bin_reports WHERE node_id = ?{cond} ORDER BY measured_at DESC, id DESC "
+                "LIMIT ? OFFSET ?", (node_id, *window, limit, offset)).fetchall()
+            total = db.execute(f"SELECT COUNT(*) FROM bin_reports WHERE node_id = ?{cond}",
+                               (node_id, *window)).fetchone()[0]
         return rows, int(total)
 
     def forecast_version(self) -> tuple[int, int]:
@@ -145,3 +149,39 @@ class ScreenQueries(Database):
             total = db.execute("SELECT COUNT(*) FROM zone_log WHERE zone = ?",
                                (name,)).fetchone()[0]
         return rows, int(total)
+
+    def map_bins(self) -> list[tuple[str, float, float, float | None, int | None,
+                                     float | None, int | None, int | None]]:
+        """(node id, lat, lon, fill %, measured at, received at, flags,
+        battery mV) of every bin and its latest report, in id order: one
+        index lookup per bin, so that the operator's map stays fast."""
+        with self.reading() as db:
+            return db.execute(
+                "SELECT n.node_id, n.lat, n.lon, r.fill_pct, r.measured_at, r.received_at, "
+                "r.flags, r.battery_mv FROM nodes n LEFT JOIN bin_reports r ON r.id = ("
+                " SELECT id FROM bin_reports WHERE node_id = n.node_id "
+                " ORDER BY measured_at DESC, id DESC LIMIT 1) "
+                "WHERE n.role = 'bin' ORDER BY n.node_id").fetchall()
+
+    def map_poles(self) -> list[tuple[str, float, float, int | None, float | None,
+                                      float | None]]:
+        """(node id, lat, lon, level %, its status's receipt, latest presence
+        event's receipt) of every light pole and its latest status, in id order."""
+        with self.reading() as db:
+            return db.execute(
+                "SELECT n.node_id, n.lat, n.lon, s.level_pct, s.received_at, "
+                "(SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id) "
+                "FROM nodes n LEFT JOIN light_status s ON s.id = ("
+                " SELECT id FROM light_status WHERE node_id = n.node_id ORDER BY id DESC LIMIT 1) "
+                "WHERE n.role = 'light' ORDER BY n.node_id").fetchall()
+
+    def map_version(self) -> tuple[int, int, int, int, int]:
+        """Changes whenever anything the map shows may have: a node, a
+        report, a pole's status or presence, an acknowledgement."""
+        with self.reading() as db:
+            r = db.execute(
+                "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM nodes), (SELECT COUNT(*) FROM nodes), "
+                "(SELECT COALESCE(MAX(id), 0) FROM bin_reports), "
+                "(SELECT COALESCE(MAX(id), 0) FROM light_status), "
+                "(SELECT COALESCE(MAX(id), 0) FROM presence_events)").fetchone()
+        return int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])

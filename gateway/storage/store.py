@@ -4,8 +4,10 @@ schema is brought up to date when it opens (migrations.py)."""
 
 from __future__ import annotations
 
+from gateway.storage.alarm_acks import AlarmAckTable
 from gateway.storage.lighting import LightingTables, LightRow
 from gateway.storage.nodes import NodeTable
+from gateway.storage.plans import PlanTable
 from gateway.storage.reports import UNCLOCKED_DUPLICATE_S, ReportTable
 from gateway.storage.screens import ScreenQueries
 from gateway.storage.security import SecurityTable
@@ -19,5 +21,5 @@ __all__ = ["LightRow", "Store", "Summary", "UNCLOCKED_DUPLICATE_S"]
 
 
 class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, TechnicianTable,
-            ZoneKeyTables, SummaryQuery, UserTable, ScreenQueries):
+            ZoneKeyTables, SummaryQuery, UserTable, ScreenQueries, PlanTable, AlarmAckTable):
     """Opened with the path of its SQLite file; a context manager that closes it."""

@@ -49,6 +49,10 @@ def bucket_of(t: float, utc_offset_h: float = 0.0) -> int:
     return hour + (24 if weekday >= 5 else 0)
 
 
+# How far ahead of a bin's last report the forecast goes.
+LOOK_AHEAD_MAX_H = 24 * 60
+
+
 @dataclass
 class BinModel:
     """What is known of one bin's filling."""
@@ -173,6 +177,10 @@ class Forecaster:
         level, var, unknown = m.last_level, 0.0, 0.0
         cur = m.last_t
         surge, surge_until = self.surge(m)
+        # Hour by hour from the last report: a time far ahead (a plan for a
+        # day years away) would take for ever, and any bin is overfull long
+        # before LOOK_AHEAD_MAX_H.
+        t = min(t, cur + LOOK_AHEAD_MAX_H * HOUR)
         while cur < t:
             step = min(HOUR - (cur % HOUR) or HOUR, t - cur)
             mean, sd, known = m.expected_rate(bucket_of(cur, self.utc_offset_h))

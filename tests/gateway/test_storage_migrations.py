@@ -49,7 +49,31 @@ def test_a_new_database_is_at_the_latest_version_with_every_table(tmp_path: Path
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"nodes", "bin_reports", "bin_visits", "presence_events", "light_status",
             "light_addresses", "zones", "zone_log", "streets", "oscore_contexts",
-            "technicians", "users", "sessions", "api_tokens"} <= tables
+            "technicians", "users", "sessions", "api_tokens", "plans", "plan_routes",
+            "plan_stops", "alarm_acks"} <= tables
+
+
+def test_crews_records_made_before_version_7_are_kept_and_new_ones_stored_once(
+        tmp_path: Path) -> None:
+    db = tmp_path / "v6.sqlite"
+    with sqlite3.connect(db) as conn:
+        for number, step in enumerate(migrations.MIGRATIONS[:6], start=1):
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at) "
+                     "VALUES ('B1', 'bin', 60.0, 17.0, '240L', 1.0)")
+        conn.execute("INSERT INTO bin_visits (node_id, at, outcome, note, recorded_at) "
+                     "VALUES ('B1', 1700000000.0, 'unreachable', 'road works', 1700000001.0)")
+        conn.commit()
+    with Store(db) as store:
+        assert store.visits() == [("B1", 1700000000.0, "unreachable", "road works")]
+        row, new = store.record_stop("c0ffee00-0000-4000-8000-000000000001", "B1", 1,
+                                     1700000100.0, "emptied", "", "crew")
+        again, new_again = store.record_stop("c0ffee00-0000-4000-8000-000000000001", "B1", 1,
+                                             1700000200.0, "emptied", "", "crew")
+        assert new and not new_again and again == row
+        assert [v[2] for v in store.visits()] == ["unreachable", "emptied"]
+    assert user_version(db) == LATEST
 
 
 def test_a_database_from_before_schema_versions_keeps_everything(tmp_path: Path) -> None:

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import time
 from datetime import date as Date
-from datetime import datetime
-from datetime import time as dtime
 from pathlib import Path
 
 import click
 
 from gateway.publish.mqtt import PublishError, publish_retained
 from gateway.storage.store import Store
+from gateway.waste.daily import (
+    CAPACITY_MAX_L,
+    CIRCUITY,
+    DEFAULT_SHIFT_H,
+    DEFAULT_START,
+    SHIFT_H,
+    SPEED_KMH,
+    TIME_LIMIT_S,
+    TRUCKS_MAX,
+    PlanError,
+    PlanRequest,
+    make_plan,
+    shift_start,
+    store_plan,
+)
 from gateway.waste.route_sheets import crew_message, write_plan
 from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
     DEFAULT_TIME_LIMIT_S,
     RoutePlan,
-    Truck,
 )
-from gateway.waste.stops import forecast_selector, stops_for_all_bins
-from gateway.waste.today import forecast_from, plan_for_nodes
 from tools.cli.options import (
     EXIT_PARTIAL,
     config_option,
@@ -44,10 +56,11 @@ def routes() -> None:
 @config_option
 @db_option
 @click.option("--depot", required=True, help="Where the trucks start and end: LAT,LON.")
-@click.option("--trucks", default=1, show_default=True, type=click.IntRange(1, 100))
-@click.option("--capacity", required=True, type=click.IntRange(1, 10**7),
+@click.option("--trucks", default=1, show_default=True, type=click.IntRange(1, TRUCKS_MAX))
+@click.option("--capacity", required=True, type=click.IntRange(1, CAPACITY_MAX_L),
               help="Litres of loose rubbish each truck takes.")
-@click.option("--shift", default=8.0, show_default=True, type=click.FloatRange(0.25, 24),
+@click.option("--shift", default=DEFAULT_SHIFT_H, show_default=True,
+              type=click.FloatRange(*SHIFT_H),
               help="Hours from leaving the depot to returning.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for routes.geojson, routes.gpx and route-sheets.html.")
@@ -56,7 +69,7 @@ def routes() -> None:
 @click.option("--every-bin", is_flag=True,
               help="Put every registered bin on the plan (a fixed round), not only the "
                    "ones the forecast picks.")
-@click.option("--start", default="06:00", show_default=True,
+@click.option("--start", default=DEFAULT_START, show_default=True,
               help="Today's shift start, local time HH:MM: the forecast looks ahead from it.")
 @click.option("--mqtt", "mqtt_host", help="Publish each crew's route to this MQTT broker "
                                           "(retained, so a crew's tablet gets it on connecting).")
@@ -65,11 +78,11 @@ def routes() -> None:
 @click.option("--date", "day", default=lambda: Date.today().isoformat(),
               help="Date printed on the route sheets (default today).")
 @click.option("--time-limit", default=DEFAULT_TIME_LIMIT_S, show_default=True,
-              type=click.FloatRange(0.1, 600), help="Seconds of route search.")
+              type=click.FloatRange(*TIME_LIMIT_S), help="Seconds of route search.")
 @click.option("--speed", default=DEFAULT_SPEED_KMH, show_default=True,
-              type=click.FloatRange(1, 130), help="Average driving speed, km/h.")
+              type=click.FloatRange(*SPEED_KMH), help="Average driving speed, km/h.")
 @click.option("--circuity", default=DEFAULT_CIRCUITY, show_default=True,
-              type=click.FloatRange(1, 5), help="Street distance / straight-line distance.")
+              type=click.FloatRange(*CIRCUITY), help="Street distance / straight-line distance.")
 def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, capacity: int,
          shift: float, out_dir: Path, all_required: bool, every_bin: bool, start: str,
          mqtt_host: str | None, mqtt_port: int, types_file: Path | None, day: str,
@@ -80,27 +93,29 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
     where = parse_latlon(depot)
     catalogue = load_catalogue(types_file)
     cfg = gateway_config(config, db_path)
-    shift_start = parse_shift_start(start, day)
+    parse_shift_start(start, day)
     if not cfg.db_path.exists():
         raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db, or import "
                                    "bins with 'kvarter bins import' first")
+    request = PlanRequest(where, trucks, capacity, shift, start, day, all_required, every_bin,
+                          time_limit, speed, circuity)
     with Store(cfg.db_path) as store:
-        nodes = store.nodes()
-        forecaster = forecast_from(store)
-    if not any(n.role == "bin" for n in nodes):
-        raise click.ClickException(f"no bins registered in {cfg.db_path}: import them with "
-                                   "'kvarter bins import'")
-    fleet = [Truck(f"truck-{k}", capacity, round(shift * 3600)) for k in range(1, trucks + 1)]
-    chooser = stops_for_all_bins if every_bin else forecast_selector(forecaster, shift_start)
-    with progress(f"planning {trucks} truck(s), up to {time_limit:g} s of route search"):
-        result = plan_for_nodes(nodes, catalogue, where, fleet, select=chooser,
-                                all_required=all_required, circuity=circuity,
-                                speed_kmh=speed, time_limit_s=time_limit)
+        try:
+            request = request.checked()
+            with progress(f"planning {trucks} truck(s), up to {time_limit:g} s of route "
+                          "search"):
+                result = make_plan(store, request, catalogue)
+        except PlanError as e:
+            raise click.ClickException(f"{e} (in {cfg.db_path})") from None
+        # Kept in the gateway's database too: the crews' and planners'
+        # screens show the latest plan of the day.
+        stored = store_plan(store, request, result, _who(), time.time())
     try:
         written = write_plan(result, out_dir, day, cfg.district)
     except OSError as e:
         raise click.ClickException(f"cannot write to {out_dir}: {e.strerror or e}") from None
     click.echo(format_plan(result))
+    click.echo(f"stored as plan {stored.id} of {stored.day} in {cfg.db_path}")
     click.echo("wrote " + ", ".join(str(p) for p in written))
     if mqtt_host:
         messages = [crew_message(route, cfg.district, day, where, cfg.mqtt_prefix)
@@ -120,14 +135,20 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
         raise SystemExit(EXIT_PARTIAL)
 
 
+def _who() -> str:
+    """Who made a plan on the command line: the login's user."""
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (KeyError, OSError):
+        return "command line"
+
+
 def parse_shift_start(start: str, day: str) -> float:
     try:
-        hh, mm = (int(x) for x in start.split(":"))
-        when = datetime.combine(Date.fromisoformat(day), dtime(hh, mm))
-    except ValueError:
+        return shift_start(start, day)
+    except PlanError:
         raise click.ClickException(
             f"--start {start!r} / --date {day!r}: give HH:MM and YYYY-MM-DD") from None
-    return when.astimezone().timestamp()  # local time, as the crews keep it
 
 
 @routes.command("show")

@@ -1,0 +1,162 @@
+"""The operator's map over real HTTP: a real gateway process with 10,000
+bins and 5,000 light poles in its database (each bin with a week of
+reports, each pole with its status and presence events), asked for GET
+/api/v1/map by a program's token, one request after another.
+
+Measured twice: with nothing arriving, and while bin reports come in over
+CoAP (the map is then made again in the background while it is served).
+The first answer, which also learns the forecast from every stored report,
+is counted apart (a line of its own) and left out of the percentiles."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from bench.report import line
+from firmware import codec
+from firmware.proto import coap
+from gateway.accounts import TOKEN_PREFIX, hash_password, new_secret, secret_hash
+from gateway.storage.store import Store
+from sim.gateway_process import free_tcp_port, free_udp_port, start_gateway, stop_gateway
+
+BINS = 10_000
+POLES = 5_000
+REPORTS_PER_BIN = 42  # a week, every four hours
+REQUESTS = 1000
+P99_TARGET_MS = 200.0
+
+
+def _fill(db: Path, now: float) -> str:
+    """The district, written straight into the database in one transaction
+    (registering 15,000 nodes one by one would take the bench's minutes);
+    returns an admin's token."""
+    with Store(db) as store:
+        user = store.add_user("bench", "admin", None, hash_password("bench password 1"))
+        token = TOKEN_PREFIX + new_secret()
+        store.add_token(user.id, "bench", secret_hash(token))
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at) "
+            "VALUES (?, 'bin', ?, ?, '240L', ?)",
+            [(f"B{i:05d}", 60.60 + (i // 100) * 0.001, 17.10 + (i % 100) * 0.001, now)
+             for i in range(BINS)])
+        conn.executemany(
+            "INSERT INTO nodes (node_id, role, lat, lon, kind, registered_at, addr) "
+            "VALUES (?, 'light', ?, ?, 'street', ?, ?)",
+            [(f"L{i:05d}", 60.70 + (i // 100) * 0.001, 17.10 + (i % 100) * 0.001, now, i + 1)
+             for i in range(POLES)])
+        start = now - REPORTS_PER_BIN * 4 * 3600
+
+        def reports() -> Iterator[tuple[object, ...]]:
+            for i in range(BINS):
+                for k in range(REPORTS_PER_BIN):
+                    t = int(start + k * 4 * 3600 + i % 3600)
+                    fill = (k * 7 + i) % 100
+                    flags = codec.BIN_FLAG_TILT if i % 500 == 0 and k == REPORTS_PER_BIN - 1 \
+                        else 0
+                    yield (f"B{i:05d}", k, t, t + 2.0, float(fill), 12, 3600, 0, flags)
+
+        conn.executemany(
+            "INSERT INTO bin_reports (node_id, seq, measured_at, received_at, fill_pct, temp_c, "
+            "battery_mv, tilt_deg, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", reports())
+        conn.executemany(
+            "INSERT INTO light_status (node_id, seq, measured_at, received_at, level_pct, "
+            "energy_dwh, flags, lux) VALUES (?, ?, ?, ?, ?, ?, 0, NULL)",
+            [(f"L{i:05d}", k, int(now - 600 * k), now - 600 * k, 20 + k, 100 * k)
+             for i in range(POLES) for k in range(4)])
+        conn.executemany(
+            "INSERT INTO presence_events (node_id, seq, measured_at, received_at, count, "
+            "level_pct, speed_mps, flags) VALUES (?, ?, ?, ?, 1, 100, 1.4, 0)",
+            [(f"L{i:05d}", k, int(now - 300 * k), now - 300 * k)
+             for i in range(0, POLES, 2) for k in range(3)])
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return token
+
+
+def _reports(port: int, stop: threading.Event) -> None:
+    """Bin reports over CoAP, about 20 a second, until told to stop."""
+    import socket
+    seq = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(("127.0.0.1", port))
+        sock.settimeout(1.0)
+        while not stop.is_set():
+            seq += 1
+            node = f"B{seq % BINS:05d}"
+            report = codec.BinReport(1000 + seq // BINS, int(time.time()), float(seq % 100),
+                                     12, 3600, 0, 0)
+            msg = coap.Message(coap.CON, coap.POST, seq & 0xFFFF, b"\x01",
+                               [(coap.OPT_URI_PATH, b"b"),
+                                (coap.OPT_URI_PATH, node.encode())],
+                               codec.encode_bin_report(report))
+            sock.send(coap.encode(msg))
+            try:
+                sock.recv(2048)
+            except TimeoutError:
+                pass
+            stop.wait(0.05)
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def _measure(client: httpx.Client) -> list[float]:
+    times = []
+    for _ in range(REQUESTS):
+        t0 = time.perf_counter()
+        r = client.get("/api/v1/map")
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200, r.text
+    return times
+
+
+def run() -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "gateway.sqlite"
+        token = _fill(db, time.time())
+        port, http_port = free_udp_port(), free_tcp_port()
+        gw = start_gateway(db, port, "--http-port", str(http_port), virtual_time=False)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=60,
+                              headers={"Authorization": f"Bearer {token}"}) as client:
+                t0 = time.perf_counter()
+                first = client.get("/api/v1/map")
+                cold_ms = (time.perf_counter() - t0) * 1000
+                body = first.json()
+                assert len(body["bins"]["node_id"]) == BINS, "the map lacks bins"
+                assert len(body["poles"]["node_id"]) == POLES, "the map lacks poles"
+                size_kb = len(first.content) / 1024
+                for _ in range(20):
+                    client.get("/api/v1/map")
+                quiet = _measure(client)
+                stop = threading.Event()
+                feeder = threading.Thread(target=_reports, args=(port, stop), daemon=True)
+                feeder.start()
+                try:
+                    busy = _measure(client)
+                finally:
+                    stop.set()
+                    feeder.join(10)
+        finally:
+            stop_gateway(gw)
+    return [
+        line("api.map_p99", _percentile(quiet, 99), "ms", "<", P99_TARGET_MS),
+        line("api.map_p99_while_reports_arrive", _percentile(busy, 99), "ms", "<",
+             P99_TARGET_MS),
+        line("api.map_p50", _percentile(quiet, 50), "ms", "<", P99_TARGET_MS),
+        line("api.map_first_answer", cold_ms, "ms", "<", 10_000),
+        line("api.map_size", size_kb, "KiB", "<", 2048),
+    ]

@@ -1,0 +1,264 @@
+"""Today's plan, made and kept: what a planner asks for (the same settings
+and bounds whether asked on the command line or through the HTTP API), the
+routes planned from what the gateway has stored, each stop's expected time
+and the street it stands on, and the plan stored so that the crews' and
+planners' screens show it.
+
+Trucks are named truck-1, truck-2, ...: a crew account's crew is the name of
+the truck it drives (`kvarter users add ... --role crew --crew truck-1`), and
+sees that truck's route."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import date as Date
+from datetime import datetime
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.storage.plans import PlanRow, RouteRow, StopRow
+from gateway.storage.store import Store
+from gateway.waste.bin_types import Catalogue
+from gateway.waste.routing import (
+    DEFAULT_CIRCUITY,
+    DEFAULT_SPEED_KMH,
+    DEFAULT_TIME_LIMIT_S,
+    RoutePlan,
+    Truck,
+    TruckRoute,
+    travel_matrices,
+)
+from gateway.waste.stops import StopSelector, forecast_selector, stops_for_all_bins
+from gateway.waste.today import forecast_from, plan_for_nodes
+
+# The bounds of a plan's settings, the command line's and the API's alike.
+TRUCKS_MAX = 100
+CAPACITY_MAX_L = 10**7
+SHIFT_H = (0.25, 24.0)
+TIME_LIMIT_S = (0.1, 600.0)
+SPEED_KMH = (1.0, 130.0)
+CIRCUITY = (1.0, 5.0)
+DEFAULT_START = "06:00"
+DEFAULT_SHIFT_H = 8.0
+# A stop this far from every named street is shown without a street.
+STREET_NEAR_M = 40.0
+
+
+class PlanError(ValueError):
+    """A plan that cannot be made as asked; the message says what to change."""
+
+
+def truck_name(k: int) -> str:
+    return f"truck-{k}"
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    depot: tuple[float, float]  # (lat, lon)
+    trucks: int
+    capacity_l: int
+    shift_h: float = DEFAULT_SHIFT_H
+    start: str = DEFAULT_START  # local HH:MM
+    day: str = ""  # YYYY-MM-DD, local; "" for today
+    all_required: bool = False
+    every_bin: bool = False
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S
+    speed_kmh: float = DEFAULT_SPEED_KMH
+    circuity: float = DEFAULT_CIRCUITY
+
+    def checked(self) -> PlanRequest:
+        """This request with its day filled in; PlanError for any setting
+        out of its bounds."""
+        lat, lon = self.depot
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise PlanError(f"depot {lat},{lon}: latitude must be -90..90 and longitude "
+                            "-180..180 (is it LON,LAT? give LAT,LON)")
+        _within("trucks", self.trucks, 1, TRUCKS_MAX)
+        _within("capacity", self.capacity_l, 1, CAPACITY_MAX_L)
+        _within("shift", self.shift_h, *SHIFT_H)
+        _within("time limit", self.time_limit_s, *TIME_LIMIT_S)
+        _within("speed", self.speed_kmh, *SPEED_KMH)
+        _within("circuity", self.circuity, *CIRCUITY)
+        day = self.day or Date.today().isoformat()
+        shift_start(self.start, day)
+        return PlanRequest(**{**asdict(self), "day": day, "depot": (lat, lon)})
+
+    @property
+    def shift_start(self) -> float:
+        return shift_start(self.start, self.day or Date.today().isoformat())
+
+    def fleet(self) -> list[Truck]:
+        return [Truck(truck_name(k), self.capacity_l, round(self.shift_h * 3600))
+                for k in range(1, self.trucks + 1)]
+
+
+def _within(what: str, value: float, lo: float, hi: float) -> None:
+    if not (isinstance(value, int | float) and lo <= value <= hi):
+        raise PlanError(f"{what} must be {lo:g}..{hi:g}, got {value!r}")
+
+
+def shift_start(start: str, day: str) -> float:
+    """Unix time of a shift starting at local HH:MM on YYYY-MM-DD."""
+    try:
+        hh, mm = (int(x) for x in start.split(":"))
+        when = datetime.combine(Date.fromisoformat(day), dtime(hh, mm))
+    except ValueError:
+        raise PlanError(f"start {start!r} / date {day!r}: give HH:MM and YYYY-MM-DD") from None
+    try:
+        return when.astimezone().timestamp()  # local time, as the crews keep it
+    except (OverflowError, OSError, ValueError):
+        # A day beyond what the C library's clock reaches: today's UTC offset.
+        return when.replace(tzinfo=datetime.now().astimezone().tzinfo).timestamp()
+
+
+def make_plan(store: Store, request: PlanRequest, catalogue: Catalogue) -> RoutePlan:
+    """Today's routes from the stored registry and forecast. PlanError when
+    there is nothing to plan."""
+    nodes = store.nodes()
+    if not any(n.role == "bin" for n in nodes):
+        raise PlanError("no bins registered: import them with 'kvarter bins import'")
+    chooser: StopSelector
+    if request.every_bin:
+        chooser = stops_for_all_bins
+    else:
+        chooser = forecast_selector(forecast_from(store), request.shift_start)
+    return plan_for_nodes(nodes, catalogue, request.depot, request.fleet(), select=chooser,
+                          all_required=request.all_required, circuity=request.circuity,
+                          speed_kmh=request.speed_kmh, time_limit_s=request.time_limit_s)
+
+
+def stop_times(route: TruckRoute, depot: tuple[float, float], leave_at: float,
+               circuity: float, speed_kmh: float) -> list[float]:
+    """When the crew is expected at each stop: driving at the plan's speed
+    from the depot, and each stop's service time at the ones before."""
+    if not route.stops:
+        return []
+    points = [depot, *((s.lat, s.lon) for s in route.stops)]
+    _, dur = travel_matrices(points, circuity, speed_kmh)
+    times, t = [], leave_at
+    for k, s in enumerate(route.stops):
+        t += float(dur[k, k + 1])
+        times.append(t)
+        t += s.service_s
+    return times
+
+
+class StreetNames:
+    """The name of the street nearest a point, from the imported streets'
+    GeoJSON (each LineString's "name"), within STREET_NEAR_M."""
+
+    def __init__(self, geojson: str | None) -> None:
+        self._segments: list[tuple[str, float, float, float, float]] = []
+        self._origin = (0.0, 0.0)
+        if geojson is None:
+            return
+        try:
+            data = json.loads(geojson)
+        except ValueError:
+            return
+        features = data.get("features") if isinstance(data, dict) else None
+        for f in features if isinstance(features, list) else []:
+            if not isinstance(f, dict):
+                continue
+            props, geometry = f.get("properties"), f.get("geometry")
+            name = props.get("name") if isinstance(props, dict) else None
+            if not isinstance(name, str) or not name or not isinstance(geometry, dict):
+                continue
+            lines = geometry.get("coordinates")
+            if geometry.get("type") == "LineString":
+                lines = [lines]
+            elif geometry.get("type") != "MultiLineString":
+                continue
+            for line in lines if isinstance(lines, list) else []:
+                pts = [(float(p[1]), float(p[0])) for p in line if _lonlat(p)] \
+                    if isinstance(line, list) else []
+                for a, b in zip(pts, pts[1:], strict=False):
+                    self._segments.append((name, *a, *b))
+        if self._segments:
+            self._origin = (self._segments[0][1], self._segments[0][2])
+            xy = np.array([(*self._xy(s[1], s[2]), *self._xy(s[3], s[4]))
+                           for s in self._segments])
+            self._a, self._d = xy[:, :2], xy[:, 2:] - xy[:, :2]
+
+    def _xy(self, lat: float, lon: float) -> tuple[float, float]:
+        return ((lon - self._origin[1]) * 111_320.0 * math.cos(math.radians(self._origin[0])),
+                (lat - self._origin[0]) * 111_320.0)
+
+    def near(self, lat: float, lon: float) -> str | None:
+        if not self._segments:
+            return None
+        p = np.array(self._xy(lat, lon))
+        length2 = np.maximum((self._d ** 2).sum(axis=1), 1e-9)
+        t = np.clip(((p - self._a) * self._d).sum(axis=1) / length2, 0.0, 1.0)
+        gap = np.hypot(*(self._a + self._d * t[:, None] - p).T)
+        k = int(np.argmin(gap))
+        return self._segments[k][0] if gap[k] <= STREET_NEAR_M else None
+
+
+def _lonlat(p: object) -> bool:
+    return (isinstance(p, list) and len(p) >= 2
+            and all(isinstance(x, int | float) and math.isfinite(x) for x in p[:2]))
+
+
+def store_plan(store: Store, request: PlanRequest, plan: RoutePlan, made_by: str,
+               now: float) -> PlanRow:
+    """Keep a plan with each stop's expected time and street. Routes leave
+    the depot at the shift's start, or now when planning again later."""
+    streets = store.streets()
+    names = StreetNames(streets[1] if streets else None)
+    leave_at = max(request.shift_start, now)
+    routes, stops = [], []
+    for r in plan.routes:
+        routes.append(RouteRow(r.truck.name, r.truck.capacity_l, r.truck.shift_s,
+                               r.distance_m, r.duration_s, r.load_l))
+        times = stop_times(r, request.depot, leave_at, request.circuity, request.speed_kmh)
+        for k, (s, at) in enumerate(zip(r.stops, times, strict=True), start=1):
+            stops.append(StopRow(r.truck.name, k, s.node_id, s.lat, s.lon, s.required,
+                                 round(at, 1), s.expected_fill_pct, s.kind, s.litres,
+                                 s.address or names.near(s.lat, s.lon)))
+    settings: dict[str, Any] = asdict(request)
+    settings["depot"] = list(request.depot)
+    outcome = {"problems": list(plan.problems),
+               "unserved": [{"node_id": u.stop.node_id, "reason": u.reason}
+                            for u in plan.unserved],
+               "optional_left": plan.optional_left, "seconds": round(plan.seconds, 2)}
+    return store.add_plan(request.day, made_by, request.shift_start, request.depot, settings,
+                          outcome, routes, stops)
+
+
+def plan_and_store(db_path: Path, request: PlanRequest, made_by: str) -> PlanRow:
+    """Make and keep a plan with the gateway's database at db_path and the
+    standard bin types."""
+    with Store(db_path) as store:
+        checked = request.checked()
+        plan = make_plan(store, checked, Catalogue.load(None))
+        return store_plan(store, checked, plan, made_by, time.time())
+
+
+def main() -> int:
+    """`python -m gateway.waste.daily`: one plan, as the gateway's HTTP API
+    asks for it, in a process of its own so that the solver's seconds of CPU
+    never hold up the gateway's event loop. Reads {"db", "request",
+    "made_by"} as JSON on standard input; writes {"plan_id"} or {"error"}."""
+    try:
+        job = json.loads(sys.stdin.read())
+        fields = dict(job["request"])
+        fields["depot"] = tuple(fields["depot"])
+        request = PlanRequest(**fields)
+        row = plan_and_store(Path(job["db"]), request, str(job["made_by"]))
+    except PlanError as e:
+        print(json.dumps({"error": str(e)}))
+        return 1
+    print(json.dumps({"plan_id": row.id}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
