@@ -264,11 +264,8 @@ async function start() {
   if (can(state.me, "zones.read")) {
     await loadZones(state.me);
     installEditor(state.me);
-    try {
-      await loadEnergy();
-    } catch (e) {
-      showError(`the energy per night cannot be shown: ${e.message}`);
-    }
+    // Worked out from every pole's reports: the map is not kept waiting.
+    loadEnergy().catch((e) => showError(`the energy per night cannot be shown: ${e.message}`));
   }
   live({ "bin-report": onBinReport, alarm: onAlarm, "light-state": onLightState,
     "zone-push": onZonePush }, liveBadge);
