@@ -1,12 +1,14 @@
 // The operator's and planner's desk: the district's map (streets, bins by
 // fill and forecast, poles by level and contact), the alarms, a bin's fill
-// history, the lighting zones; kept current by the live stream. Each part
-// shows what the account's role may read.
+// history, the lighting zones with their editor and energy per night
+// (zones.js); kept current by the live stream. Each part shows what the
+// account's role may read.
 
 import { ApiError, all, api, at, bar, can, el, live, liveBadge, when, whoAmI }
   from "/static/js/api.js";
 import { fillChart } from "/static/js/chart.js";
 import { L, binStyle, drawStreets, fitAll, makeMap, poleStyle } from "/static/js/map.js";
+import { installEditor, loadEnergy, loadZones, onZonePush } from "/static/js/zones.js";
 
 const SEVERITY = ["fire", "tilt", "lid-open", "sensor-fault", "low-battery", "offline"];
 const ALARM_TEXT = {
@@ -178,17 +180,6 @@ function renderAlarms() {
   document.querySelector("#alarm-count").textContent = `(${sorted.length})`;
 }
 
-// --- zones -------------------------------------------------------------------
-
-async function loadZones() {
-  const zones = await api("zones");
-  const body = document.querySelector("#zones tbody");
-  body.replaceChildren(...zones.map((z) => el("tr", {},
-    el("td", {}, z.name), el("td", {}, z.revision), el("td", {}, `${z.idle_pct} %`),
-    el("td", {}, `${z.active_pct} %`), el("td", {}, `${z.hold_s} s`), el("td", {}, z.poles))));
-  document.querySelector("#zones").hidden = false;
-}
-
 // --- live --------------------------------------------------------------------
 
 function onBinReport(e) {
@@ -270,8 +261,14 @@ async function start() {
     document.querySelector("#alarm-list").hidden = false;
     renderAlarms();
   }
-  if (can(state.me, "zones.read")) await loadZones();
-  live({ "bin-report": onBinReport, alarm: onAlarm, "light-state": onLightState }, liveBadge);
+  if (can(state.me, "zones.read")) {
+    await loadZones(state.me);
+    installEditor(state.me);
+    // Worked out from every pole's reports: the map is not kept waiting.
+    loadEnergy().catch((e) => showError(`the energy per night cannot be shown: ${e.message}`));
+  }
+  live({ "bin-report": onBinReport, alarm: onAlarm, "light-state": onLightState,
+    "zone-push": onZonePush }, liveBadge);
   performance.mark("desk-ready");
   mark.ready = "1";
 }
