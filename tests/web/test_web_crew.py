@@ -1,21 +1,16 @@
-"""The crew's phone (390 x 844) in a real browser against a real gateway:
-its page, and taps kept on the phone while it has no signal and recorded
-exactly once when it has.
-
-The route and the stops' routes (GET /api/v1/routes/mine, POST
-/api/v1/stops/{stop_id}/emptied|unreachable) are not in this gateway yet:
-until they are, a stand-in in the browser answers them by their contract,
-recording each client_id once as the gateway is to, and can lose the
-network or an answer on the way. Everything else (the login, the page, its
-scripts, the session) is the real gateway's."""
+"""The crew's phone (390 x 844) in a real browser against a real gateway with
+a real plan made by a planner: today's route for the account's truck, taps
+kept on the phone while it has no signal, and each tap stored exactly once
+in the gateway's bin visits, even when the answer to it was lost."""
 
 from __future__ import annotations
 
 import json
-import time
+import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Route, expect
 from web_support import District, Screen, browser, district, open_screen, screens
@@ -24,153 +19,217 @@ from sim import browser as chromium
 
 __all__ = ["browser", "district", "screens"]  # the fixtures, used by name
 
+TRUCK = "truck-1"  # the crew account's truck (sim/screens.py)
 
-@dataclass
-class StandIn:
-    """The route API's contract, answered in the browser."""
-    route: dict[str, object]
-    recorded: dict[str, dict[str, object]] = field(default_factory=dict)  # by client_id
-    posts: list[str] = field(default_factory=list)  # every POST that reached it
-    network_down: bool = False
-    lose_next_answer: bool = False
 
-    def routes_mine(self, r: Route) -> None:
-        if self.network_down:
-            r.abort("internetdisconnected")
-            return
-        r.fulfill(status=200, content_type="application/json", body=json.dumps(self.route))
+def planner(district: District) -> httpx.Client:
+    """The planner's browser session, as the desk holds it."""
+    r = httpx.post(f"{district.url}/api/v1/session", timeout=30,
+                   json={"username": "planner", "password": district.made.password})
+    assert r.status_code == 200, r.text
+    return httpx.Client(base_url=district.url, timeout=120,
+                        cookies={"kvarter_session": r.cookies["kvarter_session"]},
+                        headers={"X-CSRF-Token": r.json()["csrf_token"]})
 
-    def stop(self, r: Route) -> None:
-        if self.network_down:
-            r.abort("internetdisconnected")
-            return
-        body = json.loads(r.request.post_data or "{}")
-        stop_id, action = r.request.url.rsplit("/", 2)[-2:]
-        self.posts.append(body["client_id"])
-        first = body["client_id"] not in self.recorded
-        if first:
-            self.recorded[body["client_id"]] = {"stop_id": stop_id, "action": action,
-                                                "reason": body.get("reason")}
-        if self.lose_next_answer:
-            self.lose_next_answer = False
-            r.abort("connectionreset")  # recorded, but the phone never hears so
-            return
-        r.fulfill(status=201 if first else 409, content_type="application/json",
-                  body=json.dumps({"client_id": body["client_id"]}))
+
+def make_plan(district: District, trucks: int) -> dict[str, Any]:
+    bins = district.made.district.bins
+    depot = {"lat": sum(b.lat for b in bins) / len(bins),
+             "lon": sum(b.lon for b in bins) / len(bins)}
+    with planner(district) as client:
+        r = client.post("/api/v1/plans", json={
+            "depot": depot, "trucks": trucks, "capacity_l": 20000, "shift_h": 8,
+            "every_bin": True, "time_limit_s": 0.5})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def visits(district: District, plan_id: int) -> list[tuple[str, str, str, str]]:
+    """The gateway's bin visits on a plan: (client id, bin, outcome, reason)."""
+    db = sqlite3.connect(f"file:{district.gw.db}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in db.execute(  # type: ignore[misc]
+            "SELECT client_id, node_id, outcome, note FROM bin_visits WHERE plan_id = ? "
+            "ORDER BY id", (plan_id,))]
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def plan(district: District) -> dict[str, Any]:
+    return make_plan(district, trucks=1)
 
 
 @pytest.fixture
-def crew(browser: Browser, district: District,
-         screens: list[Screen]) -> Iterator[tuple[Screen, StandIn]]:
-    bins = district.made.district.bins[:5]
-    now = time.time()
-    stand_in = StandIn({"truck": "truck-1", "stops": [
-        {"stop_id": f"S{i + 1}", "bin_id": b.node_id, "order": i + 1,
-         "expected_at": now + i * 600, "lat": b.lat, "lon": b.lon,
-         "street": f"Gata {i + 1}", "required": i < 3, "geo": f"geo:{b.lat},{b.lon}"}
-        for i, b in enumerate(bins)]})
+def crew(browser: Browser, district: District, screens: list[Screen],
+         plan: dict[str, Any]) -> Iterator[tuple[Screen, list[str]]]:
+    """The crew's page on its route; the route's bins in order."""
     s = open_screen(browser, district, None, chromium.PHONE, path="/login")
     screens.append(s)
-    s.context.route("**/api/v1/routes/mine", stand_in.routes_mine)
-    s.context.route("**/api/v1/stops/*/*", stand_in.stop)
     s.page.fill("input[name=username]", "crew")
     s.page.fill("input[name=password]", district.made.password)
     s.page.click("button[type=submit]")
     s.page.wait_for_url("**/crew")
     s.page.wait_for_selector("body[data-ready]")
-    yield s, stand_in
+    r = s.context.request.get(f"{district.url}/api/v1/routes/today/{TRUCK}")
+    assert r.status == 200, r.text()
+    route = r.json()
+    assert route["plan_id"] == plan["id"]
+    yield s, [st["node_id"] for st in route["stops_in_order"]]
 
 
-def test_the_crew_page_without_a_route_says_so(browser: Browser, district: District,
-                                                screens: list[Screen]) -> None:
+def test_the_crew_page_without_a_plan_says_so(browser: Browser, district: District,
+                                              screens: list[Screen]) -> None:
     s = open_screen(browser, district, "crew", chromium.PHONE)
     screens.append(s)
     assert s.page.url.endswith("/crew")
     s.page.wait_for_selector("body[data-ready]")
-    expect(s.page.locator("h1")).to_have_text("Today's route · truck-1")
+    expect(s.page.locator("h1")).to_have_text(f"Today's route · {TRUCK}")
     expect(s.page.locator("#sync")).to_have_text("Every tap is recorded at the gateway.")
-    assert s.page.locator("#route-error").is_visible() or s.page.locator("#stops li").count()
+    expect(s.page.locator("#route-error")).to_contain_text("no plan has been made for today")
+    expect(s.page.locator("#stops li")).to_have_count(0)
+    # The gateway's 404 for the route is the page's message, not a script error.
+    assert all("404" in e for e in s.errors), s.errors
 
 
 def test_the_route_shows_each_stop_in_order_with_a_maps_link(
-        crew: tuple[Screen, StandIn]) -> None:
-    s, stand_in = crew
-    stops = s.page.locator("#stops li")
-    expect(stops).to_have_count(5)
-    expect(s.page.locator("#stops .order")).to_have_text(["1", "2", "3", "4", "5"])
-    first = stand_in.route["stops"][0]  # type: ignore[index]
-    assert s.page.locator("li[data-stop=S1] a.geo").get_attribute("href") == first["geo"]
-    expect(s.page.locator("li.optional")).to_have_count(2)
-    expect(s.page.locator("#route-map path.stop")).to_have_count(5)
+        crew: tuple[Screen, list[str]], plan: dict[str, Any]) -> None:
+    s, bins = crew
+    n = next(r["stops"] for r in plan["routes"] if r["truck"] == TRUCK)
+    assert n == len(bins) >= 5, plan["routes"]
+    expect(s.page.locator("#stops li")).to_have_count(n)
+    expect(s.page.locator("#stops .order")).to_have_text([str(i) for i in range(1, n + 1)])
+    expect(s.page.locator("#stops li").first).to_have_attribute("data-stop", bins[0])
+    href = s.page.locator(f"li[data-stop={bins[0]}] a.geo").get_attribute("href")
+    assert href is not None and href.startswith("geo:")
+    expect(s.page.locator("#subtitle")).to_contain_text(f"{TRUCK} · plan {plan['id']}")
+    expect(s.page.locator("#route-map path.stop")).to_have_count(n)
     assert not s.errors, s.errors
-    s.shot("crew-route", full_page=True)
+    s.shot("crew-route")
 
 
 def test_two_taps_one_without_signal_are_recorded_exactly_once(
-        crew: tuple[Screen, StandIn]) -> None:
-    s, stand_in = crew
-    page = s.page
-    page.click("li[data-stop=S1] button.emptied")
-    expect(page.locator("li[data-stop=S1]")).to_contain_text("recorded")
+        crew: tuple[Screen, list[str]], district: District, plan: dict[str, Any]) -> None:
+    s, bins = crew
+    page, first, second = s.page, bins[0], bins[1]
+    page.click(f"li[data-stop={first}] button.emptied")
+    expect(page.locator(f"li[data-stop={first}]")).to_contain_text("recorded")
     # No signal: the tap is kept on the phone, shown as done, not lost.
     s.context.set_offline(True)
-    stand_in.network_down = True
-    page.select_option("li[data-stop=S2] select", "blocked")
-    page.click("li[data-stop=S2] button.unreachable")
+    page.select_option(f"li[data-stop={second}] select", "blocked by a parked car")
+    page.click(f"li[data-stop={second}] button.unreachable")
     expect(page.locator("#sync")).to_have_attribute("data-waiting", "1")
-    expect(page.locator("li[data-stop=S2]")).to_contain_text("kept on the phone")
-    expect(page.locator("li[data-stop=S2] button")).to_have_count(0)
-    s.shot("crew-offline", full_page=True)
-    # Signal again: sent, once.
-    stand_in.network_down = False
+    expect(page.locator(f"li[data-stop={second}]")).to_contain_text("kept on the phone")
+    expect(page.locator(f"li[data-stop={second}] button")).to_have_count(0)
+    assert [v[1] for v in visits(district, plan["id"])] == [first]
+    page.evaluate("window.scrollTo(0, 0)")
+    s.shot("crew-offline")
+    # Signal again: sent, and stored once.
     s.context.set_offline(False)
     expect(page.locator("#sync")).to_have_attribute("data-waiting", "0")
-    expect(page.locator("li[data-stop=S2]")).to_contain_text("recorded")
-    assert sorted((r["stop_id"], r["action"], r["reason"])
-                  for r in stand_in.recorded.values()) == [
-        ("S1", "emptied", None), ("S2", "unreachable", "blocked")]
-    assert len(stand_in.posts) == len(set(stand_in.posts)) == 2
-    # The phone remembers after a reload: nothing is sent again.
+    expect(page.locator(f"li[data-stop={second}]")).to_contain_text("recorded")
+    stored = visits(district, plan["id"])
+    assert [v[1:] for v in stored] == [(first, "emptied", ""),
+                                       (second, "unreachable", "blocked by a parked car")]
+    assert len({v[0] for v in stored}) == 2
+    # The phone remembers after a reload, and the gateway's route agrees: nothing is sent again.
     page.reload()
     page.wait_for_selector("body[data-ready]")
-    expect(page.locator("li[data-stop=S1]")).to_contain_text("Emptied")
+    expect(page.locator(f"li[data-stop={first}]")).to_contain_text("Emptied")
     expect(page.locator("#sync")).to_have_attribute("data-waiting", "0")
-    assert len(stand_in.posts) == 2
+    assert visits(district, plan["id"]) == stored
+    route = s.context.request.get(f"{district.url}/api/v1/routes/today/{TRUCK}").json()
+    status = {st["node_id"]: st["status"] for st in route["stops_in_order"]}
+    assert (status[first], status[second]) == ("emptied", "unreachable")
     # The browser tells of the loads that failed without signal; nothing else.
     assert all("ERR_INTERNET_DISCONNECTED" in e for e in s.errors), s.errors
 
 
 def test_a_tap_whose_answer_is_lost_is_sent_again_and_recorded_once(
-        crew: tuple[Screen, StandIn]) -> None:
-    s, stand_in = crew
-    stand_in.lose_next_answer = True
-    s.page.click("li[data-stop=S3] button.emptied")
-    expect(s.page.locator("#sync")).to_have_attribute("data-waiting", "1")
-    # The phone tries again (on coming online, as here, or every 20 s).
+        crew: tuple[Screen, list[str]], district: District, plan: dict[str, Any]) -> None:
+    s, bins = crew
+    stop = bins[2]
+    sent: list[str] = []
+
+    def lose_the_answer(r: Route) -> None:
+        # The record reaches the gateway; its answer never reaches the phone.
+        sent.append(r.request.post_data_json["id"])
+        answer = r.fetch()
+        assert answer.status == 201, answer.text()
+        r.abort("connectionreset")
+
+    answers: list[tuple[int, str]] = []
+    s.page.on("response", lambda a: answers.append((a.status, a.request.post_data_json["id"]))
+              if a.url.endswith("/api/v1/visits") else None)
+    s.context.route("**/api/v1/visits", lose_the_answer, times=1)
+    with s.page.expect_event("requestfailed",
+                             lambda r: r.url.endswith("/api/v1/visits")):
+        s.page.click(f"li[data-stop={stop}] button.emptied")
+    expect(s.page.locator(f"li[data-stop={stop}]")).to_contain_text("kept on the phone")
+    assert [v[1] for v in visits(district, plan["id"])].count(stop) == 1
+    # The phone tries again (on coming online, as here, or every 20 s): the
+    # gateway has the id already (200) and stores nothing new.
     s.context.set_offline(True)
     s.context.set_offline(False)
     expect(s.page.locator("#sync")).to_have_attribute("data-waiting", "0")
-    assert len(stand_in.posts) == 2 and len(set(stand_in.posts)) == 1
-    assert len(stand_in.recorded) == 1
+    assert answers == [(200, sent[0])]
+    expect(s.page.locator(f"li[data-stop={stop}]")).to_contain_text("recorded")
+    stored = [v for v in visits(district, plan["id"]) if v[1] == stop]
+    assert stored == [(sent[0], stop, "emptied", "")]
+
+
+def test_an_id_stored_for_another_record_is_shown_as_not_recorded(
+        crew: tuple[Screen, list[str]], district: District, plan: dict[str, Any]) -> None:
+    s, bins = crew
+    stop, other = bins[3], bins[0]
+    taken = next(v[0] for v in visits(district, plan["id"]) if v[1] == other)
+
+    def reuse_an_id(r: Route) -> None:
+        # A phone whose ids repeat (a restored backup): the gateway must say so.
+        body = {**r.request.post_data_json, "id": taken}
+        r.continue_(post_data=json.dumps(body))
+
+    s.context.route("**/api/v1/visits", reuse_an_id, times=1)
+    s.page.click(f"li[data-stop={stop}] button.emptied")
+    line = s.page.locator(f"li[data-stop={stop}] .state-line.error")
+    expect(line).to_contain_text("not recorded")
+    expect(line).to_contain_text("give each record a new id")
+    # Still to do: the buttons are back, and nothing was stored for it.
+    expect(s.page.locator(f"li[data-stop={stop}] button.emptied")).to_have_count(1)
+    expect(s.page.locator("#sync")).to_have_attribute("data-waiting", "0")
+    assert stop not in [v[1] for v in visits(district, plan["id"])]
 
 
 def test_the_page_opens_without_signal_and_keeps_the_taps_made_there(
-        crew: tuple[Screen, StandIn]) -> None:
-    s, stand_in = crew
-    page = s.page
+        crew: tuple[Screen, list[str]], district: District, plan: dict[str, Any]) -> None:
+    s, bins = crew
+    page, stop = s.page, bins[4]
     page.wait_for_selector("body[data-offline-ready]")
+    before = visits(district, plan["id"])
     # A reload in a dead spot: the page, its route and its buttons are still there.
     s.context.set_offline(True)
-    stand_in.network_down = True
     page.reload()
     page.wait_for_selector("body[data-ready]")
-    expect(page.locator("#stops li")).to_have_count(5)
-    page.click("li[data-stop=S4] button.emptied")
+    expect(page.locator("#stops li")).to_have_count(len(bins))
+    page.click(f"li[data-stop={stop}] button.emptied")
     expect(page.locator("#sync")).to_have_attribute("data-waiting", "1")
-    assert stand_in.posts == []
-    s.shot("crew-reloaded-offline", full_page=True)
-    stand_in.network_down = False
+    assert visits(district, plan["id"]) == before
+    s.shot("crew-reloaded-offline")
     s.context.set_offline(False)
     expect(page.locator("#sync")).to_have_attribute("data-waiting", "0")
-    assert [r["stop_id"] for r in stand_in.recorded.values()] == ["S4"]
-    assert len(stand_in.posts) == 1
+    new = visits(district, plan["id"])[len(before):]
+    assert [v[1:3] for v in new] == [(stop, "emptied")]
+
+
+def test_a_new_plan_shows_on_the_phone_live(crew: tuple[Screen, list[str]],
+                                            district: District, plan: dict[str, Any]) -> None:
+    s, bins = crew
+    expect(s.page.locator("#subtitle")).to_have_attribute("data-plan", str(plan["id"]))
+    again = make_plan(district, trucks=1)
+    n = next(r["stops"] for r in again["routes"] if r["truck"] == TRUCK)
+    # No reload: the "route" event on the live stream brings the new route.
+    expect(s.page.locator("#subtitle")).to_have_attribute("data-plan", str(again["id"]))
+    expect(s.page.locator("#stops li")).to_have_count(n)
+    expect(s.page.locator("#stops li.done")).to_have_count(0)
+    expect(s.page.locator("#route-map path.stop")).to_have_count(n)
+    assert not s.errors, s.errors

@@ -2,19 +2,21 @@
 // with "emptied" and "can't reach" recorded at once on the phone and sent to
 // the gateway when there is signal (queue.js), exactly once.
 //
-// The route's API: GET /api/v1/routes/mine ->
-//   {truck, stops: [{stop_id, bin_id, order, expected_at, lat, lon, street, required, geo}]}
-// and POST /api/v1/stops/{stop_id}/emptied | /unreachable with {client_id, reason?}.
+// The account's crew is its truck's name (GET /api/v1/me); its route is
+// GET /api/v1/routes/today/{truck}, each stop recorded with POST
+// /api/v1/visits {id, plan_id, node_id, outcome, reason, at}, stored once
+// per id however often it is sent (docs/routes.md).
 
-import { API, ApiError, api, at, bar, el, live, whoAmI } from "/static/js/api.js";
-import { TapQueue } from "/static/js/queue.js";
+import { API, ApiError, api, at, bar, el, live, liveBadge, whoAmI } from "/static/js/api.js";
+import { TapQueue, stopKey } from "/static/js/queue.js";
 
+// The reason goes to the gateway as written here: the planner reads it.
 const REASONS = [
-  ["blocked", "blocked by a parked car"],
-  ["no-access", "no access (gate, works)"],
-  ["missing", "bin not there"],
-  ["damaged", "bin damaged"],
-  ["other", "other"],
+  "blocked by a parked car",
+  "no access (gate, road works)",
+  "bin not there",
+  "bin damaged",
+  "other",
 ];
 const RETRY_MS = 20000;
 
@@ -22,6 +24,8 @@ let me = null;
 let queue = null;
 let route = null;
 let routeMap = null;
+let routeLayer = null;
+let drawnPlan = null;
 
 function routeKey() {
   return `kvarter.crew.${me.username}.route`;
@@ -29,12 +33,14 @@ function routeKey() {
 
 /** One tap to the gateway: its status and the problem's detail. */
 async function send(tap) {
-  const r = await fetch(`${API}/stops/${encodeURIComponent(tap.stop_id)}/${tap.action}`, {
+  const body = { id: tap.id, plan_id: tap.plan_id, node_id: tap.node_id,
+    outcome: tap.outcome, at: tap.at };
+  if (tap.outcome === "unreachable") body.reason = tap.reason;
+  const r = await fetch(`${API}/visits`, {
     method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json", Accept: "application/json",
       "X-CSRF-Token": me.csrf_token || "" },
-    body: JSON.stringify(tap.reason ? { client_id: tap.client_id, reason: tap.reason }
-      : { client_id: tap.client_id }),
+    body: JSON.stringify(body),
   });
   let detail = null;
   if (!r.ok) {
@@ -65,33 +71,44 @@ async function flush() {
   renderStops();
 }
 
-function tap(stop, action, reason = null) {
-  queue.add(stop.stop_id, action, reason);
+function tap(stop, outcome, reason = null) {
+  queue.add(route.plan_id, stop.node_id, outcome, reason);
   renderStops();
   flush();
 }
 
+/** What the phone knows of a stop: its own latest tap, else what the
+ * gateway has on record (from another phone of the crew, or before a reload). */
+function recordOf(stop, recs) {
+  const rec = recs[stopKey({ plan_id: route.plan_id, node_id: stop.node_id })];
+  if (rec) return rec;
+  if (stop.status === "pending") return null;
+  return { outcome: stop.status, reason: stop.reason, at: stop.recorded_at, state: "recorded" };
+}
+
 function stateLine(rec) {
   if (!rec) return null;
-  const what = rec.action === "emptied" ? "Emptied"
+  const what = rec.outcome === "emptied" ? "Emptied"
     : `Can't reach${rec.reason ? ` (${rec.reason})` : ""}`;
   const where = { waiting: "kept on the phone", recorded: "recorded",
-    refused: `refused: ${rec.detail}` }[rec.state];
-  return el("div", { class: `state-line ${rec.state === "refused" ? "error" : "muted"}` },
-    `${what} at ${at(rec.at)} · ${where}`);
+    refused: `not recorded: ${rec.detail}` }[rec.state];
+  return el("div", { class: `state-line ${rec.state === "refused" ? "error" : "muted"}`,
+    role: rec.state === "refused" ? "alert" : null },
+  `${what} at ${at(rec.at)} · ${where}`);
 }
 
 function stopItem(stop, rec) {
   const reason = el("select", { "aria-label": "Why the bin cannot be reached" },
-    ...REASONS.map(([v, text]) => el("option", { value: v }, text)));
+    ...REASONS.map((text) => el("option", { value: text }, text)));
   const done = rec && rec.state !== "refused";
   const cls = [stop.required ? "required" : "optional",
-    done ? (rec.action === "emptied" ? "done" : "unreachable") : null].filter(Boolean).join(" ");
-  return el("li", { class: cls, "data-stop": stop.stop_id },
+    done ? (rec.outcome === "emptied" ? "done" : "unreachable") : null,
+    rec && rec.state === "refused" ? "refused" : null].filter(Boolean).join(" ");
+  return el("li", { class: cls, "data-stop": stop.node_id },
     el("div", { class: "head" },
-      el("span", { class: "order" }, stop.order),
-      el("span", {}, el("b", {}, stop.street || stop.bin_id), el("br"),
-        el("span", { class: "muted small" }, `${stop.bin_id} · ${stop.required ? "required"
+      el("span", { class: "order" }, stop.position),
+      el("span", {}, el("b", {}, stop.street || stop.node_id), el("br"),
+        el("span", { class: "muted small" }, `${stop.node_id} · ${stop.required ? "required"
           : "if there is time"}`)),
       el("span", {}, at(stop.expected_at))),
     el("div", { class: "small" },
@@ -108,17 +125,24 @@ function stopItem(stop, rec) {
 
 function renderStops() {
   const list = document.querySelector("#stops");
-  if (!route) return;
+  if (!route) {
+    list.replaceChildren();
+    document.querySelector("#subtitle").textContent = "";
+    return;
+  }
   const recs = queue.stops();
-  const stops = [...route.stops].sort((a, b) => a.order - b.order);
-  list.replaceChildren(...stops.map((s) => stopItem(s, recs[s.stop_id])));
-  const left = stops.filter((s) => !recs[s.stop_id] || recs[s.stop_id].state === "refused");
-  document.querySelector("#subtitle").textContent =
-    `${route.truck} · ${stops.length} stops, ${left.length} to go`;
+  const stops = [...route.stops_in_order].sort((a, b) => a.position - b.position);
+  const shown = stops.map((s) => [s, recordOf(s, recs)]);
+  list.replaceChildren(...shown.map(([s, rec]) => stopItem(s, rec)));
+  const left = shown.filter(([, rec]) => !rec || rec.state === "refused");
+  const subtitle = document.querySelector("#subtitle");
+  subtitle.dataset.plan = route.plan_id;
+  subtitle.textContent =
+    `${route.truck} · plan ${route.plan_id} · ${stops.length} stops, ${left.length} to go`;
 }
 
 async function drawMap() {
-  if (!route || !route.stops.length) return;
+  if (!route || !route.stops_in_order.length) return;
   document.querySelector("#map-section").hidden = false;
   // Leaflet only when there is a route to show: the list comes first.
   const { L, drawStreets, makeMap } = await import("/static/js/map.js");
@@ -126,22 +150,32 @@ async function drawMap() {
     routeMap = makeMap("route-map");
     try { await drawStreets(routeMap); } catch (_) { /* the stops still show */ }
   }
-  const stops = [...route.stops].sort((a, b) => a.order - b.order);
+  // A changed plan replaces the route drawn before.
+  if (routeLayer) routeLayer.remove();
+  routeLayer = L.layerGroup().addTo(routeMap);
+  const stops = [...route.stops_in_order].sort((a, b) => a.position - b.position);
   const points = stops.map((s) => [s.lat, s.lon]);
-  L.polyline(points, { color: "#0b5cab", weight: 3, opacity: 0.7 }).addTo(routeMap);
+  L.polyline(points, { color: "#0b5cab", weight: 3, opacity: 0.7 }).addTo(routeLayer);
   for (const s of stops) {
     L.circleMarker([s.lat, s.lon], { radius: 7, color: "#0b5cab", fillColor: "#fff",
       fillOpacity: 1, weight: 2, className: "stop" })
-      .bindTooltip(String(s.order), { permanent: true, direction: "center" })
-      .addTo(routeMap);
+      .bindTooltip(String(s.position), { permanent: true, direction: "center" })
+      .addTo(routeLayer);
   }
   routeMap.fitBounds(L.latLngBounds(points).pad(0.15));
 }
 
 async function loadRoute() {
   const error = document.querySelector("#route-error");
+  if (!me.crew) {
+    route = null;
+    error.textContent = "No route to show: this account drives no truck; an administrator "
+      + "gives it one (kvarter users add --crew truck-1).";
+    error.hidden = false;
+    return;
+  }
   try {
-    route = await api("routes/mine");
+    route = await api(`routes/today/${encodeURIComponent(me.crew)}`);
     localStorage.setItem(routeKey(), JSON.stringify(route));
     error.hidden = true;
   } catch (e) {
@@ -157,7 +191,13 @@ async function loadRoute() {
     }
   }
   renderStops();
-  drawMap().catch(() => {});
+  // The map is drawn again only for a new plan: a recorded stop leaves it
+  // where the crew has moved it.
+  const drawn = route ? route.plan_id : null;
+  if (drawn !== drawnPlan) {
+    drawnPlan = drawn;
+    drawMap().catch(() => {});
+  }
 }
 
 const ME_KEY = "kvarter.crew.me";
@@ -197,8 +237,10 @@ async function start() {
   setInterval(() => { if (navigator.onLine) flush(); }, RETRY_MS);
   syncLine();
   await loadRoute();
-  // A changed plan is announced on the live stream; the route is read again.
-  live({ "route-changed": loadRoute, "plan-changed": loadRoute });
+  // A new plan gives the truck a new route ("route"); a stop recorded by
+  // another phone of the crew comes as "stop". Either way the route is read again.
+  const mine = (e) => { if (e.truck === me.crew) loadRoute(); };
+  live({ route: mine, stop: mine }, liveBadge);
   document.body.dataset.ready = "1";
   keepShell();
   await flush();

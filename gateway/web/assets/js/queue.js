@@ -1,8 +1,9 @@
 // The crew's taps, kept on the phone until the gateway has them: each tap
-// gets its own id (client_id) and is written to localStorage before anything
-// is sent, sent again with the same id until the gateway acknowledges it,
-// and removed only then. The gateway records a client_id once, so a tap
-// whose answer was lost on the way is still recorded exactly once.
+// gets its own id and is written to localStorage before anything is sent,
+// sent again with the same id until the gateway answers, and removed only
+// then. POST /api/v1/visits stores an id once (201, and 200 when it had it
+// already), so a tap whose answer was lost on the way is recorded exactly
+// once; 409 says the id was stored for another record, which the crew sees.
 
 /** A random UUID (version 4); crypto.randomUUID needs HTTPS or localhost,
  * and a gateway on the city network may serve plain HTTP. */
@@ -15,6 +16,11 @@ export function uuid() {
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A stop's key: the same bin may be on tomorrow's plan too. */
+export function stopKey(tap) {
+  return `${tap.plan_id}/${tap.node_id}`;
 }
 
 export class TapQueue {
@@ -39,8 +45,9 @@ export class TapQueue {
   /** Taps the gateway has not acknowledged yet, oldest first. */
   waiting() { return this._read(this.key, []); }
 
-  /** Each stop's latest tap: {action, reason, at, client_id, state}, state
-   * being "waiting", "recorded" or "refused" (with the gateway's detail). */
+  /** Each stop's latest tap by "plan_id/node_id": {id, plan_id, node_id,
+   * outcome, reason, at, state}, state being "waiting", "recorded" or
+   * "refused" (with the gateway's detail). */
   stops() { return this._read(this.doneKey, {}); }
 
   _write(waiting, stops) {
@@ -48,21 +55,21 @@ export class TapQueue {
     this.storage.setItem(this.doneKey, JSON.stringify(stops));
   }
 
-  /** A tap: kept at once, before any attempt to send it. */
-  add(stopId, action, reason = null) {
-    const tap = { client_id: uuid(), stop_id: stopId, action, reason, at: Date.now() / 1000 };
+  /** A tap on a stop of a plan: kept at once, before any attempt to send it. */
+  add(planId, nodeId, outcome, reason = null) {
+    const tap = { id: uuid(), plan_id: planId, node_id: nodeId, outcome,
+      reason: outcome === "unreachable" ? reason : null, at: Date.now() / 1000 };
     const stops = this.stops();
-    stops[stopId] = { ...tap, state: "waiting" };
+    stops[stopKey(tap)] = { ...tap, state: "waiting" };
     this._write([...this.waiting(), tap], stops);
     return tap;
   }
 
   _settle(tap, state, detail = null) {
-    const waiting = this.waiting().filter((t) => t.client_id !== tap.client_id);
+    const waiting = this.waiting().filter((t) => t.id !== tap.id);
     const stops = this.stops();
-    if (stops[tap.stop_id] && stops[tap.stop_id].client_id === tap.client_id) {
-      stops[tap.stop_id] = { ...stops[tap.stop_id], state, detail };
-    }
+    const key = stopKey(tap);
+    if (stops[key] && stops[key].id === tap.id) stops[key] = { ...stops[key], state, detail };
     this._write(waiting, stops);
   }
 
@@ -82,8 +89,9 @@ export class TapQueue {
         } catch (_) {
           return this.waiting().length; // no signal: later
         }
-        if (status >= 200 && status < 300) this._settle(tap, "recorded");
-        else if (status === 409) this._settle(tap, "recorded");
+        // 201 the first time, 200 when the gateway had this id already
+        // (the answer to an earlier send was lost): recorded, once.
+        if (status === 200 || status === 201) this._settle(tap, "recorded");
         else if (status === 401 || status === 429 || status >= 500) return this.waiting().length;
         else this._settle(tap, "refused", detail || `the gateway answered ${status}`);
       }
