@@ -31,7 +31,8 @@ SENSOR_DELAY_S = 0.5
 WALK_MPS = 1.4  # the pace of someone whose speed the sensor did not measure
 
 
-def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping (start, end) intervals joined, in order."""
     out: list[tuple[float, float]] = []
     for a, b in sorted(intervals):
         if out and a <= out[-1][1]:
@@ -85,7 +86,7 @@ def lamp_energy(poles: dict[str, Pole], zones: ZoneBook, start: float, end: floa
                     total += idle * (min(end, (m + 1) * 60) - max(start, m * 60))
             baseline[key] = total
         extra = 0.0
-        for a, b in _merge(active.get(node_id, [])):
+        for a, b in merge_intervals(active.get(node_id, [])):
             a, b = max(a, start), min(b, end)
             m = int(a // 60)
             while a < b:

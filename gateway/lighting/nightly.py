@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from gateway.lighting.energy import Event, near_from_events
+from gateway.lighting.energy import Event, merge_intervals, near_from_events
 from gateway.lighting.wave import Pole
 from gateway.lighting.zones import Zone, ZoneBook
 
@@ -120,16 +120,6 @@ class _Lit:
         return total
 
 
-def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(intervals):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 def zone_nights(zone: Zone, poles: Mapping[str, Pole], zones: ZoneBook,
                 reports: Mapping[str, list[tuple[float, int]]], events: Iterable[Event],
                 nights: list[date], now: float) -> list[ZoneNight]:
@@ -156,7 +146,7 @@ def zone_nights(zone: Zone, poles: Mapping[str, Pole], zones: ZoneBook,
             measured += counter_rise(inside)
             full += zone.lamp_w * lit.integral(lit.lit, a, b) / 3600
             extra = sum(lit.extra(max(x, a), min(y, b))
-                        for x, y in _merge(near.get(node_id, [])) if y > a and x < b)
+                        for x, y in merge_intervals(near.get(node_id, [])) if y > a and x < b)
             oracle += zone.lamp_w * (lit.integral(lit.idle, a, b) + extra) / 100 / 3600
         out.append(ZoneNight(zone.name, day, start, end, len(poles), reporting,
                              round(measured, 1), round(full, 1), round(oracle, 1), end <= now))
