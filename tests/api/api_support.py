@@ -4,11 +4,15 @@ through the API itself."""
 
 from __future__ import annotations
 
+import json
+import queue
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from conftest import RunningGateway
@@ -114,3 +118,22 @@ def post_report(gw: RunningGateway, kind: bytes, node_id: str, payload: bytes,
             except TimeoutError:
                 continue
     raise AssertionError("the gateway does not answer")
+
+
+def listen_events(client: httpx.Client, into: queue.Queue[tuple[str, dict[str, Any]]],
+                  ready: threading.Event) -> None:
+    """Put each live event of the gateway's stream (kind, data) into `into`;
+    `ready` is set once the stream is connected. Ends when the test closes
+    the client."""
+    try:
+        with client.stream("GET", "/api/v1/events", timeout=120) as r:
+            kind = None
+            for line in r.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                elif line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: ") and kind is not None:
+                    into.put((kind, json.loads(line.removeprefix("data: "))))
+    except httpx.HTTPError:
+        return

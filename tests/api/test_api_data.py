@@ -5,7 +5,6 @@ tells of a new report as it is stored. Every kind of error as a problem."""
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -13,7 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_support import Accounts, assert_problem, make_accounts, post_report
+from api_support import Accounts, assert_problem, listen_events, make_accounts, post_report
 from conftest import RunningGateway, launch_gateway
 
 from firmware import codec
@@ -123,20 +122,6 @@ def test_presence_is_counted_per_zone_and_interval_never_per_pole(district: Acco
     assert operator.get("/api/v1/presence", params={"since": T0 + 10, "until": T0}).json() == []
 
 
-def _listen(client: httpx.Client, into: queue.Queue[tuple[str, dict[str, object]]],
-            ready: threading.Event) -> None:
-    try:
-        with client.stream("GET", "/api/v1/events", timeout=60) as r:
-            kind = None
-            for line in r.iter_lines():
-                if line.startswith(": connected"):
-                    ready.set()
-                elif line.startswith("event: "):
-                    kind = line.removeprefix("event: ")
-                elif line.startswith("data: ") and kind is not None:
-                    into.put((kind, json.loads(line.removeprefix("data: "))))
-    except httpx.HTTPError:
-        return  # the test closed the client: the stream ends
 
 
 def test_the_live_stream_tells_of_a_report_as_it_is_stored(district: Accounts) -> None:
@@ -145,7 +130,7 @@ def test_the_live_stream_tells_of_a_report_as_it_is_stored(district: Accounts) -
     gw: RunningGateway = district.gw
     client = httpx.Client(base_url=gw.http_url,
                           headers=dict(district.tokens["planner"].headers))
-    listener = threading.Thread(target=_listen, args=(client, got, ready), daemon=True)
+    listener = threading.Thread(target=listen_events, args=(client, got, ready), daemon=True)
     listener.start()
     try:
         assert ready.wait(30)
@@ -188,7 +173,7 @@ def test_each_role_hears_only_the_events_it_may_read(district: Accounts) -> None
         ready = threading.Event()
         client = httpx.Client(base_url=gw.http_url,
                               headers=dict(district.tokens[role].headers))
-        thread = threading.Thread(target=_listen, args=(client, got, ready), daemon=True)
+        thread = threading.Thread(target=listen_events, args=(client, got, ready), daemon=True)
         thread.start()
         assert ready.wait(30)
         streams[role] = (client, thread, got)

@@ -21,6 +21,7 @@ from api_support import (
     Accounts,
     assert_problem,
     kvarter,
+    listen_events,
     login,
     make_accounts,
     post_report,
@@ -185,20 +186,6 @@ def test_a_crew_records_its_own_routes_stops_only_and_says_why(
     assert r.status_code == 201 and r.json()["truck"] == "truck-2"
 
 
-def _listen(client: httpx.Client, into: queue.Queue[tuple[str, dict[str, Any]]],
-            ready: threading.Event) -> None:
-    try:
-        with client.stream("GET", "/api/v1/events", timeout=120) as r:
-            kind = None
-            for line in r.iter_lines():
-                if line.startswith(": connected"):
-                    ready.set()
-                elif line.startswith("event: "):
-                    kind = line.removeprefix("event: ")
-                elif line.startswith("data: ") and kind is not None:
-                    into.put((kind, json.loads(line.removeprefix("data: "))))
-    except httpx.HTTPError:
-        return
 
 
 def _next(got: queue.Queue[tuple[str, dict[str, Any]]],
@@ -220,7 +207,7 @@ def test_the_command_lines_plan_is_stored_and_each_role_hears_what_it_may(
         ready = threading.Event()
         client = httpx.Client(base_url=gw.http_url, cookies=district.sessions[who].cookies)
         clients.append(client)
-        threading.Thread(target=_listen, args=(client, got, ready), daemon=True).start()
+        threading.Thread(target=listen_events, args=(client, got, ready), daemon=True).start()
         assert ready.wait(30)
         streams[who] = got
     try:
