@@ -24,7 +24,7 @@ from firmware import codec
 from firmware.proto import coap
 from gateway.accounts import TOKEN_PREFIX, hash_password, new_secret, secret_hash
 from gateway.storage.store import Store
-from sim.gateway_process import free_tcp_port, free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import start_gateway_on_free_ports, stop_gateway
 
 BINS = 10_000
 POLES = 5_000
@@ -127,8 +127,8 @@ def run() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "gateway.sqlite"
         token = _fill(db, time.time())
-        port, http_port = free_udp_port(), free_tcp_port()
-        gw = start_gateway(db, port, "--http-port", str(http_port), virtual_time=False)
+        started = start_gateway_on_free_ports(db, virtual_time=False)
+        gw, port, http_port = started.proc, started.port, started.http_port
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=60,
                               headers={"Authorization": f"Bearer {token}"}) as client:

@@ -30,7 +30,12 @@ from firmware import codec
 from firmware.proto import coap
 from gateway.coap.client import register_nodes
 from gateway.records import Node
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway, technician_for
+from sim.gateway_process import (
+    free_udp_port,
+    start_gateway_on_free_ports,
+    stop_gateway,
+    technician_for,
+)
 
 CLIENTS = 64  # nodes sending at once, each with one request in flight
 SECONDS = 8.0
@@ -166,10 +171,10 @@ def gateway(tmp: Path, protected: bool) -> Iterator[Target]:
     """A gateway with CLIENTS bin nodes registered; protected: each with a
     key, and OSCORE required (the default); else nodes without keys, which
     only "optional" takes."""
-    port = free_udp_port()
     extra = ["--oscore", "required" if protected else "optional"]
     db = tmp / ("p.sqlite" if protected else "g.sqlite")
-    gw = start_gateway(db, port, *extra)
+    started = start_gateway_on_free_ports(db, *extra)
+    gw, port = started.proc, started.port
     try:
         kids: dict[str, str] = {}
         nodes = [Node(f"N{i}", "bin", 60.0, 17.0,

@@ -31,7 +31,11 @@ from firmware.proto import coap
 from gateway.coap.client import register_nodes
 from gateway.records import Node
 from sim.district import offset
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway, technician_for
+from sim.gateway_process import (
+    start_gateway_on_free_ports,
+    stop_gateway,
+    technician_for,
+)
 from sim.lighting import NightSimulation
 from sim.night_scene import build
 
@@ -84,8 +88,8 @@ def gateway_latency() -> list[str]:
     nodes, streets = _layout()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "g.sqlite"
-        port = free_udp_port()
-        gw = start_gateway(db, port)
+        started = start_gateway_on_free_ports(db)
+        gw, port = started.proc, started.port
         socks: dict[str, socket.socket] = {}
         try:
             kids: dict[str, str] = {}

@@ -7,14 +7,18 @@ from pathlib import Path
 
 from bench.report import line
 from sim.district_day import run_district
-from sim.gateway_process import free_udp_port, start_gateway, stop_gateway, technician_for
+from sim.gateway_process import (
+    start_gateway_on_free_ports,
+    stop_gateway,
+    technician_for,
+)
 
 
 def run() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_udp_port()
         db = Path(tmp) / "g.sqlite"
-        gw = start_gateway(db, port)
+        started = start_gateway_on_free_ports(db)
+        gw, port = started.proc, started.port
         try:
             outcome = run_district(("127.0.0.1", port), bins=120, lights=16, hours=24, seed=1,
                                    technician=technician_for(db))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.report import line
 from sim import browser as chromium
-from sim.gateway_process import free_tcp_port, free_udp_port, start_gateway, stop_gateway
+from sim.gateway_process import start_gateway_on_free_ports, stop_gateway
 from sim.screens import PASSWORD, populate
 
 LOADS = 7
@@ -68,10 +68,10 @@ def _measure(url: str) -> list[str]:
 def run() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "gateway.sqlite"
-        port, http = free_udp_port(), free_tcp_port()
         # The district's nodes have no keys and report unprotected (as the
         # tests' do): the screens' speed is measured, not OSCORE's.
-        gateway = start_gateway(db, port, "--http-port", str(http), "--oscore", "optional")
+        started = start_gateway_on_free_ports(db, "--oscore", "optional")
+        gateway, port, http = started.proc, started.port, started.http_port
         try:
             populate(db, ("127.0.0.1", port), bins=BINS, lights=LIGHTS)
             # Playwright's sync API wants a thread with no event loop of its own.

@@ -4,17 +4,20 @@ server and people's HTTP API together, and shuts them down in order."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
+import socket
 import struct
 from collections import Counter
+from pathlib import Path
 
 import aiocoap
 
 from gateway.api.server import ApiServer
 from gateway.coap.resources import build_site
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, GatewayStartError
 from gateway.ingest.decode import Ingest
 from gateway.ingest.pipeline import Pipeline
 from gateway.ingest.writer import BatchWriter
@@ -63,6 +66,9 @@ class Gateway:
                                                config.oscore == "required",
                                                self.keyring.kid_of)
         self.context: aiocoap.Context | None = None
+        # The UDP port CoAP is served on: the configured one, or with port 0
+        # the one the system gave.
+        self.coap_port = config.port
         self.downlink: Downlink | None = None
         self.lora: LoraLink | None = None
         self.radio: RadioLink | None = None
@@ -106,6 +112,7 @@ class Gateway:
         self.context = await aiocoap.Context.create_server_context(
             site, bind=(self.config.bind_host, self.config.port),
             transports=list(self.config.coap_transports))
+        self.coap_port = _udp_port(self.context) or self.config.port
         if self.config.radio:
             await self._start_radio(self.config.radio, self.config.radio_baud)
         if self.api is not None:
@@ -117,7 +124,7 @@ class Gateway:
                 raise
         settle_heap()  # the registry, the contexts and the light wave are loaded
         log.info("gateway for %s listening on coap://%s:%d, data in %s; OSCORE %s, %d node "
-                 "context(s)", self.config.district, self.config.bind_host, self.config.port,
+                 "context(s)", self.config.district, self.config.bind_host, self.coap_port,
                  self.config.db_path, self.config.oscore, contexts)
 
     async def _start_radio(self, path: str, baud: int) -> None:
@@ -195,6 +202,32 @@ class Gateway:
 DATAGRAM_ERRORS = (UnicodeError, ValueError, IndexError, KeyError, TypeError, struct.error)
 
 
+def _udp_port(context: aiocoap.Context) -> int | None:
+    """The local port of the context's UDP endpoint. aiocoap keeps its
+    sockets to itself; with port 0 this is the only way to learn the port."""
+    for interface in context.request_interfaces:
+        messages = getattr(interface, "token_interface", None)
+        transport = getattr(getattr(messages, "message_interface", None), "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if isinstance(sock, socket.socket) and sock.type == socket.SOCK_DGRAM:
+            return int(sock.getsockname()[1])
+    return None
+
+
+def write_ready_file(path: Path, gateway: Gateway) -> None:
+    """Tells a supervisor or a script that the gateway serves, and on which
+    ports (useful with port 0). Written whole or not at all."""
+    ports = {"coap_port": gateway.coap_port,
+             "http_port": gateway.api.port if gateway.api is not None else None}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(ports) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise GatewayStartError(f"cannot write the ready file {path}: {e.strerror or e}; "
+                                "give a --ready-file in a writable directory") from None
+
+
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
     # aiocoap lets some decoding errors of garbage datagrams (invalid UTF-8 in
     # a text option) escape to the event loop (its issues 176 and 417); the
@@ -207,8 +240,9 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object])
     loop.default_exception_handler(context)
 
 
-async def serve(config: GatewayConfig) -> None:
-    """Run until SIGINT or SIGTERM, then stop cleanly."""
+async def serve(config: GatewayConfig, ready_file: Path | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly. ready_file: written
+    once CoAP and HTTP serve (their ports, as JSON), removed at the stop."""
     gateway = Gateway(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -217,6 +251,10 @@ async def serve(config: GatewayConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await gateway.start()
     try:
+        if ready_file is not None:
+            write_ready_file(ready_file, gateway)
         await stop.wait()
     finally:
+        if ready_file is not None:
+            ready_file.unlink(missing_ok=True)
         await gateway.stop()

@@ -30,8 +30,7 @@ from sim.district import District, Passer, build
 from sim.district_day import format_outcome, run_district
 from sim.gateway_process import (
     free_tcp_port,
-    free_udp_port,
-    start_gateway,
+    start_gateway_on_free_ports,
     stop_gateway,
     technician_for,
 )
@@ -124,9 +123,9 @@ def run_once(data_dir: Path, bins: int, lights: int, hours: float, say: Say,
     cleanly and took every report."""
     db = fresh_database(data_dir)
     accounts = make_accounts(db)
-    port = free_udp_port()
     status("starting the gateway")
-    gateway = start_gateway(db, port)
+    started = start_gateway_on_free_ports(db)
+    gateway, port = started.proc, started.port
     try:
         status(f"simulating {hours:g} h of {bins} bins and {lights} lights")
         outcome = run_district(("127.0.0.1", port), bins, lights, hours, seed=1,
@@ -214,14 +213,14 @@ def run_live(data_dir: Path, bins: int, lights: int, hours: float, port_http: in
     Returns the exit status: 0 when the gateway stopped cleanly."""
     db = fresh_database(data_dir)
     accounts = make_accounts(db)
-    port = free_udp_port()
     web = http_port(port_http)
     gateway: subprocess.Popen[bytes] | None = None
     sim: LiveSimulation | None = None
     code = 0
     try:
         status("starting the gateway")
-        gateway = start_gateway(db, port, "--http-port", str(web))
+        started = start_gateway_on_free_ports(db, "--http-port", str(web))
+        gateway, port = started.proc, started.port
         start = int(time.time() - hours * 3600)
         district = live_district(bins, lights, hours, start)
         technician: TechnicianCredential = technician_for(db)

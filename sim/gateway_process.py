@@ -1,19 +1,19 @@
 """A real gateway as a process of its own on a free loopback port, for the
 demo, the simulated scenarios and the benchmarks: `kvarter gateway run`
-started, waited for until it answers CoAP, and stopped with SIGTERM."""
+started, waited for until it says it serves, and stopped with SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.coap.client import ping
 from gateway.security.technician import TechnicianCredential
 from gateway.storage.store import Store
 
@@ -43,37 +43,66 @@ VIRTUAL_TIME_ARGS = ("--max-clock-ahead", str(20 * 365 * 86400),
                      "--max-report-age", str(20 * 365 * 86400))
 
 
+@dataclass
+class GatewayProcess:
+    """A started gateway: its process and the ports it serves on."""
+    proc: subprocess.Popen[bytes]
+    port: int
+    http_port: int | None
+
+
 def start_gateway(db: Path, port: int, *extra: str,
                   virtual_time: bool = True) -> subprocess.Popen[bytes]:
-    """Start `kvarter gateway run` and wait until it answers CoAP. Its log
-    goes to a file (a pipe nobody reads would fill and stop the gateway).
-    With virtual_time, it takes reports dated on a simulation's clock. Its
-    HTTP API listens on a free port unless extra names one (--http-port) or
-    turns it off (--no-http): two gateways never meet on the default port."""
+    """Start `kvarter gateway run` on this UDP port and wait until it
+    serves. Its log goes to a file (a pipe nobody reads would fill and stop
+    the gateway). With virtual_time, it takes reports dated on a
+    simulation's clock. Its HTTP API listens on a free port unless extra
+    names one (--http-port) or turns it off (--no-http): two gateways never
+    meet on the default port."""
+    return launch(db, port, *extra, virtual_time=virtual_time).proc
+
+
+def start_gateway_on_free_ports(db: Path, *extra: str,
+                                virtual_time: bool = True) -> GatewayProcess:
+    """As start_gateway, on ports the system gives the gateway itself (port
+    0): no other program can take them between choosing and binding."""
+    return launch(db, 0, *extra, virtual_time=virtual_time)
+
+
+def launch(db: Path, port: int, *extra: str, virtual_time: bool = True) -> GatewayProcess:
     db.parent.mkdir(parents=True, exist_ok=True)
     if "--http-port" not in extra and "--no-http" not in extra:
-        extra = (*extra, "--http-port", str(free_tcp_port()))
+        extra = (*extra, "--http-port", "0")
     log_path = gateway_log_path(db)
+    # The gateway says it serves, and where, in this file: a CoAP answer is
+    # no proof (a client socket the system put on the port answers itself).
+    ready = db.with_name(db.stem + ".ready")
+    ready.unlink(missing_ok=True)
     # The gateway logs to the file itself (rotated, --log-file); what it
     # cannot log (a start-up error) comes on standard error, appended there too.
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with open(fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tools.cli", "gateway", "run", "--port", str(port),
-             "--db", str(db), "--log-file", str(log_path),
+             "--db", str(db), "--log-file", str(log_path), "--ready-file", str(ready),
              *(VIRTUAL_TIME_ARGS if virtual_time else ()), *extra],
             stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     try:
         while True:
             if proc.poll() is not None:
                 lines = log_path.read_text(errors="replace").strip().splitlines()
                 raise RuntimeError(
                     f"gateway exited at start: {lines[-1] if lines else 'no log'}")
-            if asyncio.run(ping("127.0.0.1", port, timeout=1.0)):
-                return proc
+            try:
+                ports = json.loads(ready.read_text())
+            except (OSError, ValueError):
+                ports = None
+            if ports is not None:
+                return GatewayProcess(proc, int(ports["coap_port"]), ports["http_port"])
             if time.monotonic() > deadline:
-                raise RuntimeError("gateway did not answer within 20 s")
+                raise RuntimeError("gateway did not start within 30 s")
+            time.sleep(0.02)
     except BaseException:
         # Whatever stopped the wait (no answer, Ctrl-C, a caller's event
         # loop), the gateway it started does not live on.

@@ -23,8 +23,7 @@ from gateway.records import Node
 from gateway.security.technician import TechnicianCredential
 from sim.gateway_process import (
     free_tcp_port,
-    free_udp_port,
-    start_gateway,
+    start_gateway_on_free_ports,
     stop_gateway,
     technician_for,
 )
@@ -108,22 +107,11 @@ def launch_gateway(tmp_path: Path, *extra: str, virtual_time: bool = True,
     """A gateway on a free port. oscore: "optional" (most tests send plain
     reports from nodes without keys, readable byte by byte), "required", or
     None for the gateway's default or a --config file's setting."""
-    port = free_udp_port()
     db = tmp_path / "gateway.sqlite"
     if oscore is not None:
         extra = (*extra, "--oscore", oscore)
-    http_port: int | None = None
-    if "--no-http" not in extra:
-        if "--http-port" in extra:
-            http_port = int(extra[extra.index("--http-port") + 1])
-        else:
-            http_port = free_tcp_port()
-            extra = (*extra, "--http-port", str(http_port))
-    gw = RunningGateway(port, db, start_gateway(db, port, *extra, virtual_time=virtual_time),
-                        http_port)
-    if http_port is not None:
-        wait_for_http(gw)
-    return gw
+    started = start_gateway_on_free_ports(db, *extra, virtual_time=virtual_time)
+    return RunningGateway(started.port, db, started.proc, started.http_port)
 
 
 def wait_for_http(gw: RunningGateway, timeout_s: float = 20.0) -> None:

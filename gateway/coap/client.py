@@ -59,7 +59,11 @@ def _uri(host: str, port: int, path: str) -> str:
 
 
 def _unreachable(host: str, port: int, e: BaseException) -> GatewayUnreachable:
-    return GatewayUnreachable(f"gateway at {host}:{port} did not answer ({type(e).__name__}); "
+    # aiocoap wraps what the network said (an ICMP "port unreachable": nothing
+    # listens there) in a NetworkError: the cause is what helps the user.
+    cause = e.__cause__ or e
+    said = str(cause).strip() or type(cause).__name__
+    return GatewayUnreachable(f"gateway at {host}:{port} did not answer ({said}); "
                               "check that it runs and the address")
 
 
@@ -96,20 +100,6 @@ async def technician_client(host: str, port: int,
                 await ctx.shutdown()
     except CredentialError as e:
         raise CredentialRefused(str(e)) from None
-
-
-async def ping(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True if a CoAP server answers at host:port (any answer: a gateway that
-    refuses an unauthenticated request is up all the same)."""
-    ctx = await aiocoap.Context.create_client_context()
-    try:
-        req = aiocoap.Message(code=Code.GET, uri=_uri(host, port, ".well-known/core"))
-        await asyncio.wait_for(ctx.request(req).response, timeout)
-        return True
-    except (TimeoutError, OSError, aiocoap.error.Error):
-        return False
-    finally:
-        await ctx.shutdown()
 
 
 def kid_in(answer: bytes) -> str | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import launch_gateway, one_line_error, technician_lines
 
@@ -65,6 +67,26 @@ def test_port_in_use_gets_one_line(tmp_path: Path) -> None:
         assert "cannot listen" in line and "--port" in line
     finally:
         gw.stop()
+
+
+def test_port_0_serves_on_the_port_the_ready_file_names_until_the_stop(tmp_path: Path) -> None:
+    # What a supervisor or a script relies on: the file appears once the
+    # gateway serves, names the ports it got, and goes when it stops.
+    gw = launch_gateway(tmp_path)  # --port 0 and --http-port 0, waiting for the file
+    ready = tmp_path / "gateway.ready"
+    assert json.loads(ready.read_text()) == {"coap_port": gw.port, "http_port": gw.http_port}
+    gw.register(Node("B1", "bin", 60.0, 17.0))
+    assert httpx.get(f"{gw.http_url}/api/openapi.json", timeout=10).status_code == 200
+    assert gw.stop() == 0
+    assert not ready.exists()
+    assert f"listening on coap://127.0.0.1:{gw.port}," in gateway_log_path(gw.db).read_text()
+
+
+def test_unwritable_ready_file_gets_one_line_and_stops_the_gateway(tmp_path: Path) -> None:
+    line = one_line_error(kvarter("gateway", "run", "--port", "0", "--http-port", "0",
+                                  "--db", str(tmp_path / "g.sqlite"),
+                                  "--ready-file", str(tmp_path / "no" / "such" / "r.json")))
+    assert "cannot write the ready file" in line
 
 
 def site_with_credential(tmp_path: Path, db: Path) -> Path:

@@ -64,13 +64,20 @@ def gateway() -> None:
 @click.option("--http-port", type=int, help="TCP port of the HTTP API (default 8080).")
 @click.option("--http/--no-http", "http", default=None,
               help="Serve the HTTP API (default: on).")
-def run(config: Path | None, **overrides: object) -> None:
+@click.option("--ready-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Once serving, write the CoAP and HTTP ports here as JSON "
+                   "(for supervisors and scripts; useful with --port 0).")
+def run(config: Path | None, ready_file: Path | None, **overrides: object) -> None:
     """Serve nodes over CoAP, and people over HTTP, until Ctrl-C or SIGTERM."""
     # Imported here: the running gateway brings the web framework, which
     # every other command can do without (seconds at each start).
     from gateway.app import serve
 
     cfg = load_config(config, **overrides)
+    if ready_file is not None and not os.access(ready_file.parent, os.W_OK | os.X_OK):
+        # Checked before anything starts: written only once the gateway serves.
+        raise fail(f"cannot write the ready file {ready_file}: its directory is missing or "
+                   "not writable; give a --ready-file in a writable directory")
     _resolves(cfg.bind_host, cfg.port, "--host")
     if cfg.mqtt_host:
         _resolves(cfg.mqtt_host, cfg.mqtt_port, "--mqtt")
@@ -79,7 +86,7 @@ def run(config: Path | None, **overrides: object) -> None:
     except OSError as e:
         raise fail(f"cannot write the log {cfg.log_file}: {e.strerror or e}") from None
     try:
-        asyncio.run(serve(cfg))
+        asyncio.run(serve(cfg, ready_file))
         gateway_logs.flush()
     except SchemaError as e:
         raise fail(f"{cfg.db_path}: {e}") from None
