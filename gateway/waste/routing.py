@@ -1,11 +1,14 @@
 """Routes for the crews that empty litter bins, planned with PyVRP.
 
 Units. PyVRP works in integers: distances are whole metres, durations whole
-seconds, loads whole litres of loose rubbish. Until a street network is
-available, the distance between two points is the great-circle (haversine)
-distance times a circuity factor (streets are not straight lines; 1.3 is
-typical of a town) and the driving time is that distance at a town speed
-(25 km/h, which counts junctions and traffic lights).
+seconds, loads whole litres of loose rubbish. With the district's streets
+(gateway/streets/driving.py) the distance between two points is the
+shortest drive along them, one-way streets respected; a point more than
+150 m from every drivable street, or with no streets imported, gets the
+great-circle (haversine) distance times a circuity factor instead (streets
+are not straight lines; 1.3 is typical of a town), and the plan names those
+points. The driving time is the distance at a town speed (25 km/h, which
+counts junctions and traffic lights).
 
 Objective. Metres driven, minus the prizes of the optional stops visited. A
 prize is therefore in metres of driving: an optional bin with prize 800 is
@@ -36,6 +39,8 @@ from pyvrp import Model
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MultipleCriteria, NoImprovement
 
+from gateway.streets.driving import SNAP_M, DrivingStreets
+
 EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_CIRCUITY = 1.3
 DEFAULT_SPEED_KMH = 25.0
@@ -64,7 +69,7 @@ class Stop:
     service_s: int = 60  # at the bin, per emptying
     kind: str = ""  # bin type
     expected_fill_pct: float | None = None
-    address: str = ""
+    address: str = ""  # where the crew finds it: the bin's address, or a street and crossing
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,9 @@ class RoutePlan:
     problems: list[str] = field(default_factory=list)
     optional_left: int = 0  # optional stops not worth their detour, or with no room
     seconds: float = 0.0  # wall time of planning
+    # How the distances were measured: "streets" (along them) or "straight line".
+    distances: str = "straight line"
+    straight_line: list[str] = field(default_factory=list)  # bins off the streets
 
     @property
     def stops_served(self) -> int:
@@ -125,22 +133,38 @@ def haversine_m(lat1: npt.NDArray[np.float64], lon1: npt.NDArray[np.float64],
 
 
 def travel_matrices(points: Sequence[tuple[float, float]], circuity: float,
-                    speed_kmh: float) -> tuple[Matrix, Matrix]:
-    """Distance (m) and driving time (s) between every two (lat, lon) points."""
+                    speed_kmh: float, streets: DrivingStreets | None = None
+                    ) -> tuple[Matrix, Matrix]:
+    """Distance (m) and driving time (s) between every two (lat, lon) points:
+    along the streets where both are on them, else the straight-line estimate."""
+    return _matrices(points, circuity, speed_kmh, streets)[:2]
+
+
+def _matrices(points: Sequence[tuple[float, float]], circuity: float, speed_kmh: float,
+              streets: DrivingStreets | None) -> tuple[Matrix, Matrix, list[tuple[int, float]]]:
+    """travel_matrices, and (index, metres to the nearest drivable street) of
+    each point that got the straight-line estimate for want of a street."""
     lat = np.array([p[0] for p in points], dtype=np.float64)
     lon = np.array([p[1] for p in points], dtype=np.float64)
     metres = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) * circuity
+    off: list[tuple[int, float]] = []
+    if streets is not None and len(points):
+        along, snapped = streets.distances(points)
+        metres = np.where(np.isfinite(along), along, metres)
+        off = [(int(i), float(snapped.offset[i])) for i in np.flatnonzero(snapped.piece < 0)]
     dist = np.rint(metres).astype(np.int64)
     dur = np.rint(dist / (speed_kmh / 3.6)).astype(np.int64)
-    return dist, dur
+    return dist, dur, off
 
 
 def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
                 trucks: Sequence[Truck], *, circuity: float = DEFAULT_CIRCUITY,
                 speed_kmh: float = DEFAULT_SPEED_KMH,
-                time_limit_s: float = DEFAULT_TIME_LIMIT_S, seed: int = 0) -> RoutePlan:
-    """Plan a shift's routes. Bad input is reported in plan.problems (and each
-    required stop that cannot be served in plan.unserved); the rest is planned."""
+                time_limit_s: float = DEFAULT_TIME_LIMIT_S, seed: int = 0,
+                streets: DrivingStreets | None = None) -> RoutePlan:
+    """Plan a shift's routes, along the streets when given. Bad input is
+    reported in plan.problems (and each required stop that cannot be served
+    in plan.unserved); the rest is planned."""
     if not circuity >= 1:
         raise ValueError(f"circuity must be at least 1, got {circuity}")
     if not 1 <= speed_kmh <= 130:
@@ -204,7 +228,10 @@ def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
         else:
             fitting.append(s)
 
-    dist, dur = travel_matrices([depot] + [(s.lat, s.lon) for s in fitting], circuity, speed_kmh)
+    dist, dur, off = _matrices([depot] + [(s.lat, s.lon) for s in fitting], circuity, speed_kmh,
+                               streets)
+    if streets is not None:
+        _note_off_streets(plan, off, fitting, circuity)
     longest_shift = max(t.shift_s for t in usable)
     reachable = []
     for i, s in enumerate(fitting, start=1):
@@ -232,6 +259,23 @@ def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
     left = [s for i, s in enumerate(candidates) if i not in routed]
     _explain_left_out(plan, left, candidates, usable)
     return _finish(plan, started)
+
+
+def _note_off_streets(plan: RoutePlan, off: list[tuple[int, float]], stops: list[Stop],
+                      circuity: float) -> None:
+    plan.distances = "streets"
+    if not off:
+        return
+    far = [(stops[i - 1].node_id if i else "the depot", m) for i, m in off]
+    plan.straight_line = [name for name, _ in far if name != "the depot"]
+    shown = ", ".join(f"{name} ({'no street' if not math.isfinite(m) else f'{m:.0f} m'})"
+                      for name, m in far[:10])
+    if len(far) > 10:
+        shown += f" and {len(far) - 10} more"
+    plan.problems.append(
+        f"{len(far)} point(s) more than {SNAP_M:.0f} m from every drivable street, their "
+        f"distances estimated as straight lines x {circuity:g}: {shown}: correct their "
+        "positions, or import streets that reach them")
 
 
 def _finish(plan: RoutePlan, started: float) -> RoutePlan:

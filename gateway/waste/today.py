@@ -10,6 +10,7 @@ from datetime import datetime
 
 from gateway.records import Node
 from gateway.storage.store import Store
+from gateway.streets.driving import DrivingStreets
 from gateway.waste.bin_types import Catalogue
 from gateway.waste.forecast import Forecaster
 from gateway.waste.routing import (
@@ -27,14 +28,15 @@ def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[flo
                    trucks: Sequence[Truck], *, select: StopSelector = stops_for_all_bins,
                    all_required: bool = False, circuity: float = DEFAULT_CIRCUITY,
                    speed_kmh: float = DEFAULT_SPEED_KMH,
-                   time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> RoutePlan:
-    """The plan for the bins `select` puts on it; all_required makes every
-    selected bin a required stop."""
+                   time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+                   streets: DrivingStreets | None = None) -> RoutePlan:
+    """The plan for the bins `select` puts on it, along the streets when
+    given; all_required makes every selected bin a required stop."""
     stops = select(nodes, catalogue)
     if all_required:
         stops = [replace(s, required=True) for s in stops]
     return plan_routes(depot, stops, trucks, circuity=circuity, speed_kmh=speed_kmh,
-                       time_limit_s=time_limit_s)
+                       time_limit_s=time_limit_s, streets=streets)
 
 
 # Readings (and crews' records) dated later than now plus this are not
