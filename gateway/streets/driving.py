@@ -18,7 +18,7 @@ street drawn by hand meets its neighbour). Streets that merely cross are
 joined only in a file that is not an OpenStreetMap export: in an export a
 crossing without a shared point is a bridge or a tunnel.
 
-Only the largest part of the network in which every junction can be reached
+Only the longest part of the network in which every junction can be reached
 from every other (its largest strongly connected component) is used: a
 fragment cut off at the edge of an export, or a one-way stub leading out of
 it, would otherwise give points no way back.
@@ -166,7 +166,12 @@ class DrivingStreets:
             edges += [(x, y, max(gap, 1e-3)), (y, x, max(gap, 1e-3))]
         self.graph = _graph(self.nodes, edges)
         _, labels = connected_components(self.graph, directed=True, connection="strong")
-        biggest = int(np.bincount(labels).argmax())
+        # The largest by street length: in number of junctions a long
+        # avenue counts for little.
+        inside = [pc for pc in self.pieces if labels[pc.u] == labels[pc.v]]
+        biggest = int(np.bincount([labels[pc.u] for pc in inside],
+                                  weights=[pc.length for pc in inside]).argmax()) \
+            if inside else 0
         self.usable = [labels[pc.u] == biggest and labels[pc.v] == biggest
                        for pc in self.pieces]
         self.dropped_m = sum(pc.length for pc, ok in zip(self.pieces, self.usable, strict=True)
@@ -235,8 +240,10 @@ class DrivingStreets:
         the rows and columns of points not on the streets; and the snap."""
         sn = self.snap(points, snap_m)
         n = len(points)
-        out = np.full((n, n), np.nan)
         on = np.flatnonzero(sn.piece >= 0)
+        if len(on) == n and n:
+            return self._between(sn.piece, sn.along), sn
+        out = np.full((n, n), np.nan)
         if len(on):
             out[np.ix_(on, on)] = self._between(sn.piece[on], sn.along[on])
         return out, sn
@@ -253,32 +260,49 @@ class DrivingStreets:
         exit_node = np.stack([v, u], axis=1)
         exit_cost = np.stack([np.where(fwd, length - along, inf), np.where(bwd, along, inf)],
                              axis=1)
-        # Arriving at a point: from u (forward) or from v (backward).
-        entry_node = np.stack([u, v], axis=1)
-        entry_cost = np.stack([np.where(fwd, along, inf), np.where(bwd, length - along, inf)],
-                              axis=1)
+        # Arriving at a point on piece p: from p's u (forward) or its v
+        # (backward). Per piece, not per point: far fewer columns to search.
+        pieces, col_piece = np.unique(piece, return_inverse=True)
+        p_u = np.array([self.pieces[p].u for p in pieces], dtype=np.int64)
+        p_v = np.array([self.pieces[p].v for p in pieces], dtype=np.int64)
+        p_fwd = np.array([self.pieces[p].forward for p in pieces])
+        p_bwd = np.array([self.pieces[p].backward for p in pieces])
+        in_fwd = np.where(fwd, along, inf)  # from u to the point
+        in_bwd = np.where(bwd, length - along, inf)  # from v to the point
+        members: dict[int, IntArray] = {}
+        order = np.argsort(col_piece, kind="stable")
+        bounds = np.searchsorted(col_piece[order], np.arange(len(pieces) + 1))
+        for k in range(len(pieces)):
+            members[k] = order[bounds[k]:bounds[k + 1]]
         out = np.empty((n, n))
-        order = np.argsort(piece, kind="stable")  # neighbours share junctions: fewer sources
         step = max(16, min(512, _CHUNK_CELLS // max(1, 2 * self.nodes)))
         for start in range(0, n, step):
-            rows = order[start:start + step]
+            rows = order[start:start + step]  # neighbours share junctions: fewer sources
             sources, where = np.unique(exit_node[rows], return_inverse=True)
             where = where.reshape(len(rows), 2)
             from_src = dijkstra(self.graph, directed=True, indices=sources)
-            best = np.full((len(rows), n), inf)
-            for x in range(2):
-                reach = from_src[where[:, x]]  # rows x nodes
-                for e in range(2):
-                    cand = (exit_cost[rows, x][:, None] + reach[:, entry_node[:, e]]
-                            + entry_cost[None, :, e])
-                    np.minimum(best, cand, out=best)
+            # Shortest from each row's point to each piece's u and v.
+            to_u = np.minimum(exit_cost[rows, 0, None] + from_src[where[:, 0]][:, p_u],
+                              exit_cost[rows, 1, None] + from_src[where[:, 1]][:, p_u])
+            to_v = np.minimum(exit_cost[rows, 0, None] + from_src[where[:, 0]][:, p_v],
+                              exit_cost[rows, 1, None] + from_src[where[:, 1]][:, p_v])
+            to_u[:, ~p_fwd] = inf
+            to_v[:, ~p_bwd] = inf
+            best = np.minimum(to_u[:, col_piece] + in_fwd[None, :],
+                              to_v[:, col_piece] + in_bwd[None, :])
             # Two points on the same stretch of street, the second ahead.
-            same = piece[rows][:, None] == piece[None, :]
-            ahead = along[None, :] - along[rows][:, None]
-            direct = np.where(same & fwd[rows][:, None] & (ahead >= 0), ahead, inf)
-            direct = np.minimum(direct, np.where(same & bwd[rows][:, None] & (ahead <= 0),
-                                                 -ahead, inf))
-            np.minimum(best, direct, out=best)
+            row_piece = col_piece[rows]
+            for k in np.unique(row_piece):
+                here = np.flatnonzero(row_piece == k)
+                same = members[int(k)]
+                ahead = along[same][None, :] - along[rows[here]][:, None]
+                direct = np.full(ahead.shape, inf)
+                if p_fwd[k]:
+                    direct = np.where(ahead >= 0, ahead, direct)
+                if p_bwd[k]:
+                    direct = np.minimum(direct, np.where(ahead <= 0, -ahead, inf))
+                block = np.ix_(here, same)
+                best[block] = np.minimum(best[block], direct)
             best[np.arange(len(rows)), rows] = 0.0
             out[rows] = best
         return out

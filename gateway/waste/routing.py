@@ -146,14 +146,30 @@ def _matrices(points: Sequence[tuple[float, float]], circuity: float, speed_kmh:
     each point that got the straight-line estimate for want of a street."""
     lat = np.array([p[0] for p in points], dtype=np.float64)
     lon = np.array([p[1] for p in points], dtype=np.float64)
-    metres = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) * circuity
     off: list[tuple[int, float]] = []
-    if streets is not None and len(points):
-        along, snapped = streets.distances(points)
-        metres = np.where(np.isfinite(along), along, metres)
-        off = [(int(i), float(snapped.offset[i])) for i in np.flatnonzero(snapped.piece < 0)]
-    dist = np.rint(metres).astype(np.int64)
-    dur = np.rint(dist / (speed_kmh / 3.6)).astype(np.int64)
+    if streets is None or not len(points):
+        metres = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) * circuity
+    else:
+        metres, snapped = streets.distances(points)
+        # The estimate only where it is needed: a city's full matrix of
+        # great-circle distances takes longer than the one along the streets.
+        far = np.flatnonzero(snapped.piece < 0)
+        off = [(int(i), float(snapped.offset[i])) for i in far]
+        if len(far):
+            metres[far, :] = haversine_m(lat[far, None], lon[far, None], lat[None, :],
+                                         lon[None, :]) * circuity
+            metres[:, far] = haversine_m(lat[:, None], lon[:, None], lat[None, far],
+                                         lon[None, far]) * circuity
+        # A pair with no way between them along the streets (none, as the
+        # streets keep one connected part; but never an infinite distance).
+        gaps = ~np.isfinite(metres)
+        if gaps.any():
+            rows, cols = np.nonzero(gaps)
+            metres[rows, cols] = haversine_m(lat[rows], lon[rows], lat[cols],
+                                             lon[cols]) * circuity
+    dist = np.rint(metres, out=metres).astype(np.int64)
+    metres /= speed_kmh / 3.6
+    dur = np.rint(metres, out=metres).astype(np.int64)
     return dist, dur, off
 
 
@@ -268,12 +284,12 @@ def _note_off_streets(plan: RoutePlan, off: list[tuple[int, float]], stops: list
         return
     far = [(stops[i - 1].node_id if i else "the depot", m) for i, m in off]
     plan.straight_line = [name for name, _ in far if name != "the depot"]
-    shown = ", ".join(f"{name} ({'no street' if not math.isfinite(m) else f'{m:.0f} m'})"
+    shown = ", ".join(f"{name} ({f'{m:.0f} m' if math.isfinite(m) else f'over {SNAP_M:.0f} m'})"
                       for name, m in far[:10])
     if len(far) > 10:
         shown += f" and {len(far) - 10} more"
     plan.problems.append(
-        f"{len(far)} point(s) more than {SNAP_M:.0f} m from every drivable street, their "
+        f"{len(far)} bin(s) or depot more than {SNAP_M:.0f} m from every drivable street, their "
         f"distances estimated as straight lines x {circuity:g}: {shown}: correct their "
         "positions, or import streets that reach them")
 
