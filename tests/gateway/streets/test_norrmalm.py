@@ -13,6 +13,8 @@ import pytest
 from gateway.lighting.streets import build_network
 from gateway.records import Node
 from gateway.streets.network import DistrictStreets, build
+from gateway.waste.daily import with_places
+from gateway.waste.routing import RoutePlan, Stop, Truck, TruckRoute, Unserved
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "norrmalm"
 
@@ -82,3 +84,16 @@ def test_the_lighting_side_places_poles_on_the_same_streets(
     network = build_network(norrmalm.file, poles)
     assert len(network.placements) >= 6
     assert network.streets is norrmalm.file.streets
+
+
+def test_a_bins_own_address_wins_over_the_street_place(
+        norrmalm: DistrictStreets, baskets: list[tuple[float, float]]) -> None:
+    (lat1, lon1), (lat2, lon2) = baskets[26], baskets[28]
+    stops = (Stop("A", lat1, lon1, 10, address="Sveavägen 62"), Stop("B", lat2, lon2, 10))
+    plan = RoutePlan((59.34, 18.07), [TruckRoute(Truck("truck-1", 100, 3600), stops, 0, 0, 0,
+                                                 20)],
+                     [Unserved(Stop("C", lat1, lon1, 10), "no room")])
+    placed = with_places(plan, norrmalm.places)
+    assert [s.address for s in placed.routes[0].stops] == [
+        "Sveavägen 62", "Holländargatan, 20 m from Kungsgatan"]
+    assert placed.unserved[0].stop.address == "Sveavägen, at Kammakargatan"
