@@ -279,17 +279,19 @@ def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
 
 def _note_off_streets(plan: RoutePlan, off: list[tuple[int, float]], stops: list[Stop],
                       circuity: float) -> None:
-    plan.distances = "streets"
-    if not off:
+    if len(off) <= len(stops):  # some along the streets (the streets may be another town's)
+        plan.distances = "streets"
+    # The depot is left unnamed: a yard off the streets is nothing to correct.
+    far = [(stops[i - 1].node_id, m) for i, m in off if i]
+    if not far:
         return
-    far = [(stops[i - 1].node_id if i else "the depot", m) for i, m in off]
-    plan.straight_line = [name for name, _ in far if name != "the depot"]
+    plan.straight_line = [name for name, _ in far]
     shown = ", ".join(f"{name} ({f'{m:.0f} m' if math.isfinite(m) else f'over {SNAP_M:.0f} m'})"
                       for name, m in far[:10])
     if len(far) > 10:
         shown += f" and {len(far) - 10} more"
     plan.problems.append(
-        f"{len(far)} bin(s) or depot more than {SNAP_M:.0f} m from every drivable street, their "
+        f"{len(far)} bin(s) more than {SNAP_M:.0f} m from every drivable street, their "
         f"distances estimated as straight lines x {circuity:g}: {shown}: correct their "
         "positions, or import streets that reach them")
 

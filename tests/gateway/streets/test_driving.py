@@ -166,3 +166,13 @@ def test_a_point_far_from_every_street_falls_back_to_the_straight_line() -> None
     assert plan.distances == "streets" and plan.straight_line == ["OFF"]
     assert any("OFF" in p and "straight lines" in p for p in plan.problems)
     assert plan.stops_served == 2
+
+
+def test_streets_of_another_town_leave_the_plan_on_straight_lines() -> None:
+    g = grid(3, 100.0, [0])
+    far = [Stop(f"F{i}", *at(5000 + 100 * i, 5000), litres=10) for i in range(3)]
+    plan = plan_routes(at(5000, 5100), far, [Truck("truck-1", 100, 3600)], time_limit_s=0.2,
+                       streets=g)
+    assert plan.distances == "straight line" and plan.stops_served == 3
+    assert sorted(plan.straight_line) == ["F0", "F1", "F2"]
+    assert sum(1 for p in plan.problems if "straight lines" in p) == 1
