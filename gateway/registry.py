@@ -3,7 +3,9 @@ the database for good. A registration comes from a technician's tool or the
 simulator (PUT /nodes/<id>), always under an authenticated technician's
 credential; only-if-new registrations never take over the id (and history) of
 another node, and a registration over a node the gateway has needs proof of
-that node's key or an override, which is logged with who used it."""
+that node's key or an override, which is logged with who used it (a place
+registered without a key, such as an imported bin, takes its first node's
+key without either)."""
 
 from __future__ import annotations
 
@@ -68,6 +70,13 @@ class NodeRegistry:
 
     async def _may_replace(self, node: Node, by: Authority) -> None:
         old_key = await asyncio.to_thread(self.store.node_key, node.node_id)
+        if old_key is None and node.key is not None:
+            # A place registered without a node (a bin from the city's file):
+            # there is no node to impersonate, and fitting one is what
+            # provisioning is for.
+            log.info("technician %r fits a node with a key to %r, registered without one",
+                     by.technician, node.node_id)
+            return
         if old_key is not None and by.proof is not None and hmac.compare_digest(
                 by.proof, replace_proof(old_key, node.node_id, node.key)):
             log.info("technician %r replaces node %r, with proof of its key",
