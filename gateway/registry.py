@@ -16,10 +16,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.records import Node, RegistrationError, replace_proof
+from gateway.records import Node, RegistrationError, SelfTest, replace_proof
 from gateway.storage.store import Store
 
 log = logging.getLogger("gateway")
+
+
+class UnknownNode(RegistrationError):
+    """A self-test delivered for a node the gateway does not have."""
 
 
 class AlreadyRegistered(RegistrationError):
@@ -134,3 +138,16 @@ class NodeRegistry:
                  stored.role, f", addr {stored.addr}" if stored.addr is not None else "",
                  f" by technician {by.technician!r}" if by is not None else "")
         return created
+
+    async def selftest(self, node_id: str, result: SelfTest, technician: str) -> bool:
+        """Keep a registered node's self-test as a technician's laptop read
+        it; False when a later one is kept already. Raises UnknownNode."""
+        if node_id not in self.nodes:
+            raise UnknownNode(f"unknown node {node_id!r}: register it first "
+                              "('kvarter node provision')")
+        kept = await asyncio.to_thread(self.store.set_selftest, node_id, result, technician)
+        log.info("self-test of node %r by technician %r: %s%s%s", node_id, technician,
+                 "passed" if result.ok else "FAILED " + ",".join(result.failed),
+                 f", firmware {result.firmware}" if result.firmware else "",
+                 "" if kept else " (a later one is kept)")
+        return kept

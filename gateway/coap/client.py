@@ -13,7 +13,7 @@ import aiocoap
 from aiocoap import oscore
 from aiocoap.numbers.codes import Code
 
-from gateway.records import Node, replace_proof
+from gateway.records import Node, SelfTest, replace_proof
 from gateway.security.technician import CredentialError, TechnicianCredential, laptop_context
 
 
@@ -194,6 +194,19 @@ async def get_node(host: str, port: int, node_id: str, timeout: float = 10.0, *,
             raise RegistryError(f"gateway answered {resp.code} to GET /nodes/{node_id}: "
                                 f"{resp.payload.decode(errors='replace')[:200]}")
         return Node.from_json(resp.payload)
+
+
+async def send_selftest(host: str, port: int, node_id: str, result: SelfTest,
+                        timeout: float = 10.0, *, technician: TechnicianCredential) -> None:
+    """Give the gateway a node's self-test result, as the laptop read it, for
+    the technician's screen; RegistryError when it did not take it."""
+    async with technician_client(host, port, technician) as ctx:
+        req = aiocoap.Message(code=Code.PUT, uri=_uri(host, port, f"nodes/{node_id}/selftest"),
+                              payload=result.to_json(), content_format=50)
+        resp = await _ask(ctx, req, host, port, timeout)
+        if not resp.code.is_successful():
+            raise RegistryError(f"gateway refused the self-test of {node_id}: {resp.code} "
+                                f"{resp.payload.decode(errors='replace')[:200]}")
 
 
 # Nodes asked for per GET /nodes: the gateway's largest page.
