@@ -1,0 +1,188 @@
+"""What the API keeps of each bin between requests, so that a page of bins or
+the list of alarms costs the same at ten thousand bins as at ten.
+
+- BinForecasts: each bin's forecast, learnt from that bin's own reports and
+  crews' records (bins do not learn from each other, so one bin's model is
+  the same whether learnt alone or with the district). A bin is learnt when
+  it is first asked for, and again once something of its own has been stored
+  since: the new rows are found by their ids, whoever stored them (the
+  gateway's pipeline, a crew's phone, `kvarter bins emptied`).
+- BinStates: each bin's latest report and latest contact, brought up to date
+  from the reports stored since the last look; the alarms follow from them,
+  with since when each has shown (read once per bin report) and who
+  acknowledged it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from gateway.api.alarms import ALARMS, BIN_OFFLINE_S, alarm_names, is_acknowledged, onset
+from gateway.storage.alarm_acks import AckRow
+from gateway.storage.store import Store
+from gateway.waste.forecast import Forecaster
+from gateway.waste.planning import DEFAULT_PLAN
+from gateway.waste.today import FORECAST_SKEW_S, local_utc_offset_h
+
+# A bin with a reading dated ahead of the clock (not learnt from yet) is
+# learnt again this much later, when that reading may have come due.
+RETRY_S = 60.0
+
+
+class BinForecasts:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._forecaster = Forecaster(utc_offset_h=local_utc_offset_h())
+        self._full_at: dict[str, float | None] = {}
+        self._retry: dict[str, float] = {}
+        self._seen: tuple[int, int] | None = None
+        self.learnt = 0  # bins learnt, first time or again: for the tests
+
+    def get(self, store: Store, node_ids: Iterable[str]) -> Forecaster:
+        """The forecaster, with these bins' models current."""
+        with self._lock:
+            now = self.clock()
+            offset = local_utc_offset_h()
+            if offset != self._forecaster.utc_offset_h:  # the clocks changed
+                self._forecaster = Forecaster(utc_offset_h=offset)
+                self._full_at.clear()
+                self._retry.clear()
+            if self._seen is None:
+                self._seen = (store.last_bin_report_id(), store.last_visit_id())
+            else:
+                changed, reports, visits = store.forecast_changes(*self._seen)
+                self._seen = (reports, visits)
+                for node_id in changed:
+                    self._full_at.pop(node_id, None)
+            for node_id in node_ids:
+                if node_id not in self._full_at or self._retry.get(node_id, math.inf) <= now:
+                    self._learn(store, node_id, now)
+            return self._forecaster
+
+    def full_at(self, node_id: str) -> float | None:
+        """When the bin is expected to reach the plan's must level (within
+        two weeks): worked out when the bin was learnt (get() first)."""
+        return self._full_at.get(node_id)
+
+    def _learn(self, store: Store, node_id: str, now: float) -> None:
+        alone = Forecaster(utc_offset_h=self._forecaster.utc_offset_h,
+                           not_after=now + FORECAST_SKEW_S)
+        alone.feed(store.bin_fill_history(node_id))
+        for at in store.bin_emptied_at(node_id):
+            alone.mark_emptied(node_id, at)
+        model = alone.bins.get(node_id)
+        if model is None:
+            self._forecaster.bins.pop(node_id, None)
+        else:
+            self._forecaster.bins[node_id] = model
+        if alone.ignored:
+            self._retry[node_id] = now + RETRY_S
+        else:
+            self._retry.pop(node_id, None)
+        t = alone.crossing_time(node_id, DEFAULT_PLAN.must_level_pct)
+        self._full_at[node_id] = None if t is None or not math.isfinite(t) else t
+        self.learnt += 1
+
+
+@dataclass
+class _Bin:
+    lat: float
+    lon: float
+    report_id: int = 0  # of the latest report (by its measured time)
+    last_id: int = 0  # of the report stored last
+    measured_at: int | None = None
+    received_at: float | None = None  # the latest receipt of any of its reports
+    flags: int | None = None
+    battery_mv: int | None = None
+
+
+@dataclass(frozen=True)
+class AlarmRow:
+    node_id: str
+    alarm: str
+    since: float | None
+    lat: float
+    lon: float
+    ack: AckRow | None  # the acknowledgement that covers it, if any
+
+
+class BinStates:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._bins: dict[str, _Bin] = {}
+        self._report_id = 0
+        self._acks: dict[tuple[str, str], AckRow] = {}
+        self._ack_id = 0
+        # (node id, alarm) -> (the bin's latest report id then, (since, known))
+        self._onsets: dict[tuple[str, str], tuple[int, tuple[float | None, float | None]]] = {}
+
+    def _refresh(self, store: Store) -> None:
+        places = store.bin_places()
+        if len(places) != len(self._bins) or any(n not in self._bins for n, _, _ in places):
+            # A bin registered or removed: everything read again, so that a
+            # new bin's reports are not missed.
+            self._bins = {n: _Bin(lat, lon) for n, lat, lon in places}
+            self._report_id = 0
+        else:
+            for n, lat, lon in places:  # a bin moved
+                b = self._bins[n]
+                b.lat, b.lon = lat, lon
+        if self._report_id == 0:
+            last = store.last_bin_report_id()
+            rows = store.bin_reports_after(0)
+        else:
+            rows = store.bin_reports_after(self._report_id)
+            last = max((r[0] for r in rows), default=self._report_id)
+        for report_id, node_id, measured, received, flags, battery in rows:
+            found = self._bins.get(node_id)
+            if found is None:
+                continue
+            b = found
+            if b.received_at is None or received > b.received_at:
+                b.received_at = received
+            b.last_id = max(b.last_id, report_id)
+            if b.measured_at is None or (measured, report_id) >= (b.measured_at, b.report_id):
+                b.report_id, b.measured_at, b.flags, b.battery_mv = (
+                    report_id, measured, flags, battery)
+        self._report_id = last
+        for ack_id, ack in store.acks_after(self._ack_id, limit=10**9):
+            self._acks[(ack.node_id, ack.alarm)] = ack
+            self._ack_id = ack_id
+
+    def alarms(self, store: Store, node_id: str | None = None) -> list[AlarmRow]:
+        """Every bin's alarms now (or one bin's), ordered by how serious,
+        then by bin."""
+        with self._lock:
+            self._refresh(store)
+            now = self.clock()
+            out = []
+            items = self._bins.items() if node_id is None else (
+                [(node_id, self._bins[node_id])] if node_id in self._bins else [])
+            for n, b in items:
+                names = alarm_names(b.flags, b.battery_mv) if b.flags is not None else []
+                if b.received_at is None or now - b.received_at > BIN_OFFLINE_S:
+                    names.append("offline")
+                for name in names:
+                    since, known = self._onset(store, n, name, b)
+                    ack = self._acks.get((n, name))
+                    out.append(AlarmRow(n, name, since, b.lat, b.lon,
+                                        ack if is_acknowledged(ack, known) else None))
+        out.sort(key=lambda a: (ALARMS.index(a.alarm), a.node_id))
+        return out
+
+    def _onset(self, store: Store, node_id: str, name: str,
+               b: _Bin) -> tuple[float | None, float | None]:
+        if name == "offline":
+            return b.received_at, b.received_at
+        kept = self._onsets.get((node_id, name))
+        if kept is not None and kept[0] == b.last_id:
+            return kept[1]
+        found = onset(store, node_id, name, b.received_at)
+        self._onsets[(node_id, name)] = (b.last_id, found)
+        return found
