@@ -19,18 +19,21 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.api.alarms import ALARMS, BIN_OFFLINE_S, alarm_names, is_acknowledged, onset
 from gateway.storage.alarm_acks import AckRow
 from gateway.storage.store import Store
-from gateway.waste.forecast import Forecaster
+from gateway.waste.forecast import BinModel, Forecaster
 from gateway.waste.planning import DEFAULT_PLAN
 from gateway.waste.today import FORECAST_SKEW_S, local_utc_offset_h
 
 # A bin with a reading dated ahead of the clock (not learnt from yet) is
 # learnt again this much later, when that reading may have come due.
 RETRY_S = 60.0
+
+
+_Learnt = tuple[BinModel | None, float | None, bool]  # model, full at, to learn again
 
 
 class BinForecasts:
@@ -41,27 +44,36 @@ class BinForecasts:
         self._full_at: dict[str, float | None] = {}
         self._retry: dict[str, float] = {}
         self._seen: tuple[int, int] | None = None
+        # Bumped for a bin each time something of its own is found stored:
+        # what warm() learnt meanwhile is not kept.
+        self._changes: dict[str, int] = {}
         self.learnt = 0  # bins learnt, first time or again: for the tests
+
+    def _look(self, store: Store) -> None:
+        """Forget the bins with something of their own stored since the last look."""
+        offset = local_utc_offset_h()
+        if offset != self._forecaster.utc_offset_h:  # the clocks changed
+            self._forecaster = Forecaster(utc_offset_h=offset)
+            self._full_at.clear()
+            self._retry.clear()
+        if self._seen is None:
+            self._seen = (store.last_bin_report_id(), store.last_visit_id())
+            return
+        changed, reports, visits = store.forecast_changes(*self._seen)
+        self._seen = (reports, visits)
+        for node_id in changed:
+            self._full_at.pop(node_id, None)
+            self._changes[node_id] = self._changes.get(node_id, 0) + 1
 
     def get(self, store: Store, node_ids: Iterable[str]) -> Forecaster:
         """The forecaster, with these bins' models current."""
         with self._lock:
             now = self.clock()
-            offset = local_utc_offset_h()
-            if offset != self._forecaster.utc_offset_h:  # the clocks changed
-                self._forecaster = Forecaster(utc_offset_h=offset)
-                self._full_at.clear()
-                self._retry.clear()
-            if self._seen is None:
-                self._seen = (store.last_bin_report_id(), store.last_visit_id())
-            else:
-                changed, reports, visits = store.forecast_changes(*self._seen)
-                self._seen = (reports, visits)
-                for node_id in changed:
-                    self._full_at.pop(node_id, None)
+            self._look(store)
             for node_id in node_ids:
                 if node_id not in self._full_at or self._retry.get(node_id, math.inf) <= now:
-                    self._learn(store, node_id, now)
+                    self._keep(node_id, self._learn(store, node_id, now,
+                                                    self._forecaster.utc_offset_h), now)
             return self._forecaster
 
     def full_at(self, node_id: str) -> float | None:
@@ -69,23 +81,55 @@ class BinForecasts:
         two weeks): worked out when the bin was learnt (get() first)."""
         return self._full_at.get(node_id)
 
-    def _learn(self, store: Store, node_id: str, now: float) -> None:
-        alone = Forecaster(utc_offset_h=self._forecaster.utc_offset_h,
-                           not_after=now + FORECAST_SKEW_S)
+    def warm(self, store: Store, stop: threading.Event) -> int:
+        """Learn every bin not learnt yet, one at a time, resting as long as
+        each took (half a core at most, beside the requests and the
+        gateway's own work), until done or told to stop. Returns how many it
+        learnt. Run in a thread of its own when the API starts, so that the
+        first pages asked for are ready."""
+        with self._lock:
+            self._look(store)
+        done = 0
+        for node_id, _, _ in store.bin_places():
+            if stop.is_set():
+                break
+            with self._lock:
+                if node_id in self._full_at:
+                    continue
+                changes, offset = self._changes.get(node_id, 0), self._forecaster.utc_offset_h
+            t0 = time.perf_counter()
+            now = self.clock()
+            learnt = self._learn(store, node_id, now, offset)
+            with self._lock:
+                self._look(store)
+                if node_id not in self._full_at and self._changes.get(node_id, 0) == changes \
+                        and offset == self._forecaster.utc_offset_h:
+                    self._keep(node_id, learnt, now)
+                    done += 1
+            stop.wait(time.perf_counter() - t0)
+        return done
+
+    @staticmethod
+    def _learn(store: Store, node_id: str, now: float, offset: float) -> _Learnt:
+        alone = Forecaster(utc_offset_h=offset, not_after=now + FORECAST_SKEW_S)
         alone.feed(store.bin_fill_history(node_id))
         for at in store.bin_emptied_at(node_id):
             alone.mark_emptied(node_id, at)
-        model = alone.bins.get(node_id)
+        t = alone.crossing_time(node_id, DEFAULT_PLAN.must_level_pct)
+        return (alone.bins.get(node_id), None if t is None or not math.isfinite(t) else t,
+                alone.ignored > 0)
+
+    def _keep(self, node_id: str, learnt: _Learnt, now: float) -> None:
+        model, full_at, again = learnt
         if model is None:
             self._forecaster.bins.pop(node_id, None)
         else:
             self._forecaster.bins[node_id] = model
-        if alone.ignored:
+        if again:
             self._retry[node_id] = now + RETRY_S
         else:
             self._retry.pop(node_id, None)
-        t = alone.crossing_time(node_id, DEFAULT_PLAN.must_level_pct)
-        self._full_at[node_id] = None if t is None or not math.isfinite(t) else t
+        self._full_at[node_id] = full_at
         self.learnt += 1
 
 
@@ -99,6 +143,7 @@ class _Bin:
     received_at: float | None = None  # the latest receipt of any of its reports
     flags: int | None = None
     battery_mv: int | None = None
+    names: list[str] = field(default_factory=list)  # its latest report's alarms
 
 
 @dataclass(frozen=True)
@@ -116,6 +161,7 @@ class BinStates:
         self.clock = clock
         self._lock = threading.Lock()
         self._bins: dict[str, _Bin] = {}
+        self._places: object = None
         self._report_id = 0
         self._acks: dict[tuple[str, str], AckRow] = {}
         self._ack_id = 0
@@ -123,16 +169,19 @@ class BinStates:
         self._onsets: dict[tuple[str, str], tuple[int, tuple[float | None, float | None]]] = {}
 
     def _refresh(self, store: Store) -> None:
-        places = store.bin_places()
-        if len(places) != len(self._bins) or any(n not in self._bins for n, _, _ in places):
-            # A bin registered or removed: everything read again, so that a
-            # new bin's reports are not missed.
-            self._bins = {n: _Bin(lat, lon) for n, lat, lon in places}
-            self._report_id = 0
-        else:
-            for n, lat, lon in places:  # a bin moved
-                b = self._bins[n]
-                b.lat, b.lon = lat, lon
+        places = store.bin_places_version()
+        if places != self._places:
+            self._places = places
+            bins = store.bin_places()
+            if len(bins) != len(self._bins) or any(n not in self._bins for n, _, _ in bins):
+                # A bin registered or removed: everything read again, so
+                # that a new bin's reports are not missed.
+                self._bins = {n: _Bin(lat, lon) for n, lat, lon in bins}
+                self._report_id = 0
+            else:
+                for n, lat, lon in bins:  # a bin moved
+                    b = self._bins[n]
+                    b.lat, b.lon = lat, lon
         if self._report_id == 0:
             last = store.last_bin_report_id()
             rows = store.bin_reports_after(0)
@@ -150,6 +199,7 @@ class BinStates:
             if b.measured_at is None or (measured, report_id) >= (b.measured_at, b.report_id):
                 b.report_id, b.measured_at, b.flags, b.battery_mv = (
                     report_id, measured, flags, battery)
+                b.names = alarm_names(flags, battery) if flags is not None else []
         self._report_id = last
         for ack_id, ack in store.acks_after(self._ack_id, limit=10**9):
             self._acks[(ack.node_id, ack.alarm)] = ack
@@ -164,10 +214,11 @@ class BinStates:
             out = []
             items = self._bins.items() if node_id is None else (
                 [(node_id, self._bins[node_id])] if node_id in self._bins else [])
+            silent = now - BIN_OFFLINE_S
             for n, b in items:
-                names = alarm_names(b.flags, b.battery_mv) if b.flags is not None else []
-                if b.received_at is None or now - b.received_at > BIN_OFFLINE_S:
-                    names.append("offline")
+                names = b.names
+                if b.received_at is None or b.received_at < silent:
+                    names = [*names, "offline"]
                 for name in names:
                     since, known = self._onset(store, n, name, b)
                     ack = self._acks.get((n, name))

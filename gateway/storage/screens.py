@@ -164,13 +164,15 @@ class ScreenQueries(Database):
                 "WHERE n.role = 'bin' ORDER BY n.node_id").fetchall()
 
     def map_poles(self) -> list[tuple[str, float, float, int | None, float | None,
-                                      float | None]]:
+                                      float | None, str]]:
         """(node id, lat, lon, level %, its status's receipt, latest presence
-        event's receipt) of every light pole and its latest status, in id order."""
+        event's receipt, zone) of every light pole and its latest status, in
+        id order."""
         with self.reading() as db:
             return db.execute(
                 "SELECT n.node_id, n.lat, n.lon, s.level_pct, s.received_at, "
-                "(SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id) "
+                "(SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id), "
+                "COALESCE(NULLIF(n.kind, ''), 'default') "
                 "FROM nodes n LEFT JOIN light_status s ON s.id = ("
                 " SELECT id FROM light_status WHERE node_id = n.node_id ORDER BY id DESC LIMIT 1) "
                 "WHERE n.role = 'light' ORDER BY n.node_id").fetchall()
@@ -221,6 +223,15 @@ class ScreenQueries(Database):
         with self.reading() as db:
             return db.execute("SELECT node_id, lat, lon FROM nodes WHERE role = 'bin' "
                               "ORDER BY node_id").fetchall()
+
+    def bin_places_version(self) -> tuple[int, int, float, float]:
+        """Changes whenever a bin is registered, removed or moved (one pass
+        over the nodes in SQLite, one row back): each position weighted by
+        its row, so that two bins swapping places count too."""
+        with self.reading() as db:
+            r = db.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), TOTAL(lat * rowid), "
+                           "TOTAL(lon * rowid) FROM nodes WHERE role = 'bin'").fetchone()
+        return int(r[0]), int(r[1]), float(r[2]), float(r[3])
 
     def bin_reports_after(self, after: int) -> list[tuple[int, str, int, float, int, int | None]]:
         """(id, node id, measured at, received at, flags, battery mV) of the

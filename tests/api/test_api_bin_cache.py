@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,15 @@ def test_each_bin_learnt_alone_is_forecast_as_the_district_learnt_at_once(
         # Asked again with nothing new: nothing is learnt again.
         kept.get(store, ids)
         assert kept.learnt == len(ids)
+        # Learnt ahead of the requests (as the API does when it starts): the
+        # same, and the requests learn nothing more.
+        warmed = BinForecasts(clock=lambda: NOW)
+        assert warmed.warm(store, threading.Event()) == len(ids)
+        f = warmed.get(store, ids)
+        assert warmed.learnt == len(ids)
+        for n in ids:
+            assert _same(warmed.full_at(n), kept.full_at(n)), n
+            assert _same(f.level_at(n, NOW + 86400), whole.level_at(n, NOW + 86400)), n
 
 
 def test_a_bin_is_learnt_again_when_it_reports_or_is_emptied_and_only_then(
