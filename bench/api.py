@@ -2,7 +2,8 @@
 gateway process with 10,000 bins and 5,000 light poles in its database (each
 bin with a week of reports, each pole with its status and presence events),
 asked for GET /api/v1/map, /api/v1/bins (a page of 100, each with its
-forecast) and /api/v1/alarms by a program's token, one request after another.
+forecast), /api/v1/alarms and /api/v1/energy by a program's token, one
+request after another.
 
 Measured twice: with nothing arriving, and while bin reports come in over
 CoAP (the map is then made again in the background while it is served, and
@@ -10,9 +11,9 @@ the bins that report have their forecast learnt again). The map's first
 answer, which also learns the forecast from every stored report, and the
 first pass over the pages of bins, which learns each bin's forecast as its
 page is first asked for, are counted apart (lines of their own) and left out
-of the other percentiles. A route that takes seconds
-per answer is asked for at most MEASURE_MAX_S per series (the line says how
-many answers the percentile is of)."""
+of the other percentiles. A route that takes seconds per answer is asked for
+at most MEASURE_MAX_S per series (the line says how many answers the
+percentile is of)."""
 
 from __future__ import annotations
 
@@ -189,6 +190,9 @@ def run() -> list[str]:
                 # first). A line of its own, as the map's first answer.
                 first_pass = _measure(client, _bins_page, BINS // 100)
                 quiet = _series(client)
+                # Energy per zone per night over the last week, every pole's
+                # status reports summed.
+                energy = _measure(client, lambda _: "/api/v1/energy", 20)
                 stop = threading.Event()
                 stored = [0]
                 feeder = threading.Thread(target=_reports, args=(port, stop, stored),
@@ -210,6 +214,7 @@ def run() -> list[str]:
         line("api.map_first_answer", cold_ms, "ms", "<", 10_000),
         line("api.map_size", size_kb, "KiB", "<", 2048),
     ]
+    out.append(line("api.energy_p50", _percentile(energy, 50), "ms", "<", 1000))
     out.append(line(f"api.bins_first_pass_p99 (of {len(first_pass)})",
                     _percentile(first_pass, 99), "ms", "<", 1000))
     for name in ("bins", "alarms"):

@@ -31,6 +31,7 @@ from gateway.waste.today import FORECAST_SKEW_S, local_utc_offset_h
 # A bin with a reading dated ahead of the clock (not learnt from yet) is
 # learnt again this much later, when that reading may have come due.
 RETRY_S = 60.0
+DAY_S = 86400.0
 
 
 _Learnt = tuple[BinModel | None, float | None, bool]  # model, full at, to learn again
@@ -47,6 +48,8 @@ class BinForecasts:
         # Bumped for a bin each time something of its own is found stored:
         # what warm() learnt meanwhile is not kept.
         self._changes: dict[str, int] = {}
+        # node id -> (the minute it was worked out in, expected level a day on)
+        self._ahead: dict[str, tuple[int, float]] = {}
         self.learnt = 0  # bins learnt, first time or again: for the tests
 
     def _look(self, store: Store) -> None:
@@ -56,6 +59,7 @@ class BinForecasts:
             self._forecaster = Forecaster(utc_offset_h=offset)
             self._full_at.clear()
             self._retry.clear()
+            self._ahead.clear()
         if self._seen is None:
             self._seen = (store.last_bin_report_id(), store.last_visit_id())
             return
@@ -80,6 +84,18 @@ class BinForecasts:
         """When the bin is expected to reach the plan's must level (within
         two weeks): worked out when the bin was learnt (get() first)."""
         return self._full_at.get(node_id)
+
+    def level_in_a_day(self, node_id: str, now: float) -> float:
+        """The bin's expected level a day from now (NaN: nothing known), at
+        most a minute old: worked out hour by hour, it is the page's
+        costliest part (get() first)."""
+        minute = int(now // 60)
+        kept = self._ahead.get(node_id)
+        if kept is not None and kept[0] == minute:
+            return kept[1]
+        level = self._forecaster.level_at(node_id, now + DAY_S)
+        self._ahead[node_id] = (minute, level)
+        return level
 
     def warm(self, store: Store, stop: threading.Event) -> int:
         """Learn every bin not learnt yet, one at a time, resting as long as
@@ -130,6 +146,7 @@ class BinForecasts:
         else:
             self._retry.pop(node_id, None)
         self._full_at[node_id] = full_at
+        self._ahead.pop(node_id, None)
         self.learnt += 1
 
 

@@ -20,7 +20,6 @@ from gateway.api.nodes import NodeId
 from gateway.api.pages import LIMIT_DEFAULT, Limit, Offset, Page
 from gateway.api.problems import Problem
 from gateway.storage.screens import BinRow
-from gateway.waste.forecast import Forecaster
 from gateway.waste.planning import DEFAULT_PLAN
 
 DAY_S = 86400.0
@@ -80,7 +79,8 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x, 1)
 
 
-def bin_state(row: BinRow, forecasts: BinForecasts, f: Forecaster, now: float) -> BinState:
+def bin_state(row: BinRow, forecasts: BinForecasts, now: float) -> BinState:
+    """The bin's state (its forecast learnt: BinForecasts.get first)."""
     flags = row.flags or 0
     alarms = alarm_names(flags, row.battery_mv) if row.flags is not None else []
     if offline("bin", row.last_contact, now):
@@ -91,7 +91,7 @@ def bin_state(row: BinRow, forecasts: BinForecasts, f: Forecaster, now: float) -
         last_contact=row.last_contact, measured_at=row.measured_at, fill_pct=row.fill_pct,
         temp_c=row.temp_c, battery_mv=row.battery_mv, tilt_deg=row.tilt_deg,
         flags=flag_names(flags), alarms=alarms,  # type: ignore[arg-type]
-        forecast=Forecast(level_in_24h_pct=_num(f.level_at(row.node_id, now + DAY_S)),
+        forecast=Forecast(level_in_24h_pct=_num(forecasts.level_in_a_day(row.node_id, now)),
                           full_at=_num(full_at),
                           full_within_24h=full_at is not None and full_at <= now + DAY_S))
 
@@ -104,8 +104,9 @@ BINS = Depends(require(Permission.BINS_READ))
 def list_bins(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT, _: object = BINS,
               ctx: ApiContext = Depends(context)) -> Page[BinState]:
     rows, total = ctx.store.bin_rows(offset, limit)
-    f, now = ctx.forecasts.get(ctx.store, [r.node_id for r in rows]), time.time()
-    return Page[BinState](items=[bin_state(r, ctx.forecasts, f, now) for r in rows],
+    ctx.forecasts.get(ctx.store, [r.node_id for r in rows])
+    now = time.time()
+    return Page[BinState](items=[bin_state(r, ctx.forecasts, now) for r in rows],
                           total=total, offset=offset, limit=limit)
 
 
@@ -114,8 +115,8 @@ def get_bin(node_id: NodeId, _: object = BINS, ctx: ApiContext = Depends(context
     rows, _total = ctx.store.bin_rows(0, 1, node_id=node_id)
     if not rows:
         raise Problem(404, f"no bin {node_id!r} is registered; GET /api/v1/bins lists them")
-    f = ctx.forecasts.get(ctx.store, [node_id])
-    return bin_state(rows[0], ctx.forecasts, f, time.time())
+    ctx.forecasts.get(ctx.store, [node_id])
+    return bin_state(rows[0], ctx.forecasts, time.time())
 
 
 Since = Annotated[int | None, Query(ge=0, le=2**40, description="only reports measured at "

@@ -317,6 +317,11 @@ function poleOffline(p) {
   state.alarms.set(alarmKey(a), a);
 }
 
+/** What a bin's marker shows: it is drawn again only when this changes. */
+function binLook(b) {
+  return `${b.fill_pct} ${b.forecast.full_within_24h} ${b.alarms.join(",")}`;
+}
+
 /** The map's answer applied: new bins and poles drawn, the others changed. */
 function applyMap(answer, readsBins, readsLights) {
   const now = Date.now() / 1000;
@@ -324,19 +329,23 @@ function applyMap(answer, readsBins, readsLights) {
     for (const b of rows(answer.bins)) {
       withForecast(b, now);
       const known = state.bins.get(b.node_id);
-      if (known) {
-        Object.assign(known, b);
-      } else {
+      if (!known) {
         state.bins.set(b.node_id, b);
+        drawBin(b);
+      } else if (binLook(known) !== binLook(b)) {
+        Object.assign(known, b);
+        drawBin(known);
+      } else {
+        Object.assign(known, b);
       }
-      drawBin(known || b);
     }
   }
   if (readsLights) {
     for (const p of rows(answer.poles)) {
       const known = state.poles.get(p.node_id);
+      const redraw = !known || known.online !== p.online || known.level_pct !== p.level_pct;
       if (known) Object.assign(known, p); else state.poles.set(p.node_id, p);
-      drawPole(known || p);
+      if (redraw) drawPole(known || p);
       if (!p.online) poleOffline(p); else state.alarms.delete(`${p.node_id} offline`);
     }
   }
