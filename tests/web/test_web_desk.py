@@ -93,6 +93,7 @@ def test_an_alarm_acknowledged_on_one_desk_shows_who_and_when_on_another(
     expect(operator.page.locator("#alarm-count")).to_contain_text("not acknowledged")
     for s in (operator, planner, technician):
         assert not s.errors, s.errors
+    operator.page.locator(line).scroll_into_view_if_needed()
     operator.shot("desk-alarm-acknowledged")
 
 

@@ -68,7 +68,7 @@ def test_the_store_sums_each_poles_night_as_the_counter_rise_does(
                 "energy_dwh, flags, lux) VALUES (?, ?, ?, ?, 50, ?, 0, NULL)",
                 [(n, seq, T0 + t, T0 + t, e) for seq, (n, t, e) in enumerate(rows)])
         by_pole: dict[str, list[tuple[float, int]]] = {}
-        for seq, (n, t, e) in sorted(enumerate(rows), key=lambda r: (r[1][1], r[0])):
+        for _seq, (n, t, e) in sorted(enumerate(rows), key=lambda r: (r[1][1], r[0])):
             by_pole.setdefault(n, []).append((T0 + t, e))
         a, b = T0 + start, T0 + start + length
         expected = pole_spans(by_pole, a, b)
