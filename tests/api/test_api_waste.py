@@ -358,6 +358,8 @@ def test_the_map_has_every_bin_and_pole_column_by_column(district: Accounts) -> 
     poles = m["poles"]
     assert poles["node_id"] == ["L0001", "L0002"] and poles["online"] == [False, False]
     assert poles["level_pct"] == [None, None]
+    # Each pole's zone (its kind; "default" without one), for the desk's tooltips.
+    assert poles["zone"] == ["harbour", "default"]
     assert operator.post("/api/v1/alarms/B0006/tilt/ack", json={}).status_code == 201
     for _ in range(600):
         bins = operator.get("/api/v1/map").json()["bins"]

@@ -70,6 +70,9 @@ def test_the_admin_desk_draws_every_bin_and_pole_on_the_streets(
     screens.append(s)
     assert s.page.url.endswith("/desk")
     ready(s)
+    # The map's forecast is made in a process of its own, seconds after the
+    # first map: the desk asks again until it has it.
+    s.page.wait_for_selector("body[data-forecast]", timeout=60_000)
     with api_as(district, "admin") as admin:
         bins = everything(admin, "/api/v1/bins")
         poles = everything(admin, "/api/v1/lights")
