@@ -222,6 +222,25 @@ def _v8_light_profiles(db: sqlite3.Connection) -> None:
                "ON presence_events (measured_at)")
 
 
+def _v9_reserved(db: sqlite3.Connection) -> None:
+    """Number 9 belongs to the street network's change, which lands beside
+    this one's; until then it changes nothing."""
+
+
+def _v10_addresses_and_kinds(db: sqlite3.Connection) -> None:
+    """Each node's address from the city's file (where a crew finds the
+    bin), and each bin kind's litres, compacting and service time as the
+    catalogue had them at import: planning reads them from here."""
+    db.execute("ALTER TABLE nodes ADD COLUMN address TEXT NOT NULL DEFAULT ''")
+    db.execute("""CREATE TABLE kind_specs (
+        kind TEXT PRIMARY KEY,
+        volume_l INTEGER NOT NULL,
+        compacting INTEGER NOT NULL,
+        service_s INTEGER NOT NULL,
+        stored_at REAL NOT NULL
+    )""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
@@ -231,6 +250,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_accounts,
     _v7_plans_and_acknowledgements,
     _v8_light_profiles,
+    _v9_reserved,
+    _v10_addresses_and_kinds,
 ]
 LATEST = len(MIGRATIONS)
 
