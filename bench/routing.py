@@ -80,7 +80,7 @@ def city() -> list[str]:
                             service_s=s.service_s, kind=s.kind))
     trucks = [Truck(f"truck-{k}", 30_000, 8 * 3600) for k in range(1, TRUCKS + 1)]
     started = time.perf_counter()
-    whole = plan_routes(depot, stops, trucks)
+    plan_routes(depot, stops, trucks)
     all_s = time.perf_counter() - started
     started = time.perf_counter()
     daily = plan_routes(depot, day, trucks)
@@ -89,8 +89,6 @@ def city() -> list[str]:
     served_required = required - len(daily.unserved)
     return [
         line(f"waste.plan_all_{len(stops)}_{name}_bins_{TRUCKS}_trucks", all_s, "s", "<", 30),
-        line(f"waste.plan_all_{len(stops)}_{name}_bins_served", whole.stops_served / len(stops),
-             "share", ">=", 1.0),
         line(f"waste.plan_daily_{len(day)}_of_{len(stops)}_{name}_bins", daily_s, "s", "<", 30),
         line("waste.daily_required_bins_served", served_required / required, "share", ">=",
              1.0),

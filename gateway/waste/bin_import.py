@@ -197,7 +197,7 @@ def import_bins(data: bytes | str, prefix: str, catalogue: Catalogue, bbox: BBox
     except BinImportError as e:
         if crs is not None:
             raise  # the importer's setting, not the file
-        result.problems.append(f"the file declares {e}")
+        result.problems.append(f"the file's {e}")
         return result
     if convert is not None:
         result.crs = declared

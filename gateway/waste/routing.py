@@ -44,12 +44,12 @@ DEFAULT_SPEED_KMH = 25.0
 # and a city's thousands for far longer, though each second then gains less.
 # A plan of n stops gets the lesser of BUDGET_SMALL and BUDGET_LARGE (base +
 # per stop * n), within BUDGET_S. Measured on a 2-core machine (make bench
-# ONLY=waste): X instances of 100-300 customers come within about 1 % of
-# their best-known cost, all 1,375 of Gävle's bins with four trucks take
-# about 25 s in all, 5,000 bins under a minute.
-BUDGET_SMALL = (6.0, 0.02)
-BUDGET_LARGE = (14.0, 0.006)
-BUDGET_S = (6.0, 45.0)
+# ONLY=waste): X instances of 100-300 customers come within 1.4 % of their
+# best-known cost on average, all 1,375 of Gävle's bins with four trucks take
+# about 26 s in all, 5,000 bins about 53 s.
+BUDGET_SMALL = (8.0, 0.04)
+BUDGET_LARGE = (18.0, 0.0052)
+BUDGET_S = (8.0, 45.0)
 # PyVRP's cost of an infeasible solution (the largest int64).
 INFEASIBLE_COST = np.iinfo(np.int64).max
 # A small plan converges in well under a second: the search stops once this
@@ -300,7 +300,8 @@ def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
             too_far, "each take longer from the depot and back than the longest shift "
             f"({_hours(longest_shift)})", "lengthen the shift or serve them from elsewhere"))
     keep = [0] + reachable
-    dist, dur = dist[np.ix_(keep, keep)], dur[np.ix_(keep, keep)]
+    if len(keep) < dist.shape[0]:  # a copy of 5,000 stops' matrices takes seconds
+        dist, dur = dist[np.ix_(keep, keep)], dur[np.ix_(keep, keep)]
     candidates = [fitting[i - 1] for i in reachable]
 
     limit = time_budget_s(len(candidates)) if time_limit_s is None else time_limit_s
@@ -490,11 +491,27 @@ def _may_fit(stops: list[Stop], required: list[int], trucks: list[Truck], dur: M
         return False
     if not required:
         return True
-    cols = [i + 1 for i in required]
-    into = dur[:, cols].astype(np.float64)
-    into[cols, range(len(cols))] = np.inf  # not from itself
-    least = float(into.min(axis=0).sum()) + sum(stops[i].service_s for i in required)
+    least = float(_nearest_into(dur, [i + 1 for i in required]).sum()) \
+        + sum(stops[i].service_s for i in required)
     return least <= sum(t.shift_s for t in trucks)
+
+
+def _nearest_into(dur: Matrix, cols: list[int]) -> npt.NDArray[np.int64]:
+    """For each of these places, the time to it from the nearest other one."""
+    if len(cols) == dur.shape[0] - 1 and cols == list(range(1, dur.shape[0])):
+        # Every stop: the matrix itself, its diagonal masked for the moment
+        # (a copy of 5,000 stops' matrix takes seconds).
+        diagonal = dur.diagonal().copy()
+        np.fill_diagonal(dur, np.iinfo(np.int64).max)
+        try:
+            nearest: npt.NDArray[np.int64] = dur[:, 1:].min(axis=0)
+            return nearest
+        finally:
+            np.fill_diagonal(dur, diagonal)
+    into = dur[:, cols].copy()
+    into[cols, range(len(cols))] = np.iinfo(np.int64).max  # not from itself
+    least: npt.NDArray[np.int64] = into.min(axis=0)
+    return least
 
 
 def truck_kinds(trucks: Sequence[Truck]) -> list[list[int]]:
@@ -539,7 +556,11 @@ def _solve(depot: tuple[float, float], stops: list[Stop], chosen: list[int],
     whole = len(keep) == dist.shape[0]
     distances: list[Any] = [dist if whole else dist[np.ix_(keep, keep)]]  # stubs say ndarray[int]
     durations: list[Any] = [dur if whole else dur[np.ix_(keep, keep)]]
-    data = model.data().replace(distance_matrices=distances, duration_matrices=durations)
+    # Made from the model's parts: Model.data() would first fill matrices of
+    # its own, two more copies of 5,000 stops' matrices.
+    data = pyvrp.ProblemData(model.locations, model.clients, model.depots,
+                             model.vehicle_types, distances, durations, model.groups,
+                             model.shipments)
     warm = None
     if initial is not None:
         position = {stop: k for k, stop in enumerate(chosen)}
@@ -705,9 +726,8 @@ def _explain_left_out(plan: RoutePlan, left: list[int], candidates: list[Stop],
     have_l = sum(t.capacity_l for t in trucks)
     # The time the left-out stops need at least: their service, and reaching
     # each from its nearest other place.
-    into = dur[:, [i + 1 for i in missing]].astype(np.float64)
-    into[[i + 1 for i in missing], range(len(missing))] = np.inf
-    extra_s = float(into.min(axis=0).sum()) + sum(candidates[i].service_s for i in missing)
+    extra_s = float(_nearest_into(dur, [i + 1 for i in missing]).sum()) \
+        + sum(candidates[i].service_s for i in missing)
     used_s = sum(r.duration_s for r in plan.routes)
     have_s = sum(t.shift_s for t in trucks)
     load_share = sum(r.load_l for r in plan.routes) / have_l

@@ -77,7 +77,7 @@ def routes() -> None:
 @click.option("--date", "day", default=lambda: Date.today().isoformat(),
               help="Date printed on the route sheets (default today).")
 @click.option("--time-limit", type=click.FloatRange(*TIME_LIMIT_S),
-              help="Seconds of route search [more the more bins: 8 s for 100, 22 s for "
+              help="Seconds of route search [more the more bins: 12 s for 100, 25 s for "
                    "1,375, at most 45 s].")
 @click.option("--speed", default=DEFAULT_SPEED_KMH, show_default=True,
               type=click.FloatRange(*SPEED_KMH), help="Average driving speed, km/h.")

@@ -133,7 +133,7 @@ def test_an_unknown_declared_system_is_one_line() -> None:
            "features": []}
     result = import_bins(json.dumps(doc), "G", CAT)
     assert len(result.problems) == 1
-    assert result.problems[0].startswith("the file declares coordinate system")
+    assert result.problems[0].startswith("the file's coordinate system")
     with pytest.raises(BinImportError, match="not one PROJ knows"):
         import_bins(json.dumps(doc), "G", CAT, crs="EPSG:nonsense")
 
