@@ -267,7 +267,13 @@ async def make_plan(body: NewPlan, response: Response,
     return await asyncio.to_thread(_plan_out, ctx, plan)
 
 
-@router.get("/plans/today", response_model=Plan, summary="Today's plan")
+# Until a plan is made for the day, there is none to read: a planner's depot
+# far from every bin, for one, makes none.
+NO_PLAN_YET: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no plan has been made for today"}}
+
+
+@router.get("/plans/today", response_model=Plan, summary="Today's plan", responses=NO_PLAN_YET)
 def todays_plan(_: object = ALL_ROUTES, ctx: ApiContext = Depends(context)) -> Plan:
     """The latest plan made for today, each route with how many of its stops
     are done."""
@@ -283,7 +289,8 @@ def get_plan(plan_id: PlanId, _: object = ALL_ROUTES,
     return _plan_out(ctx, plan)
 
 
-@router.get("/routes/today", response_model=list[RouteSummary], summary="Today's routes")
+@router.get("/routes/today", response_model=list[RouteSummary], summary="Today's routes",
+            responses=NO_PLAN_YET)
 def todays_routes(who: Principal = Depends(route_reader),
                   ctx: ApiContext = Depends(context)) -> list[RouteSummary]:
     """Every truck's route for a planner; a crew's own truck's only."""
