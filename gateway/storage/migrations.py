@@ -222,9 +222,30 @@ def _v8_light_profiles(db: sqlite3.Connection) -> None:
                "ON presence_events (measured_at)")
 
 
-def _v9_reserved(db: sqlite3.Connection) -> None:
-    """Number 9 belongs to the street network's change, which lands beside
-    this one's; until then it changes nothing."""
+def _v9_node_links_and_selftests(db: sqlite3.Connection) -> None:
+    """What the technician's screen shows beside a node's reports: the link
+    its latest uplink came by (over LoRa the RSSI, SNR and SF the radio
+    bridge heard it at; over Wi-Fi none of those), and the latest self-test a
+    technician's laptop delivered (when, its result, the firmware on the
+    node, its Wi-Fi signal where it stands)."""
+    db.execute("""CREATE TABLE node_links (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        via TEXT NOT NULL CHECK (via IN ('lora', 'wifi')),
+        rssi_dbm INTEGER,
+        snr_q INTEGER,
+        sf INTEGER,
+        heard_at REAL NOT NULL
+    )""")
+    db.execute("""CREATE TABLE node_selftests (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        at REAL NOT NULL,
+        ok INTEGER NOT NULL,
+        failed TEXT NOT NULL DEFAULT '',
+        firmware TEXT,
+        wifi_dbm INTEGER,
+        technician TEXT NOT NULL,
+        received_at REAL NOT NULL
+    )""")
 
 
 def _v10_addresses_and_kinds(db: sqlite3.Connection) -> None:
@@ -250,7 +271,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_accounts,
     _v7_plans_and_acknowledgements,
     _v8_light_profiles,
-    _v9_reserved,
+    _v9_node_links_and_selftests,
     _v10_addresses_and_kinds,
 ]
 LATEST = len(MIGRATIONS)

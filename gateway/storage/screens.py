@@ -21,6 +21,20 @@ class NodeHealthRow:
     registered_at: float
     last_contact: float | None  # the gateway's time of the node's latest uplink
     battery_mv: int | None  # a bin's latest report's
+    # The link of its latest uplink ("lora" or "wifi", None: not heard since
+    # the gateway kept it) and, over LoRa, how the radio bridge heard it.
+    via: str | None = None
+    rssi_dbm: int | None = None
+    snr_q: int | None = None  # quarter dB
+    sf: int | None = None
+    heard_at: float | None = None
+    # Its latest self-test as a technician's laptop delivered it.
+    selftest_at: float | None = None
+    selftest_ok: bool | None = None
+    selftest_failed: tuple[str, ...] = ()
+    firmware: str | None = None
+    wifi_dbm: int | None = None
+    selftest_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,12 +87,21 @@ class ScreenQueries(Database):
                 "SELECT n.node_id, n.role, n.kind, n.lat, n.lon, n.addr, n.key IS NOT NULL, "
                 f"n.registered_at, {_LAST_CONTACT}, "
                 "(SELECT battery_mv FROM bin_reports b WHERE b.node_id = n.node_id "
-                " ORDER BY measured_at DESC, id DESC LIMIT 1) "
-                f"FROM nodes n{cond} ORDER BY n.node_id LIMIT ? OFFSET ?",
+                " ORDER BY measured_at DESC, id DESC LIMIT 1), "
+                "k.via, k.rssi_dbm, k.snr_q, k.sf, k.heard_at, "
+                "t.at, t.ok, t.failed, t.firmware, t.wifi_dbm, t.technician "
+                "FROM nodes n LEFT JOIN node_links k ON k.node_id = n.node_id "
+                f"LEFT JOIN node_selftests t ON t.node_id = n.node_id{cond} "
+                "ORDER BY n.node_id LIMIT ? OFFSET ?",
                 (*args, limit, offset)).fetchall()
             total = db.execute(f"SELECT COUNT(*) FROM nodes n{cond}", args).fetchone()[0]
         return [NodeHealthRow(r[0], r[1], r[2], float(r[3]), float(r[4]), r[5], bool(r[6]),
-                              float(r[7]), None if r[8] is None else float(r[8]), r[9])
+                              float(r[7]), None if r[8] is None else float(r[8]), r[9],
+                              r[10], r[11], r[12], r[13], r[14],
+                              None if r[15] is None else float(r[15]),
+                              None if r[16] is None else bool(r[16]),
+                              tuple(f for f in (r[17] or "").split(",") if f),
+                              r[18], r[19], r[20])
                 for r in rows], int(total)
 
     def bin_rows(self, offset: int, limit: int,
