@@ -51,6 +51,34 @@ def chosen_kid(data: bytes) -> bytes | None:
     return bytes.fromhex(kid)
 
 
+ADDRESS_MAX = 120
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A bin kind's litres, whether it compacts, and the seconds a crew takes
+    to empty it (the bin-type catalogue's fields)."""
+    volume_l: int
+    compacting: bool = False
+    service_s: int = 60
+
+    @classmethod
+    def from_dict(cls, raw: object) -> KindSpec:
+        if not isinstance(raw, dict) or set(raw) - {"volume_l", "compacting", "service_s"}:
+            raise RegistrationError("kind_spec must be {\"volume_l\": L, \"compacting\": "
+                                    "true|false, \"service_s\": S}")
+        volume, compacting, service = (raw.get("volume_l"), raw.get("compacting", False),
+                                       raw.get("service_s", 60))
+        for name, value, hi in (("volume_l", volume, 100_000), ("service_s", service, 3600)):
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or not (1 if name == "volume_l" else 0) <= value <= hi:
+                raise RegistrationError(f"kind_spec {name} must be a whole number up to {hi}, "
+                                        f"got {value!r}")
+        if not isinstance(compacting, bool):
+            raise RegistrationError("kind_spec compacting must be true or false")
+        return cls(volume, compacting, service)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Node:
     node_id: str
@@ -65,13 +93,24 @@ class Node:
     # to the gateway in a registration and never comes back out: not in
     # GET /nodes, not in a repr that ends up in a log.
     key: str | None = field(default=None, repr=False)
+    # Where a crew finds a bin ("Drottninggatan 53"), from the city's file.
+    address: str = ""
+    # What a bin of this kind holds and takes to empty, as the technician's
+    # catalogue had it at import: the gateway keeps it per kind, so that
+    # planning knows the kind without being told again. Not kept per node.
+    kind_spec: KindSpec | None = field(default=None, compare=False)
 
     def to_json(self, with_key: bool = False) -> bytes:
         body = asdict(self)
+        # Absent fields stay absent: old readers see no change.
         if self.addr is None:
-            del body["addr"]  # as before short addresses: old readers see no change
+            del body["addr"]
         if not with_key or self.key is None:
             del body["key"]
+        if not self.address:
+            del body["address"]
+        if self.kind_spec is None:
+            del body["kind_spec"]
         return json.dumps(body).encode()
 
     @classmethod
@@ -109,8 +148,19 @@ class Node:
             except ConfigError as e:
                 raise RegistrationError(str(e)) from None
             key = key.lower()
+        address = raw.get("address", "")
+        if not isinstance(address, str) or len(address) > ADDRESS_MAX \
+                or any(ord(c) < 32 for c in address):
+            raise RegistrationError(f"address must be a text of at most {ADDRESS_MAX} "
+                                    "characters on one line")
+        spec = raw.get("kind_spec")
+        if spec is not None:
+            if role != "bin" or not kind:
+                raise RegistrationError("kind_spec describes a bin's kind: only a bin with a "
+                                        "kind has one")
+            spec = KindSpec.from_dict(spec)
         return cls(node_id, role, float(lat), float(lon), kind,  # type: ignore[arg-type]
-                   addr, key)
+                   addr, key, address.strip(), spec)
 
     @classmethod
     def from_json(cls, data: bytes) -> Node:

@@ -248,6 +248,20 @@ def _v9_node_links_and_selftests(db: sqlite3.Connection) -> None:
     )""")
 
 
+def _v10_addresses_and_kinds(db: sqlite3.Connection) -> None:
+    """Each node's address from the city's file (where a crew finds the
+    bin), and each bin kind's litres, compacting and service time as the
+    catalogue had them at import: planning reads them from here."""
+    db.execute("ALTER TABLE nodes ADD COLUMN address TEXT NOT NULL DEFAULT ''")
+    db.execute("""CREATE TABLE kind_specs (
+        kind TEXT PRIMARY KEY,
+        volume_l INTEGER NOT NULL,
+        compacting INTEGER NOT NULL,
+        service_s INTEGER NOT NULL,
+        stored_at REAL NOT NULL
+    )""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
@@ -258,6 +272,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v7_plans_and_acknowledgements,
     _v8_light_profiles,
     _v9_node_links_and_selftests,
+    _v10_addresses_and_kinds,
 ]
 LATEST = len(MIGRATIONS)
 
