@@ -2,8 +2,12 @@
 # (`kvarter node selftest`) runs `from firmware import selftest;
 # selftest.main()` over USB and reads the one line it prints:
 #
-#   SELFTEST {"checks": [{"name": ..., "ok": ..., "value": ..., "code": ...}, ...]}
+#   SELFTEST {"checks": [{"name": ..., "ok": ..., "value": ..., "code": ...}, ...],
+#             "node": "B0042", "wifi_dbm": -67}
 #
+# "node" is the id in its config.json (absent without a readable config),
+# "wifi_dbm" the Wi-Fi signal where it stands (absent unless it joined): the
+# laptop hands both on to the gateway for the technician's screen.
 # `value` is a short reading for a person ("612 mm, 49 % full"), `code` a
 # short word for the laptop naming what failed, "" when nothing did. Two codes
 # also come with ok true, as notes: "never" (no word from the gateway since
@@ -226,7 +230,7 @@ def _bridge(cfg, hal):
     return True, "%d modems answer" % len(modems), ""
 
 
-def _wifi(cfg, hal):
+def _wifi(cfg, hal, about):
     if not cfg.wifi_ssid:
         return False, "no wifi_ssid in config.json", "not_set"
     if not hal.connect(cfg, WIFI_TIMEOUT_MS):
@@ -234,6 +238,8 @@ def _wifi(cfg, hal):
             "no_wifi"
     rssi = getattr(hal, "wifi_rssi", None)
     dbm = rssi() if rssi is not None else None
+    if dbm is not None:
+        about["wifi_dbm"] = int(dbm)
     return True, "joined %s%s" % (cfg.wifi_ssid, "" if dbm is None else " (%d dBm)" % dbm), ""
 
 
@@ -374,11 +380,14 @@ def _quiet(hal):
         net.log = _drop
 
 
-def run(path, make_hal, sleep_ms, mem_free):
+def run(path, make_hal, sleep_ms, mem_free, about=None):
     """The checks (dicts) of the node whose config is at `path`.
     make_hal(cfg) builds the hardware layer; make_hal(None) what needs no
-    config (clock, battery). sleep_ms(ms) waits; mem_free() is the free heap."""
+    config (clock, battery). sleep_ms(ms) waits; mem_free() is the free heap.
+    about (a dict), when given, gets the node's id and its Wi-Fi signal."""
     out = []  # type: list[dict]
+    if about is None:
+        about = {}
     cfg = None
     try:
         cfg = settings.load(path)
@@ -389,6 +398,7 @@ def run(path, make_hal, sleep_ms, mem_free):
         out.append({"name": "config", "ok": False, "value": _why(e), "code": "error"})
     else:
         _check(out, "config", _config, cfg)
+        about["node"] = cfg.node_id
     hal = None
     full = False
     try:
@@ -422,7 +432,7 @@ def run(path, make_hal, sleep_ms, mem_free):
         elif cfg.transport == "lora":
             _check(out, "radio", _lora, cfg, hal)
         else:
-            online = _check(out, "wifi", _wifi, cfg, hal)
+            online = _check(out, "wifi", _wifi, cfg, hal, about)
             _check(out, "gateway", _gateway, cfg, hal, sleep_ms, online)
     if hal is not None and role != "bridge":
         _check(out, "battery", _battery, cfg, hal)
@@ -434,8 +444,12 @@ def run(path, make_hal, sleep_ms, mem_free):
     return out
 
 
-def line(checks):
-    return "SELFTEST " + json.dumps({"checks": checks})
+def line(checks, about=None):
+    body = {"checks": checks}
+    if about:
+        for k in about:
+            body[k] = about[k]
+    return "SELFTEST " + json.dumps(body)
 
 
 class _Board:
@@ -461,9 +475,10 @@ def _esp32_hal(cfg):
 
 
 def main(path="config.json"):
+    about = {}  # type: dict
     try:
         import time
-        checks = run(path, _esp32_hal, time.sleep_ms, gc.mem_free)
+        checks = run(path, _esp32_hal, time.sleep_ms, gc.mem_free, about)
     except Exception as e:  # run() already catches each check's own
         checks = [{"name": "selftest", "ok": False, "value": _why(e), "code": "error"}]
-    print(line(checks))
+    print(line(checks, about))

@@ -19,6 +19,7 @@ from gateway.api.server import ApiServer
 from gateway.coap.resources import build_site
 from gateway.config import GatewayConfig, GatewayStartError
 from gateway.ingest.decode import Ingest
+from gateway.ingest.links import LinkLog
 from gateway.ingest.pipeline import Pipeline
 from gateway.ingest.writer import BatchWriter
 from gateway.lighting.service import Lighting
@@ -51,6 +52,9 @@ class Gateway:
         self.keyring = Keyring(self.store)
         self.registry = NodeRegistry(self.store, self._node_changed, config.max_nodes)
         self.writer = BatchWriter(self.store)
+        # Each node's latest link for the technician's screen, written in
+        # batches off the uplinks' path.
+        self.links = LinkLog(self.store)
         self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
                                  self._publish_light, config.light_interval_s)
@@ -61,6 +65,7 @@ class Gateway:
         self.lighting.zone_keys = ZoneKeys(self.store)
         self.pipeline = Pipeline(Ingest(self.registry.nodes, config.max_clock_ahead_s,
                                         config.max_report_age_s), self.writer, self.lighting)
+        self.pipeline.heard_over_udp = self.links.wifi
         self._site, self._reports = build_site(self.pipeline, self.registry,
                                                config.admin_allowed,
                                                config.oscore == "required",
@@ -92,6 +97,7 @@ class Gateway:
             # Its port and certificate are checked before anything starts.
             await self.api.prepare()
         self.writer.start()
+        await self.links.start()
         if self.config.mqtt_host:
             # Wired after construction: the pipeline publishes through
             # NoPublisher until the broker's client exists.
@@ -138,6 +144,8 @@ class Gateway:
         # commands for poles heard over LoRa on the air, and the downlink
         # scheduler hands its frames to the serial line.
         self.lighting.lora_command = self.lora.command
+        # the link log hears each node's own uplink with its signal,
+        self.lora.heard_signal = self.links.lora
         # and pushes poles heard over LoRa their profiles (and zone keys) there.
         self.lighting.lora_on_air = self.lora.on_air
         self.lighting.lora_push = self._lora_push
@@ -189,6 +197,7 @@ class Gateway:
         if self.context is not None:
             await self.context.shutdown()
         await self.writer.stop()
+        await self.links.stop()
         await self.lighting.stop()
         self.pipeline.publisher.close()
         self.keyring.close()

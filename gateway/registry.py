@@ -3,7 +3,9 @@ the database for good. A registration comes from a technician's tool or the
 simulator (PUT /nodes/<id>), always under an authenticated technician's
 credential; only-if-new registrations never take over the id (and history) of
 another node, and a registration over a node the gateway has needs proof of
-that node's key or an override, which is logged with who used it."""
+that node's key or an override, which is logged with who used it (a place
+registered without a key, such as an imported bin, takes its first node's
+key without either)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.records import Node, RegistrationError, replace_proof
+from gateway.records import Node, RegistrationError, SelfTest, replace_proof
 from gateway.storage.store import Store
 
 log = logging.getLogger("gateway")
+
+
+class UnknownNode(RegistrationError):
+    """A self-test delivered for a node the gateway does not have."""
 
 
 class AlreadyRegistered(RegistrationError):
@@ -68,6 +74,13 @@ class NodeRegistry:
 
     async def _may_replace(self, node: Node, by: Authority) -> None:
         old_key = await asyncio.to_thread(self.store.node_key, node.node_id)
+        if old_key is None and node.key is not None:
+            # A place registered without a node (a bin from the city's file):
+            # there is no node to impersonate, and fitting one is what
+            # provisioning is for.
+            log.info("technician %r fits a node with a key to %r, registered without one",
+                     by.technician, node.node_id)
+            return
         if old_key is not None and by.proof is not None and hmac.compare_digest(
                 by.proof, replace_proof(old_key, node.node_id, node.key)):
             log.info("technician %r replaces node %r, with proof of its key",
@@ -125,3 +138,16 @@ class NodeRegistry:
                  stored.role, f", addr {stored.addr}" if stored.addr is not None else "",
                  f" by technician {by.technician!r}" if by is not None else "")
         return created
+
+    async def selftest(self, node_id: str, result: SelfTest, technician: str) -> bool:
+        """Keep a registered node's self-test as a technician's laptop read
+        it; False when a later one is kept already. Raises UnknownNode."""
+        if node_id not in self.nodes:
+            raise UnknownNode(f"unknown node {node_id!r}: register it first "
+                              "('kvarter node provision')")
+        kept = await asyncio.to_thread(self.store.set_selftest, node_id, result, technician)
+        log.info("self-test of node %r by technician %r: %s%s%s", node_id, technician,
+                 "passed" if result.ok else "FAILED " + ",".join(result.failed),
+                 f", firmware {result.firmware}" if result.firmware else "",
+                 "" if kept else " (a later one is kept)")
+        return kept

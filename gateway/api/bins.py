@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from typing import Annotated, Literal
 
@@ -13,17 +12,15 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.accounts import Permission
-from gateway.api.alarms import ALARMS, alarm_names, flag_names, is_acknowledged, offline, onset
+from gateway.api.alarms import alarm_names, flag_names, offline
 from gateway.api.auth import Principal, require
+from gateway.api.bin_cache import AlarmRow, BinForecasts
 from gateway.api.context import ApiContext, context
 from gateway.api.nodes import NodeId
 from gateway.api.pages import LIMIT_DEFAULT, Limit, Offset, Page
 from gateway.api.problems import Problem
 from gateway.storage.screens import BinRow
-from gateway.storage.store import Store
-from gateway.waste.forecast import Forecaster
 from gateway.waste.planning import DEFAULT_PLAN
-from gateway.waste.today import forecast_from
 
 DAY_S = 86400.0
 
@@ -78,46 +75,23 @@ class Alarm(BaseModel):
     note: str | None = Field(None, description="the acknowledgement's note")
 
 
-class ForecastCache:
-    """The forecast learns from every stored report: it is made again only
-    when a report or a crew's record has been stored since."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._version: tuple[int, int] | None = None
-        self._made = 0.0
-        self._forecaster: Forecaster | None = None
-
-    def get(self, store: Store) -> Forecaster:
-        with self._lock:
-            version = store.forecast_version()
-            # Its "now" moves too: at most a minute old.
-            if self._forecaster is None or version != self._version \
-                    or time.time() - self._made > 60:
-                self._forecaster = forecast_from(store)
-                self._version, self._made = version, time.time()
-            return self._forecaster
-
-
-_forecasts = ForecastCache()
-
-
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x, 1)
 
 
-def bin_state(row: BinRow, f: Forecaster, now: float) -> BinState:
+def bin_state(row: BinRow, forecasts: BinForecasts, now: float) -> BinState:
+    """The bin's state (its forecast learnt: BinForecasts.get first)."""
     flags = row.flags or 0
     alarms = alarm_names(flags, row.battery_mv) if row.flags is not None else []
     if offline("bin", row.last_contact, now):
         alarms.append("offline")
-    full_at = f.crossing_time(row.node_id, DEFAULT_PLAN.must_level_pct)
+    full_at = forecasts.full_at(row.node_id)
     return BinState(
         node_id=row.node_id, kind=row.kind, lat=row.lat, lon=row.lon,
         last_contact=row.last_contact, measured_at=row.measured_at, fill_pct=row.fill_pct,
         temp_c=row.temp_c, battery_mv=row.battery_mv, tilt_deg=row.tilt_deg,
         flags=flag_names(flags), alarms=alarms,  # type: ignore[arg-type]
-        forecast=Forecast(level_in_24h_pct=_num(f.level_at(row.node_id, now + DAY_S)),
+        forecast=Forecast(level_in_24h_pct=_num(forecasts.level_in_a_day(row.node_id, now)),
                           full_at=_num(full_at),
                           full_within_24h=full_at is not None and full_at <= now + DAY_S))
 
@@ -130,9 +104,10 @@ BINS = Depends(require(Permission.BINS_READ))
 def list_bins(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT, _: object = BINS,
               ctx: ApiContext = Depends(context)) -> Page[BinState]:
     rows, total = ctx.store.bin_rows(offset, limit)
-    f, now = _forecasts.get(ctx.store), time.time()
-    return Page[BinState](items=[bin_state(r, f, now) for r in rows], total=total,
-                          offset=offset, limit=limit)
+    ctx.forecasts.get(ctx.store, [r.node_id for r in rows])
+    now = time.time()
+    return Page[BinState](items=[bin_state(r, ctx.forecasts, now) for r in rows],
+                          total=total, offset=offset, limit=limit)
 
 
 @router.get("/bins/{node_id}", response_model=BinState, summary="One bin")
@@ -140,7 +115,8 @@ def get_bin(node_id: NodeId, _: object = BINS, ctx: ApiContext = Depends(context
     rows, _total = ctx.store.bin_rows(0, 1, node_id=node_id)
     if not rows:
         raise Problem(404, f"no bin {node_id!r} is registered; GET /api/v1/bins lists them")
-    return bin_state(rows[0], _forecasts.get(ctx.store), time.time())
+    ctx.forecasts.get(ctx.store, [node_id])
+    return bin_state(rows[0], ctx.forecasts, time.time())
 
 
 Since = Annotated[int | None, Query(ge=0, le=2**40, description="only reports measured at "
@@ -172,26 +148,16 @@ ALARM_READERS = Depends(require(Permission.ALARMS_READ))
 def current_alarms(ctx: ApiContext, node_id: str | None = None) -> list[Alarm]:
     """Every bin's alarms now (or one bin's), with their acknowledgements,
     ordered by how serious, then by bin."""
-    rows, _total = ctx.store.bin_rows(0, -1, node_id=node_id)
-    acks = ctx.store.latest_acks()
-    now = time.time()
-    found = []
-    for r in rows:
-        names = alarm_names(r.flags, r.battery_mv) if r.flags is not None else []
-        if offline("bin", r.last_contact, now):
-            names.append("offline")
-        for name in names:
-            since, known = onset(ctx.store, r.node_id, name, r.last_contact)
-            ack = acks.get((r.node_id, name))
-            done = is_acknowledged(ack, known)
-            found.append(Alarm(node_id=r.node_id, alarm=name,  # type: ignore[arg-type]
-                               since=since, lat=r.lat, lon=r.lon,
-                               acknowledged=done,
-                               acknowledged_by=ack.acked_by if done and ack else None,
-                               acknowledged_at=ack.acked_at if done and ack else None,
-                               note=ack.note if done and ack else None))
-    found.sort(key=lambda a: (ALARMS.index(a.alarm), a.node_id))
-    return found
+    return [_alarm(a) for a in ctx.bin_states.alarms(ctx.store, node_id)]
+
+
+def _alarm(a: AlarmRow) -> Alarm:
+    ack = a.ack
+    return Alarm(node_id=a.node_id, alarm=a.alarm,  # type: ignore[arg-type]
+                 since=a.since, lat=a.lat, lon=a.lon, acknowledged=ack is not None,
+                 acknowledged_by=ack.acked_by if ack else None,
+                 acknowledged_at=ack.acked_at if ack else None,
+                 note=ack.note if ack else None)
 
 
 @router.get("/alarms", response_model=Page[Alarm], summary="Every bin's alarms now")
@@ -203,11 +169,11 @@ def list_alarms(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT,
     """From each bin's latest report (fire, tilt, lid open, sensor fault, low
     battery) and its silence (offline), ordered by how serious, then by bin;
     each says since when it shows and who acknowledged it, when."""
-    found = current_alarms(ctx)
+    found = ctx.bin_states.alarms(ctx.store)
     if acknowledged is not None:
-        found = [a for a in found if a.acknowledged == acknowledged]
-    return Page[Alarm](items=found[offset:offset + limit], total=len(found), offset=offset,
-                       limit=limit)
+        found = [a for a in found if (a.ack is not None) == acknowledged]
+    return Page[Alarm](items=[_alarm(a) for a in found[offset:offset + limit]],
+                       total=len(found), offset=offset, limit=limit)
 
 
 class NewAck(BaseModel):

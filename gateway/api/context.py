@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from gateway.api.bin_cache import BinForecasts, BinStates
 from gateway.api.hub import EventHub
 from gateway.api.limits import LoginLimiter
 from gateway.api.map_cache import MapCache
@@ -33,6 +34,9 @@ class ApiContext:
     # The map is made on a connection of its own, beside the requests'.
     map_store: Store | None = None
     watch: WasteWatch | None = None
+    # Each bin's forecast, latest report and alarms, kept between requests.
+    forecasts: BinForecasts = field(default_factory=BinForecasts)
+    bin_states: BinStates = field(default_factory=BinStates)
 
     def watch_poke(self) -> None:
         """Something the live streams announce has just been stored."""

@@ -24,7 +24,12 @@ from gateway.api.context import ApiContext, context
 from gateway.api.pages import LIMIT_DEFAULT, Limit, Offset, Page
 from gateway.api.problems import Problem
 from gateway.lighting.energy import Event
-from gateway.lighting.nightly import last_nights, night_span, zone_nights
+from gateway.lighting.nightly import (
+    PoleSpan,
+    last_nights,
+    night_span,
+    zone_nights_from_spans,
+)
 from gateway.lighting.wave import Pole
 from gateway.lighting.wave_parts import build_wave_parts
 from gateway.lighting.zone_edit import (
@@ -471,13 +476,22 @@ def energy(nights: Annotated[int, Query(ge=1, le=NIGHTS_MAX, description=(
     if zone is not None:
         by_zone = {zone: by_zone[zone]} if zone in by_zone else {}
     now = time.time()
-    spans = {name: last_nights(book.zone(name).timezone, now, nights) for name in by_zone}
-    if not spans:
+    nights_of = {name: last_nights(book.zone(name).timezone, now, nights) for name in by_zone}
+    if not nights_of:
         return []
-    # One read for every zone: their nights differ only by their time zones.
-    bounds = [_span(book.zone(name), days) for name, days in spans.items()]
+    # One read of presence for every zone: their nights differ only by their
+    # time zones.
+    bounds = [_span(book.zone(name), days) for name, days in nights_of.items()]
     since, until = min(a for a, _ in bounds), max(b for _, b in bounds)
-    reports = ctx.store.light_energy_reports(since, until)
+    sums: dict[tuple[float, float], dict[str, PoleSpan]] = {}
+
+    def spans(start: float, end: float) -> dict[str, PoleSpan]:
+        # Zones in the same time zone share their nights: each summed once.
+        if (start, end) not in sums:
+            sums[(start, end)] = {n: PoleSpan(c, a, b, wh)
+                                  for n, c, a, b, wh in ctx.store.light_spans(start, end)}
+        return sums[(start, end)]
+
     zone_events: dict[str, list[Event]] = {name: [] for name in by_zone}
     pole_zone = {pid: name for name, poles in by_zone.items() for pid in poles}
     for pid, t, count, speed, flags in ctx.store.presence_between(since, until):
@@ -485,8 +499,8 @@ def energy(nights: Annotated[int, Query(ge=1, le=NIGHTS_MAX, description=(
             zone_events[pole_zone[pid]].append((pid, float(t), count, speed, flags))
     out = []
     for name, poles in sorted(by_zone.items()):
-        for night in zone_nights(book.zone(name), poles, book, reports, zone_events[name],
-                                 spans[name], now):
+        for night in zone_nights_from_spans(book.zone(name), poles, book, spans,
+                                            zone_events[name], nights_of[name], now):
             out.append(ZoneNightEnergy(
                 zone=name, night=night.night, start=night.start, end=night.end,
                 complete=night.complete, poles=night.poles, poles_reporting=night.reporting,

@@ -116,7 +116,7 @@ def build_map(store: Store, full_at: dict[str, float | None], forecast_at: float
         states.append(state)
     columns = list(zip(*bins, strict=True)) if bins else [()] * 8
     poles = store.map_poles()
-    pole_columns = list(zip(*poles, strict=True)) if poles else [()] * 6
+    pole_columns = list(zip(*poles, strict=True)) if poles else [()] * 7
     contact = [max(s, p) if s is not None and p is not None else (s if p is None else p)
                for s, p in zip(pole_columns[4], pole_columns[5], strict=True)]
     parts = [f'{{"made_at":{round(now, 3)},"forecast_at":{json.dumps(forecast_at)},"bins":{{']
@@ -129,7 +129,7 @@ def build_map(store: Store, full_at: dict[str, float | None], forecast_at: float
         "node_id": pole_columns[0], "lat": pole_columns[1], "lon": pole_columns[2],
         "level_pct": pole_columns[3],
         "online": [t is not None and now - t <= LIGHT_OFFLINE_S for t in contact],
-        "last_contact": contact})
+        "last_contact": contact, "zone": pole_columns[6]})
     parts.append("}}")
     return "".join(parts).encode()
 

@@ -41,6 +41,7 @@ class MapPoles(BaseModel):
     level_pct: list[int | None] = Field(description="the latest status's light level")
     online: list[bool]
     last_contact: list[float | None] = Field(description="unix time (UTC)")
+    zone: list[str] = Field(description="the lighting zone it belongs to")
 
 
 class MapData(BaseModel):

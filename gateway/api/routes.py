@@ -37,8 +37,9 @@ from gateway.waste.daily import (
     TRUCKS_MAX,
     PlanError,
     PlanRequest,
+    crew_notes,
 )
-from gateway.waste.routing import DEFAULT_CIRCUITY, DEFAULT_SPEED_KMH, DEFAULT_TIME_LIMIT_S
+from gateway.waste.routing import DEFAULT_CIRCUITY, DEFAULT_SPEED_KMH
 
 log = logging.getLogger("gateway.api")
 
@@ -75,8 +76,9 @@ class NewPlan(BaseModel):
     all_required: bool = Field(False, description="every bin on the plan must be emptied")
     every_bin: bool = Field(False, description="every registered bin, not only the ones the "
                                                "forecast picks")
-    time_limit_s: float = Field(DEFAULT_TIME_LIMIT_S, ge=TIME_LIMIT_S[0], le=TIME_LIMIT_S[1],
-                                description="seconds of route search")
+    time_limit_s: float | None = Field(None, ge=TIME_LIMIT_S[0], le=TIME_LIMIT_S[1],
+                                       description="seconds of route search (default: "
+                                                   "more the more bins)")
     speed_kmh: float = Field(DEFAULT_SPEED_KMH, ge=SPEED_KMH[0], le=SPEED_KMH[1])
     circuity: float = Field(DEFAULT_CIRCUITY, ge=CIRCUITY[0], le=CIRCUITY[1],
                             description="street distance / straight-line distance")
@@ -138,6 +140,9 @@ class Stop(BaseModel):
     status: Literal["pending", "emptied", "unreachable"]
     recorded_at: float | None = Field(description="unix time (UTC) of the crew's record")
     reason: str | None = Field(description="why it could not be reached")
+    note: str | None = Field(None, description="what a crew recorded the last time it could "
+                                               "not reach this bin, before this plan: "
+                                               "'unreachable 2026-09-21 09:40: blocked by a car'")
 
 
 class Route(RouteSummary):
@@ -204,13 +209,16 @@ def _plan_out(ctx: ApiContext, plan: PlanRow) -> Plan:
                 problems=list(o.get("problems", [])))
 
 
-def _stop_out(s: StopRow, outcome: tuple[str, float, str] | None) -> Stop:
+def _stop_out(s: StopRow, outcome: tuple[str, float, str] | None, note: str | None = None
+              ) -> Stop:
+    earlier = note
     status, at, note = outcome if outcome is not None else ("pending", None, None)
     return Stop(position=s.position, node_id=s.node_id, lat=s.lat, lon=s.lon,
                 geo=_geo(s.lat, s.lon), street=s.street, required=s.required,
                 expected_at=s.expected_at, expected_fill_pct=s.expected_fill_pct, kind=s.kind,
                 litres=s.litres, status=status,  # type: ignore[arg-type]
-                recorded_at=at, reason=(note or None) if status == "unreachable" else None)
+                recorded_at=at, reason=(note or None) if status == "unreachable" else None,
+                note=earlier)
 
 
 def route_reader(who: Principal = Depends(principal)) -> Principal:
@@ -262,7 +270,13 @@ async def make_plan(body: NewPlan, response: Response,
     return await asyncio.to_thread(_plan_out, ctx, plan)
 
 
-@router.get("/plans/today", response_model=Plan, summary="Today's plan")
+# Until a plan is made for the day, there is none to read: a planner's depot
+# far from every bin, for one, makes none.
+NO_PLAN_YET: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no plan has been made for today"}}
+
+
+@router.get("/plans/today", response_model=Plan, summary="Today's plan", responses=NO_PLAN_YET)
 def todays_plan(_: object = ALL_ROUTES, ctx: ApiContext = Depends(context)) -> Plan:
     """The latest plan made for today, each route with how many of its stops
     are done."""
@@ -278,7 +292,8 @@ def get_plan(plan_id: PlanId, _: object = ALL_ROUTES,
     return _plan_out(ctx, plan)
 
 
-@router.get("/routes/today", response_model=list[RouteSummary], summary="Today's routes")
+@router.get("/routes/today", response_model=list[RouteSummary], summary="Today's routes",
+            responses=NO_PLAN_YET)
 def todays_routes(who: Principal = Depends(route_reader),
                   ctx: ApiContext = Depends(context)) -> list[RouteSummary]:
     """Every truck's route for a planner; a crew's own truck's only."""
@@ -306,10 +321,12 @@ def todays_route(truck: Truck, who: Principal = Depends(route_reader),
                            "/api/v1/routes/today lists its routes")
     stops = ctx.store.plan_stops(plan.id, truck)
     outcomes = ctx.store.stop_outcomes(plan)
+    notes = crew_notes(ctx.store, plan.made_at)
     s = _summary(plan, route, stops, outcomes)
     return Route(**s.model_dump(), depot=LatLon(lat=plan.depot[0], lon=plan.depot[1]),
                  shift_start=plan.shift_start,
-                 stops_in_order=[_stop_out(st, outcomes.get(st.node_id)) for st in stops])
+                 stops_in_order=[_stop_out(st, outcomes.get(st.node_id), notes.get(st.node_id))
+                                 for st in stops])
 
 
 # --- recording stops ---------------------------------------------------------------------

@@ -10,6 +10,8 @@ import contextlib
 import logging
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Generator
 
 import uvicorn
@@ -67,6 +69,8 @@ class ApiServer:
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
         self._ctx: ApiContext | None = None
+        self._warm_stop = threading.Event()
+        self._warm: threading.Thread | None = None
 
     def record(self, record: Record) -> None:
         """A report the pipeline has stored: to the live streams."""
@@ -122,11 +126,33 @@ class ApiServer:
         self.port = int(sock.getsockname()[1])
         assert self._ctx is not None and self._ctx.watch is not None
         await self._ctx.watch.start()
+        self._warm = threading.Thread(target=self._warm_bins, args=(self._ctx,), daemon=True,
+                                      name="bins-warm")
+        self._warm.start()
         c = self.config
         log.info("HTTP API on %s://%s:%d/api/v1 (spec at /api/openapi.json)",
                  "https" if c.http_tls_cert is not None else "http", c.http_host, self.port)
 
+    def _warm_bins(self, ctx: ApiContext) -> None:
+        """Each bin's latest state, then its forecast, learnt before anyone
+        asks: a district's first page of bins or list of alarms is then as
+        fast as the next."""
+        try:
+            ctx.bin_states.alarms(ctx.store)
+            t0 = time.perf_counter()
+            learnt = ctx.forecasts.warm(ctx.store, self._warm_stop)
+            if learnt:
+                log.info("HTTP API: the forecast of %d bins learnt in %.1f s", learnt,
+                         time.perf_counter() - t0)
+        except Exception as e:  # the requests learn their own bins instead
+            if not self._warm_stop.is_set():
+                log.error("HTTP API: learning the bins' forecasts failed: %s", e)
+
     async def stop(self) -> None:
+        self._warm_stop.set()
+        if self._warm is not None:
+            await asyncio.to_thread(self._warm.join)
+            self._warm = None
         if self._ctx is not None:
             await self._ctx.planner.close()
             self._ctx.map_cache.close()

@@ -13,7 +13,7 @@ import aiocoap
 from aiocoap import oscore
 from aiocoap.numbers.codes import Code
 
-from gateway.records import Node, replace_proof
+from gateway.records import Node, SelfTest, replace_proof
 from gateway.security.technician import CredentialError, TechnicianCredential, laptop_context
 
 
@@ -119,9 +119,12 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: f
                          technician: TechnicianCredential,
                          old_keys: Mapping[str, str] | None = None,
                          override: bool = False,
-                         chosen_kids: Mapping[str, str] | None = None) -> dict[str, bool]:
+                         chosen_kids: Mapping[str, str] | None = None,
+                         refused: dict[str, str] | None = None) -> dict[str, bool]:
     """Register every node, protected with the technician's credential;
-    returns node id -> True if newly created. With only_new, an id the
+    returns node id -> True if newly created (refused: if given, a node the
+    gateway will not let be replaced goes there, id -> the gateway's reason,
+    instead of raising ReplaceRefused; the others are registered). With only_new, an id the
     gateway already has is refused (NodeExists) and left as it was: the PUT
     carries If-None-Match. A node the gateway has is replaced only with proof
     from its key (old_keys: node id -> the key it had) or with override
@@ -131,7 +134,7 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: f
     provisioning chose while the gateway was out of reach, which the gateway
     gives it (KidTaken: another node has it)."""
     async with technician_client(host, port, technician) as ctx:
-        async def one(node: Node) -> tuple[str, bool]:
+        async def one(node: Node) -> tuple[str, bool] | None:
             query = ""
             old_key = (old_keys or {}).get(node.node_id)
             if old_key is not None:
@@ -154,6 +157,9 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: f
                 raise KidTaken(f"gateway refused {node.node_id}: "
                                f"{resp.payload.decode(errors='replace')}")
             if resp.code == Code.FORBIDDEN and resp.payload.startswith(b"node "):
+                if refused is not None:
+                    refused[node.node_id] = resp.payload.decode(errors="replace")
+                    return None
                 raise ReplaceRefused(f"gateway refused {node.node_id}: "
                                      f"{resp.payload.decode(errors='replace')}")
             if not resp.code.is_successful():
@@ -168,12 +174,12 @@ async def register_nodes(host: str, port: int, nodes: Iterable[Node], timeout: f
         # flooding the gateway.
         sem = asyncio.Semaphore(16)
 
-        async def limited(node: Node) -> tuple[str, bool]:
+        async def limited(node: Node) -> tuple[str, bool] | None:
             async with sem:
                 return await one(node)
 
         results = await asyncio.gather(*(limited(n) for n in nodes))
-        return dict(results)
+        return dict(r for r in results if r is not None)
 
 
 async def get_node(host: str, port: int, node_id: str, timeout: float = 10.0, *,
@@ -188,6 +194,19 @@ async def get_node(host: str, port: int, node_id: str, timeout: float = 10.0, *,
             raise RegistryError(f"gateway answered {resp.code} to GET /nodes/{node_id}: "
                                 f"{resp.payload.decode(errors='replace')[:200]}")
         return Node.from_json(resp.payload)
+
+
+async def send_selftest(host: str, port: int, node_id: str, result: SelfTest,
+                        timeout: float = 10.0, *, technician: TechnicianCredential) -> None:
+    """Give the gateway a node's self-test result, as the laptop read it, for
+    the technician's screen; RegistryError when it did not take it."""
+    async with technician_client(host, port, technician) as ctx:
+        req = aiocoap.Message(code=Code.PUT, uri=_uri(host, port, f"nodes/{node_id}/selftest"),
+                              payload=result.to_json(), content_format=50)
+        resp = await _ask(ctx, req, host, port, timeout)
+        if not resp.code.is_successful():
+            raise RegistryError(f"gateway refused the self-test of {node_id}: {resp.code} "
+                                f"{resp.payload.decode(errors='replace')[:200]}")
 
 
 # Nodes asked for per GET /nodes: the gateway's largest page.

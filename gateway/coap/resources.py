@@ -15,6 +15,10 @@ nothing about a payload.
                            was out of reach brings the kid its laptop chose
                            ("kid": 8 hex digits) and gets that one (4.09 when
                            another node has it)
+    PUT  /nodes/<node id>/selftest
+                           a node's self-test result as the technician's laptop
+                           read it (JSON, gateway/records.py SelfTest); 4.04
+                           for a node the gateway does not have
     GET  /nodes            the registry, as JSON (never the nodes' keys), a page at
                            a time: ?offset=N&limit=M (default 5, at most 50)
     GET  /nodes/<node id>  one node (never its key)
@@ -27,6 +31,7 @@ and comes from the admin networks (4.03 otherwise).
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -39,13 +44,14 @@ from firmware.proto.coap import CONTENT_OCTET_STREAM
 from firmware.proto.paths import BIN_PATH, PRESENCE_PATH, STATUS_PATH
 from gateway.ingest.decode import Reason
 from gateway.ingest.pipeline import Pipeline, Result
-from gateway.records import Node, RegistrationError, chosen_kid
+from gateway.records import Node, RegistrationError, SelfTest, chosen_kid
 from gateway.registry import (
     AlreadyRegistered,
     Authority,
     KidTaken,
     NodeRegistry,
     ReplaceRefused,
+    UnknownNode,
 )
 
 REJECTION_CODES = {
@@ -211,6 +217,9 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
             return refusal
         technician = technician_of(request)
         assert technician is not None
+        path = request.opt.uri_path
+        if len(path) == 2 and path[1] == "selftest":
+            return await self._selftest(path[0], request.payload, technician)
         if len(request.opt.uri_path) != 1:
             return diagnostic(Code.NOT_FOUND, "put to /nodes/<node id>")
         try:
@@ -244,6 +253,18 @@ class RegistryResource(resource.Resource, resource.PathCapable):  # type: ignore
             return aiocoap.Message(code=code)
         return aiocoap.Message(code=code, payload=json.dumps({"kid": given.hex()}).encode(),
                                content_format=50)
+
+
+    async def _selftest(self, node_id: str, payload: bytes,
+                        technician: str) -> aiocoap.Message:
+        try:
+            result = SelfTest.from_json(payload, time.time())
+            await self.registry.selftest(node_id, result, technician)
+        except UnknownNode as e:
+            return diagnostic(Code.NOT_FOUND, str(e))
+        except RegistrationError as e:
+            return diagnostic(Code.BAD_REQUEST, str(e))
+        return aiocoap.Message(code=Code.CHANGED)
 
 
 # GET /nodes pages: small answers (an answer many times the request's size

@@ -102,6 +102,9 @@ class Pipeline:
         self.publisher: Publisher = NoPublisher()
         # Told of each record once it is stored (the HTTP API's live events).
         self.observers: list[Callable[[Record], None]] = []
+        # Told of each node whose payload came over UDP and was taken (the
+        # link the technician's screen shows, gateway/ingest/links.py).
+        self.heard_over_udp: Callable[[str], None] | None = None
         self.activity = Activity()
         # (node id, reason) already logged once; bounded, whatever ids come.
         self._warned: LRU[tuple[str, str], None] = LRU(WARNED_KEPT)
@@ -144,6 +147,8 @@ class Pipeline:
         except Exception as e:
             log.error("could not store %s from %r: %s", kind, node_id, e)
             return Outcome(Result.STORAGE_ERROR)
+        if sockaddr is not None and self.heard_over_udp is not None:
+            self.heard_over_udp(record.node_id)
         if not fresh:
             return Outcome(Result.DUPLICATE)
         self.publisher.publish(record)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -120,30 +120,69 @@ class _Lit:
         return total
 
 
+@dataclass(frozen=True)
+class PoleSpan:
+    """A pole's status reports in a span: how many, the first's and the
+    last's time, and its energy counter's rise over them (counter_rise)."""
+    reports: int
+    first: float
+    last: float
+    rise_wh: float
+
+
+def pole_spans(reports: Mapping[str, list[tuple[float, int]]], start: float,
+               end: float) -> dict[str, PoleSpan]:
+    """Each pole's PoleSpan over [start, end) from its (time, energy
+    counter) reports in time order (the store sums the same in SQL:
+    Store.light_spans)."""
+    out = {}
+    for node_id, rows in reports.items():
+        inside = [r for r in rows if start <= r[0] < end]
+        if inside:
+            out[node_id] = PoleSpan(len(inside), inside[0][0], inside[-1][0],
+                                    counter_rise(inside))
+    return out
+
+
+# Each pole's PoleSpan over a span (start, end).
+SpanSums = Callable[[float, float], Mapping[str, PoleSpan]]
+
+
 def zone_nights(zone: Zone, poles: Mapping[str, Pole], zones: ZoneBook,
                 reports: Mapping[str, list[tuple[float, int]]], events: Iterable[Event],
                 nights: list[date], now: float) -> list[ZoneNight]:
     """Each night of `nights` for the zone's poles: reports, pole -> its
     (received at, energy counter) status reports, in time order; events, the
     presence events of the nights."""
+    return zone_nights_from_spans(zone, poles, zones,
+                                  lambda start, end: pole_spans(reports, start, end),
+                                  events, nights, now)
+
+
+def zone_nights_from_spans(zone: Zone, poles: Mapping[str, Pole], zones: ZoneBook,
+                           spans: SpanSums, events: Iterable[Event], nights: list[date],
+                           now: float) -> list[ZoneNight]:
+    """As zone_nights, with each pole's reports of a night already summed:
+    a district's nights of status reports need not all be held at once."""
     near = near_from_events(events, poles)
     out = []
     for day in nights:
         start, end = night_span(zone.timezone, day)
+        sums = spans(start, end)
         measured = full = oracle = 0.0
         reporting = 0
         places: dict[tuple[int, int], _Lit] = {}
         for node_id, pole in sorted(poles.items()):
-            inside = [r for r in reports.get(node_id, []) if start <= r[0] < end]
-            if len(inside) < 2:
+            span = sums.get(node_id)
+            if span is None or span.reports < 2:
                 continue
             reporting += 1
-            a, b = inside[0][0], inside[-1][0]
+            a, b = span.first, span.last
             place = (int(pole.lat * 100), int(pole.lon * 50))
             lit = places.get(place)
             if lit is None:
                 lit = places[place] = _Lit(zones, pole, start, end)
-            measured += counter_rise(inside)
+            measured += span.rise_wh
             full += zone.lamp_w * lit.integral(lit.lit, a, b) / 3600
             extra = sum(lit.extra(max(x, a), min(y, b))
                         for x, y in merge_intervals(near.get(node_id, [])) if y > a and x < b)

@@ -162,6 +162,9 @@ class LoraLink:
         self._unix = unix_time
         self._snr: dict[str, deque[int]] = {}
         self.node_sf: dict[str, int] = {}  # the SF each node was last told to use
+        # Told of each node's own uplink, as the bridge heard it: (node id,
+        # RSSI dBm, SNR in quarter dB, SF), for the technician's screen.
+        self.heard_signal: Callable[[str, int, int, int], None] | None = None
         # CacheKey -> (response frame or None, expiry)
         self._cache: OrderedDict[CacheKey, tuple[bytes | None, float]] = OrderedDict()
         self._inflight: set[CacheKey] = set()
@@ -351,6 +354,8 @@ class LoraLink:
         history = self._snr.setdefault(node_id, deque(maxlen=HISTORY))
         history.append(snr_db10(rx.snr_q))
         self.node_sf[node_id] = rx.sf
+        if self.heard_signal is not None:
+            self.heard_signal(node_id, rx.rssi_dbm, rx.snr_q, rx.sf)
         return history
 
     def _answered_before(self, key: CacheKey, rx: Rx, bridge_ms: int) -> bool:

@@ -77,19 +77,6 @@ class LightingTables(Database):
                 "SELECT node_id, zone, revision, acknowledged_at FROM light_profiles").fetchall()
         return {n: (z, int(r), float(a)) for n, z, r, a in rows}
 
-    def light_energy_reports(self, since: float, until: float
-                             ) -> dict[str, list[tuple[float, int]]]:
-        """Pole -> (measured at, energy counter in 0.1 Wh) of its status reports
-        measured in [since, until), in time order."""
-        out: dict[str, list[tuple[float, int]]] = {}
-        with self.reading() as db:
-            for node_id, at, energy in db.execute(
-                    "SELECT node_id, measured_at, energy_dwh FROM light_status "
-                    "WHERE measured_at >= ? AND measured_at < ? ORDER BY measured_at, id",
-                    (since, until)):
-                out.setdefault(node_id, []).append((float(at), int(energy)))
-        return out
-
     def zone_rows(self) -> list[tuple[str, str, int]]:
         """(name, settings JSON, revision) of every stored zone."""
         with self.reading() as db:

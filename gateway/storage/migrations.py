@@ -222,6 +222,46 @@ def _v8_light_profiles(db: sqlite3.Connection) -> None:
                "ON presence_events (measured_at)")
 
 
+def _v9_node_links_and_selftests(db: sqlite3.Connection) -> None:
+    """What the technician's screen shows beside a node's reports: the link
+    its latest uplink came by (over LoRa the RSSI, SNR and SF the radio
+    bridge heard it at; over Wi-Fi none of those), and the latest self-test a
+    technician's laptop delivered (when, its result, the firmware on the
+    node, its Wi-Fi signal where it stands)."""
+    db.execute("""CREATE TABLE node_links (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        via TEXT NOT NULL CHECK (via IN ('lora', 'wifi')),
+        rssi_dbm INTEGER,
+        snr_q INTEGER,
+        sf INTEGER,
+        heard_at REAL NOT NULL
+    )""")
+    db.execute("""CREATE TABLE node_selftests (
+        node_id TEXT PRIMARY KEY REFERENCES nodes(node_id),
+        at REAL NOT NULL,
+        ok INTEGER NOT NULL,
+        failed TEXT NOT NULL DEFAULT '',
+        firmware TEXT,
+        wifi_dbm INTEGER,
+        technician TEXT NOT NULL,
+        received_at REAL NOT NULL
+    )""")
+
+
+def _v10_addresses_and_kinds(db: sqlite3.Connection) -> None:
+    """Each node's address from the city's file (where a crew finds the
+    bin), and each bin kind's litres, compacting and service time as the
+    catalogue had them at import: planning reads them from here."""
+    db.execute("ALTER TABLE nodes ADD COLUMN address TEXT NOT NULL DEFAULT ''")
+    db.execute("""CREATE TABLE kind_specs (
+        kind TEXT PRIMARY KEY,
+        volume_l INTEGER NOT NULL,
+        compacting INTEGER NOT NULL,
+        service_s INTEGER NOT NULL,
+        stored_at REAL NOT NULL
+    )""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables,
     _v2_node_addresses_and_keys,
@@ -231,6 +271,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_accounts,
     _v7_plans_and_acknowledgements,
     _v8_light_profiles,
+    _v9_node_links_and_selftests,
+    _v10_addresses_and_kinds,
 ]
 LATEST = len(MIGRATIONS)
 

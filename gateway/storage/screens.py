@@ -21,6 +21,20 @@ class NodeHealthRow:
     registered_at: float
     last_contact: float | None  # the gateway's time of the node's latest uplink
     battery_mv: int | None  # a bin's latest report's
+    # The link of its latest uplink ("lora" or "wifi", None: not heard since
+    # the gateway kept it) and, over LoRa, how the radio bridge heard it.
+    via: str | None = None
+    rssi_dbm: int | None = None
+    snr_q: int | None = None  # quarter dB
+    sf: int | None = None
+    heard_at: float | None = None
+    # Its latest self-test as a technician's laptop delivered it.
+    selftest_at: float | None = None
+    selftest_ok: bool | None = None
+    selftest_failed: tuple[str, ...] = ()
+    firmware: str | None = None
+    wifi_dbm: int | None = None
+    selftest_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,12 +87,21 @@ class ScreenQueries(Database):
                 "SELECT n.node_id, n.role, n.kind, n.lat, n.lon, n.addr, n.key IS NOT NULL, "
                 f"n.registered_at, {_LAST_CONTACT}, "
                 "(SELECT battery_mv FROM bin_reports b WHERE b.node_id = n.node_id "
-                " ORDER BY measured_at DESC, id DESC LIMIT 1) "
-                f"FROM nodes n{cond} ORDER BY n.node_id LIMIT ? OFFSET ?",
+                " ORDER BY measured_at DESC, id DESC LIMIT 1), "
+                "k.via, k.rssi_dbm, k.snr_q, k.sf, k.heard_at, "
+                "t.at, t.ok, t.failed, t.firmware, t.wifi_dbm, t.technician "
+                "FROM nodes n LEFT JOIN node_links k ON k.node_id = n.node_id "
+                f"LEFT JOIN node_selftests t ON t.node_id = n.node_id{cond} "
+                "ORDER BY n.node_id LIMIT ? OFFSET ?",
                 (*args, limit, offset)).fetchall()
             total = db.execute(f"SELECT COUNT(*) FROM nodes n{cond}", args).fetchone()[0]
         return [NodeHealthRow(r[0], r[1], r[2], float(r[3]), float(r[4]), r[5], bool(r[6]),
-                              float(r[7]), None if r[8] is None else float(r[8]), r[9])
+                              float(r[7]), None if r[8] is None else float(r[8]), r[9],
+                              r[10], r[11], r[12], r[13], r[14],
+                              None if r[15] is None else float(r[15]),
+                              None if r[16] is None else bool(r[16]),
+                              tuple(f for f in (r[17] or "").split(",") if f),
+                              r[18], r[19], r[20])
                 for r in rows], int(total)
 
     def bin_rows(self, offset: int, limit: int,
@@ -164,13 +187,15 @@ class ScreenQueries(Database):
                 "WHERE n.role = 'bin' ORDER BY n.node_id").fetchall()
 
     def map_poles(self) -> list[tuple[str, float, float, int | None, float | None,
-                                      float | None]]:
+                                      float | None, str]]:
         """(node id, lat, lon, level %, its status's receipt, latest presence
-        event's receipt) of every light pole and its latest status, in id order."""
+        event's receipt, zone) of every light pole and its latest status, in
+        id order."""
         with self.reading() as db:
             return db.execute(
                 "SELECT n.node_id, n.lat, n.lon, s.level_pct, s.received_at, "
-                "(SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id) "
+                "(SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id), "
+                "COALESCE(NULLIF(n.kind, ''), 'default') "
                 "FROM nodes n LEFT JOIN light_status s ON s.id = ("
                 " SELECT id FROM light_status WHERE node_id = n.node_id ORDER BY id DESC LIMIT 1) "
                 "WHERE n.role = 'light' ORDER BY n.node_id").fetchall()
@@ -185,3 +210,88 @@ class ScreenQueries(Database):
                 "(SELECT COALESCE(MAX(id), 0) FROM light_status), "
                 "(SELECT COALESCE(MAX(id), 0) FROM presence_events)").fetchone()
         return int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])
+
+    # --- what the API keeps of each bin, read a bin or a few rows at a time ---
+
+    def bin_fill_history(self, node_id: str) -> list[tuple[str, float, float | None]]:
+        """(node id, measured at, fill %) of one bin's reports, oldest first
+        (its index): what its forecast learns from."""
+        with self.reading() as db:
+            return db.execute(
+                "SELECT node_id, measured_at, fill_pct FROM bin_reports WHERE node_id = ? "
+                "ORDER BY measured_at, id", (node_id,)).fetchall()
+
+    def bin_emptied_at(self, node_id: str) -> list[float]:
+        """When crews recorded one bin emptied, oldest first."""
+        with self.reading() as db:
+            return [float(r[0]) for r in db.execute(
+                "SELECT at FROM bin_visits WHERE node_id = ? AND outcome = 'emptied' "
+                "ORDER BY at, id", (node_id,))]
+
+    def forecast_changes(self, after_report: int, after_visit: int) -> tuple[set[str], int, int]:
+        """The bins with a report or a crew's record stored after these ids
+        (by their primary keys: only the new rows are read), and the latest
+        ids."""
+        with self.reading() as db:
+            reports = db.execute("SELECT id, node_id FROM bin_reports WHERE id > ?",
+                                 (after_report,)).fetchall()
+            visits = db.execute("SELECT id, node_id FROM bin_visits WHERE id > ?",
+                                (after_visit,)).fetchall()
+        changed = {n for _, n in reports} | {n for _, n in visits}
+        return (changed, max((i for i, _ in reports), default=after_report),
+                max((i for i, _ in visits), default=after_visit))
+
+    def bin_places(self) -> list[tuple[str, float, float]]:
+        """(node id, lat, lon) of every bin, in id order."""
+        with self.reading() as db:
+            return db.execute("SELECT node_id, lat, lon FROM nodes WHERE role = 'bin' "
+                              "ORDER BY node_id").fetchall()
+
+    def bin_places_version(self) -> tuple[int, int, float, float]:
+        """Changes whenever a bin is registered, removed or moved (one pass
+        over the nodes in SQLite, one row back): each position weighted by
+        its row, so that two bins swapping places count too."""
+        with self.reading() as db:
+            r = db.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), TOTAL(lat * rowid), "
+                           "TOTAL(lon * rowid) FROM nodes WHERE role = 'bin'").fetchone()
+        return int(r[0]), int(r[1]), float(r[2]), float(r[3])
+
+    def bin_reports_after(self, after: int) -> list[tuple[int, str, int, float, int, int | None]]:
+        """(id, node id, measured at, received at, flags, battery mV) of the
+        bin reports stored after the one with this id, in the order stored;
+        after=0 reads every bin's latest report and its latest receipt
+        instead (one row per bin, the receipt in place of its own)."""
+        with self.reading() as db:
+            if after > 0:
+                return db.execute(
+                    "SELECT id, node_id, measured_at, received_at, flags, battery_mv "
+                    "FROM bin_reports WHERE id > ? ORDER BY id", (after,)).fetchall()
+            return db.execute(
+                "SELECT r.id, r.node_id, r.measured_at, c.received, r.flags, r.battery_mv "
+                "FROM (SELECT node_id, MAX(received_at) AS received FROM bin_reports "
+                "      GROUP BY node_id) c "
+                "JOIN bin_reports r ON r.id = (SELECT id FROM bin_reports "
+                " WHERE node_id = c.node_id ORDER BY measured_at DESC, id DESC LIMIT 1) "
+                "ORDER BY r.id").fetchall()
+
+    def last_bin_report_id(self) -> int:
+        with self.reading() as db:
+            return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM bin_reports").fetchone()[0])
+
+    def light_spans(self, since: float, until: float
+                    ) -> list[tuple[str, int, float, float, float]]:
+        """(pole, reports, first measured, last measured, energy counter's
+        rise in Wh) of each pole's status reports measured in [since,
+        until), summed in SQL (the time index, one row per pole back): the
+        rise as gateway.lighting.nightly.counter_rise counts it, a counter
+        that fell (restarted) counting its new value."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT node_id, COUNT(*), MIN(measured_at), MAX(measured_at), "
+                " SUM(CASE WHEN prev IS NULL THEN 0 WHEN energy_dwh >= prev "
+                "     THEN energy_dwh - prev ELSE energy_dwh END) "
+                "FROM (SELECT node_id, measured_at, energy_dwh, LAG(energy_dwh) OVER ("
+                "       PARTITION BY node_id ORDER BY measured_at, id) AS prev "
+                "      FROM light_status WHERE measured_at >= ? AND measured_at < ?) "
+                "GROUP BY node_id", (since, until)).fetchall()
+        return [(n, int(c), float(a), float(b), int(r or 0) / 10) for n, c, a, b, r in rows]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from gateway.storage.alarm_acks import AlarmAckTable
 from gateway.storage.lighting import LightingTables, LightRow
+from gateway.storage.node_health import NodeHealthTables
 from gateway.storage.nodes import NodeTable
 from gateway.storage.plans import PlanTable
 from gateway.storage.reports import UNCLOCKED_DUPLICATE_S, ReportTable
@@ -21,5 +22,6 @@ __all__ = ["LightRow", "Store", "Summary", "UNCLOCKED_DUPLICATE_S"]
 
 
 class Store(NodeTable, ReportTable, VisitTable, LightingTables, SecurityTable, TechnicianTable,
-            ZoneKeyTables, SummaryQuery, UserTable, ScreenQueries, PlanTable, AlarmAckTable):
+            ZoneKeyTables, SummaryQuery, UserTable, ScreenQueries, PlanTable, AlarmAckTable,
+            NodeHealthTables):
     """Opened with the path of its SQLite file; a context manager that closes it."""

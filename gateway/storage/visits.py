@@ -72,3 +72,14 @@ class VisitTable(Database):
     def last_visit_id(self) -> int:
         with self.reading() as db:
             return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM bin_visits").fetchone()[0])
+
+    def unreachable_before(self, before: float, since: float) -> dict[str, tuple[float, str]]:
+        """node id -> (at, note) of each bin whose latest record between since
+        and before says a crew could not reach it."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT node_id, at, outcome, note FROM bin_visits WHERE at >= ? AND at <= ? "
+                "ORDER BY at, id", (since, before)).fetchall()
+        latest = {node_id: (float(at), outcome, note) for node_id, at, outcome, note in rows}
+        return {node_id: (at, note) for node_id, (at, outcome, note) in latest.items()
+                if outcome == "unreachable"}

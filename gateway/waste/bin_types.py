@@ -22,11 +22,14 @@ papperskorgar), plus the simulator's wheelie bins.
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+from gateway.records import KindSpec
 
 # A solar compacting bin (Big Belly and the like) presses its contents to
 # about a fifth: when full it holds about five times its volume of loose rubbish.
@@ -118,11 +121,28 @@ class Catalogue:
     def default(cls) -> Catalogue:
         return cls(DEFAULT_TYPES, DEFAULT_UNCODED)
 
+    def with_specs(self, specs: Mapping[str, KindSpec]) -> Catalogue:
+        """This catalogue with the kinds a gateway keeps (stored at import)."""
+        types = dict(self.types)
+        for name, spec in specs.items():
+            types[name] = BinType(name, spec.volume_l, spec.compacting, spec.service_s)
+        return Catalogue(types.values(), self.uncoded)
+
+    def spec(self, name: str) -> KindSpec:
+        t = self.types.get(name, self.generic)
+        return KindSpec(t.volume_l, t.compacting, t.service_s)
+
+    def unknown_kinds(self, kinds: Iterable[str]) -> Counter[str]:
+        """How many of these registered kinds this catalogue lacks, per kind."""
+        return Counter(k for k in kinds if k and k not in self.types)
+
     @classmethod
-    def load(cls, path: Path | None) -> Catalogue:
-        """The built-in catalogue, overridden and extended by a TOML file."""
+    def load(cls, path: Path | None, stored: Mapping[str, KindSpec] | None = None) -> Catalogue:
+        """The built-in catalogue, with the kinds a gateway stored at import,
+        overridden and extended by a TOML file."""
+        base = cls.default().with_specs(stored or {})
         if path is None:
-            return cls.default()
+            return base
         try:
             with open(path, "rb") as f:
                 raw = tomllib.load(f)
@@ -130,7 +150,7 @@ class Catalogue:
             raise CatalogueError(f"catalogue file {path} does not exist") from None
         except tomllib.TOMLDecodeError as e:
             raise CatalogueError(f"catalogue file {path} is not valid TOML: {e}") from None
-        return cls.default().merged(raw, str(path))
+        return base.merged(raw, str(path))
 
     def merged(self, raw: Mapping[str, Any], source: str = "catalogue") -> Catalogue:
         """This catalogue with the entries of a parsed TOML document applied."""

@@ -30,11 +30,12 @@ from gateway.waste.bin_types import Catalogue
 from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
-    DEFAULT_TIME_LIMIT_S,
+    Progress,
     RoutePlan,
     Stop,
     Truck,
     TruckRoute,
+    depot_problem,
     travel_matrices,
 )
 from gateway.waste.stops import StopSelector, forecast_selector, stops_for_all_bins
@@ -49,6 +50,8 @@ SPEED_KMH = (1.0, 130.0)
 CIRCUITY = (1.0, 5.0)
 DEFAULT_START = "06:00"
 DEFAULT_SHIFT_H = 8.0
+# A crew's "could not reach it" is shown on the plans made this long after it.
+NOTE_KEPT_S = 7 * 86_400
 
 
 class PlanError(ValueError):
@@ -69,7 +72,7 @@ class PlanRequest:
     day: str = ""  # YYYY-MM-DD, local; "" for today
     all_required: bool = False
     every_bin: bool = False
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S
+    time_limit_s: float | None = None  # None: it grows with the number of stops
     speed_kmh: float = DEFAULT_SPEED_KMH
     circuity: float = DEFAULT_CIRCUITY
 
@@ -83,7 +86,8 @@ class PlanRequest:
         _within("trucks", self.trucks, 1, TRUCKS_MAX)
         _within("capacity", self.capacity_l, 1, CAPACITY_MAX_L)
         _within("shift", self.shift_h, *SHIFT_H)
-        _within("time limit", self.time_limit_s, *TIME_LIMIT_S)
+        if self.time_limit_s is not None:
+            _within("time limit", self.time_limit_s, *TIME_LIMIT_S)
         _within("speed", self.speed_kmh, *SPEED_KMH)
         _within("circuity", self.circuity, *CIRCUITY)
         day = self.day or Date.today().isoformat()
@@ -118,23 +122,45 @@ def shift_start(start: str, day: str) -> float:
         return when.replace(tzinfo=datetime.now().astimezone().tzinfo).timestamp()
 
 
-def make_plan(store: Store, request: PlanRequest, catalogue: Catalogue) -> RoutePlan:
+def make_plan(store: Store, request: PlanRequest, catalogue: Catalogue | None = None,
+              on_progress: Progress | None = None) -> RoutePlan:
     """Today's routes from the stored registry and forecast. PlanError when
-    there is nothing to plan."""
+    there is nothing to plan, or the depot is far from every bin. The bin
+    kinds stored at import count, overridden by the catalogue given."""
     nodes = store.nodes()
-    if not any(n.role == "bin" for n in nodes):
+    bins = [n for n in nodes if n.role == "bin"]
+    if not bins:
         raise PlanError("no bins registered: import them with 'kvarter bins import'")
+    far = depot_problem(request.depot, [(n.lat, n.lon) for n in bins])
+    if far is not None:
+        raise PlanError(far)
+    if catalogue is None:
+        catalogue = Catalogue.load(None, store.kind_specs())
     chooser: StopSelector
     if request.every_bin:
         chooser = stops_for_all_bins
     else:
+        if on_progress is not None:
+            on_progress("forecasting each bin")
         chooser = forecast_selector(forecast_from(store), request.shift_start)
     streets = district_streets(store.streets())
     plan = plan_for_nodes(nodes, catalogue, request.depot, request.fleet(), select=chooser,
                           all_required=request.all_required, circuity=request.circuity,
                           speed_kmh=request.speed_kmh, time_limit_s=request.time_limit_s,
+                          on_progress=on_progress, notes=crew_notes(store, time.time()),
                           streets=streets.driving if streets else None)
     return with_places(plan, streets.places if streets else None)
+
+
+def crew_notes(store: Store, before: float) -> dict[str, str]:
+    """node id -> what the last crew recorded when it could not reach the
+    bin ("unreachable 2026-09-21 09:40: blocked by a car"), for the bins whose
+    latest record before then says so."""
+    notes = {}
+    for node_id, (at, note) in store.unreachable_before(before, before - NOTE_KEPT_S).items():
+        when = datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M")
+        notes[node_id] = f"unreachable {when}" + (f": {note}" if note else "")
+    return notes
 
 
 def stop_times(route: TruckRoute, depot: tuple[float, float], leave_at: float,
@@ -199,7 +225,7 @@ def plan_and_store(db_path: Path, request: PlanRequest, made_by: str) -> PlanRow
     standard bin types."""
     with Store(db_path) as store:
         checked = request.checked()
-        plan = make_plan(store, checked, Catalogue.load(None))
+        plan = make_plan(store, checked)
         return store_plan(store, checked, plan, made_by, time.time())
 
 

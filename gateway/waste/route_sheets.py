@@ -60,7 +60,7 @@ def plan_geojson(plan: RoutePlan, date: str = "") -> dict[str, object]:
 def _stop_properties(s: Stop) -> dict[str, object]:
     return {"node_id": s.node_id, "kind": s.kind, "expected_fill_pct": s.expected_fill_pct,
             "litres": s.litres, "required": s.required, "service_s": s.service_s,
-            "address": s.address}
+            "address": s.address, "note": s.note}
 
 
 # --- GPX -------------------------------------------------------------------------
@@ -179,7 +179,8 @@ def _sheet(r: TruckRoute, depot: tuple[float, float] | None, date: str, district
         rows.append(f'<tr><td class="n">{order}</td><td>{escape(s.node_id)}</td>'
                     f"<td>{_position(s)}</td><td>{escape(s.kind)}</td>"
                     f'<td class="n">{escape(_fill(s) or "–")}</td>'
-                    '<td><span class="box"></span></td><td class="notes"></td></tr>')
+                    '<td><span class="box"></span></td>'
+                    f'<td class="notes">{escape(s.note)}</td></tr>')
     table = ('<table><thead><tr><th class="n">#</th><th>Bin</th><th>Position</th><th>Type</th>'
              '<th class="n">Expected fill</th><th>Done</th><th>Notes</th></tr></thead>'
              f'<tbody>{"".join(rows)}</tbody></table>' if rows else

@@ -23,7 +23,8 @@ def stops_for_all_bins(nodes: Sequence[Node], catalogue: Catalogue) -> list[Stop
             continue
         bin_type = catalogue.for_kind(n.kind)
         stops.append(Stop(n.node_id, n.lat, n.lon, litres=bin_type.holds_l, required=True,
-                          service_s=bin_type.service_s, kind=n.kind or bin_type.name))
+                          service_s=bin_type.service_s, kind=n.kind or bin_type.name,
+                          address=n.address))
     return stops
 
 
@@ -44,6 +45,7 @@ def forecast_selector(forecaster: Forecaster, shift_start: float,
                               litres=max(1, math.ceil(bin_type.holds_l * share)),
                               required=c.required, prize=round(c.prize_m),
                               service_s=bin_type.service_s, kind=n.kind or bin_type.name,
-                              expected_fill_pct=min(100.0, c.expected_pct) if known else None))
+                              expected_fill_pct=min(100.0, c.expected_pct) if known else None,
+                              address=n.address))
         return stops
     return choose

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,7 +16,7 @@ from gateway.waste.forecast import Forecaster
 from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
-    DEFAULT_TIME_LIMIT_S,
+    Progress,
     RoutePlan,
     Truck,
     plan_routes,
@@ -28,15 +28,29 @@ def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[flo
                    trucks: Sequence[Truck], *, select: StopSelector = stops_for_all_bins,
                    all_required: bool = False, circuity: float = DEFAULT_CIRCUITY,
                    speed_kmh: float = DEFAULT_SPEED_KMH,
-                   time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+                   time_limit_s: float | None = None,
+                   on_progress: Progress | None = None,
+                   notes: Mapping[str, str] | None = None,
                    streets: DrivingStreets | None = None) -> RoutePlan:
     """The plan for the bins `select` puts on it, along the streets when
-    given; all_required makes every selected bin a required stop."""
+    given; all_required makes every selected bin a required stop. A kind the
+    catalogue lacks is planned as generic, and named once in the plan's
+    problems."""
     stops = select(nodes, catalogue)
     if all_required:
         stops = [replace(s, required=True) for s in stops]
-    return plan_routes(depot, stops, trucks, circuity=circuity, speed_kmh=speed_kmh,
-                       time_limit_s=time_limit_s, streets=streets)
+    if notes:
+        stops = [replace(s, note=notes.get(s.node_id, "")) for s in stops]
+    plan = plan_routes(depot, stops, trucks, circuity=circuity, speed_kmh=speed_kmh,
+                       time_limit_s=time_limit_s, on_progress=on_progress, streets=streets)
+    unknown = catalogue.unknown_kinds(n.kind for n in nodes if n.role == "bin")
+    generic = catalogue.generic
+    plan.problems.extend(
+        f"type {kind!r} ({n} bin(s)) is not in the bin catalogue: planned as "
+        f"'{generic.name}' ({generic.volume_l} L): give its volume_l in a catalogue file "
+        "(--types), here or at import"
+        for kind, n in sorted(unknown.items()))
+    return plan
 
 
 # Readings (and crews' records) dated later than now plus this are not

@@ -10,14 +10,16 @@ import threading
 import time
 from collections.abc import Iterator
 
+import aiocoap
 import httpx
 import pytest
 from api_support import Accounts, assert_problem, listen_events, make_accounts, post_report
-from conftest import RunningGateway, launch_gateway
+from conftest import RunningGateway, launch_gateway, managed
+from radiokit import wait_until
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
-from gateway.records import Node
+from gateway.records import Node, SelfTest
 
 T0 = 1790000000
 BINS = [Node(f"B{i:04d}", "bin", 59.33 + i / 1000, 18.06, "240L") for i in range(1, 8)]
@@ -43,6 +45,12 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
             assert post_report(gw, b"b", "B0001", bin_report(seq, fill)) == "2.04"
         assert post_report(gw, b"b", "B0002", bin_report(1, 50.0, codec.BIN_FLAG_FIRE)) == "2.04"
         assert post_report(gw, b"b", "B0003", bin_report(1, 5.0, battery_mv=3100)) == "2.04"
+        # Two technicians' laptops give self-tests: B0001's passed on Wi-Fi at
+        # -58 dBm, B0003's failed its sensor where the Wi-Fi is weak.
+        for node, result in (("B0001", SelfTest(T0, True, (), "3f9a2c1d4e5f", -58)),
+                             ("B0003", SelfTest(T0 + 60, False, ("sensor",), None, -86))):
+            assert str(managed(gw, aiocoap.PUT, f"nodes/{node}/selftest",
+                               result.to_json()).code) == "2.04 Changed"
         # Two intervals of an hour in the harbour zone, one in the default zone.
         for seq, (node, t, n) in enumerate([("L0001", T0 + 10, 2), ("L0001", T0 + 20, 1),
                                             ("L0001", T0 + 3700, 4), ("L0002", T0 + 30, 3)],
@@ -69,6 +77,37 @@ def test_nodes_come_page_by_page_with_their_health(district: Accounts) -> None:
     lights = tech.get("/api/v1/nodes", params={"role": "light"}).json()
     assert [n["node_id"] for n in lights["items"]] == ["L0001", "L0002"]
     assert "B9999" in assert_problem(tech.get("/api/v1/nodes/B9999"), 404)
+
+
+def test_each_node_says_its_link_firmware_self_test_and_what_needs_attention(
+        district: Accounts) -> None:
+    tech = district.tokens["technician"]
+    # The links are written a few seconds after the uplinks, off their path.
+    wait_until("the links to be stored", lambda: tech.get(
+        "/api/v1/nodes/B0001").json()["link"] == "wifi")
+    b1 = tech.get("/api/v1/nodes/B0001").json()
+    assert (b1["link"], b1["rssi_dbm"], b1["snr_db"], b1["sf"]) == ("wifi", None, None, None)
+    assert b1["firmware"] == "3f9a2c1d4e5f" and b1["pending"] is False
+    assert b1["selftest"] == {"at": T0, "ok": True, "failed": [], "wifi_dbm": -58,
+                              "by": "tester"}
+    assert b1["attention"] == []
+    b3 = tech.get("/api/v1/nodes/B0003").json()
+    assert b3["selftest"]["failed"] == ["sensor"] and b3["firmware"] is None
+    assert b3["attention"] == ["low battery", "weak signal", "self-test failed"]
+    # Registered, never heard from: pending, not "offline".
+    b7 = tech.get("/api/v1/nodes/B0007").json()
+    assert b7["pending"] is True and b7["link"] is None and b7["attention"] == []
+    everyone = tech.get("/api/v1/nodes", params={"limit": 100}).json()["items"]
+    assert {n["node_id"] for n in everyone if n["pending"]} == {"B0004", "B0005", "B0006",
+                                                                "B0007"}
+    # An older result delivered late (a laptop that was away) does not hide
+    # the newer one; a node the gateway does not have is refused.
+    gw_late = SelfTest(T0 - 3600, False, ("battery",))
+    assert str(managed(district.gw, aiocoap.PUT, "nodes/B0001/selftest",
+                       gw_late.to_json()).code) == "2.04 Changed"
+    assert tech.get("/api/v1/nodes/B0001").json()["selftest"]["ok"] is True
+    answer = managed(district.gw, aiocoap.PUT, "nodes/B9999/selftest", gw_late.to_json())
+    assert str(answer.code) == "4.04 Not Found" and b"register it first" in answer.payload
 
 
 def test_bins_carry_fill_forecast_and_alarms(district: Accounts) -> None:

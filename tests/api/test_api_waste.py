@@ -358,6 +358,8 @@ def test_the_map_has_every_bin_and_pole_column_by_column(district: Accounts) -> 
     poles = m["poles"]
     assert poles["node_id"] == ["L0001", "L0002"] and poles["online"] == [False, False]
     assert poles["level_pct"] == [None, None]
+    # Each pole's zone (its kind; "default" without one), for the desk's tooltips.
+    assert poles["zone"] == ["harbour", "default"]
     assert operator.post("/api/v1/alarms/B0006/tilt/ack", json={}).status_code == 201
     for _ in range(600):
         bins = operator.get("/api/v1/map").json()["bins"]
@@ -372,3 +374,28 @@ def test_the_map_has_every_bin_and_pole_column_by_column(district: Accounts) -> 
             break
         time.sleep(0.05)
     assert m["forecast_at"] >= m["bins"]["measured_at"][0]
+
+
+def test_an_unreachable_note_is_on_the_crews_screen_with_the_next_plan(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    gw = launch_gateway(tmp_path_factory.mktemp("note"))
+    try:
+        gw.register(*BINS)
+        acc = make_accounts(gw)
+        try:
+            blocked = kvarter("bins", "unreachable", "B0003", "--db", str(gw.db), "--note",
+                              "gate locked")
+            assert blocked.returncode == 0, blocked.stderr
+            r = acc.tokens["planner"].post("/api/v1/plans", json={**PLAN, "trucks": 1},
+                                           timeout=120)
+            assert r.status_code == 201, r.text
+            stops = {s["node_id"]: s for s in route(acc.sessions["crew"],
+                                                    "truck-1")["stops_in_order"]}
+            note = stops["B0003"]["note"]
+            assert note.startswith("unreachable ") and note.endswith(": gate locked")
+            assert stops["B0003"]["status"] == "pending"  # a note from before this plan
+            assert stops["B0004"]["note"] is None
+        finally:
+            acc.close()
+    finally:
+        gw.stop()

@@ -117,12 +117,24 @@ def test_setup_takes_a_blank_node_to_its_first_report(tmp_path: Path,
                    for ln in lines)
         assert any(ln.startswith("3/3 selftest") and "node reset to start" in ln for ln in lines)
         assert lines[-1] == "B0042 is set up: 3 steps done; it is running now"
+        assert any(ln.startswith("3/3 selftest") and "the gateway at" in ln
+                   and "has the result of B0042" in ln for ln in lines), lines
         rows = wait_for_report(gateway.db, "B0042")
     # 600 mm to the rubbish in a bin 1000 mm deep, full at 250 mm: about 53 %.
     assert rows[0][1] is not None and 45 <= rows[0][1] <= 60
     with sqlite3.connect(gateway.db) as conn:
         node_id, kind, key = conn.execute("SELECT node_id, kind, key FROM nodes").fetchone()
     assert (node_id, kind) == ("B0042", "240L") and len(key) == 32
+    # The self-test as the technician's screen shows it: passed (a new node's
+    # contact and clock are expected to wait for its first report), the
+    # firmware build deploy put there, the Wi-Fi where it stands.
+    deployed_id = next(ln for ln in lines if ln.startswith("1/3 deploy")).rsplit(" ", 1)[1]
+    with sqlite3.connect(gateway.db) as conn:
+        ok, failed, firmware, wifi, by = conn.execute(
+            "SELECT ok, failed, firmware, wifi_dbm, technician FROM node_selftests "
+            "WHERE node_id = 'B0042'").fetchone()
+    assert (ok, failed, firmware) == (1, "", deployed_id) and len(firmware) == 12
+    assert wifi is not None and -127 <= wifi <= 0 and by
 
 
 def test_deploy_copies_only_what_changed_and_removes_stale_files(
@@ -271,11 +283,18 @@ def test_a_failing_self_test_exits_1_with_what_to_do(
     # The echo now comes from 1.5 m down: past the bottom of a bin 1 m deep.
     deployed.set(fill_mm=1500)
     try:
-        test = kvarter(tmp_path, "node", "selftest", "--port", deployed.device, "--no-start")
+        test = kvarter(tmp_path, "node", "selftest", "--port", deployed.device, "--no-start",
+                       "--site", str(site))
     finally:
         deployed.set(fill_mm=600)
     assert test.returncode == 1
     assert one_line_error(test) == "Error: 1 of 8 checks failed: sensor"
+    # The gateway has it for the technician's screen: failed, and which check.
+    assert "has the result of B0050 for its nodes screen" in test.stdout
+    with sqlite3.connect(gateway.db) as conn:
+        ok, failed = conn.execute("SELECT ok, failed FROM node_selftests "
+                                  "WHERE node_id = 'B0050'").fetchone()
+    assert (ok, failed) == (0, "sensor")
     sensor = next(ln for ln in test.stdout.splitlines() if ln.startswith("sensor"))
     assert "FAIL" in sensor and "past the empty bin's bottom" in sensor
     assert "points straight down" in sensor

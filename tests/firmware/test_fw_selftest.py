@@ -156,6 +156,37 @@ def test_the_result_is_one_line_the_laptop_parses():
         assert check["ok"] in (True, False)
 
 
+def test_the_line_names_the_node_and_its_wifi_signal_for_the_gateway():
+    path = _write(json.dumps(BIN))
+    hal = WifiHal()
+    about = {}
+    try:
+        checks = selftest.run(path, lambda cfg: hal, Sleep(hal.clock), lambda: 40000, about)
+    finally:
+        os.remove(path)
+    assert about == {"node": "B0042", "wifi_dbm": -67}
+    parsed = json.loads(selftest.line(checks, about)[len("SELFTEST "):])
+    assert parsed["node"] == "B0042" and parsed["wifi_dbm"] == -67
+    assert parsed["checks"] == checks
+    # Not joined: no figure; on LoRa: none either (the gateway hears its radio).
+    for raw, joined in ((BIN, False),
+                       (_raw(BIN, transport="lora", lora={"sf": 9, "modem": "sx1276"}), True)):
+        path = _write(json.dumps(raw))
+        hal = WifiHal(joins=joined) if raw is BIN else _lora_hal()
+        about = {}
+        try:
+            selftest.run(path, lambda cfg: hal, Sleep(hal.clock), lambda: 40000, about)
+        finally:
+            os.remove(path)
+        assert about == {"node": "B0042"}, raw
+    # Without a readable config the node cannot say who it is.
+    about = {}
+    hal = WifiHal()
+    selftest.run("/tmp/kvarter-no-such-config.json", lambda cfg: hal, Sleep(hal.clock),
+                 lambda: 40000, about)
+    assert about == {}
+
+
 def test_the_hardware_layer_log_stays_off_the_serial_line():
     hal = WifiHal()
     _run(BIN, hal)

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,9 +34,10 @@ from gateway.coap.client import (
     get_node,
     list_nodes,
     register_nodes,
+    send_selftest,
     technician_client,
 )
-from gateway.records import Node, replace_proof
+from gateway.records import Node, SelfTest, replace_proof
 from gateway.security.technician import LaptopContext, TechnicianCredential, laptop_context
 from sim.gateway_process import start_gateway
 
@@ -140,6 +142,42 @@ def test_a_wrong_key_an_unknown_kid_and_a_node_context_are_refused_alike(
     reply = as_node(gw, bytes(kid), bytes.fromhex(KEY), 1001, Code.GET, "nodes")
     assert reply.code == Code.UNAUTHORIZED and b"node_id" not in reply.payload
     assert stored(gw.db) == {"B2": (60.0, KEY)}
+
+
+def selftests(db: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT node_id, ok FROM node_selftests").fetchall()
+
+
+def test_a_self_test_result_needs_a_technician_and_not_a_nodes_own_key(
+        gw: RunningGateway, tmp_path: Path) -> None:
+    """A forged "passed" (or "failed") on the technician's screen: refused
+    unprotected, under a wrong key, under the node's own context (its key
+    read from its flash), and malformed; taken from a technician."""
+    gw.register(Node("B2", "bin", 60.0, 17.0, key=KEY))
+    forged = SelfTest(int(time.time()), True, (), "f00dfeedbeef").to_json()
+    reply = request(gw, coap.PUT, [b"nodes", b"B2", b"selftest"], forged, mid=1)
+    assert coap.code_str(reply.code) == "4.01" and b"technician" in reply.payload
+    real = gw.technician
+    wrong_key = TechnicianCredential(real.name, real.kid, bytes(16), state_dir=tmp_path / "w")
+    with pytest.raises(CredentialRefused, match="4.01"):
+        asyncio.run(send_selftest("127.0.0.1", gw.port, "B2", SelfTest(1, True),
+                                  technician=wrong_key))
+    with sqlite3.connect(gw.db) as conn:
+        (kid,) = conn.execute("SELECT kid FROM oscore_contexts WHERE node_id = 'B2'").fetchone()
+    reply = as_node(gw, bytes(kid), bytes.fromhex(KEY), 1000, Code.PUT, "nodes/B2/selftest",
+                    forged)
+    assert reply.code == Code.UNAUTHORIZED
+    assert selftests(gw.db) == []
+    for bad in (b"{", b'{"at": 1, "ok": true, "failed": ["sensor"]}',
+                b'{"at": 1, "ok": false, "failed": ["<script>"]}',
+                b'{"at": 99999999999, "ok": true}', b'{"at": 1, "ok": true, "root": 1}'):
+        answer = managed(gw, aiocoap.PUT, "nodes/B2/selftest", bad)
+        assert answer.code == Code.BAD_REQUEST, bad
+    assert selftests(gw.db) == []
+    asyncio.run(send_selftest("127.0.0.1", gw.port, "B2", SelfTest(1, False, ("sensor",)),
+                              technician=gw.technician))
+    assert selftests(gw.db) == [("B2", 0)]
 
 
 class NodeSide(LaptopContext):

@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
+from radiokit import wait_until
 from web_support import (
     SHOTS,
     District,
@@ -23,6 +24,7 @@ from web_support import (
 )
 
 from firmware import codec
+from gateway.storage.store import Store
 from sim import browser as chromium
 from sim.screens import send_reports
 
@@ -68,6 +70,9 @@ def test_the_admin_desk_draws_every_bin_and_pole_on_the_streets(
     screens.append(s)
     assert s.page.url.endswith("/desk")
     ready(s)
+    # The map's forecast is made in a process of its own, seconds after the
+    # first map: the desk asks again until it has it.
+    s.page.wait_for_selector("body[data-forecast]", timeout=60_000)
     with api_as(district, "admin") as admin:
         bins = everything(admin, "/api/v1/bins")
         poles = everything(admin, "/api/v1/lights")
@@ -179,8 +184,27 @@ def test_a_report_reaches_the_open_desk_live(browser: Browser, district: Distric
     s.shot("desk-live-alarm")
 
 
+def lora_heard(district: District) -> list[str]:
+    """Two poles heard over LoRa, as the gateway's radio path stores them
+    (gateway/ingest/links.py; the path itself is tested on a real pty in
+    tests/gateway/radio): one close to SF12's floor, one well above SF9's.
+    Written once the gateway has noted every node's Wi-Fi link, so that it
+    does not write over them."""
+    with api_as(district, "technician") as tech:
+        wait_until("the links to be stored", lambda: all(
+            n["link"] == "wifi" for n in everything(tech, "/api/v1/nodes")
+            if not n["pending"]))
+    poles = [p.node_id for p in district.made.district.poles[2:4]]
+    now = time.time()
+    with Store(district.gw.db) as store:
+        store.set_links([(poles[0], "lora", -126, -72, 12, now),
+                         (poles[1], "lora", -98, 8, 9, now)])
+    return poles
+
+
 def test_the_technician_sees_every_node_with_its_health(
         browser: Browser, district: District, screens: list[Screen]) -> None:
+    weak, strong = lora_heard(district)
     s = open_screen(browser, district, "technician")
     screens.append(s)
     assert s.page.url.endswith("/nodes")
@@ -188,20 +212,75 @@ def test_the_technician_sees_every_node_with_its_health(
     made = district.made
     total = len(made.district.bins) + len(made.district.poles)
     expect(s.page.locator("#rows tr")).to_have_count(total)
-    offline = (len(made.district.bins) - made.bins_reporting
-               + len(made.district.poles) - made.poles_reporting)
-    assert s.page.locator("#rows tr.offline").count() == offline
+    # Nodes never heard from are pending, listed with when they were
+    # registered, and not counted offline.
+    silent = (len(made.district.bins) - made.bins_reporting
+              + len(made.district.poles) - made.poles_reporting)
+    assert s.page.locator("#rows tr.pending").count() == silent > 0
+    assert s.page.locator("#rows tr.offline").count() == 0
+    expect(s.page.locator("#pending-list li[data-node]")).to_have_count(silent)
+    expect(s.page.locator("#pending-list li").first).to_contain_text("registered")
+    expect(s.page.locator("#pending")).to_contain_text("never heard from it")
     row = s.page.locator("#rows tr[data-node=B0006]")
     expect(row).to_contain_text("3.15 V")
     expect(row).to_contain_text("online")
-    s.page.select_option("#state", "offline")
-    expect(s.page.locator("#rows tr")).to_have_count(offline)
+    expect(row.locator("td.needs")).to_have_text("low battery")
+    # Signal: LoRa figures from the radio bridge; Wi-Fi, the node's own at
+    # its self-test.
+    lora = s.page.locator(f"#rows tr[data-node={weak}]")
+    for text in ("LoRa", "-126 dBm", "-18 dB", "SF12", "weak signal"):
+        expect(lora).to_contain_text(text)
+    tested = next(iter(made.selftests))
+    wifi = s.page.locator(f"#rows tr[data-node={tested}]")
+    expect(wifi).to_contain_text("Wi-Fi")
+    expect(wifi.locator("td.rssi")).to_contain_text("dBm (Wi-Fi, self-test)")
+    expect(wifi).to_contain_text("3f9a2c1d4e5f")
+    expect(wifi).to_contain_text("passed")
+    failed = next(n for n, t in made.selftests.items() if not t.ok)
+    expect(s.page.locator(f"#rows tr[data-node={failed}] td.failed")).to_contain_text(
+        "failed: sensor")
+    # Needs attention: exactly the nodes the API says, those first.
+    with api_as(district, "technician") as tech:
+        needing = {n["node_id"] for n in everything(tech, "/api/v1/nodes") if n["attention"]}
+    assert {weak, failed, "B0006"} <= needing and strong not in needing
+    s.page.select_option("#state", "attention")
+    expect(s.page.locator("#rows tr")).to_have_count(len(needing))
+    assert set(s.page.locator("#rows tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.node)")) == needing
+    s.shot("nodes-attention")
+    s.page.select_option("#state", "")
+    s.page.select_option("#sort", "signal")
+    expect(s.page.locator("#rows tr").first).to_have_attribute("data-node", weak)
+    s.page.select_option("#sort", "attention")
+    s.page.select_option("#state", "pending")
+    expect(s.page.locator("#rows tr")).to_have_count(silent)
     s.page.select_option("#state", "")
     s.page.fill("#filter", "L00")
     expect(s.page.locator("#rows tr")).to_have_count(len(made.district.poles))
     assert not s.errors, s.errors
     s.page.fill("#filter", "")
     s.shot("nodes-technician")
+
+
+def test_the_technician_reads_the_nodes_on_a_phone(
+        browser: Browser, district: District, screens: list[Screen]) -> None:
+    s = open_screen(browser, district, "technician", chromium.PHONE)
+    screens.append(s)
+    ready(s)
+    s.page.select_option("#state", "attention")
+    first = s.page.locator("#rows tr").first
+    expect(first.locator("td.needs")).not_to_have_text("—")
+    # One card per node, each figure with its name, nothing wider than the
+    # phone: no sideways scrolling in the rain.
+    assert s.page.locator("table.nodes thead").is_hidden()
+    box = first.bounding_box()
+    assert box is not None and box["width"] <= chromium.PHONE["width"]
+    label = first.locator("td.needs").evaluate(
+        "td => getComputedStyle(td, '::before').content")
+    assert label == '"Needs"'
+    assert s.page.evaluate("document.documentElement.scrollWidth") <= chromium.PHONE["width"]
+    assert not s.errors, s.errors
+    s.shot("nodes-phone")
 
 
 def test_a_crew_gets_its_route_page_no_desk_and_403_from_the_zones(

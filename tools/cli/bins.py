@@ -6,12 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
+from datetime import time as dtime
 from pathlib import Path
 
 import click
 
 from gateway.coap.client import RegistryError, register_nodes
-from gateway.waste.bin_import import BBox, BinImportError, read_bins
+from gateway.waste.bin_import import (
+    TYPE_PROPERTY,
+    BBox,
+    BinImportError,
+    Properties,
+    read_bins,
+)
 from gateway.waste.today import forecast_from
 from tools.cli.options import (
     EXIT_PARTIAL,
@@ -40,6 +47,17 @@ def bins() -> None:
 @click.option("--gateway", help="HOST:PORT [site profile's, else 127.0.0.1:5683]")
 @types_option
 @click.option("--bbox", help="minlon,minlat,maxlon,maxlat: bins outside are skipped.")
+@click.option("--crs", help="The file's coordinate system when it does not declare one, "
+                            "e.g. EPSG:3006 (SWEREF 99 TM), EPSG:28992 (RD New), EPSG:32633 "
+                            "(UTM 33N).")
+@click.option("--type-property", default=TYPE_PROPERTY, show_default=True,
+              help="The property that names a bin's type.")
+@click.option("--address-property", metavar="NAME",
+              help="The property with a bin's address [address, adress, addr:full, or "
+                   "OpenStreetMap's addr:street and addr:housenumber].")
+@click.option("--id-property", metavar="NAME",
+              help="The property with the city's own id for a bin: node <prefix><id>, the "
+                   "same however the file is ordered [feature N: <prefix>N].")
 @click.option("--dry-run", is_flag=True, help="Check the file; register nothing.")
 @click.option("--override", is_flag=True,
               help="Also update bins the gateway has already (logged there with your name).")
@@ -47,19 +65,27 @@ def bins() -> None:
               help="Site profile with your [technician] credential; else $KVARTER_SITE, "
                    "else ./kvarter-site.toml.")
 def import_(file: Path, prefix: str, gateway: str | None, types_file: Path | None,
-            bbox: str | None, dry_run: bool, override: bool, site_file: Path | None) -> None:
-    """Register the bins of a GeoJSON file of Point features (WGS84) with a
-    gateway. Feature N becomes node <prefix>N; problems are printed one per
-    line and the bins without problems are registered (exit status 3 then:
-    done in part)."""
+            bbox: str | None, crs: str | None, type_property: str,
+            address_property: str | None, id_property: str | None, dry_run: bool,
+            override: bool, site_file: Path | None) -> None:
+    """Register the bins of a GeoJSON file of Point features with a gateway,
+    in WGS84 or any coordinate system the file declares (or --crs names).
+    Feature N becomes node <prefix>N (or <prefix><id> with --id-property);
+    each bin's type, address and the catalogue's litres and service time for
+    its type go to the gateway with it, so that planning needs no --types.
+    Problems are printed one per line and the bins without problems are
+    registered (exit status 3 then: done in part)."""
     catalogue = load_catalogue(types_file)
+    props = Properties(type_property, address_property, id_property)
     try:
         box = BBox.parse(bbox) if bbox else None
-        result = read_bins(file, prefix, catalogue, box)
+        result = read_bins(file, prefix, catalogue, box, props, crs)
     except BinImportError as e:
         raise click.ClickException(str(e)) from None
     for line in result.problems:
         click.echo(line)
+    if result.crs is not None:
+        click.echo(f"note: positions converted from {result.crs} to WGS84")
     for line in result.notices:
         click.echo(f"note: {line}")
     if not result.nodes:
@@ -139,39 +165,72 @@ def status(config: Path | None, db_path: Path | None, limit: int, as_json: bool)
 @bins.command("emptied")
 @config_option
 @db_option
-@click.argument("node_id")
-@click.option("--at", help="When, local time (default now).")
-def emptied(config: Path | None, db_path: Path | None, node_id: str, at: str | None) -> None:
-    """Record that a crew emptied a bin (its sensor will say so too)."""
-    _record(config, db_path, node_id, at, "emptied", "")
+@click.argument("node_ids", nargs=-1, required=True, metavar="NODE_ID...")
+@click.option("--at", help="When, local time: 07:15 (today) or 2026-09-21T07:15 "
+                           "[now]; never in the future.")
+def emptied(config: Path | None, db_path: Path | None, node_ids: tuple[str, ...],
+            at: str | None) -> None:
+    """Record that a crew emptied one bin or several (its sensor will say so
+    too): kvarter bins emptied G0672 G0674. An id the gateway does not have
+    is named and the others are recorded (exit status 3 then)."""
+    _record(config, db_path, node_ids, at, "emptied", "")
 
 
 @bins.command("unreachable")
 @config_option
 @db_option
-@click.argument("node_id")
-@click.option("--at", help="When, local time (default now).")
-@click.option("--note", default="", help="Why: blocked by a car, road works, ...")
-def unreachable(config: Path | None, db_path: Path | None, node_id: str, at: str | None,
-                note: str) -> None:
-    """Record that a crew could not reach a bin: it stays on the next plan."""
-    _record(config, db_path, node_id, at, "unreachable", note)
+@click.argument("node_ids", nargs=-1, required=True, metavar="NODE_ID...")
+@click.option("--at", help="When, local time: 07:15 (today) or 2026-09-21T07:15 "
+                           "[now]; never in the future.")
+@click.option("--note", default="", help="Why: blocked by a car, road works, ... (shown on "
+                                         "the next route sheet and the crew's screen)")
+def unreachable(config: Path | None, db_path: Path | None, node_ids: tuple[str, ...],
+                at: str | None, note: str) -> None:
+    """Record that a crew could not reach a bin (or several): it stays on
+    the next plan, with the note."""
+    _record(config, db_path, node_ids, at, "unreachable", note)
 
 
 # --- what crews report back ---------------------------------------------------------
 
-def _record(config: Path | None, db_path: Path | None, node_id: str, at: str | None,
-            outcome: str, note: str) -> None:
-    when = time.time()
-    if at:
-        try:
-            when = datetime.fromisoformat(at).astimezone().timestamp()
-        except ValueError:
-            raise click.ClickException(f"--at {at!r}: give a time like 2026-09-21T09:40") \
-                from None
+# A time this little ahead of the clock is taken as now (a watch a minute fast).
+FUTURE_SLACK_S = 120.0
+
+
+def parse_at(at: str, now: float) -> float:
+    """Unix time of --at: HH:MM is today, local time; a date and time without
+    a zone is local time too. ClickException for anything else, or a time in
+    the future."""
+    text = at.strip()
+    try:
+        if "T" not in text and " " not in text and len(text) <= 8:
+            clock = dtime.fromisoformat(text)
+            when = datetime.combine(datetime.fromtimestamp(now).date(), clock)
+        else:
+            when = datetime.fromisoformat(text)
+        stamp = when.astimezone().timestamp() if when.tzinfo is None else when.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise click.ClickException(f"--at {at!r}: give a time like 07:15 (today) or "
+                                   "2026-09-21T07:15") from None
+    if stamp > now + FUTURE_SLACK_S:
+        raise click.ClickException(f"--at {at!r} is {local_time(stamp)}, in the future: give "
+                                   "the time the crew was at the bin")
+    return stamp
+
+
+def _record(config: Path | None, db_path: Path | None, node_ids: tuple[str, ...],
+            at: str | None, outcome: str, note: str) -> None:
+    now = time.time()
+    when = parse_at(at, now) if at else now
     with open_store(config, db_path) as store:
-        if node_id not in {n.node_id for n in store.nodes() if n.role == "bin"}:
-            raise click.ClickException(f"no bin {node_id!r} in {store.path}: check the id on "
-                                       "the route sheet")
-        store.record_visit(node_id, when, outcome, note)
-    click.echo(f"{node_id}: {outcome} at {local_time(when)}")
+        known = {n.node_id for n in store.nodes() if n.role == "bin"}
+        unknown = [n for n in dict.fromkeys(node_ids) if n not in known]
+        for node_id in unknown:
+            click.echo(f"Error: no bin {node_id!r} in {store.path}: check the id on the route "
+                       "sheet; not recorded", err=True)
+        # Each once, however often the command names it.
+        for node_id in dict.fromkeys(n for n in node_ids if n in known):
+            store.record_visit(node_id, when, outcome, note)
+            click.echo(f"{node_id}: {outcome} at {local_time(when)}")
+    if unknown:
+        raise SystemExit(EXIT_PARTIAL if len(unknown) < len(set(node_ids)) else 1)

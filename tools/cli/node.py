@@ -18,7 +18,7 @@ from gateway.coap.client import RegistryError, register_nodes
 from gateway.records import Node, RegistrationError
 from gateway.security.technician import TechnicianCredential
 from tools.battery import format_table
-from tools.cli.options import EXIT_PARTIAL, echo_json, json_option, parse_hostport
+from tools.cli.options import EXIT_PARTIAL, echo_json, json_option, note, parse_hostport
 from tools.cli.progress import progress
 from tools.field.errors import FieldError
 from tools.firmware_build import compile_all
@@ -306,23 +306,44 @@ def provision_cmd(port: str, site_file: Path | None, **opts: Any) -> None:
 @node.command("selftest")
 @port_option
 @click.option("--no-start", is_flag=True, help="Leave the node stopped at its prompt.")
+@site_option
 @one_line
-def selftest_cmd(port: str, no_start: bool) -> None:
-    """Run the node's self-test, then start the node; exit status 1 if a check
-    fails."""
+def selftest_cmd(port: str, no_start: bool, site_file: Path | None) -> None:
+    """Run the node's self-test, then start the node; the result goes to the
+    gateway of the site profile (its nodes screen). Exit status 1 if a check
+    fails, 3 if all passed but the gateway did not get the result."""
     from tools.field.node_link import NodeLink
-    from tools.field.selftest import format_table, run_selftest, summary
+    from tools.field.selftest import format_table, give_gateway, run_selftest, summary
+    from tools.field.site import find_site
 
+    site = find_site(site_file)
     with NodeLink(port) as link:
-        checks = run_selftest(link)
+        result = run_selftest(link)
         if not no_start:
             # The node must not be left at its prompt when the technician
             # leaves: a reset starts its program as at power-on.
             link.reset()
+    checks = result.checks
     click.echo(format_table(checks))
+    if result.firmware:
+        click.echo(f"firmware {result.firmware}")
+    given: FieldError | None = None
+    if site.technician is not None:
+        try:
+            click.echo(give_gateway(result, site))
+        except FieldError as e:
+            given = e
+    else:
+        note("the result stays on this laptop: the site profile has no [technician] "
+             "credential to give it to the gateway with")
     started = "" if no_start else "; the node was reset and runs its program"
     if not all(c.ok for c in checks):
-        raise FieldError(summary(checks) + started)
+        raise FieldError(summary(checks) + started
+                         + ("" if given is None else f"; {given}"))
+    if given is not None:
+        note(str(given))
+        click.echo(summary(checks) + started)
+        raise SystemExit(EXIT_PARTIAL)
     click.echo(summary(checks) + started)
 
 

@@ -32,23 +32,41 @@ def sim() -> None:
 @click.option("--site", "site_file", type=click.Path(path_type=Path), metavar="FILE",
               help="Site profile with the [technician] credential the nodes are registered "
                    "with; else $KVARTER_SITE, else ./kvarter-site.toml.")
+@click.option("--registered", is_flag=True,
+              help="Simulate the bins the gateway already has (your city's imported file) "
+                   "instead of a generated district; bins with real nodes are left to them.")
 def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: int,
-        seed: int, site_file: Path | None) -> None:
+        seed: int, site_file: Path | None, registered: bool) -> None:
     """Register a district with a running gateway and simulate it. Exit
     status 3 when the gateway refused reports or some were never delivered."""
+    from sim.registered import NoRegisteredBins, run_registered
     from tools.field.errors import FieldError
     from tools.field.site import find_site, need_technician
 
+    source = click.get_current_context().get_parameter_source
+    if registered and any(source(p) is not click.core.ParameterSource.DEFAULT
+                          for p in ("bins", "lights")):
+        raise click.ClickException("--registered simulates the gateway's own bins: "
+                               "leave out --bins and --lights")
+    left: list[str] = []
     try:
         technician = need_technician(find_site(site_file))
-        with progress(f"simulating {hours:g} h of {bins} bins and {lights} lights"):
-            outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
-                                   report_interval_s, technician=technician)
-    except FieldError as e:
-        raise click.ClickException(str(e)) from None
-    except RegistryError as e:
+        if registered:
+            with progress(f"simulating {hours:g} h of the gateway's registered bins"):
+                done = run_registered(parse_hostport(gateway), hours, seed, report_interval_s,
+                                     technician=technician)
+            outcome, left = done.outcome, done.left_to_their_nodes
+        else:
+            with progress(f"simulating {hours:g} h of {bins} bins and {lights} lights"):
+                outcome = run_district(parse_hostport(gateway), bins, lights, hours, seed,
+                                       report_interval_s, technician=technician)
+    except (FieldError, RegistryError, NoRegisteredBins) as e:
         raise click.ClickException(str(e)) from None
     click.echo(format_outcome(outcome))
+    if left:
+        shown = ", ".join(left[:5]) + (" ..." if len(left) > 5 else "")
+        click.echo(f"left to their own nodes {len(left)} bin(s) with a real node's key "
+                   f"({shown})")
     if outcome.reports_failed:
         click.echo(f"Error: {outcome.reports_failed} report(s) did not reach the gateway's "
                    "data: see its log", err=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
+from gateway.records import KindSpec
 from gateway.waste.bin_types import Catalogue, CatalogueError
 
 types_option = click.option(
@@ -13,9 +15,12 @@ types_option = click.option(
     help="TOML file that overrides or extends the bin types (volumes, service times).")
 
 
-def load_catalogue(path: Path | None) -> Catalogue:
+def load_catalogue(path: Path | None,
+                   stored: Mapping[str, KindSpec] | None = None) -> Catalogue:
+    """The built-in bin types, the kinds a gateway stored at import, then
+    the file's."""
     try:
-        return Catalogue.load(path)
+        return Catalogue.load(path, stored)
     except CatalogueError as e:
         raise click.ClickException(str(e)) from None
 

@@ -25,6 +25,19 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def firmware_id(files: dict[str, str]) -> str | None:
+    """The firmware build a node runs, as 12 hex digits: SHA-256 over the
+    path and SHA-256 of every file deploy puts on it, in path order. The
+    same for the files a laptop builds and for what a node's flash holds
+    (NodeLink.tree), so a technician can tell whether a node runs the build
+    at hand; None when the node has none of them (a frozen image)."""
+    ours = sorted((p, h) for p, h in files.items() if p == MAIN or p.startswith(NODE_DIR + "/"))
+    if not any(p != MAIN for p, _ in ours):
+        return None
+    text = "".join(f"{p} {h}\n" for p, h in ours)
+    return sha256(text.encode())[:12]
+
+
 def build(reporter: Reporter, manifest: Path = MANIFEST) -> dict[str, bytes]:
     """Node path -> contents of every file the node gets: what the firmware's
     manifest names, compiled, and its entry point as source."""
@@ -54,10 +67,12 @@ class Deployed:
     unchanged: int
     removed: int
     bytes_copied: int
+    firmware: str | None = None  # firmware_id of what the node now has
 
     def describe(self) -> str:
         return (f"{self.copied} files copied ({self.bytes_copied} bytes), {self.unchanged} "
-                f"unchanged, {self.removed} stale removed, all verified by sha256")
+                f"unchanged, {self.removed} stale removed, all verified by sha256"
+                + (f"; firmware {self.firmware}" if self.firmware else ""))
 
 
 def _parents(path: str) -> list[str]:
@@ -97,4 +112,5 @@ def deploy(link: NodeLink, reporter: Reporter, files: dict[str, bytes] | None = 
         raise FieldError(f"{len(wrong)} files differ on the node after copying (first "
                          f"{wrong[0]}): run deploy again; if it repeats, the node's flash may be "
                          "failing")
-    return Deployed(len(changed), len(want) - len(changed), len(stale), total)
+    return Deployed(len(changed), len(want) - len(changed), len(stale), total,
+                    firmware_id(want))

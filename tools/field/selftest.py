@@ -1,14 +1,23 @@
 """`kvarter node selftest`: the node checks itself (firmware/selftest.py prints
-one line `SELFTEST {"checks": [...]}`), the laptop shows a table with what to
-do about each failure."""
+one line `SELFTEST {"checks": [...], "node": ..., "wifi_dbm": ...}`), the
+laptop shows a table with what to do about each failure, and hands the
+result to the gateway for the technician's screen: when it ran, what failed,
+the firmware build on the node (firmware_id of the files on its flash) and
+the Wi-Fi signal where it stands, under the technician's credential."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from dataclasses import dataclass
 
+from gateway.coap.client import RegistryError, parse_hostport, send_selftest
+from gateway.records import SelfTest
+from tools.field.deploy import MAIN, NODE_DIR, firmware_id
 from tools.field.errors import FieldError
 from tools.field.node_link import NodeExecError, NodeLink
+from tools.field.site import Site
 
 RESULT_PREFIX = "SELFTEST "
 RUN = "from firmware import selftest\nselftest.main()\n"
@@ -76,9 +85,26 @@ class Check:
         return "" if self.ok else advice(self.name, self.code)
 
 
-def parse_result(output: str) -> list[Check]:
-    """The checks from the node's output; raises FieldError when there is no
-    well-formed result line."""
+@dataclass(frozen=True)
+class Result:
+    """One run of a node's self-test as the laptop read it."""
+    checks: list[Check]
+    at: int  # the laptop's clock when it ran
+    node_id: str | None = None  # as the node's config.json says
+    wifi_dbm: int | None = None  # where it stands, when it joined the Wi-Fi
+    firmware: str | None = None  # firmware_id of its flash; None: frozen or unknown
+
+    def for_gateway(self, waived: frozenset[tuple[str, str]] = frozenset()) -> SelfTest:
+        """What the gateway keeps; waived: (check, code) that do not count
+        as failures (a new node's before its first report)."""
+        failed = tuple(c.name for c in self.checks
+                       if not c.ok and (c.name, c.code) not in waived)
+        return SelfTest(self.at, not failed, failed, self.firmware, self.wifi_dbm)
+
+
+def parse_output(output: str) -> tuple[list[Check], dict[str, object]]:
+    """The checks from the node's output and what it says about itself (node,
+    wifi_dbm); raises FieldError when there is no well-formed result line."""
     for line in output.splitlines():
         if not line.startswith(RESULT_PREFIX):
             continue
@@ -89,13 +115,18 @@ def parse_result(output: str) -> list[Check]:
         except (ValueError, KeyError, TypeError):
             break
         if checks:
-            return checks
+            return checks, {k: v for k, v in raw.items() if k != "checks"}
         break
     raise FieldError("the node's self-test gave no result: deploy the firmware again "
                      "(kvarter node deploy) and retry")
 
 
-def run_selftest(link: NodeLink, timeout: float = 90.0) -> list[Check]:
+def parse_result(output: str) -> list[Check]:
+    return parse_output(output)[0]
+
+
+def run_selftest(link: NodeLink, timeout: float = 90.0) -> Result:
+    at = int(time.time())
     try:
         out = link.run(RUN, timeout=timeout, doing="running its self-test")
     except NodeExecError as e:
@@ -103,7 +134,35 @@ def run_selftest(link: NodeLink, timeout: float = 90.0) -> list[Check]:
             raise FieldError("the node has no self-test: deploy the firmware first "
                              "(kvarter node deploy)") from None
         raise
-    return parse_result(out)
+    checks, about = parse_output(out)
+    node = about.get("node")
+    wifi = about.get("wifi_dbm")
+    files, _ = link.tree(NODE_DIR, MAIN)
+    return Result(checks, at, node if isinstance(node, str) else None,
+                  wifi if isinstance(wifi, int) and -127 <= wifi <= 0 else None,
+                  firmware_id(files))
+
+
+def give_gateway(result: Result, site: Site,
+                 waived: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """Hand the result to the gateway of the site profile; the line that
+    says so. Raises FieldError when it could not (the self-test itself
+    stands)."""
+    if site.technician is None or result.node_id is None:
+        why = ("the node's config.json names no node" if result.node_id is None else
+               "no [technician] credential in the site profile")
+        raise FieldError(f"the result was not given to the gateway: {why}",
+                         short="not given to the gateway")
+    gateway = site.gateway or "127.0.0.1:5683"
+    try:
+        host, port = parse_hostport(gateway)
+        asyncio.run(send_selftest(host, port, result.node_id, result.for_gateway(waived),
+                                  technician=site.technician))
+    except (RegistryError, ValueError) as e:
+        raise FieldError(f"the result was not given to the gateway: {e}; run the self-test "
+                         "again once the gateway is in reach", short="not given to the gateway"
+                         ) from None
+    return f"the gateway at {gateway} has the result of {result.node_id} for its nodes screen"
 
 
 def format_table(checks: list[Check]) -> str:

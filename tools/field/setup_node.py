@@ -17,7 +17,7 @@ from tools.field.node_link import NodeLink
 from tools.field.probe import probe
 from tools.field.progress import Reporter
 from tools.field.provision import REGISTERED_ROLES, Request, provision
-from tools.field.selftest import format_table, run_selftest, summary
+from tools.field.selftest import format_table, give_gateway, run_selftest, summary
 from tools.field.site import Site, need_technician
 
 # Failures a node cannot help before its first report: it has not heard the
@@ -83,7 +83,8 @@ def setup(req: Request, site: Site, opts: SetupOptions, reporter: Reporter,
 
     def do_selftest() -> str:
         with link() as node:
-            checks = run_selftest(node)
+            result = run_selftest(node)
+            checks = result.checks
             reporter.say(format_table(checks))
             failed = [c for c in checks
                       if not c.ok and (c.name, c.code) not in EXPECTED_BEFORE_FIRST_REPORT]
@@ -94,8 +95,14 @@ def setup(req: Request, site: Site, opts: SetupOptions, reporter: Reporter,
                 node.reset()
         waived = [c.name for c in checks if not c.ok]
         note = f" ({', '.join(waived)}: expected before the first report)" if waived else ""
+        # The gateway's screen shows the result; a gateway out of reach
+        # does not undo a node that is set up (its registration waits too).
+        try:
+            given = "; " + give_gateway(result, site, frozenset(EXPECTED_BEFORE_FIRST_REPORT))
+        except FieldError as e:
+            given = f"; {e.short}"
         return f"{sum(c.ok for c in checks)} of {len(checks)} checks passed{note}" + (
-            "; node reset to start" if opts.start else "")
+            "; node reset to start" if opts.start else "") + given
 
     steps += [("deploy", do_deploy), ("provision", do_provision), ("selftest", do_selftest)]
     for i, (name, step) in enumerate(steps, 1):

@@ -4,15 +4,26 @@ oracle that lights each pole exactly while someone is near it."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.lighting.energy import full_energy, lamp_energy, near_from_events, oracle_energy
-from gateway.lighting.nightly import counter_rise, last_nights, night_of, night_span, zone_nights
+from gateway.lighting.nightly import (
+    counter_rise,
+    last_nights,
+    night_of,
+    night_span,
+    pole_spans,
+    zone_nights,
+)
 from gateway.lighting.wave import Pole
 from gateway.lighting.zones import Zone, ZoneBook
+from gateway.records import Node
+from gateway.storage.store import Store
 
 POLE = Pole("L1", 1, "z", 59.33, 18.06)
 T0 = 1_795_000_000.0
@@ -38,6 +49,33 @@ def test_a_restart_counts_what_the_counter_shows_after_it(values: list[int]) -> 
     assert ups <= rise <= ups + sum(values[1:]) / 10
 
 
+status_reports = st.lists(st.tuples(st.sampled_from(["L1", "L2", "L3"]),
+                                    st.integers(0, 7200), st.integers(0, 10**6)), max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(status_reports, st.integers(0, 3600), st.integers(0, 7200))
+def test_the_store_sums_each_poles_night_as_the_counter_rise_does(
+        rows: list[tuple[str, int, int]], start: int, length: int) -> None:
+    """Store.light_spans (in SQL) against pole_spans over the same reports:
+    late ones, equal times, restarted counters."""
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "g.sqlite") as store:
+        for n in ("L1", "L2", "L3"):
+            store.register(Node(n, "light", 59.33, 18.06, "z"))
+        with store.transaction() as db:
+            db.executemany(
+                "INSERT INTO light_status (node_id, seq, measured_at, received_at, level_pct, "
+                "energy_dwh, flags, lux) VALUES (?, ?, ?, ?, 50, ?, 0, NULL)",
+                [(n, seq, T0 + t, T0 + t, e) for seq, (n, t, e) in enumerate(rows)])
+        by_pole: dict[str, list[tuple[float, int]]] = {}
+        for _seq, (n, t, e) in sorted(enumerate(rows), key=lambda r: (r[1][1], r[0])):
+            by_pole.setdefault(n, []).append((T0 + t, e))
+        a, b = T0 + start, T0 + start + length
+        expected = pole_spans(by_pole, a, b)
+        got = {n: (c, first, last, wh) for n, c, first, last, wh in store.light_spans(a, b)}
+        assert got == {n: (s.reports, s.first, s.last, s.rise_wh) for n, s in expected.items()}
+
+
 def test_a_night_runs_from_local_noon_to_noon_and_the_clock_change_night_has_25_hours() -> None:
     start, end = night_span("Europe/Stockholm", date(2026, 10, 24))
     assert end - start == 25 * 3600
@@ -51,6 +89,7 @@ def test_a_night_runs_from_local_noon_to_noon_and_the_clock_change_night_has_25_
 spans = st.lists(st.tuples(st.floats(0, 3500), st.floats(1, 600)), max_size=12)
 
 
+@settings(deadline=None)  # a loaded machine is no failure: no timed assertions
 @given(spans, spans)
 def test_the_oracle_is_between_idle_and_full_and_below_any_controller_that_lights_more(
         near_spans: list[tuple[float, float]], more: list[tuple[float, float]]) -> None:

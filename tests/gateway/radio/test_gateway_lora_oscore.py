@@ -6,6 +6,7 @@ verify gets no answer over the air and is logged once per kind."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,21 @@ def test_a_protected_presence_event_with_no_response_is_not_answered(
     finally:
         if gw.proc.poll() is None:
             gw.stop()
+
+
+def test_the_signal_of_the_nodes_own_uplink_is_kept_for_the_technician_and_forgeries_are_not(
+        keyed: tuple[RunningGateway, Bridge, LoraBin]) -> None:
+    gw, bridge, node = keyed
+    node.wake()
+    frame = node.last_sent()
+    bridge.rx(frame, sf=10, snr_q=-30, rssi=-117)
+    bridge.next_tx()
+    # Frames in its name that do not verify, heard loud: not its signal.
+    tampered = frame[:-1] + bytes((frame[-1] ^ 1,))
+    bridge.rx(tampered, sf=7, snr_q=40, rssi=-40)
+    bridge.rx(frame[:2] + b"\x55\x55" + frame[4:], sf=7, snr_q=40, rssi=-40)  # a replay
+    assert bridge.quiet()
+    assert gw.stop() == 0  # what the link log holds is written at the stop
+    with sqlite3.connect(gw.db) as conn:
+        row = conn.execute("SELECT node_id, via, rssi_dbm, snr_q, sf FROM node_links").fetchall()
+    assert row == [("B0001", "lora", -117, -30, 10)]

@@ -7,7 +7,7 @@ import json
 import queue
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -132,3 +132,55 @@ def test_bin_status_lists_the_soonest_full_first(tmp_path: Path) -> None:
     rows = out.stdout.splitlines()[1:]
     assert [r.split()[0] for r in rows] == ["FAST", "SLOW", "SILENT"]
     assert "never" in rows[2] and "unknown" in rows[2]
+
+
+def test_a_crew_records_several_bins_in_one_command(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    proc = kvarter("bins", "emptied", "FAST", "SLOW", "FAST", "NOPE", "--db", str(db))
+    # Done in part: the bad id is named in one line, the good ones recorded once each.
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines() == [
+        f"Error: no bin 'NOPE' in {db}: check the id on the route sheet; not recorded"]
+    assert [ln.split(":")[0] for ln in proc.stdout.splitlines()] == ["FAST", "SLOW"]
+    store = Store(db)
+    assert sorted(n for n, _, o, _ in store.visits()) == ["FAST", "SLOW"]
+    store.close()
+    proc = kvarter("bins", "emptied", "NOPE", "ALSO-NOPE", "--db", str(db))
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 2
+
+
+def test_a_time_of_day_means_today_and_the_future_is_refused(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    now = datetime.now().astimezone()
+    # An hour ago, today (or midnight, just after it).
+    earlier = now - timedelta(hours=1) if now.hour >= 1 else now.replace(hour=0, minute=0)
+    hhmm = earlier.strftime("%H:%M")
+    proc = kvarter("bins", "emptied", "FAST", "--db", str(db), "--at", hhmm)
+    assert proc.returncode == 0, proc.stderr
+    store = Store(db)
+    (_, at, _, _), = store.visits()
+    store.close()
+    recorded = datetime.fromtimestamp(at).astimezone()
+    assert (recorded.date(), recorded.strftime("%H:%M")) == (now.date(), hhmm)
+    tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    later = (now + timedelta(hours=2)).strftime("%H:%M") if now.hour < 22 else tomorrow
+    for when in (tomorrow, later):
+        assert "in the future" in one_line_error(
+            kvarter("bins", "unreachable", "SLOW", "--db", str(db), "--at", when))
+    store = Store(db)
+    assert len(store.visits()) == 1
+    store.close()
+
+
+def test_an_unreachable_note_is_on_the_next_sheet(tmp_path: Path) -> None:
+    db = district_db(tmp_path)
+    blocked = kvarter("bins", "unreachable", "SILENT", "--db", str(db), "--note",
+                      "blocked by a skip")
+    assert blocked.returncode == 0, blocked.stderr
+    assert plan(db, tmp_path / "next").returncode == 0
+    stops = planned(tmp_path / "next")
+    assert str(stops["SILENT"]["note"]).startswith("unreachable ")
+    assert str(stops["SILENT"]["note"]).endswith(": blocked by a skip")
+    assert stops["FAST"]["note"] == ""
+    sheet = (tmp_path / "next" / "route-sheets.html").read_text()
+    assert "blocked by a skip" in sheet

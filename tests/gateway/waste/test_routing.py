@@ -13,13 +13,17 @@ from hypothesis import strategies as st
 from gateway.records import Node
 from gateway.waste.bin_types import Catalogue
 from gateway.waste.routing import (
+    BUDGET_S,
     RoutePlan,
     Stop,
     Truck,
+    depot_problem,
     detour_m,
     haversine_m,
     plan_routes,
+    time_budget_s,
     travel_matrices,
+    truck_kinds,
 )
 from gateway.waste.stops import stops_for_all_bins
 
@@ -151,17 +155,23 @@ def test_a_plan_too_big_for_one_shift_names_the_bins_left_out() -> None:
     served = {s.node_id for s in plan.routes[0].stops}
     left = [u.stop.node_id for u in plan.unserved]
     assert len(left) == 30 - len(served)
-    assert all(u.reason.startswith(("no time", "a round trip to it takes"))
+    assert all(u.reason.startswith(("the shift is the limit", "a round trip to it takes"))
                for u in plan.unserved)
     # The nearest bins are the ones a 45-minute shift can reach.
     assert served == {f"B{i:02d}" for i in range(len(served))}
-    summary = [p for p in plan.problems if "cannot all be served in one shift" in p]
+    summary = [p for p in plan.problems if "cannot all be served" in p]
     assert len(summary) == 1
-    no_time = [u.stop.node_id for u in plan.unserved if u.reason.startswith("no time")]
+    no_time = [u.stop.node_id for u in plan.unserved
+               if u.reason.startswith("the shift is the limit")]
     assert no_time and f"left out {len(no_time)}: {', '.join(no_time[:10])}" in summary[0]
-    assert summary[0].endswith("add a truck or lengthen the shift")
+    assert "the shift is the limit: the 1 truck(s)' shifts (0:45 h) are" in summary[0]
+    assert "trucks would do (--trucks " in summary[0]
     # Bins beyond a round trip's reach are named on their own.
-    assert any(p.startswith("bin B29 alone takes") for p in plan.problems)
+    beyond = [u.stop.node_id for u in plan.unserved
+              if u.reason.startswith("a round trip to it takes")]
+    assert "B29" in beyond
+    assert any(p.startswith(f"{len(beyond)} required bin(s) each take longer from the depot")
+               for p in plan.problems)
 
 
 def test_a_plan_too_heavy_for_the_trucks_says_so() -> None:
@@ -171,9 +181,10 @@ def test_a_plan_too_heavy_for_the_trucks_says_so() -> None:
     check_plan(plan, stops, trucks)
     assert plan.stops_served == 6  # three bins of 300 L in each 1000 L truck
     assert len(plan.unserved) == 4
-    assert all(u.reason.startswith("no room: the trucks hold 2000 L in all, the required bins "
-                                   "need 3000 L") for u in plan.unserved)
-    assert plan.problems[-1].endswith("add a truck or use larger trucks")
+    assert all(u.reason == "capacity is the limit: the 2 truck(s) hold 2,000 L in all, the "
+               "required bins need 3,000 L" for u in plan.unserved)
+    # 3,000 L in trucks of 1,000 L: three would do.
+    assert plan.problems[-1].endswith("about 3 trucks would do (--trucks 3), or larger ones")
 
 
 def test_no_trucks_and_no_depot_are_problems_not_exceptions() -> None:
@@ -252,3 +263,75 @@ def test_litres_and_times_from_a_forecast_may_be_fractions() -> None:
     assert (b1.litres, b1.service_s) == (71, 60)  # litres rounded up: never overfull
     assert plan.problems == ["bin B2: litres must be a number 0 or more, got nan; left out: "
                              "correct it in the registry"]
+
+
+def test_trucks_of_one_kind_share_a_vehicle_type_and_keep_their_names() -> None:
+    trucks = [Truck("a", 1000, 3600), Truck("b", 500, 3600), Truck("c", 1000, 3600),
+              Truck("d", 1000, 7200)]
+    assert truck_kinds(trucks) == [[0, 2], [1], [3]]
+    stops = [stop(f"B{i}", 300 * i, 200, litres=200) for i in range(12)]
+    plan = plan_routes(DEPOT, stops, trucks, time_limit_s=FAST)
+    check_plan(plan, stops, trucks)
+    assert [r.truck.name for r in plan.routes] == ["a", "b", "c", "d"]
+    assert plan.stops_served == 12 and plan.unserved == []
+    # Of two trucks of a kind, the first given is never idle while the other drives.
+    assert len(plan.routes[0].stops) >= len(plan.routes[2].stops)
+
+
+@pytest.mark.parametrize(("depot", "start"), [
+    ((DEPOT[1], DEPOT[0]), "depot 17.1413,60.6749 looks swapped"),
+    ((48.85, 2.35), "depot 48.85,2.35 is 1,"),
+])
+def test_a_depot_far_from_every_bin_is_refused_in_one_line_before_planning(
+        depot: tuple[float, float], start: str) -> None:
+    stops = [stop(f"B{i}", 100 * i, 100) for i in range(50)]
+    told: list[str] = []
+    plan = plan_routes(depot, stops, [Truck("t", 10_000, 8 * 3600)], time_limit_s=5,
+                       on_progress=told.append)
+    assert len(plan.problems) == 1 and plan.problems[0].startswith(start)
+    assert "\n" not in plan.problems[0]
+    assert len(plan.unserved) == 50 and plan.stops_served == 0
+    assert told == []  # nothing was searched
+    assert depot_problem(DEPOT, [(s.lat, s.lon) for s in stops]) is None
+
+
+def test_many_bins_beyond_reach_are_one_line() -> None:
+    far = [stop(f"F{i}", 0, 40_000 + 100 * i) for i in range(20)]
+    plan = plan_routes(DEPOT, [stop("B1", 0, 100), *far], [Truck("t", 10_000, 3600)],
+                       time_limit_s=FAST)
+    assert plan.problems == [
+        "20 required bin(s) each take longer from the depot and back than the longest shift "
+        "(1:00 h): F0, F1, F2, F3, F4, F5, F6, F7, F8, F9 and 10 more: lengthen the shift or "
+        "serve them from elsewhere"]
+    assert plan.stops_served == 1
+
+
+def test_the_search_budget_grows_with_the_stops_within_bounds() -> None:
+    budgets = [time_budget_s(n) for n in (0, 10, 100, 1000, 3000, 100_000)]
+    assert budgets == sorted(budgets)
+    assert budgets[0] >= BUDGET_S[0] and budgets[-1] == BUDGET_S[1]
+    assert time_budget_s(1375) > time_budget_s(300)
+
+
+def test_progress_is_told_while_the_search_runs() -> None:
+    stops = [stop(f"B{i}", 150 * (i % 7), 150 * (i // 7)) for i in range(30)]
+    told: list[str] = []
+    plan = plan_routes(DEPOT, stops, [Truck("t", 10_000, 8 * 3600)], time_limit_s=1.2,
+                       on_progress=told.append)
+    check_plan(plan, stops, [Truck("t", 10_000, 8 * 3600)])
+    assert told[0] == "distances between 31 places"
+    assert any(t.startswith("route search ") and " of 1 s, " in t for t in told)
+
+
+def test_the_shift_named_as_the_limit_with_a_fleet_that_would_do() -> None:
+    # 40 bins 5 min each, near the depot: time, not the 100,000 L, runs out.
+    stops = [stop(f"B{i:02d}", 50 * (i % 8), 50 * (i // 8), service_s=300) for i in range(40)]
+    trucks = [Truck("t1", 100_000, 3600), Truck("t2", 100_000, 3600)]
+    plan = plan_routes(DEPOT, stops, trucks, time_limit_s=FAST)
+    check_plan(plan, stops, trucks)
+    assert plan.unserved
+    summary = plan.problems[-1]
+    assert "the shift is the limit" in summary
+    # 40 x 5 min of service alone is 3:20 h: at least four one-hour trucks.
+    n = int(summary.split("about ")[1].split(" trucks")[0])
+    assert 4 <= n <= 6

@@ -111,6 +111,8 @@ function stopItem(stop, rec) {
         el("span", { class: "muted small" }, `${stop.node_id} · ${stop.required ? "required"
           : "if there is time"}`)),
       el("span", {}, at(stop.expected_at))),
+    // What the last crew could not do here ("unreachable ...: gate locked").
+    stop.note ? el("div", { class: "small muted note" }, `Last time: ${stop.note}`) : null,
     el("div", { class: "small" },
       el("a", { href: stop.geo || `geo:${stop.lat},${stop.lon}`, class: "geo" },
         "Open in maps")),

@@ -1,13 +1,15 @@
 // The operator's and planner's desk: the district's map (streets, bins by
-// fill and forecast, poles by level and contact), the alarms, a bin's fill
-// history, the lighting zones with their editor and energy per night
-// (zones.js); kept current by the live stream. Each part shows what the
-// account's role may read.
+// fill and forecast, poles by level and contact) drawn from the API's one
+// map answer, the alarms with their acknowledgements, a bin's fill history,
+// today's plan truck by truck (plan.js), the lighting zones with their
+// editor and energy per night (zones.js); kept current by the live stream.
+// Each part shows what the account's role may read.
 
-import { ApiError, all, api, at, bar, can, el, live, liveBadge, when, whoAmI }
+import { ApiError, all, api, bar, can, el, live, liveBadge, when, whoAmI }
   from "/static/js/api.js";
 import { fillChart } from "/static/js/chart.js";
 import { L, binStyle, drawStreets, fitAll, makeMap, poleStyle } from "/static/js/map.js";
+import { loadPlan, onPlan, onStop } from "/static/js/plan.js";
 import { installEditor, loadEnergy, loadZones, onZonePush } from "/static/js/zones.js";
 
 const SEVERITY = ["fire", "tilt", "lid-open", "sensor-fault", "low-battery", "offline"];
@@ -15,6 +17,15 @@ const ALARM_TEXT = {
   fire: "fire", tilt: "tilted", "lid-open": "lid open", "sensor-fault": "sensor fault",
   "low-battery": "low battery", offline: "offline",
 };
+
+const DAY_S = 86400;
+// The map's answer is asked for again this often: the forecast's "full by"
+// and poles falling silent change with no event to tell.
+const MAP_EVERY_MS = 60_000;
+// Until the gateway has made its first forecast (seconds, in a process of
+// its own), the map says so and is asked for again this often.
+const FORECAST_WAIT_MS = 2_000;
+const HISTORY_DAYS = 7;
 
 const state = {
   me: null, map: null, bins: new Map(), poles: new Map(), binLayer: null, poleLayer: null,
@@ -85,7 +96,26 @@ function tagNode(marker, id) {
 function binTip(b) {
   const fill = b.fill_pct == null ? "no report" : `${b.fill_pct.toFixed(0)} %`;
   const soon = b.forecast.full_within_24h ? " · full by tomorrow" : "";
-  return `${b.node_id} · ${b.kind} · ${fill}${soon}`;
+  return `${b.node_id} · ${fill}${soon}`;
+}
+
+/** The map's answer (column by column) as one object per bin and per pole. */
+function rows(columns) {
+  const names = Object.keys(columns);
+  const n = columns.node_id.length;
+  const out = new Array(n);
+  for (let i = 0; i < n; i += 1) {
+    const row = {};
+    for (const name of names) row[name] = columns[name][i];
+    out[i] = row;
+  }
+  return out;
+}
+
+function withForecast(b, now) {
+  b.forecast = { full_at: b.full_at,
+    full_within_24h: b.full_at != null && b.full_at <= now + DAY_S };
+  return b;
 }
 
 function drawBin(b) {
@@ -109,13 +139,24 @@ function drawBin(b) {
 }
 
 async function selectBin(id) {
-  const b = state.bins.get(id);
-  if (!b) return;
+  if (!state.bins.has(id)) return;
   state.selected = id;
   const section = document.querySelector("#bin");
   section.hidden = false;
   document.querySelector("#bin-id").textContent = id;
   const facts = document.querySelector("#bin-facts");
+  const chart = document.querySelector("#bin-chart");
+  chart.replaceChildren(el("span", { class: "muted small" }, "loading the history…"));
+  let b;
+  try {
+    // The one bin in full (its type, battery, forecast a day ahead): the
+    // map carries only what it draws.
+    b = await api(`bins/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (state.selected === id) chart.replaceChildren(el("span", { class: "error" }, e.message));
+    return;
+  }
+  if (state.selected !== id) return;
   const f = b.forecast;
   facts.replaceChildren(...[
     ["type", b.kind],
@@ -127,10 +168,9 @@ async function selectBin(id) {
     ["battery", b.battery_mv == null ? "—" : `${(b.battery_mv / 1000).toFixed(2)} V`],
     ["measured", when(b.measured_at)],
   ].flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-  const chart = document.querySelector("#bin-chart");
-  chart.replaceChildren(el("span", { class: "muted small" }, "loading the history…"));
   try {
-    const page = await api(`bins/${encodeURIComponent(id)}/reports?limit=500`);
+    const since = Math.floor(Date.now() / 1000 - HISTORY_DAYS * DAY_S);
+    const page = await api(`bins/${encodeURIComponent(id)}/reports?limit=1000&since=${since}`);
     if (state.selected === id) chart.replaceChildren(fillChart(page.items, b.forecast));
   } catch (e) {
     chart.replaceChildren(el("span", { class: "error" }, e.message));
@@ -164,20 +204,65 @@ function alarmKey(a) {
   return `${a.node_id} ${a.alarm}`;
 }
 
-function renderAlarms() {
-  const list = document.querySelector("#alarms");
-  const sorted = [...state.alarms.values()].sort((a, b) =>
-    (SEVERITY.indexOf(a.alarm) - SEVERITY.indexOf(b.alarm)) || a.node_id.localeCompare(b.node_id));
-  list.replaceChildren(...sorted.map((a) => el("li", {
-    class: a.fresh ? "new" : null, "data-node": a.node_id,
+function showAlarmError(message) {
+  const p = document.querySelector("#alarm-error");
+  p.textContent = message;
+  p.hidden = !message;
+}
+
+async function acknowledge(a, button) {
+  button.disabled = true;
+  button.textContent = "acknowledging…";
+  try {
+    const done = await api(`alarms/${encodeURIComponent(a.node_id)}/${a.alarm}/ack`,
+      { method: "POST", body: { note: "" } });
+    Object.assign(a, done, { fresh: false });
+    showAlarmError("");
+  } catch (e) {
+    showAlarmError(`${a.node_id} ${ALARM_TEXT[a.alarm]}: ${e.message}`);
+    // Gone meanwhile (the bin reported without it): the list says so.
+    if (e.status === 409) state.alarms.delete(alarmKey(a));
+  }
+  renderAlarms();
+}
+
+function alarmItem(a) {
+  // Bins' alarms are the API's to acknowledge; a pole's silence is shown only.
+  const ackable = a.kind !== "pole" && can(state.me, "alarms.ack");
+  let end = null;
+  if (a.acknowledged) {
+    end = el("span", { class: "who-ack", title: a.note || "" },
+      `✓ ${a.acknowledged_by}, ${when(a.acknowledged_at)}`);
+  } else if (ackable) {
+    end = el("button", { type: "button", class: "ack quiet", onclick: (ev) => {
+      ev.stopPropagation();
+      acknowledge(a, ev.currentTarget);
+    } }, "Acknowledge");
+  }
+  return el("li", {
+    class: [a.fresh ? "new" : "", a.acknowledged ? "acknowledged" : ""].join(" ").trim() || null,
+    "data-node": a.node_id, "data-alarm": a.alarm,
     onclick: () => {
       const thing = state.bins.get(a.node_id) || state.poles.get(a.node_id);
       if (thing) state.map.setView([thing.lat, thing.lon], Math.max(state.map.getZoom(), 16));
       if (state.bins.has(a.node_id)) selectBin(a.node_id);
     },
   }, el("span", { class: `tag ${a.alarm}` }, ALARM_TEXT[a.alarm] || a.alarm),
-  el("span", {}, a.node_id), el("span", { class: "muted small" }, a.since ? when(a.since) : ""))));
-  document.querySelector("#alarm-count").textContent = `(${sorted.length})`;
+  el("span", {}, a.node_id),
+  el("span", { class: "muted small since" }, a.since ? when(a.since) : ""), end);
+}
+
+function renderAlarms() {
+  const list = document.querySelector("#alarms");
+  // Those nobody has acknowledged first, then by how serious, then by node.
+  const sorted = [...state.alarms.values()].sort((a, b) =>
+    (Boolean(a.acknowledged) - Boolean(b.acknowledged))
+    || (SEVERITY.indexOf(a.alarm) - SEVERITY.indexOf(b.alarm))
+    || a.node_id.localeCompare(b.node_id));
+  list.replaceChildren(...sorted.map(alarmItem));
+  const open = sorted.filter((a) => !a.acknowledged).length;
+  document.querySelector("#alarm-count").textContent =
+    `(${sorted.length}, ${open} not acknowledged)`;
 }
 
 // --- live --------------------------------------------------------------------
@@ -185,8 +270,7 @@ function renderAlarms() {
 function onBinReport(e) {
   const b = state.bins.get(e.node_id);
   if (!b) return;
-  Object.assign(b, { fill_pct: e.fill_pct, battery_mv: e.battery_mv, temp_c: e.temp_c,
-    measured_at: e.measured_at, last_contact: Date.now() / 1000 });
+  Object.assign(b, { fill_pct: e.fill_pct, measured_at: e.measured_at });
   b.alarms = e.alarms;
   for (const key of [...state.alarms.keys()]) {
     const a = state.alarms.get(key);
@@ -199,20 +283,98 @@ function onBinReport(e) {
 }
 
 function onAlarm(e) {
-  const a = { node_id: e.node_id, alarm: e.alarm, since: e.measured_at, fresh: true };
-  state.alarms.set(alarmKey(a), a);
+  // A report that shows an alarm already listed goes on with it (and with
+  // its acknowledgement); a new one is added.
+  if (!can(state.me, "alarms.read") || state.alarms.has(alarmKey(e))) return;
+  const b = state.bins.get(e.node_id);
+  state.alarms.set(alarmKey(e), { node_id: e.node_id, alarm: e.alarm, since: e.measured_at,
+    acknowledged: false, fresh: true, kind: "bin", lat: b && b.lat, lon: b && b.lon });
+  renderAlarms();
+}
+
+function onAlarmAck(e) {
+  const a = state.alarms.get(alarmKey(e));
+  if (!a) return;
+  Object.assign(a, { acknowledged: true, acknowledged_by: e.acknowledged_by,
+    acknowledged_at: e.acknowledged_at, note: e.note, fresh: false });
   renderAlarms();
 }
 
 function onLightState(e) {
   const p = state.poles.get(e.node_id);
   if (!p) return;
-  Object.assign(p, { level_pct: e.level_pct, energy_wh: e.energy_wh, status_at: e.measured_at,
-    last_seen: Date.now() / 1000, online: true });
+  Object.assign(p, { level_pct: e.level_pct, last_contact: Date.now() / 1000, online: true });
   state.alarms.delete(`${p.node_id} offline`);
   drawPole(p);
   counts();
   renderAlarms();
+}
+
+// --- the map's answer ----------------------------------------------------------
+
+function poleOffline(p) {
+  const a = { node_id: p.node_id, alarm: "offline", since: p.last_contact, kind: "pole" };
+  state.alarms.set(alarmKey(a), a);
+}
+
+/** What a bin's marker shows: it is drawn again only when this changes. */
+function binLook(b) {
+  return `${b.fill_pct} ${b.forecast.full_within_24h} ${b.alarms.join(",")}`;
+}
+
+/** The map's answer applied: new bins and poles drawn, the others changed. */
+function applyMap(answer, readsBins, readsLights) {
+  const now = Date.now() / 1000;
+  if (readsBins) {
+    for (const b of rows(answer.bins)) {
+      withForecast(b, now);
+      const known = state.bins.get(b.node_id);
+      if (!known) {
+        state.bins.set(b.node_id, b);
+        drawBin(b);
+      } else if (binLook(known) !== binLook(b)) {
+        Object.assign(known, b);
+        drawBin(known);
+      } else {
+        Object.assign(known, b);
+      }
+    }
+  }
+  if (readsLights) {
+    for (const p of rows(answer.poles)) {
+      const known = state.poles.get(p.node_id);
+      const redraw = !known || known.online !== p.online || known.level_pct !== p.level_pct;
+      if (known) Object.assign(known, p); else state.poles.set(p.node_id, p);
+      if (redraw) drawPole(known || p);
+      if (!p.online) poleOffline(p); else state.alarms.delete(`${p.node_id} offline`);
+    }
+  }
+}
+
+/** The map says whether its forecast has been made: body[data-forecast]. */
+function forecastMade(answer) {
+  if (answer && answer.forecast_at != null) {
+    mark.forecast = "1";
+    return true;
+  }
+  return false;
+}
+
+async function refreshMap(readsBins, readsLights) {
+  try {
+    const answer = await api("map");
+    applyMap(answer, readsBins, readsLights);
+    forecastMade(answer);
+    if (can(state.me, "alarms.read")) {
+      const fresh = await all("/api/v1/alarms");
+      for (const [key, a] of [...state.alarms]) if (a.kind === "bin") state.alarms.delete(key);
+      for (const a of fresh) state.alarms.set(alarmKey(a), { ...a, kind: "bin" });
+    }
+    counts();
+    renderAlarms();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) showError(e.message);
+  }
 }
 
 // --- start -------------------------------------------------------------------
@@ -222,15 +384,17 @@ async function start() {
   bar(state.me);
   const readsBins = can(state.me, "bins.read");
   const readsLights = can(state.me, "lights.read");
-  const [bins, poles, alarms] = await Promise.all([
-    readsBins ? all("/api/v1/bins") : [],
-    readsLights ? all("/api/v1/lights") : [],
-    readsBins ? all("/api/v1/alarms") : [],
+  const readsAlarms = can(state.me, "alarms.read");
+  // One answer for the whole map (the API keeps it made); the alarms with
+  // who acknowledged them beside it.
+  const [answer, alarms] = await Promise.all([
+    readsBins || readsLights ? api("map") : null,
+    readsAlarms ? all("/api/v1/alarms") : [],
   ]);
+  const size = answer ? answer.bins.node_id.length + answer.poles.node_id.length : 0;
   // Thousands of markers are drawn on one canvas; a few hundred as SVG,
   // each an element of its own.
-  const many = bins.length + poles.length > 3000;
-  state.map = makeMap("map", { preferCanvas: many });
+  state.map = makeMap("map", { preferCanvas: size > 3000 });
   state.binLayer = L.layerGroup().addTo(state.map);
   state.poleLayer = L.layerGroup().addTo(state.map);
   let streets = L.geoJSON();
@@ -240,26 +404,21 @@ async function start() {
   } catch (e) {
     showError(`the streets cannot be drawn: ${e.message}`);
   }
-  for (const b of bins) {
-    state.bins.set(b.node_id, b);
-    drawBin(b);
-  }
-  for (const p of poles) {
-    state.poles.set(p.node_id, p);
-    drawPole(p);
-    if (!p.online) {
-      const a = { node_id: p.node_id, alarm: "offline", since: p.last_seen };
-      state.alarms.set(alarmKey(a), a);
-    }
-  }
-  for (const a of alarms) state.alarms.set(alarmKey(a), a);
+  if (answer) applyMap(answer, readsBins, readsLights);
+  for (const a of alarms) state.alarms.set(alarmKey(a), { ...a, kind: "bin" });
   const markers = L.featureGroup([...state.binLayer.getLayers(), ...state.poleLayer.getLayers()]);
   fitAll(state.map, [streets, markers]);
   legend();
   counts();
-  if (readsBins || readsLights) {
+  if (readsAlarms || readsLights) {
     document.querySelector("#alarm-list").hidden = false;
     renderAlarms();
+  }
+  const handlers = { "bin-report": onBinReport, alarm: onAlarm, "alarm-ack": onAlarmAck,
+    "light-state": onLightState, "zone-push": onZonePush };
+  if (can(state.me, "routes.read-all")) {
+    Object.assign(handlers, { plan: onPlan, route: onPlan, stop: onStop });
+    loadPlan().catch((e) => showError(`today's plan cannot be shown: ${e.message}`));
   }
   if (can(state.me, "zones.read")) {
     await loadZones(state.me);
@@ -267,8 +426,14 @@ async function start() {
     // Worked out from every pole's reports: the map is not kept waiting.
     loadEnergy().catch((e) => showError(`the energy per night cannot be shown: ${e.message}`));
   }
-  live({ "bin-report": onBinReport, alarm: onAlarm, "light-state": onLightState,
-    "zone-push": onZonePush }, liveBadge);
+  live(handlers, liveBadge);
+  setInterval(() => refreshMap(readsBins, readsLights), MAP_EVERY_MS);
+  if (answer && !forecastMade(answer) && readsBins) {
+    const wait = setInterval(async () => {
+      await refreshMap(readsBins, readsLights);
+      if (mark.forecast) clearInterval(wait);
+    }, FORECAST_WAIT_MS);
+  }
   performance.mark("desk-ready");
   mark.ready = "1";
 }
