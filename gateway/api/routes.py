@@ -128,7 +128,10 @@ class Stop(BaseModel):
     lat: float
     lon: float
     geo: str = Field(description="RFC 5870 geo: URI, opens the stop in a phone's maps app")
-    street: str | None = Field(description="the nearest imported street's name, if known")
+    street: str | None = Field(description="where the crew finds the bin: its address, or "
+                                           "the nearest named street and the distance to the "
+                                           "nearest crossing street ('Nygatan, 40 m from "
+                                           "Drottninggatan'), if known")
     required: bool = Field(description="must be emptied today (else worth it on the way)")
     expected_at: float = Field(description="unix time (UTC) the crew is expected there")
     expected_fill_pct: float | None

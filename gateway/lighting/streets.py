@@ -1,13 +1,12 @@
 """Streets and the poles along them: which poles are a pole's neighbours, and
 how far along the street each one is.
 
-Streets come as a GeoJSON FeatureCollection of LineStrings (or
-MultiLineStrings) in WGS84. Each light pole (a registry node of role
-'light') is snapped to the nearest street within SNAP_M; a pole further from
-every street is left out of the wave (it still lights itself on its own
-detection) and named in one line. Streets that share an end, or pass within
-JOIN_M of each other, or cross, are joined, so that the wave goes round
-corners and across junctions.
+The streets are the district's (gateway/streets/geometry.py). Each light
+pole (a registry node of role 'light') is snapped to the nearest street
+within SNAP_M; a pole further from every street is left out of the wave (it
+still lights itself on its own detection) and named in one line. Streets
+that share an end, or pass within JOIN_M of each other, or cross, are
+joined, so that the wave goes round corners and across junctions.
 
 For every pole the network keeps two lists of the poles reachable from it,
 nearest first, with the distance along the streets: one going "down" the
@@ -23,43 +22,33 @@ Pure logic: no CoAP, no SQLite.
 from __future__ import annotations
 
 import heapq
-import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.records import Node
+from gateway.streets.geometry import (
+    METRES_PER_DEGREE,
+    Point,
+    Street,
+    StreetFile,
+    StreetsError,
+    read_streets,
+)
+from gateway.streets.geometry import Grid as _Grid
+from gateway.streets.geometry import cross as _cross
+from gateway.streets.geometry import nearest as _nearest
+from gateway.streets.geometry import project as _project
+
+__all__ = ["METRES_PER_DEGREE", "Network", "Placement", "Point", "Street", "StreetFile",
+           "StreetsError", "build_network", "load_network", "read_streets"]
 
 SNAP_M = 25.0  # a pole further than this from every street is not placed
 JOIN_M = 5.0  # street ends this close to another street are joined to it
 JUNCTION_NEAR_M = 15.0  # a pole this close to a junction stands at it
 HORIZON_M = 300.0  # neighbour lists reach this far along the streets
 MAX_SIDE_POLES = 40  # and hold at most this many poles each
-METRES_PER_DEGREE = 111_320.0
-_CELL_M = 50.0
-
-Point = tuple[float, float]
-
-
-class StreetsError(ValueError):
-    """A streets file that cannot be used at all; the message says why."""
-
-
-@dataclass
-class Street:
-    name: str
-    points: list[Point]  # metres on the local plane
-    cum: list[float] = field(default_factory=list)  # distance along at each point
-
-    def __post_init__(self) -> None:
-        self.cum = [0.0]
-        for a, b in zip(self.points, self.points[1:], strict=False):
-            self.cum.append(self.cum[-1] + math.dist(a, b))
-
-    @property
-    def length(self) -> float:
-        return self.cum[-1]
 
 
 @dataclass(frozen=True)
@@ -68,13 +57,6 @@ class Placement:
     street: int  # index into Network.streets
     along_m: float
     offset_m: float  # distance from the pole to the street
-
-
-@dataclass
-class StreetFile:
-    streets: list[Street]
-    origin: Point  # (lat, lon) of the local plane's origin
-    problems: list[str]
 
 
 @dataclass
@@ -100,140 +82,6 @@ class Network:
             by_street[p.street].append(p)
         return [(self.streets[i].name, [p.node_id for p in sorted(ps, key=lambda p: p.along_m)])
                 for i, ps in sorted(by_street.items())]
-
-
-# --- reading the file ------------------------------------------------------------
-
-def _project(origin: Point, lat: float, lon: float) -> Point:
-    lat0, lon0 = origin
-    return ((lon - lon0) * METRES_PER_DEGREE * math.cos(math.radians(lat0)),
-            (lat - lat0) * METRES_PER_DEGREE)
-
-
-def read_streets(data: bytes | str) -> StreetFile:
-    """Parse a GeoJSON FeatureCollection of LineStrings. A bad feature is
-    skipped and described in one line; a file with no usable street raises
-    StreetsError."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as e:
-        raise StreetsError(f"not JSON ({e}): export the streets as GeoJSON") from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" \
-            or not isinstance(doc.get("features"), list):
-        raise StreetsError("not a GeoJSON FeatureCollection of LineString features")
-    problems: list[str] = []
-    lines: list[tuple[str, list[tuple[float, float]]]] = []
-    for i, feat in enumerate(doc["features"], 1):
-        props = feat.get("properties") if isinstance(feat, dict) else None
-        label = props.get("name") if isinstance(props, dict) else None
-        name = f"{label} (feature {i})" if label else f"feature {i}"
-        geom = feat.get("geometry") if isinstance(feat, dict) else None
-        kind = geom.get("type") if isinstance(geom, dict) else None
-        coords = geom.get("coordinates") if isinstance(geom, dict) else None
-        if kind == "LineString":
-            parts = [coords]
-        elif kind == "MultiLineString" and isinstance(coords, list):
-            parts = coords
-        else:
-            problems.append(f"{name}: skipped, geometry is {kind!r}, not a LineString")
-            continue
-        for part in parts:
-            pts = _lonlats(part)
-            if pts is None:
-                problems.append(f"{name}: skipped, coordinates are not [longitude, latitude] "
-                                "pairs in degrees")
-            elif len(pts) < 2:
-                problems.append(f"{name}: skipped, a street needs at least two points")
-            else:
-                lines.append((name, pts))
-    if not lines:
-        raise StreetsError("no usable LineString streets in the file"
-                           + (f"; first problem: {problems[0]}" if problems else ""))
-    all_pts = [p for _, pts in lines for p in pts]
-    origin = (sum(p[1] for p in all_pts) / len(all_pts), sum(p[0] for p in all_pts) / len(all_pts))
-    streets = []
-    for name, pts in lines:
-        xy = [_project(origin, lat, lon) for lon, lat in pts]
-        # Repeated points make zero-length segments: drop them.
-        clean = [xy[0]] + [b for a, b in zip(xy, xy[1:], strict=False) if a != b]
-        if len(clean) < 2:
-            problems.append(f"{name}: skipped, all its points are the same")
-            continue
-        streets.append(Street(name, clean))
-    if not streets:
-        raise StreetsError("no usable LineString streets in the file")
-    return StreetFile(streets, origin, problems)
-
-
-def _lonlats(part: object) -> list[tuple[float, float]] | None:
-    if not isinstance(part, list):
-        return None
-    out = []
-    for c in part:
-        if not isinstance(c, list) or len(c) < 2 or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in c[:2]):
-            return None
-        lon, lat = float(c[0]), float(c[1])
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            return None
-        out.append((lon, lat))
-    return out
-
-
-# --- geometry ------------------------------------------------------------------------
-
-def _project_on_segment(p: Point, a: Point, b: Point) -> tuple[float, float]:
-    """(distance from p to segment ab, fraction 0..1 of the nearest point)."""
-    dx, dy = b[0] - a[0], b[1] - a[1]
-    n = dx * dx + dy * dy
-    f = 0.0 if n == 0 else max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / n))
-    return math.hypot(p[0] - a[0] - f * dx, p[1] - a[1] - f * dy), f
-
-
-def _cross(a: Point, b: Point, c: Point, d: Point) -> tuple[float, float] | None:
-    """Fractions (s, t) where segment ab meets segment cd, or None."""
-    r = (b[0] - a[0], b[1] - a[1])
-    q = (d[0] - c[0], d[1] - c[1])
-    den = r[0] * q[1] - r[1] * q[0]
-    if den == 0:
-        return None
-    s = ((c[0] - a[0]) * q[1] - (c[1] - a[1]) * q[0]) / den
-    t = ((c[0] - a[0]) * r[1] - (c[1] - a[1]) * r[0]) / den
-    if 0 <= s <= 1 and 0 <= t <= 1:
-        return s, t
-    return None
-
-
-class _Grid:
-    """Street segments in square cells, to find those near a point quickly."""
-
-    def __init__(self, streets: Sequence[Street], margin: float) -> None:
-        self.cells: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-        for si, st in enumerate(streets):
-            for k, (a, b) in enumerate(zip(st.points, st.points[1:], strict=False)):
-                x0, x1 = sorted((a[0], b[0]))
-                y0, y1 = sorted((a[1], b[1]))
-                for cx in range(int((x0 - margin) // _CELL_M), int((x1 + margin) // _CELL_M) + 1):
-                    for cy in range(int((y0 - margin) // _CELL_M),
-                                    int((y1 + margin) // _CELL_M) + 1):
-                        self.cells[(cx, cy)].append((si, k))
-
-    def near(self, p: Point) -> list[tuple[int, int]]:
-        return self.cells.get((int(p[0] // _CELL_M), int(p[1] // _CELL_M)), [])
-
-
-def _nearest(streets: Sequence[Street], grid: _Grid, p: Point,
-             skip: int = -1) -> tuple[float, int, float] | None:
-    """(distance, street, along) of the nearest street point to p."""
-    best: tuple[float, int, float] | None = None
-    for si, k in grid.near(p):
-        if si == skip:
-            continue
-        st = streets[si]
-        d, f = _project_on_segment(p, st.points[k], st.points[k + 1])
-        if best is None or d < best[0]:
-            best = (d, si, st.cum[k] + f * (st.cum[k + 1] - st.cum[k]))
-    return best
 
 
 # --- the network ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Today's plan, made and kept: what a planner asks for (the same settings
 and bounds whether asked on the command line or through the HTTP API), the
-routes planned from what the gateway has stored, each stop's expected time
-and the street it stands on, and the plan stored so that the crews' and
+routes planned from what the gateway has stored (along its streets, when
+imported), each stop's expected time and a place the crew can find
+(gateway/streets/places.py), and the plan stored so that the crews' and
 planners' screens show it.
 
 Trucks are named truck-1, truck-2, ...: a crew account's crew is the name of
@@ -11,26 +12,27 @@ sees that truck's route."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date as Date
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from gateway.storage.plans import PlanRow, RouteRow, StopRow
 from gateway.storage.store import Store
+from gateway.streets.driving import DrivingStreets
+from gateway.streets.network import district_streets
+from gateway.streets.places import Places
 from gateway.waste.bin_types import Catalogue
 from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
     Progress,
     RoutePlan,
+    Stop,
     Truck,
     TruckRoute,
     depot_problem,
@@ -48,8 +50,6 @@ SPEED_KMH = (1.0, 130.0)
 CIRCUITY = (1.0, 5.0)
 DEFAULT_START = "06:00"
 DEFAULT_SHIFT_H = 8.0
-# A stop this far from every named street is shown without a street.
-STREET_NEAR_M = 40.0
 # A crew's "could not reach it" is shown on the plans made this long after it.
 NOTE_KEPT_S = 7 * 86_400
 
@@ -143,10 +143,13 @@ def make_plan(store: Store, request: PlanRequest, catalogue: Catalogue | None = 
         if on_progress is not None:
             on_progress("forecasting each bin")
         chooser = forecast_selector(forecast_from(store), request.shift_start)
-    return plan_for_nodes(nodes, catalogue, request.depot, request.fleet(), select=chooser,
+    streets = district_streets(store.streets())
+    plan = plan_for_nodes(nodes, catalogue, request.depot, request.fleet(), select=chooser,
                           all_required=request.all_required, circuity=request.circuity,
                           speed_kmh=request.speed_kmh, time_limit_s=request.time_limit_s,
-                          on_progress=on_progress, notes=crew_notes(store, time.time()))
+                          on_progress=on_progress, notes=crew_notes(store, time.time()),
+                          streets=streets.driving if streets else None)
+    return with_places(plan, streets.places if streets else None)
 
 
 def crew_notes(store: Store, before: float) -> dict[str, str]:
@@ -161,13 +164,14 @@ def crew_notes(store: Store, before: float) -> dict[str, str]:
 
 
 def stop_times(route: TruckRoute, depot: tuple[float, float], leave_at: float,
-               circuity: float, speed_kmh: float) -> list[float]:
+               circuity: float, speed_kmh: float,
+               streets: DrivingStreets | None = None) -> list[float]:
     """When the crew is expected at each stop: driving at the plan's speed
     from the depot, and each stop's service time at the ones before."""
     if not route.stops:
         return []
     points = [depot, *((s.lat, s.lon) for s in route.stops)]
-    _, dur = travel_matrices(points, circuity, speed_kmh)
+    _, dur = travel_matrices(points, circuity, speed_kmh, streets)
     times, t = [], leave_at
     for k, s in enumerate(route.stops):
         t += float(dur[k, k + 1])
@@ -176,79 +180,36 @@ def stop_times(route: TruckRoute, depot: tuple[float, float], leave_at: float,
     return times
 
 
-class StreetNames:
-    """The name of the street nearest a point, from the imported streets'
-    GeoJSON (each LineString's "name"), within STREET_NEAR_M."""
+def with_places(plan: RoutePlan, places: Places | None) -> RoutePlan:
+    """The plan with a place a crew can find at every stop: the bin's address
+    when the registry has one, else the nearest named street and crossing."""
+    if places is None:
+        return plan
 
-    def __init__(self, geojson: str | None) -> None:
-        self._segments: list[tuple[str, float, float, float, float]] = []
-        self._origin = (0.0, 0.0)
-        if geojson is None:
-            return
-        try:
-            data = json.loads(geojson)
-        except ValueError:
-            return
-        features = data.get("features") if isinstance(data, dict) else None
-        for f in features if isinstance(features, list) else []:
-            if not isinstance(f, dict):
-                continue
-            props, geometry = f.get("properties"), f.get("geometry")
-            name = props.get("name") if isinstance(props, dict) else None
-            if not isinstance(name, str) or not name or not isinstance(geometry, dict):
-                continue
-            lines = geometry.get("coordinates")
-            if geometry.get("type") == "LineString":
-                lines = [lines]
-            elif geometry.get("type") != "MultiLineString":
-                continue
-            for line in lines if isinstance(lines, list) else []:
-                pts = [(float(p[1]), float(p[0])) for p in line if _lonlat(p)] \
-                    if isinstance(line, list) else []
-                for a, b in zip(pts, pts[1:], strict=False):
-                    self._segments.append((name, *a, *b))
-        if self._segments:
-            self._origin = (self._segments[0][1], self._segments[0][2])
-            xy = np.array([(*self._xy(s[1], s[2]), *self._xy(s[3], s[4]))
-                           for s in self._segments])
-            self._a, self._d = xy[:, :2], xy[:, 2:] - xy[:, :2]
+    def placed(s: Stop) -> Stop:
+        return s if s.address else replace(s, address=places.place(s.lat, s.lon) or "")
 
-    def _xy(self, lat: float, lon: float) -> tuple[float, float]:
-        return ((lon - self._origin[1]) * 111_320.0 * math.cos(math.radians(self._origin[0])),
-                (lat - self._origin[0]) * 111_320.0)
-
-    def near(self, lat: float, lon: float) -> str | None:
-        if not self._segments:
-            return None
-        p = np.array(self._xy(lat, lon))
-        length2 = np.maximum((self._d ** 2).sum(axis=1), 1e-9)
-        t = np.clip(((p - self._a) * self._d).sum(axis=1) / length2, 0.0, 1.0)
-        gap = np.hypot(*(self._a + self._d * t[:, None] - p).T)
-        k = int(np.argmin(gap))
-        return self._segments[k][0] if gap[k] <= STREET_NEAR_M else None
-
-
-def _lonlat(p: object) -> bool:
-    return (isinstance(p, list) and len(p) >= 2
-            and all(isinstance(x, int | float) and math.isfinite(x) for x in p[:2]))
+    plan.routes = [replace(r, stops=tuple(placed(s) for s in r.stops)) for r in plan.routes]
+    plan.unserved = [replace(u, stop=placed(u.stop)) for u in plan.unserved]
+    return plan
 
 
 def store_plan(store: Store, request: PlanRequest, plan: RoutePlan, made_by: str,
                now: float) -> PlanRow:
     """Keep a plan with each stop's expected time and street. Routes leave
     the depot at the shift's start, or now when planning again later."""
-    streets = store.streets()
-    names = StreetNames(streets[1] if streets else None)
+    streets = district_streets(store.streets())
     leave_at = max(request.shift_start, now)
     routes, stops = [], []
     for r in plan.routes:
         routes.append(RouteRow(r.truck.name, r.truck.capacity_l, r.truck.shift_s,
                                r.distance_m, r.duration_s, r.load_l))
-        times = stop_times(r, request.depot, leave_at, request.circuity, request.speed_kmh)
+        times = stop_times(r, request.depot, leave_at, request.circuity, request.speed_kmh,
+                           streets.driving if streets else None)
         for k, (s, at) in enumerate(zip(r.stops, times, strict=True), start=1):
             stops.append(StopRow(r.truck.name, k, s.node_id, s.lat, s.lon, s.required,
                                  round(at, 1), s.expected_fill_pct, s.kind, s.litres,
-                                 s.address or names.near(s.lat, s.lon)))
+                                 s.address or None))
     settings: dict[str, Any] = asdict(request)
     settings["depot"] = list(request.depot)
     outcome = {"problems": list(plan.problems),

@@ -1,11 +1,14 @@
 """Routes for the crews that empty litter bins, planned with PyVRP.
 
 Units. PyVRP works in integers: distances are whole metres, durations whole
-seconds, loads whole litres of loose rubbish. Until a street network is
-available, the distance between two points is the great-circle (haversine)
-distance times a circuity factor (streets are not straight lines; 1.3 is
-typical of a town) and the driving time is that distance at a town speed
-(25 km/h, which counts junctions and traffic lights).
+seconds, loads whole litres of loose rubbish. With the district's streets
+(gateway/streets/driving.py) the distance between two points is the
+shortest drive along them, one-way streets respected; a point more than
+150 m from every drivable street, or with no streets imported, gets the
+great-circle (haversine) distance times a circuity factor instead (streets
+are not straight lines; 1.3 is typical of a town), and the plan names those
+points. The driving time is the distance at a town speed (25 km/h, which
+counts junctions and traffic lights).
 
 Objective. Metres driven, minus the prizes of the optional stops visited. A
 prize is therefore in metres of driving: an optional bin with prize 800 is
@@ -35,6 +38,8 @@ import pyvrp
 from pyvrp import Model
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MultipleCriteria, NoImprovement
+
+from gateway.streets.driving import SNAP_M, DrivingStreets
 
 EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_CIRCUITY = 1.3
@@ -81,7 +86,7 @@ class Stop:
     service_s: int = 60  # at the bin, per emptying
     kind: str = ""  # bin type
     expected_fill_pct: float | None = None
-    address: str = ""
+    address: str = ""  # where the crew finds it: the bin's address, or a street and crossing
     # What the last crew recorded when it could not reach the bin, with when.
     note: str = ""
 
@@ -127,6 +132,9 @@ class RoutePlan:
     problems: list[str] = field(default_factory=list)
     optional_left: int = 0  # optional stops not worth their detour, or with no room
     seconds: float = 0.0  # wall time of planning
+    # How the distances were measured: "streets" (along them) or "straight line".
+    distances: str = "straight line"
+    straight_line: list[str] = field(default_factory=list)  # bins off the streets
 
     @property
     def stops_served(self) -> int:
@@ -144,14 +152,44 @@ def haversine_m(lat1: npt.NDArray[np.float64], lon1: npt.NDArray[np.float64],
 
 
 def travel_matrices(points: Sequence[tuple[float, float]], circuity: float,
-                    speed_kmh: float) -> tuple[Matrix, Matrix]:
-    """Distance (m) and driving time (s) between every two (lat, lon) points."""
+                    speed_kmh: float, streets: DrivingStreets | None = None
+                    ) -> tuple[Matrix, Matrix]:
+    """Distance (m) and driving time (s) between every two (lat, lon) points:
+    along the streets where both are on them, else the straight-line estimate."""
+    return _matrices(points, circuity, speed_kmh, streets)[:2]
+
+
+def _matrices(points: Sequence[tuple[float, float]], circuity: float, speed_kmh: float,
+              streets: DrivingStreets | None) -> tuple[Matrix, Matrix, list[tuple[int, float]]]:
+    """travel_matrices, and (index, metres to the nearest drivable street) of
+    each point that got the straight-line estimate for want of a street."""
     lat = np.array([p[0] for p in points], dtype=np.float64)
     lon = np.array([p[1] for p in points], dtype=np.float64)
-    metres = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) * circuity
-    dist = np.rint(metres).astype(np.int64)
-    dur = np.rint(dist / (speed_kmh / 3.6)).astype(np.int64)
-    return dist, dur
+    off: list[tuple[int, float]] = []
+    if streets is None or not len(points):
+        metres = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) * circuity
+    else:
+        metres, snapped = streets.distances(points)
+        # The estimate only where it is needed: a city's full matrix of
+        # great-circle distances takes longer than the one along the streets.
+        far = np.flatnonzero(snapped.piece < 0)
+        off = [(int(i), float(snapped.offset[i])) for i in far]
+        if len(far):
+            metres[far, :] = haversine_m(lat[far, None], lon[far, None], lat[None, :],
+                                         lon[None, :]) * circuity
+            metres[:, far] = haversine_m(lat[:, None], lon[:, None], lat[None, far],
+                                         lon[None, far]) * circuity
+        # A pair with no way between them along the streets (none, as the
+        # streets keep one connected part; but never an infinite distance).
+        gaps = ~np.isfinite(metres)
+        if gaps.any():
+            rows, cols = np.nonzero(gaps)
+            metres[rows, cols] = haversine_m(lat[rows], lon[rows], lat[cols],
+                                             lon[cols]) * circuity
+    dist = np.rint(metres, out=metres).astype(np.int64)
+    metres /= speed_kmh / 3.6
+    dur = np.rint(metres, out=metres).astype(np.int64)
+    return dist, dur, off
 
 
 Progress = Callable[[str], None]
@@ -193,11 +231,13 @@ def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
                 trucks: Sequence[Truck], *, circuity: float = DEFAULT_CIRCUITY,
                 speed_kmh: float = DEFAULT_SPEED_KMH,
                 time_limit_s: float | None = None, seed: int = 0,
-                on_progress: Progress | None = None) -> RoutePlan:
-    """Plan a shift's routes. Bad input is reported in plan.problems (and each
-    required stop that cannot be served in plan.unserved); the rest is planned.
-    time_limit_s None: a search that grows with the number of stops
-    (time_budget_s). on_progress is told, now and then, how the search goes."""
+                on_progress: Progress | None = None,
+                streets: DrivingStreets | None = None) -> RoutePlan:
+    """Plan a shift's routes, along the streets when given. Bad input is
+    reported in plan.problems (and each required stop that cannot be served
+    in plan.unserved); the rest is planned. time_limit_s None: a search that
+    grows with the number of stops (time_budget_s). on_progress is told, now
+    and then, how the search goes."""
     if not circuity >= 1:
         raise ValueError(f"circuity must be at least 1, got {circuity}")
     if not 1 <= speed_kmh <= 130:
@@ -276,7 +316,10 @@ def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
 
     if on_progress is not None:
         on_progress(f"distances between {len(fitting) + 1} places")
-    dist, dur = travel_matrices([depot] + [(s.lat, s.lon) for s in fitting], circuity, speed_kmh)
+    dist, dur, off = _matrices([depot] + [(s.lat, s.lon) for s in fitting], circuity, speed_kmh,
+                               streets)
+    if streets is not None:
+        _note_off_streets(plan, off, fitting, circuity)
     longest_shift = max(t.shift_s for t in usable)
     reachable = []
     too_far: list[Stop] = []
@@ -316,6 +359,25 @@ def plan_routes(depot: tuple[float, float] | None, stops: Sequence[Stop],
     left = [i for i in range(len(candidates)) if i not in routed]
     _explain_left_out(plan, left, candidates, usable, dur)
     return _finish(plan, started)
+
+
+def _note_off_streets(plan: RoutePlan, off: list[tuple[int, float]], stops: list[Stop],
+                      circuity: float) -> None:
+    if len(off) <= len(stops):  # some along the streets (the streets may be another town's)
+        plan.distances = "streets"
+    # The depot is left unnamed: a yard off the streets is nothing to correct.
+    far = [(stops[i - 1].node_id, m) for i, m in off if i]
+    if not far:
+        return
+    plan.straight_line = [name for name, _ in far]
+    shown = ", ".join(f"{name} ({f'{m:.0f} m' if math.isfinite(m) else f'over {SNAP_M:.0f} m'})"
+                      for name, m in far[:10])
+    if len(far) > 10:
+        shown += f" and {len(far) - 10} more"
+    plan.problems.append(
+        f"{len(far)} bin(s) more than {SNAP_M:.0f} m from every drivable street, their "
+        f"distances estimated as straight lines x {circuity:g}: {shown}: correct their "
+        "positions, or import streets that reach them")
 
 
 def _some_bins(bins: Sequence[Stop], what: str, advice: str) -> str:

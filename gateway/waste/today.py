@@ -10,6 +10,7 @@ from datetime import datetime
 
 from gateway.records import Node
 from gateway.storage.store import Store
+from gateway.streets.driving import DrivingStreets
 from gateway.waste.bin_types import Catalogue
 from gateway.waste.forecast import Forecaster
 from gateway.waste.routing import (
@@ -29,17 +30,19 @@ def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[flo
                    speed_kmh: float = DEFAULT_SPEED_KMH,
                    time_limit_s: float | None = None,
                    on_progress: Progress | None = None,
-                   notes: Mapping[str, str] | None = None) -> RoutePlan:
-    """The plan for the bins `select` puts on it; all_required makes every
-    selected bin a required stop. A kind the catalogue lacks is planned as
-    generic, and named once in the plan's problems."""
+                   notes: Mapping[str, str] | None = None,
+                   streets: DrivingStreets | None = None) -> RoutePlan:
+    """The plan for the bins `select` puts on it, along the streets when
+    given; all_required makes every selected bin a required stop. A kind the
+    catalogue lacks is planned as generic, and named once in the plan's
+    problems."""
     stops = select(nodes, catalogue)
     if all_required:
         stops = [replace(s, required=True) for s in stops]
     if notes:
         stops = [replace(s, note=notes.get(s.node_id, "")) for s in stops]
     plan = plan_routes(depot, stops, trucks, circuity=circuity, speed_kmh=speed_kmh,
-                       time_limit_s=time_limit_s, on_progress=on_progress)
+                       time_limit_s=time_limit_s, on_progress=on_progress, streets=streets)
     unknown = catalogue.unknown_kinds(n.kind for n in nodes if n.role == "bin")
     generic = catalogue.generic
     plan.problems.extend(

@@ -11,6 +11,7 @@ from tools.cli.lights import lights
 from tools.cli.node import node
 from tools.cli.routes import routes
 from tools.cli.sim import sim
+from tools.cli.streets import streets
 from tools.cli.users import users
 
 
@@ -40,6 +41,7 @@ cli.add_command(node)
 cli.add_command(bins)
 cli.add_command(routes)
 cli.add_command(lights)
+cli.add_command(streets)
 cli.add_command(demo)
 cli.add_command(users)
 

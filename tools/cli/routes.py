@@ -198,7 +198,8 @@ def stops_json(collection: dict[str, object]) -> list[dict[str, object]]:
             lon, lat = where[:2] if isinstance(where, list) and len(where) >= 2 else (None, None)
             rows.append({"order": p.get("order"), "node_id": p.get("node_id"),
                          "kind": p.get("kind"), "expected_fill_pct": p.get("expected_fill_pct"),
-                         "required": p.get("required"), "lat": lat, "lon": lon})
+                         "required": p.get("required"), "place": p.get("address") or None,
+                         "lat": lat, "lon": lon})
         out.append({"truck": truck, "stops": rows})
     return out
 
@@ -211,8 +212,9 @@ def format_stops(collection: dict[str, object]) -> str:
         for p in stops:
             fill = p.get("expected_fill_pct")
             fill_text = f"{fill:.0f}%" if isinstance(fill, int | float) else "  ?"
+            place = p.get("address") or ""
             lines.append(f"  {p['order']:>3}. {p.get('node_id')}  {fill_text:>4}  "
-                         f"{p.get('kind', '')}")
+                         f"{p.get('kind', '')}" + (f"  {place}" if place else ""))
     return "\n".join(lines) if lines else "the plan has no stops"
 
 
@@ -226,6 +228,9 @@ def format_plan(plan: RoutePlan) -> str:
     served = plan.stops_served
     lines.append(f"{served} bins on {sum(1 for r in plan.routes if r.stops)} route(s), "
                  f"{len(plan.unserved)} required bin(s) not served, planned in "
-                 f"{plan.seconds:.1f} s")
+                 f"{plan.seconds:.1f} s; distances "
+                 + ("along the streets" if plan.distances == "streets" else
+                    "as straight lines x circuity (no streets imported: "
+                    "'kvarter streets import FILE')"))
     lines.extend(plan.problems)
     return "\n".join(lines)

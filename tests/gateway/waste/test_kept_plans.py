@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from gateway.records import Node
 from gateway.storage.store import Store
+from gateway.streets.geometry import StreetsError
+from gateway.streets.network import build, district_streets
 from gateway.waste.daily import (
     PlanError,
     PlanRequest,
-    StreetNames,
     plan_and_store,
     shift_start,
     stop_times,
@@ -69,7 +70,7 @@ def test_stops_are_expected_in_order_after_driving_and_service() -> None:
 
 
 def test_the_nearest_named_street_within_reach_names_a_stop() -> None:
-    streets = StreetNames(json.dumps({"type": "FeatureCollection", "features": [
+    places = build(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"name": "Hamngatan"},
          "geometry": {"type": "LineString", "coordinates": [[18.0, 59.0], [18.01, 59.0]]}},
         {"type": "Feature", "properties": {"name": "Kyrkogatan"},
@@ -77,11 +78,11 @@ def test_the_nearest_named_street_within_reach_names_a_stop() -> None:
                       "coordinates": [[[18.0, 59.001], [18.01, 59.001]]]}},
         {"type": "Feature", "properties": {},
          "geometry": {"type": "LineString", "coordinates": [[18.0, 59.0002], [18.01, 59.0002]]}},
-    ]}))
-    assert streets.near(59.0001, 18.005) == "Hamngatan"  # 11 m; the nameless one is nearer
-    assert streets.near(59.0009, 18.005) == "Kyrkogatan"
-    assert streets.near(59.0005, 18.005) is None  # 55 m from either
-    assert StreetNames(None).near(59.0, 18.0) is None
+    ]})).places
+    assert places.place(59.0001, 18.005) == "Hamngatan"  # 11 m; the nameless one is nearer
+    assert places.place(59.0009, 18.005) == "Kyrkogatan"
+    assert places.place(59.0025, 18.005) == "170 m from Kyrkogatan"
+    assert places.place(59.01, 18.005) is None  # a kilometre from any
 
 
 @given(st.recursive(st.none() | st.booleans() | st.floats() | st.text(max_size=5),
@@ -90,14 +91,19 @@ def test_the_nearest_named_street_within_reach_names_a_stop() -> None:
                                                        "properties", "name", "coordinates"]),
                                       inner, max_size=4), max_leaves=30))
 @settings(max_examples=300, deadline=None)
-def test_any_streets_file_names_streets_or_none(data: object) -> None:
+def test_any_streets_file_names_places_or_is_refused_in_one_line(data: object) -> None:
     try:
         text = json.dumps(data)
     except ValueError:
         return
-    found = StreetNames(text).near(59.0, 18.0)
+    try:
+        streets = build(text)
+    except StreetsError as e:
+        assert "\n" not in str(e)
+        return
+    found = streets.places.place(59.0, 18.0)
     assert found is None or isinstance(found, str)
-    assert StreetNames(text + "{").near(59.0, 18.0) is None
+    assert district_streets((1, text + "{", "f")) is None
 
 
 def test_a_plan_is_kept_whole_and_the_latest_is_the_days(tmp_path: Path) -> None:

@@ -1,0 +1,92 @@
+"""The user's path: import the district's streets, plan, and see at every
+stop a place the crew can find, on the sheet, in the GPX and GeoJSON, in
+what the crew's phone reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import one_line_error
+
+from gateway.records import Node
+from gateway.storage.store import Store
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "norrmalm"
+DAY = "2026-09-23"
+
+
+def kvarter(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def baskets_db(tmp_path: Path) -> Path:
+    db = tmp_path / "gateway.sqlite"
+    doc = json.loads((DATA / "waste-baskets.geojson").read_text())
+    with Store(db) as store:
+        for i, f in enumerate(doc["features"], start=1):
+            lon, lat = f["geometry"]["coordinates"]
+            store.register(Node(f"N{i:04d}", "bin", lat, lon, "240L"))
+    return db
+
+
+def plan(db: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return kvarter("routes", "plan", "--db", str(db), "--depot", "59.3405,18.0700",
+                   "--capacity", "5000", "--trucks", "2", "--every-bin", "--out", str(out),
+                   "--time-limit", "0.5", "--date", DAY)
+
+
+def test_streets_imported_then_routes_along_them_with_places(tmp_path: Path) -> None:
+    db = baskets_db(tmp_path)
+    before = plan(db, tmp_path / "before")
+    assert before.returncode == 0, before.stderr
+    assert "distances as straight lines" in before.stdout
+
+    imported = kvarter("streets", "import", str(DATA / "streets.geojson"), "--db", str(db))
+    assert imported.returncode == 0, imported.stderr
+    assert "856 streets" in imported.stdout and "one-way" in imported.stdout
+    assert "stored as streets 1" in imported.stdout
+
+    after = plan(db, tmp_path / "after")
+    assert after.returncode == 0, after.stderr
+    assert "distances along the streets" in after.stdout
+    # The one basket out of reach of the roads is named, in one line.
+    off = [ln for ln in after.stdout.splitlines() if "straight lines" in ln]
+    assert len(off) == 1 and "N0006" in off[0]
+
+    shown = kvarter("routes", "show", "--out", str(tmp_path / "after"))
+    assert "Sveavägen, at Kammakargatan" in shown.stdout
+    doc = json.loads((tmp_path / "after" / "routes.geojson").read_text())
+    stops = {f["properties"]["node_id"]: f["properties"] for f in doc["features"]
+             if f["properties"]["role"] == "stop"}
+    assert len(stops) == 30 and all(p["address"] for p in stops.values())
+    assert stops["N0027"]["address"] == "Sveavägen, at Kammakargatan"
+    gpx = (tmp_path / "after" / "routes.gpx").read_text()
+    assert "Sveavägen, at Kammakargatan" in gpx
+    sheet = (tmp_path / "after" / "route-sheets.html").read_text()
+    assert "Holländargatan, 20 m from Kungsgatan" in sheet
+    # What the crew's phone reads (GET /api/v1/routes/...): the stored stop.
+    with Store(db) as store:
+        latest = store.latest_plan(DAY)
+        assert latest is not None
+        kept = {s.node_id: s.street for s in store.plan_stops(latest.id)}
+    assert kept["N0027"] == "Sveavägen, at Kammakargatan"
+
+
+def test_a_streets_file_that_cannot_be_used_is_refused_in_one_line(tmp_path: Path) -> None:
+    db = baskets_db(tmp_path)
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                   '"geometry": {"type": "Point", "coordinates": [18, 59]}}]}')
+    line = one_line_error(kvarter("streets", "import", str(bad), "--db", str(db)))
+    assert "no usable LineString streets" in line
+    with Store(db) as store:
+        assert store.streets() is None
+    dry = kvarter("streets", "import", str(DATA / "streets.geojson"), "--db", str(db),
+                  "--dry-run")
+    assert dry.returncode == 0 and "nothing stored" in dry.stdout
+    with Store(db) as store:
+        assert store.streets() is None
