@@ -169,7 +169,6 @@ def make_plan(store: Store, request: PlanRequest, catalogue: Catalogue | None = 
         plan.problems.extend(unknown_kinds(nodes, catalogue))
         plan.distances = "streets" if driving is not None else "straight line"
         plan.changes = [c.summary() for c in again.changes]
-        plan.continues = previous.id if previous is not None else None
         for p, kept in progress:
             plan.kept[p.truck.name] = kept
             if kept:
@@ -280,8 +279,6 @@ def store_plan(store: Store, request: PlanRequest, plan: RoutePlan, made_by: str
                                  s.address or None))
     settings: dict[str, Any] = asdict(request)
     settings["depot"] = list(request.depot)
-    if plan.continues is not None:
-        settings["continues"] = plan.continues
     outcome = {"problems": list(plan.problems),
                "unserved": [{"node_id": u.stop.node_id, "reason": u.reason}
                             for u in plan.unserved],

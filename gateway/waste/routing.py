@@ -141,7 +141,6 @@ class RoutePlan:
     kept: dict[str, list[tuple[Stop, float]]] = field(default_factory=dict)
     starts: dict[str, tuple[float, float]] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
-    continues: int | None = None  # the id of the stored plan this one re-planned
 
     @property
     def stops_served(self) -> int:
