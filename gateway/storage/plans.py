@@ -132,18 +132,14 @@ class PlanTable(Database):
 
     def stop_outcomes(self, plan: PlanRow) -> dict[str, tuple[str, float, str]]:
         """node id -> (outcome, at, note) of the latest record of each of the
-        plan's bins: one made for this plan or an earlier plan of its day (a
-        day re-planned keeps what its crews did), or one made without a plan
-        (the command line's) since the day's first plan was made."""
+        plan's bins: one made for this plan, or one made without a plan (the
+        command line's) since the plan was made."""
         with self.reading() as db:
             rows = db.execute(
                 "SELECT v.node_id, v.outcome, v.at, v.note FROM bin_visits v "
                 "WHERE v.node_id IN (SELECT node_id FROM plan_stops WHERE plan_id = ?) "
-                "AND (v.plan_id IN (SELECT id FROM plans WHERE day = ? AND id <= ?) "
-                "OR (v.plan_id IS NULL AND v.at >= "
-                "(SELECT MIN(made_at) FROM plans WHERE day = ? AND id <= ?))) "
-                "ORDER BY v.at, v.id",
-                (plan.id, plan.day, plan.id, plan.day, plan.id)).fetchall()
+                "AND (v.plan_id = ? OR (v.plan_id IS NULL AND v.at >= ?)) "
+                "ORDER BY v.at, v.id", (plan.id, plan.id, plan.made_at)).fetchall()
         return {node_id: (outcome, float(at), note) for node_id, outcome, at, note in rows}
 
     def last_plan_id(self) -> int:
