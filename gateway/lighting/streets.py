@@ -37,7 +37,6 @@ from gateway.streets.geometry import (
     read_streets,
 )
 from gateway.streets.geometry import Grid as _Grid
-from gateway.streets.geometry import cross as _cross
 from gateway.streets.geometry import nearest as _nearest
 from gateway.streets.geometry import project as _project
 
@@ -122,18 +121,10 @@ def build_network(sf: StreetFile, nodes: Iterable[Node], snap_m: float = SNAP_M,
             hit = _nearest(streets, grid, end, skip=si)
             if hit is not None and hit[0] <= join_m:
                 join(si, along, hit[1], hit[2], hit[0])
-    seen: set[tuple[int, int, int, int]] = set()
-    for cell in grid.cells.values():
-        for i, (sa, ka) in enumerate(cell):
-            for sb, kb in cell[i + 1:]:
-                if sa == sb or (sa, ka, sb, kb) in seen:
-                    continue
-                seen.add((sa, ka, sb, kb))
-                A, B = streets[sa], streets[sb]
-                hit2 = _cross(A.points[ka], A.points[ka + 1], B.points[kb], B.points[kb + 1])
-                if hit2 is not None:
-                    join(sa, A.cum[ka] + hit2[0] * (A.cum[ka + 1] - A.cum[ka]),
-                         sb, B.cum[kb] + hit2[1] * (B.cum[kb + 1] - B.cum[kb]), 0.0)
+    for sa, ka, sb, kb, (ta, tb) in grid.crossings(streets):
+        A, B = streets[sa], streets[sb]
+        join(sa, A.cum[ka] + ta * (A.cum[ka + 1] - A.cum[ka]),
+             sb, B.cum[kb] + tb * (B.cum[kb + 1] - B.cum[kb]), 0.0)
 
     adj: dict[tuple[object, ...], list[tuple[tuple[object, ...], float]]] = defaultdict(list)
     # For each pole: its neighbour vertex down and up its own street.

@@ -44,7 +44,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from gateway.streets.geometry import Grid, Street, StreetFile, cross, nearest, project
+from gateway.streets.geometry import Grid, Street, StreetFile, nearest, project
 
 SNAP_M = 150.0  # a point further than this from every drivable street is not on the streets
 JOIN_M = 5.0  # a street's end this close to another street is joined to it
@@ -393,24 +393,15 @@ def _join_crossings(streets: list[Street]) -> None:
     """Put a shared point where two streets' segments cross."""
     grid = Grid(streets, 0.0)
     inserts: dict[int, list[tuple[int, float, tuple[float, float]]]] = defaultdict(list)
-    seen: set[tuple[int, int, int, int]] = set()
-    for cell in grid.cells.values():
-        for i, (sa, ka) in enumerate(cell):
-            for sb, kb in cell[i + 1:]:
-                if sa == sb or (sa, ka, sb, kb) in seen:
-                    continue
-                seen.add((sa, ka, sb, kb))
-                A, B = streets[sa], streets[sb]
-                if any(st.tags.get(t, "no") not in ("no", "0") for st in (A, B)
-                       for t in ("bridge", "tunnel", "layer")):
-                    continue
-                a0, a1, b0, b1 = A.points[ka], A.points[ka + 1], B.points[kb], B.points[kb + 1]
-                hit = cross(a0, a1, b0, b1)
-                if hit is None:
-                    continue
-                p = (a0[0] + hit[0] * (a1[0] - a0[0]), a0[1] + hit[0] * (a1[1] - a0[1]))
-                inserts[sa].append((ka, hit[0], p))
-                inserts[sb].append((kb, hit[1], p))
+    for sa, ka, sb, kb, (ta, tb) in grid.crossings(streets):
+        A, B = streets[sa], streets[sb]
+        if any(st.tags.get(t, "no") not in ("no", "0") for st in (A, B)
+               for t in ("bridge", "tunnel", "layer")):
+            continue
+        a0, a1 = A.points[ka], A.points[ka + 1]
+        p = (a0[0] + ta * (a1[0] - a0[0]), a0[1] + ta * (a1[1] - a0[1]))
+        inserts[sa].append((ka, ta, p))
+        inserts[sb].append((kb, tb, p))
     _insert(streets, inserts)
 
 

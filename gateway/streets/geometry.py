@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 METRES_PER_DEGREE = 111_320.0
@@ -189,6 +189,23 @@ class Grid:
 
     def near(self, p: Point) -> list[tuple[int, int]]:
         return self.cells.get((int(p[0] // _CELL_M), int(p[1] // _CELL_M)), [])
+
+    def crossings(self, streets: Sequence[Street],
+                  ) -> Iterator[tuple[int, int, int, int, tuple[float, float]]]:
+        """(street a, its segment, street b, its segment, (ta, tb)) for each
+        pair of segments of two streets that cross, once each; ta and tb are
+        where along each segment (0..1)."""
+        seen: set[tuple[int, int, int, int]] = set()
+        for cell in self.cells.values():
+            for i, (sa, ka) in enumerate(cell):
+                for sb, kb in cell[i + 1:]:
+                    if sa == sb or (sa, ka, sb, kb) in seen:
+                        continue
+                    seen.add((sa, ka, sb, kb))
+                    A, B = streets[sa], streets[sb]
+                    hit = cross(A.points[ka], A.points[ka + 1], B.points[kb], B.points[kb + 1])
+                    if hit is not None:
+                        yield sa, ka, sb, kb, hit
 
 
 def nearest(streets: Sequence[Street], grid: Grid, p: Point,
