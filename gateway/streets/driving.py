@@ -40,9 +40,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
 
 from gateway.streets.geometry import Grid, Street, StreetFile, nearest, project
 
@@ -165,6 +162,7 @@ class DrivingStreets:
         for x, y, gap in links:
             edges += [(x, y, max(gap, 1e-3)), (y, x, max(gap, 1e-3))]
         self.graph = _graph(self.nodes, edges)
+        from scipy.sparse.csgraph import connected_components  # see _graph
         _, labels = connected_components(self.graph, directed=True, connection="strong")
         # The largest by street length: in number of junctions a long
         # avenue counts for little.
@@ -202,6 +200,7 @@ class DrivingStreets:
                 samples.append(self._a[s] + t * self._d[s])
                 owner.append(s)
         self._owner = np.array(owner, dtype=np.int64)
+        from scipy.spatial import cKDTree  # see _graph
         self._tree = cKDTree(np.array(samples).reshape(-1, 2)) if samples else None
 
     def snap(self, points: Sequence[tuple[float, float]], snap_m: float = SNAP_M) -> Snapped:
@@ -274,6 +273,7 @@ class DrivingStreets:
         bounds = np.searchsorted(col_piece[order], np.arange(len(pieces) + 1))
         for k in range(len(pieces)):
             members[k] = order[bounds[k]:bounds[k + 1]]
+        from scipy.sparse.csgraph import dijkstra  # see _graph
         out = np.empty((n, n))
         step = max(16, min(512, _CHUNK_CELLS // max(1, 2 * self.nodes)))
         for start in range(0, n, step):
@@ -346,7 +346,12 @@ def _turn_at_dead_ends(pieces: list[Piece], links: list[tuple[int, int, float]])
 
 def _graph(n: int, edges: list[tuple[int, int, float]]) -> Any:
     """A CSR matrix with the shortest of parallel edges (a sparse matrix
-    would add them up)."""
+    would add them up).
+
+    SciPy is imported here and in the methods that need it, not at the top:
+    it takes about a second to load, and every `kvarter` command and every
+    gateway start would pay it, though most never build a street graph."""
+    from scipy.sparse import coo_matrix
     r = np.array([e[0] for e in edges], dtype=np.int64)
     c = np.array([e[1] for e in edges], dtype=np.int64)
     w = np.array([e[2] for e in edges], dtype=np.float64)

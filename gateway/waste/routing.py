@@ -30,14 +30,16 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pyvrp
-from pyvrp import Model
-from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MultipleCriteria, NoImprovement
+
+if TYPE_CHECKING:
+    # PyVRP is imported by the functions that solve, not here: it takes more
+    # than half a second to load, and the gateway and most `kvarter` commands
+    # import this module for its records without ever planning.
+    import pyvrp
 
 from gateway.streets.driving import SNAP_M, DrivingStreets
 
@@ -592,6 +594,10 @@ def _solve(depot: tuple[float, float], stops: list[Stop], chosen: list[int],
            initial: list[list[int]] | None) -> tuple[list[list[int]], bool]:
     """Solve for the chosen stops; returns the visits per truck (indices into
     stops) and whether PyVRP found them feasible."""
+    import pyvrp
+    from pyvrp import Model
+    from pyvrp.exceptions import PenaltyBoundWarning
+    from pyvrp.stop import MultipleCriteria, NoImprovement
     # A left-out required stop must cost more than any detour to it could.
     must = 2 * int(dist.max()) + 1
     model = Model()
@@ -657,6 +663,7 @@ def _search(data: pyvrp.ProblemData, stop: Any, seed: int,
     from the given solution after a full local search of it, as pyvrp.solve
     does only from a random one. From a random start, that first search of
     5,000 stops takes about a minute on its own; from a sweep, seconds."""
+    import pyvrp
     if warm is None:
         return pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
     from pyvrp.IteratedLocalSearch import IteratedLocalSearch
@@ -681,6 +688,7 @@ def _sweep(data: pyvrp.ProblemData, depot: tuple[float, float], stops: list[Stop
     the depot, cut into one route per truck as its capacity and shift allow,
     each route in nearest-neighbour order. What it leaves out the search
     inserts."""
+    import pyvrp
     x = np.array([(s.lon - depot[1]) * math.cos(math.radians(depot[0])) for s in stops])
     y = np.array([s.lat - depot[0] for s in stops])
     order = list(np.argsort(np.arctan2(y, x), kind="stable"))

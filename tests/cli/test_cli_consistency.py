@@ -110,9 +110,17 @@ def test_kvarter_db_is_every_commands_db_and_db_wins(tmp_path: Path) -> None:
 LISTINGS = {"nodes", "summary", "reports", "list", "status", "show", "log"}
 
 
+def _sub(group: click.Group, name: str) -> click.Command:
+    # Through click's own lookup: the top group loads its subgroups lazily.
+    cmd = group.get_command(click.Context(group), name)
+    assert cmd is not None, name
+    return cmd
+
+
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out = []
-    for name, cmd in group.commands.items():
+    for name in group.list_commands(click.Context(group)):
+        cmd = _sub(group, name)
         if isinstance(cmd, click.Group):
             out += _commands(cmd, (*path, name))
         else:
@@ -126,7 +134,7 @@ def test_every_listing_has_json() -> None:
         cmd: click.Command = cli
         for part in path:
             assert isinstance(cmd, click.Group)
-            cmd = cmd.commands[part]
+            cmd = _sub(cmd, part)
         if path[-1] in LISTINGS or path == ("node", "ports"):
             if not any("--json" in p.opts for p in cmd.params):
                 missing.append(" ".join(path))

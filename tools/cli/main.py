@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from tools.cli.bins import bins
-from tools.cli.demo import demo
-from tools.cli.gateway import gateway
-from tools.cli.lights import lights
-from tools.cli.node import node
-from tools.cli.routes import routes
-from tools.cli.sim import sim
-from tools.cli.streets import streets
-from tools.cli.users import users
+# Each group's module, loaded only when that group is asked for: between them
+# they import the planner, SciPy, PROJ, FastAPI and aiocoap, and a technician's
+# `kvarter node monitor` or a crew's `kvarter bins emptied` should not wait
+# seconds for all of them.
+GROUPS = {
+    "gateway": "tools.cli.gateway",
+    "sim": "tools.cli.sim",
+    "node": "tools.cli.node",
+    "bins": "tools.cli.bins",
+    "routes": "tools.cli.routes",
+    "lights": "tools.cli.lights",
+    "streets": "tools.cli.streets",
+    "demo": "tools.cli.demo",
+    "users": "tools.cli.users",
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*GROUPS, *super().list_commands(ctx)])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in GROUPS:
+            return super().get_command(ctx, cmd_name)
+        command = getattr(importlib.import_module(GROUPS[cmd_name]), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="kvarter")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress of slow work (planning, simulations, imports) on standard "
@@ -33,17 +55,6 @@ def cli(ctx: click.Context, show_progress: bool | None) -> None:
     3 done in part (what was left out is printed)."""
     ctx.ensure_object(dict)
     ctx.obj["progress"] = show_progress
-
-
-cli.add_command(gateway)
-cli.add_command(sim)
-cli.add_command(node)
-cli.add_command(bins)
-cli.add_command(routes)
-cli.add_command(lights)
-cli.add_command(streets)
-cli.add_command(demo)
-cli.add_command(users)
 
 
 def main() -> None:
