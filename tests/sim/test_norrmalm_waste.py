@@ -5,6 +5,9 @@ are measured by `make bench ONLY=waste`."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,7 @@ from sim.fill_model import profiles
 from sim.waste import Fleet, compare, route_days
 
 DAYS = 4
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bins_stand_at_the_baskets_then_at_addresses_each_once() -> None:
@@ -79,3 +83,24 @@ def test_the_comparison_routes_along_the_streets() -> None:
     route_days(straight, fills, positions, fleet, 0.2)
     assert straight.emptyings == fixed.emptyings and straight.off_streets == 0
     assert abs(straight.truck_km - fixed.truck_km) > 0.05 * fixed.truck_km
+
+
+def test_sim_waste_compares_the_policies_in_norrmalm(tmp_path: Path) -> None:
+    def kvarter(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tools.cli", "sim", "waste", "--norrmalm",
+                               "--out", str(tmp_path), *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+
+    done = kvarter("--bins", "12", "--weeks", "1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Norrmalm: 12 bins at real places: 12 of the district's mapped "
+                               "waste baskets, routed along its streets; map data © "
+                               "OpenStreetMap contributors, ODbL 1.0")
+    assert [ln.split()[0] for ln in lines[3:6]] == ["fixed", "forecast", "oracle"]
+    assert (tmp_path / "policies.png").stat().st_size > 0
+    refused = kvarter("--bins", "2000")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "Error: Norrmalm has places for 1036 bins (30 waste baskets and 1006 addresses), not "
+        "2000: ask for fewer bins")
