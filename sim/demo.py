@@ -1,6 +1,13 @@
 """The demo: a real gateway process serving a simulated district over
 loopback CoAP, with an account of every role on its HTTP API.
 
+The district is a real one, Norrmalm in Stockholm (sim/norrmalm.py, from
+OpenStreetMap): its streets imported into the gateway as `kvarter streets
+import` does, its bins at the mapped waste baskets and at street addresses,
+its light poles along its named roads, and the gateway named after it (its
+settings beside the database, which the commands read with it), so that
+route sheets and the crews' screen name real streets.
+
 `run_once` simulates the last hours in accelerated time and stops (for
 scripts and CI). `run_live` does the same, then leaves the gateway serving
 and the district going on in real time (virtual time follows the wall clock)
@@ -11,6 +18,7 @@ output) and `status` (a progress line), so that this module prints nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -26,7 +34,8 @@ from gateway.coap.client import register_nodes
 from gateway.security.technician import TechnicianCredential
 from gateway.storage.store import Store
 from gateway.storage.summary import format_summary
-from sim.district import District, Passer, build
+from sim import norrmalm
+from sim.district import District, Passer
 from sim.district_day import format_outcome, run_district
 from sim.gateway_process import (
     free_tcp_port,
@@ -84,6 +93,40 @@ def make_accounts(db: Path) -> list[DemoAccount]:
     return accounts
 
 
+def settings_path(db: Path) -> Path:
+    return db.with_name("gateway.toml")
+
+
+def import_district(db: Path) -> list[str]:
+    """Norrmalm's streets into the gateway's data, and the gateway's settings
+    naming the district beside the database; the gateway's extra arguments."""
+    with Store(db) as store:
+        store.save_streets(norrmalm.streets_text(),
+                           f"{shown_path(norrmalm.STREETS)} ({norrmalm.CREDIT})")
+    path = settings_path(db)
+    # TOML's basic strings take a path as JSON writes it.
+    path.write_text("# The demo's gateway: its district's name (MQTT topics, route sheets, "
+                    "crews' messages) and its data.\n"
+                    f'[gateway]\ndistrict = "{norrmalm.NAME}"\n'
+                    f"db_path = {json.dumps(str(db.resolve()))}\n", encoding="utf-8")
+    return ["--config", str(path)]
+
+
+def district_lines(bins: int, lights: int) -> list[str]:
+    poles = f"; {lights} light poles along its streets" if lights else ""
+    return [f"district           {norrmalm.NAME}, Stockholm: {norrmalm.describe_bins(bins)}"
+            f"{poles}",
+            f"                   {norrmalm.CREDIT}"]
+
+
+def plan_line(shown: str) -> str:
+    """Today's routes for the demo's bins, with a sheet naming real streets."""
+    lat, lon = norrmalm.DEPOT
+    folder = shown_path(Path(shown).parent / "routes")
+    return (f"  .venv/bin/kvarter routes plan --config {shown_path(Path(shown).parent)}"
+            f"/gateway.toml --depot {lat},{lon} --trucks 2 --capacity 20000 --out {folder}")
+
+
 def accounts_path(db: Path) -> Path:
     return db.with_name("accounts.txt")
 
@@ -121,15 +164,18 @@ def run_once(data_dir: Path, bins: int, lights: int, hours: float, say: Say,
     """The last `hours` simulated in accelerated time, then a summary; the
     gateway is stopped. Returns the exit status: 0 when the gateway stopped
     cleanly and took every report."""
+    district = norrmalm.build(bins, lights, hours, seed=1)
     db = fresh_database(data_dir)
     accounts = make_accounts(db)
+    status(f"importing {norrmalm.NAME}'s streets")
+    settings = import_district(db)
     status("starting the gateway")
-    started = start_gateway_on_free_ports(db)
+    started = start_gateway_on_free_ports(db, *settings)
     gateway, port = started.proc, started.port
     try:
         status(f"simulating {hours:g} h of {bins} bins and {lights} lights")
         outcome = run_district(("127.0.0.1", port), bins, lights, hours, seed=1,
-                               technician=technician_for(db))
+                               technician=technician_for(db), district=district)
     finally:
         code = stop_gateway(gateway)
     with Store(db) as store:
@@ -138,6 +184,7 @@ def run_once(data_dir: Path, bins: int, lights: int, hours: float, say: Say,
     say("\n".join([
         f"kvarter demo: a gateway on coap://127.0.0.1:{port} served a simulated district",
         "",
+        *district_lines(bins, lights),
         format_outcome(outcome),
         summary,
         f"gateway exit       {'clean' if code == 0 else f'code {code}'}",
@@ -148,7 +195,9 @@ def run_once(data_dir: Path, bins: int, lights: int, hours: float, say: Say,
         f"  .venv/bin/kvarter gateway summary --db {shown}",
         f"  .venv/bin/kvarter gateway nodes --db {shown}",
         f"  .venv/bin/kvarter gateway reports --db {shown} --limit 10",
-        f"  .venv/bin/kvarter gateway run --db {shown}   # its gateway again, on port 5683",
+        plan_line(shown),
+        f"  .venv/bin/kvarter gateway run --config {settings_path(Path(shown))}   "
+        "# its gateway again, on port 5683",
         "  .venv/bin/kvarter sim run --gateway 127.0.0.1:5683 --bins 200 --hours 48",
     ]))
     return 0 if code == 0 and not outcome.reports_failed else 1
@@ -200,7 +249,7 @@ def live_district(bins: int, lights: int, hours: float, start: int) -> District:
     passers count hours from midnight, so those of the hours before `start`
     in its day are dropped and the others moved back."""
     into_day = start % 86400
-    district = build(bins, lights, hours + LIVE_HOURS + into_day / 3600 + 1, seed=1)
+    district = norrmalm.build(bins, lights, hours + LIVE_HOURS + into_day / 3600 + 1, seed=1)
     district.passers = [Passer(p.start_s - into_day, p.speed_mps, p.upward)
                         for p in district.passers if p.start_s >= into_day]
     return district
@@ -211,6 +260,8 @@ def run_live(data_dir: Path, bins: int, lights: int, hours: float, port_http: in
     """The last `hours` in accelerated time, then the district live until
     stopped() (or Interrupted/KeyboardInterrupt, which end it the same way).
     Returns the exit status: 0 when the gateway stopped cleanly."""
+    start = int(time.time() - hours * 3600)
+    district = live_district(bins, lights, hours, start)
     db = fresh_database(data_dir)
     accounts = make_accounts(db)
     web = http_port(port_http)
@@ -218,11 +269,11 @@ def run_live(data_dir: Path, bins: int, lights: int, hours: float, port_http: in
     sim: LiveSimulation | None = None
     code = 0
     try:
+        status(f"importing {norrmalm.NAME}'s streets")
+        settings = import_district(db)
         status("starting the gateway")
-        started = start_gateway_on_free_ports(db, "--http-port", str(web))
+        started = start_gateway_on_free_ports(db, *settings, "--http-port", str(web))
         gateway, port = started.proc, started.port
-        start = int(time.time() - hours * 3600)
-        district = live_district(bins, lights, hours, start)
         technician: TechnicianCredential = technician_for(db)
         kids: dict[str, str] = {}
         status(f"registering {bins + lights} nodes")
@@ -245,6 +296,7 @@ def run_live(data_dir: Path, bins: int, lights: int, hours: float, port_http: in
         say("\n".join([
             f"kvarter demo: a gateway on coap://127.0.0.1:{port} serves a simulated district",
             "",
+            *district_lines(bins, lights),
             format_outcome(sim.outcome(hours)),
             summary,
             "",
@@ -257,6 +309,7 @@ def run_live(data_dir: Path, bins: int, lights: int, hours: float, port_http: in
             "  .venv/bin/kvarter gateway summary      # the demo's database, found without --db",
             "  .venv/bin/kvarter lights status",
             "  .venv/bin/kvarter bins status",
+            plan_line(shown) + "   # then log in as crew",
         ]))
         began = time.time()
 

@@ -29,6 +29,7 @@ class SimBin:
     kind: str
     initial_fill_pct: float
     fill_rate_pct_per_h: float  # average over a day; busier by day than by night
+    address: str = ""  # where a crew finds it ("Tegnérgatan 23"), when it stands at one
 
     def fill_at(self, hours: float) -> float:
         """Fill after `hours` since midnight of the first day. The rate follows
@@ -68,7 +69,8 @@ class District:
         def key(node_id: str) -> str | None:
             return node_key(node_id) if keyed else None
 
-        return ([Node(b.node_id, "bin", b.lat, b.lon, b.kind, key=key(b.node_id))
+        return ([Node(b.node_id, "bin", b.lat, b.lon, b.kind, key=key(b.node_id),
+                      address=b.address)
                  for b in self.bins]
                 + [Node(p.node_id, "light", p.lat, p.lon, "street-1", key=key(p.node_id))
                    for p in self.poles])

@@ -9,14 +9,18 @@ import time
 
 from gateway.coap.client import register_nodes
 from gateway.security.technician import TechnicianCredential
-from sim.district import build
+from sim.district import District, build
 from sim.runner import Outcome, Simulation
 
 
 def run_district(gateway: tuple[str, int], bins: int, lights: int, hours: float,
                  seed: int, report_interval_s: int = 3600, *,
-                 technician: TechnicianCredential) -> Outcome:
-    district = build(bins, lights, hours, seed=seed)
+                 technician: TechnicianCredential,
+                 district: District | None = None) -> Outcome:
+    """district: where the bins and poles stand (default: a generated
+    district of `bins` and `lights`)."""
+    if district is None:
+        district = build(bins, lights, hours, seed=seed)
     # RegistryError when the gateway cannot be reached or refuses a node.
     # Registered with their keys, as provisioning does: the gateway answers
     # each node's kid, and the nodes speak OSCORE.

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from firmware import codec
 from firmware.settings import Config
 from firmware.waste import report_policy
+from gateway.streets.driving import DrivingStreets
 from gateway.waste.forecast import HOUR, Forecaster
 from gateway.waste.planning import DEFAULT_PLAN, PlanSettings, select
 from gateway.waste.routing import Stop, Truck, plan_routes
@@ -41,6 +42,8 @@ class PolicyResult:
     reports: int = 0  # reports the gateway received
     truck_km: float = 0.0  # filled in by route_days
     crew_hours: float = 0.0
+    unrouted: int = 0  # emptyings no truck could take (route_days)
+    off_streets: int = 0  # stops routed with the straight-line estimate (route_days)
 
     @property
     def overflow_share(self) -> float:
@@ -205,10 +208,12 @@ class Fleet:
 
 def route_days(result: PolicyResult, fills: list[FillProfile],
                positions: dict[str, tuple[float, float]], fleet: Fleet,
-               time_limit_s: float = 0.3) -> PolicyResult:
+               time_limit_s: float = 0.3, streets: DrivingStreets | None = None,
+               seed: int = 0) -> PolicyResult:
     """Truck kilometres and crew hours of the policy's emptyings: each day's
     bins are routed with the gateway's own planner (the noon additions are
-    counted on the same day's routes)."""
+    counted on the same day's routes), along the streets when given, else
+    as straight lines times the planner's circuity."""
     by_id = {f.node_id: f for f in fills}
     trucks = [Truck(f"truck-{k}", fleet.capacity_l, round(fleet.shift_h * 3600))
               for k in range(1, fleet.trucks + 1)]
@@ -217,7 +222,10 @@ def route_days(result: PolicyResult, fills: list[FillProfile],
             continue
         stops = [Stop(n, *positions[n], litres=max(1, round(by_id[n].capacity_l)))
                  for n in emptied]
-        plan = plan_routes(fleet.depot, stops, trucks, time_limit_s=time_limit_s)
+        plan = plan_routes(fleet.depot, stops, trucks, time_limit_s=time_limit_s,
+                           streets=streets, seed=seed)
+        result.unrouted += len(plan.unserved)
+        result.off_streets += len(plan.straight_line)
         result.truck_km += sum(r.distance_km for r in plan.routes)
         result.crew_hours += sum(r.duration_s for r in plan.routes if r.stops) / 3600
     return result

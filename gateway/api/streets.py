@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import principal
 from gateway.api.context import ApiContext, context
+from gateway.streets.geometry import credit_of
 
 router = APIRouter(tags=["map"])
 
@@ -23,7 +24,8 @@ EMPTY = {"type": "FeatureCollection", "features": []}
                 "type": "object", "required": ["type", "features"],
                 "properties": {"type": {"type": "string"},
                                "features": {"type": "array", "items": {"type": "object"}},
-                               "version": {"type": "integer"}}}}},
+                               "version": {"type": "integer"},
+                               "attribution": {"type": "string"}}}}},
                              "description": "a FeatureCollection of LineStrings (WGS84); "
                                             "none before streets are imported"}})
 def streets(_: object = Depends(principal), ctx: ApiContext = Depends(context)) -> Response:
@@ -33,8 +35,10 @@ def streets(_: object = Depends(principal), ctx: ApiContext = Depends(context)) 
     body: dict[str, Any] = EMPTY if found is None else json.loads(found[1])
     if not isinstance(body, dict):
         body = EMPTY
+    credit = credit_of(body)
     body = {"type": "FeatureCollection", "features": body.get("features", []),
-            "version": 0 if found is None else found[0]}
+            "version": 0 if found is None else found[0],
+            **({"attribution": credit} if credit else {})}
     return Response(json.dumps(body, separators=(",", ":")),
                     media_type="application/geo+json",
                     headers={"Cache-Control": "private, no-cache"})

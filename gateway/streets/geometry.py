@@ -79,6 +79,35 @@ def _tags(props: object) -> dict[str, str]:
     return out
 
 
+def credit_of(doc: object) -> str | None:
+    """The credit a parsed streets file carries, to be shown wherever its data
+    is: a "metadata" object's source and license (as the project's
+    OpenStreetMap extracts have them: "© OpenStreetMap contributors,
+    ODbL-1.0"), a top-level "attribution" text, or an Overpass export's
+    osm3s copyright; None when it carries none."""
+    if not isinstance(doc, dict):
+        return None
+    meta = doc.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("source"), str) and meta["source"]:
+        licence = meta.get("license")
+        return f"© {meta['source']}" + (f", {licence}" if isinstance(licence, str)
+                                         and licence else "")
+    if isinstance(doc.get("attribution"), str) and doc["attribution"]:
+        return str(doc["attribution"])
+    osm3s = doc.get("osm3s")
+    if isinstance(osm3s, dict) and isinstance(osm3s.get("copyright"), str):
+        return str(osm3s["copyright"])
+    return None
+
+
+def credit(data: bytes | str) -> str | None:
+    """credit_of a streets file's text (None for one that is not JSON)."""
+    try:
+        return credit_of(json.loads(data))
+    except (ValueError, RecursionError):
+        return None
+
+
 def read_streets(data: bytes | str) -> StreetFile:
     """Parse a GeoJSON FeatureCollection of LineStrings. A bad feature is
     skipped and described in one line; a file with no usable street raises

@@ -143,14 +143,16 @@ span.box { display: inline-block; width: 4mm; height: 4mm; border: 0.4mm solid #
 """
 
 
-def route_sheets_html(plan: RoutePlan, date: str, district: str = "") -> str:
+def route_sheets_html(plan: RoutePlan, date: str, district: str = "",
+                      credit: str | None = None) -> str:
     """Printable route sheets: one A4 section per truck (a map and a numbered
-    table of its stops), then the bins left out, if any."""
+    table of its stops), then the bins left out, if any. credit: the
+    streets' data credit (their places are named from it), on every sheet."""
     title = f"Bin routes {date}" + (f", {district}" if district else "")
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"]
     for r in plan.routes:
-        parts.append(_sheet(r, plan.depot, date, district))
+        parts.append(_sheet(r, plan.depot, date, district, credit))
     if plan.unserved or plan.problems:
         parts.append('<section class="sheet"><h1>Not on these routes</h1>')
         for p in plan.problems:
@@ -167,7 +169,8 @@ def route_sheets_html(plan: RoutePlan, date: str, district: str = "") -> str:
     return "\n".join(parts)
 
 
-def _sheet(r: TruckRoute, depot: tuple[float, float] | None, date: str, district: str) -> str:
+def _sheet(r: TruckRoute, depot: tuple[float, float] | None, date: str, district: str,
+           credit: str | None = None) -> str:
     meta = [f"Date {escape(date)}", f"Truck {escape(r.truck.name)}", f"{len(r.stops)} stops",
             f"{r.distance_km:.1f} km",
             f"est. {_hm(r.duration_s)} (driving {_hm(r.driving_s)}, at bins {_hm(r.service_s)})",
@@ -187,9 +190,11 @@ def _sheet(r: TruckRoute, depot: tuple[float, float] | None, date: str, district
              "<p>No stops on this route.</p>")
     depot_text = "" if depot is None else (
         f'<p class="small">Start and end at the depot, {depot[0]:.5f}, {depot[1]:.5f}.</p>')
+    credit_text = "" if not credit else (
+        f'<p class="small credit">Places from street data {escape(credit)}.</p>')
     return (f'<section class="sheet"><h1>Route for {escape(r.truck.name)}</h1>'
             f'<p class="meta">{" · ".join(meta)}</p>{svg_map(r.stops, depot)}{depot_text}'
-            f"{table}</section>")
+            f"{table}{credit_text}</section>")
 
 
 def _position(s: Stop) -> str:
@@ -273,14 +278,17 @@ def _scale_bar(metres_per_unit: float, width: int, height: int, margin: int) -> 
 
 # --- files -------------------------------------------------------------------------
 
-def write_plan(plan: RoutePlan, out_dir: Path, date: str, district: str = "") -> list[Path]:
-    """routes.geojson, routes.gpx and route-sheets.html in out_dir."""
+def write_plan(plan: RoutePlan, out_dir: Path, date: str, district: str = "",
+               credit: str | None = None) -> list[Path]:
+    """routes.geojson, routes.gpx and route-sheets.html in out_dir; credit:
+    the streets' data credit, for the sheets."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
-        "routes.geojson": json.dumps(plan_geojson(plan, date), ensure_ascii=False,
-                                     indent=1).encode(),
+        "routes.geojson": json.dumps({**plan_geojson(plan, date),
+                                      **({"attribution": credit} if credit else {})},
+                                     ensure_ascii=False, indent=1).encode(),
         "routes.gpx": plan_gpx(plan, date),
-        "route-sheets.html": route_sheets_html(plan, date, district).encode(),
+        "route-sheets.html": route_sheets_html(plan, date, district, credit).encode(),
     }
     written = []
     for name, data in files.items():

@@ -399,3 +399,16 @@ def test_an_unreachable_note_is_on_the_crews_screen_with_the_next_plan(
             acc.close()
     finally:
         gw.stop()
+
+
+def test_the_streets_come_with_the_credit_their_file_carries(district: Accounts) -> None:
+    """Last in this module: it imports the streets again, with a credit."""
+    crew = district.sessions["crew"]
+    assert "attribution" not in crew.get("/api/v1/streets").json()
+    credited = {**STREETS, "metadata": {"source": "OpenStreetMap contributors",
+                                        "license": "ODbL-1.0"}}
+    with Store(district.gw.db) as store:
+        store.save_streets(json.dumps(credited), "test")
+    body = crew.get("/api/v1/streets").json()
+    assert body["attribution"] == "© OpenStreetMap contributors, ODbL-1.0"
+    assert [f["properties"]["name"] for f in body["features"]] == ["Hamngatan"]

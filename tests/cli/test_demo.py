@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from gateway.accounts import ROLES
+from gateway.storage.store import Store
 from sim.gateway_process import free_tcp_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,6 +108,7 @@ def test_the_live_demo_serves_the_web_app_with_an_account_of_each_role_until_ctr
         assert url is not None, text
         health = httpx.get(f"{url.group(1)}/api/v1/health", timeout=30)
         assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert health.json()["district"] == "Norrmalm"
         accounts = re.findall(r"^  (\w+)\s+user (\S+)\s+password (\S+)", text, re.M)
         assert [a[0] for a in accounts] == list(ROLES)
         for role, user, password in accounts:
@@ -153,3 +155,46 @@ def test_sigint_to_the_demo_alone_stops_its_gateway_too(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert "demo stopped" in out.rest()
     assert _gateways_of(tmp_path) == []
+
+
+def test_the_demo_serves_norrmalm_and_its_route_sheet_names_real_streets(
+        tmp_path: Path) -> None:
+    """Once, in accelerated time: Norrmalm's streets imported, its bins at the
+    mapped waste baskets and at addresses, the gateway named after it; the
+    plan the demo suggests then puts real places on the sheet, with the
+    OpenStreetMap credit."""
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.cli", "demo", "--once", "--bins", "40", "--lights", "4",
+         "--hours", "1"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+        timeout=GIVE_UP_S)
+    assert run.returncode == 0, run.stderr
+    text = run.stdout
+    assert ("district           Norrmalm, Stockholm: 40 bins at real places: 30 of the "
+            "district's mapped waste baskets and 10 at street addresses; 4 light poles along "
+            "its streets") in text
+    assert "© OpenStreetMap contributors, ODbL 1.0" in text
+    db = tmp_path / "var" / "demo" / "gateway.sqlite"
+    with Store(db) as store:
+        streets = store.streets()
+        bins = [n for n in store.nodes() if n.role == "bin"]
+    assert streets is not None and "norrmalm/streets.geojson" in streets[2]
+    assert len(bins) == 40 and sum(1 for b in bins if b.address) == 10
+    assert all(59.33 < b.lat < 59.35 and 18.05 < b.lon < 18.09 for b in bins)
+    plan = re.search(r"^  \.venv/bin/kvarter (routes plan .*)$", text, re.M)
+    assert plan is not None, text
+    # Found as the demo's without --config too: its settings name the district.
+    args = [a for a in plan.group(1).split() if not a.startswith("--config")
+            and not a.endswith("gateway.toml")]
+    sheets = subprocess.run(
+        [sys.executable, "-m", "tools.cli", *args, "--every-bin", "--time-limit", "1"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=GIVE_UP_S)
+    assert sheets.returncode == 0, sheets.stderr
+    assert "distances along the streets" in sheets.stdout
+    html = (tmp_path / "var" / "demo" / "routes" / "route-sheets.html").read_text()
+    assert "<title>Bin routes" in html and "Norrmalm</title>" in html
+    # The baskets' places from the streets, the others' addresses.
+    assert re.search(r"<td>\w+gatan, (at|\d+ m from) [\w ]+", html)
+    assert any(f"<td>{b.address}<br>" in html for b in bins if b.address)
+    assert "© OpenStreetMap contributors, ODbL-1.0" in html
+    geojson = json.loads((tmp_path / "var" / "demo" / "routes" / "routes.geojson").read_text())
+    assert "OpenStreetMap" in geojson["attribution"]

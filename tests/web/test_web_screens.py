@@ -6,6 +6,8 @@ reports, the technician's nodes, and what a crew account may not open."""
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 
 import httpx
@@ -26,7 +28,7 @@ from web_support import (
 from firmware import codec
 from gateway.storage.store import Store
 from sim import browser as chromium
-from sim.screens import send_reports
+from sim.screens import POLE_FOLD_M, POLE_SPACING_M, send_reports, streets_geojson
 
 __all__ = ["browser", "district", "screens"]  # the fixtures, used by name
 
@@ -336,3 +338,28 @@ def test_the_login_sends_nobody_off_the_gateway(browser: Browser, district: Dist
     s.page.click("button[type=submit]")
     s.page.wait_for_url(f"{district.url}/desk")
     assert not s.errors, s.errors
+
+
+def test_the_map_shows_the_credit_the_streets_file_carries(
+        browser: Browser, district: District, screens: list[Screen]) -> None:
+    """Last in this module: it imports the streets again, with a credit."""
+    s = open_screen(browser, district, "planner")
+    screens.append(s)
+    ready(s)
+    assert s.page.locator(".leaflet-control-attribution").count() == 0
+    rows = math.ceil(len(district.made.district.poles) * POLE_SPACING_M / POLE_FOLD_M)
+    credited = json.loads(streets_geojson(rows))
+    credited["metadata"] = {"source": "OpenStreetMap contributors <b>x</b>",
+                            "license": "ODbL-1.0"}
+    with Store(district.gw.db) as store:
+        store.save_streets(json.dumps(credited), "screens district, credited")
+    s = open_screen(browser, district, "planner")
+    screens.append(s)
+    ready(s)
+    credit = s.page.locator(".leaflet-control-attribution")
+    expect(credit).to_have_text("© OpenStreetMap contributors <b>x</b>, ODbL-1.0")
+    assert credit.locator("a").get_attribute("href") == \
+        "https://www.openstreetmap.org/copyright"
+    assert credit.locator("b").count() == 0  # the file's text, never its markup
+    assert not s.errors, s.errors
+    s.shot("desk-credit")

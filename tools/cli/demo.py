@@ -1,5 +1,6 @@
-"""`kvarter demo`: a gateway serving a simulated district, with an account of
-every role on its web app; live until Ctrl-C, or once with --once."""
+"""`kvarter demo`: a gateway serving a simulated district, Norrmalm in
+Stockholm with its real streets and places (OpenStreetMap), with an account
+of every role on its web app; live until Ctrl-C, or once with --once."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from tools.cli.progress import progress
 @click.option("--data", "data_dir", default="var/demo", show_default=True,
               type=click.Path(path_type=Path),
               help="Where the demo's SQLite file and accounts go (made anew each run).")
-@click.option("--bins", default=120, show_default=True, type=click.IntRange(1, 2000))
-@click.option("--lights", default=16, show_default=True, type=click.IntRange(0, 500))
+@click.option("--bins", default=120, show_default=True, type=click.IntRange(1, 1036),
+              help="Bins at Norrmalm's 30 mapped waste baskets, then at street addresses.")
+@click.option("--lights", default=16, show_default=True, type=click.IntRange(0, 500),
+              help="Light poles along Norrmalm's named roads.")
 @click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0.1, 24 * 14),
               help="Hours just past simulated in accelerated time first.")
 @click.option("--once", is_flag=True,
@@ -27,11 +30,13 @@ from tools.cli.progress import progress
               help="Port of the web app and HTTP API [8080 if free, else any free one].")
 def demo(data_dir: Path, bins: int, lights: int, hours: float, once: bool,
          http_port: int | None) -> None:
-    """Run a gateway and a simulated district against it: the last hours in
+    """Run a gateway and a simulated district against it, Norrmalm in
+    Stockholm (OpenStreetMap data, ODbL): the last hours in
     accelerated time, then live in real time (for up to two weeks), with the
     web app's address and an account of every role printed, until Ctrl-C.
     With --once: the accelerated hours only, then a summary."""
     from sim.demo import Interrupted, run_live, run_once
+    from sim.norrmalm import NorrmalmError
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise Interrupted
@@ -47,13 +52,13 @@ def demo(data_dir: Path, bins: int, lights: int, hours: float, once: bool,
                                 lambda: False)
     except (KeyboardInterrupt, Interrupted):
         code = 0  # interrupted before the live part: the children are stopped already
-    except RuntimeError as e:
+    except (RuntimeError, NorrmalmError) as e:
         raise click.ClickException(str(e)) from None
     finally:
         # A second Ctrl-C while the gateway is being stopped must not cut
         # the stop short with a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not once:
-        click.echo(f"demo stopped; its data stays in {data_dir} ('kvarter gateway run --db "
-                   f"{data_dir / 'gateway.sqlite'}' serves it again)")
+        click.echo(f"demo stopped; its data stays in {data_dir} ('kvarter gateway run --config "
+                   f"{data_dir / 'gateway.toml'}' serves it again)")
     sys.exit(code)

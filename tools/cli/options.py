@@ -5,7 +5,8 @@ bad input gets instead of a traceback, and how times are printed.
 Which database a command reads (docs/operators.md, "Which database"):
 --db, else $KVARTER_DB, else the db_path of --config, else the gateway's
 default var/gateway.sqlite if it exists, else the demo's var/demo/gateway.sqlite
-if it exists. A database found by the last two is named in one line on
+if it exists, with the demo's settings beside it (var/demo/gateway.toml: its
+district's name). A database found by the last two is named in one line on
 standard error; finding none is a one-line error saying how to choose one."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gateway.storage.store import Store
 DB_ENV = "KVARTER_DB"
 GATEWAY_DB = Path("var/gateway.sqlite")  # `kvarter gateway run`'s default
 DEMO_DB = Path("var/demo/gateway.sqlite")  # where `make demo` keeps its gateway's data
+DEMO_CONFIG = DEMO_DB.with_name("gateway.toml")  # and its gateway's settings
 
 config_option = click.option("--config", "config", type=click.Path(path_type=Path),
                              help="TOML file with a [gateway] table.")
@@ -84,6 +86,8 @@ def gateway_config(config: Path | None, db_path: Path | None, *,
     for path, whose in ((GATEWAY_DB, "the gateway's default"), (DEMO_DB, "the demo's")):
         if path.exists():
             note(f"using {whose} database {path} (--db FILE or {DB_ENV}=FILE chooses another)")
+            if path == DEMO_DB and DEMO_CONFIG.exists():
+                return load_config(DEMO_CONFIG, db_path=path)
             return replace(cfg, db_path=path)
     if may_create:
         note(f"making a new gateway database {GATEWAY_DB} (--db FILE or {DB_ENV}=FILE "

@@ -12,6 +12,7 @@ import click
 
 from gateway.publish.mqtt import PublishError, publish_retained
 from gateway.storage.store import Store
+from gateway.streets.geometry import credit
 from gateway.waste.daily import (
     CAPACITY_MAX_L,
     CIRCUITY,
@@ -112,8 +113,10 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
         # Kept in the gateway's database too: the crews' and planners'
         # screens show the latest plan of the day.
         stored = store_plan(store, request, result, _who(), time.time())
+        streets = store.streets()
     try:
-        written = write_plan(result, out_dir, day, cfg.district)
+        written = write_plan(result, out_dir, day, cfg.district,
+                             credit(streets[1]) if streets else None)
     except OSError as e:
         raise click.ClickException(f"cannot write to {out_dir}: {e.strerror or e}") from None
     click.echo(format_plan(result))

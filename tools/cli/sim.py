@@ -11,7 +11,7 @@ from gateway.coap.client import RegistryError
 from sim.district import build
 from sim.district_day import format_outcome, run_district
 from sim.virtual_node import VirtualNode, VirtualNodeError
-from tools.cli.options import EXIT_PARTIAL, parse_hostport
+from tools.cli.options import EXIT_PARTIAL, fail, parse_hostport
 from tools.cli.progress import progress
 
 
@@ -79,23 +79,36 @@ def run(gateway: str, bins: int, lights: int, hours: float, report_interval_s: i
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--out", "out_dir", default="var/waste", show_default=True,
               type=click.Path(path_type=Path), help="Where the plot goes.")
-def waste(bins: int, weeks: int, seed: int, out_dir: Path) -> None:
+@click.option("--norrmalm", is_flag=True,
+              help="Bins at Norrmalm's real places (its waste baskets, then addresses; "
+                   "OpenStreetMap, ODbL), routed along its streets (at most 1,036 bins).")
+def waste(bins: int, weeks: int, seed: int, out_dir: Path, norrmalm: bool) -> None:
     """Compare emptying policies (fixed daily, forecast, oracle) on simulated weeks."""
+    from sim import norrmalm as real
     from sim.district import DEFAULT_CENTRE
     from sim.fill_model import profiles
     from sim.waste import Fleet, compare, route_days
     from sim.waste_report import plot, table
 
     days = weeks * 7
-    district = build(bins, 0, 1, seed=seed)
+    try:
+        district = real.build(bins, 0, 1, seed=seed) if norrmalm else build(bins, 0, 1,
+                                                                            seed=seed)
+    except real.NorrmalmError as e:
+        raise fail(str(e)) from None
     fills = profiles(district.bins, days, seed=seed)
     results = compare(fills, days, seed=seed)
     positions = {b.node_id: (b.lat, b.lon) for b in district.bins}
-    fleet = Fleet(DEFAULT_CENTRE, trucks=max(2, bins // 50), capacity_l=20_000)
+    fleet = Fleet(real.DEPOT if norrmalm else DEFAULT_CENTRE, trucks=max(2, bins // 50),
+                  capacity_l=20_000)
+    streets = real.driving_streets() if norrmalm else None
     with progress("routing each day's emptyings") as shown:
         for k, r in enumerate(results, start=1):
             shown.update(f"policy {k} of {len(results)}")
-            route_days(r, fills, positions, fleet)
+            route_days(r, fills, positions, fleet, streets=streets)
+    if norrmalm:
+        click.echo(f"{real.NAME}: {real.describe_bins(bins)}, routed along its streets; "
+                   f"{real.CREDIT}")
     click.echo(table(results, days, bins))
     click.echo(f"plot: {plot(results, out_dir / 'policies.png')}")
 

@@ -24,7 +24,22 @@ export async function drawStreets(map) {
     },
   });
   layer.addTo(map);
+  // The streets' data credit (an OpenStreetMap export's ODbL), shown with
+  // whatever draws them.
+  if (streets.attribution) {
+    const credit = L.control.attribution({ prefix: false, position: "bottomright" });
+    credit.addAttribution(creditHtml(String(streets.attribution)));
+    credit.addTo(map);
+  }
   return layer;
+}
+
+function creditHtml(text) {
+  const escaped = text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return escaped.includes("OpenStreetMap")
+    ? escaped.replace("OpenStreetMap",
+      '<a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>')
+    : escaped;
 }
 
 export function fitAll(map, layers) {
