@@ -420,8 +420,10 @@ def svg_map(stops: tuple[Stop, ...], depot: tuple[float, float] | None,
         + ([depot] if depot is not None else [])
     path = [project(*p) for p in route]
     grey = part is not None
+    # On a detail map the rest of the route is grey and dashed, unlike a street.
     parts.append(f'<polyline fill="none" stroke="{"#888" if grey else "#000"}" '
-                 f'stroke-width="{1 if grey else 1.3}" points="'
+                 f'stroke-width="{1 if grey else 1.3}"'
+                 + (' stroke-dasharray="5 4"' if grey else "") + ' points="'
                  + " ".join(f"{x:.1f},{y:.1f}" for x, y in path) + '"/>')
     if part is not None:
         off = 1 if depot is not None else 0
@@ -446,21 +448,47 @@ def svg_map(stops: tuple[Stop, ...], depot: tuple[float, float] | None,
 
 
 def _numbered(stops: tuple[Stop, ...], project: _Frame, which: range) -> str:
+    """A numbered circle per stop; consecutive stops that would cover each
+    other (bins at one corner) share one marker, "14–18". A marker that
+    would cover another moves aside, with a line to where its stops are."""
     radius = 9 if len(which) <= 60 else 6
     font = radius * 1.2
-    out = []
-    for i in which:
-        s = stops[i]
-        x, y = project(s.lat, s.lon)
-        if s.required:  # filled: must be emptied
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="#000"/>'
-                       f'<text x="{x:.1f}" y="{y + font / 3:.1f}" font-size="{font:.1f}" '
-                       f'text-anchor="middle" fill="#fff">{i + 1}</text>')
+    xy = {i: project(stops[i].lat, stops[i].lon) for i in which}
+    out: list[str] = []
+    placed: list[tuple[float, float, float, float]] = []
+    for run in cluster_runs([xy[i] for i in which], reach=radius * 1.6):
+        first, last = which[run[0]], which[run[-1]]
+        x0 = sum(xy[which[k]][0] for k in run) / len(run)
+        y0 = sum(xy[which[k]][1] for k in run) / len(run)
+        must = any(stops[which[k]].required for k in run)
+        text = f"{first + 1}" if first == last else f"{first + 1}–{last + 1}"
+        w = 2 * radius if first == last else len(text) * font * 0.62 + radius
+        step = 2 * radius + 1
+        x, y = x0, y0
+        for dx, dy in ((0, 0), (0, -step), (0, step), (w + 2, 0), (-w - 2, 0), (w + 2, -step),
+                       (-w - 2, -step), (w + 2, step), (-w - 2, step), (0, -2 * step),
+                       (0, 2 * step)):
+            box = (x0 + dx - w / 2, y0 + dy - radius, x0 + dx + w / 2, y0 + dy + radius)
+            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3]
+                   for b in placed):
+                x, y = x0 + dx, y0 + dy
+                break
+        placed.append((x - w / 2, y - radius, x + w / 2, y + radius))
+        if (x, y) != (x0, y0):
+            out.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
+                       f'stroke="#000" stroke-width="0.8"/><circle cx="{x0:.1f}" '
+                       f'cy="{y0:.1f}" r="2" fill="#000"/>')
+        # Filled: must be emptied; open and dashed: only if there is time.
+        paint = ('fill="#000"' if must else
+                 'fill="#fff" stroke="#000" stroke-width="1.2" stroke-dasharray="3 2"')
+        if first == last:
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" {paint}/>')
         else:
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="#fff" '
-                       'stroke="#000" stroke-width="1.2" stroke-dasharray="3 2"/>'
-                       f'<text x="{x:.1f}" y="{y + font / 3:.1f}" font-size="{font:.1f}" '
-                       f'text-anchor="middle">{i + 1}</text>')
+            out.append(f'<rect class="run" x="{x - w / 2:.1f}" y="{y - radius:.1f}" '
+                       f'width="{w:.1f}" height="{2 * radius}" rx="{radius}" {paint}/>')
+        ink = ' fill="#fff"' if must else ""
+        out.append(f'<text x="{x:.1f}" y="{y + font / 3:.1f}" font-size="{font:.1f}" '
+                   f'text-anchor="middle"{ink}>{text}</text>')
     return "".join(out)
 
 

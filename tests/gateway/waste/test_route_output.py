@@ -205,10 +205,33 @@ def test_a_long_route_gets_a_detail_map_per_30_stops_and_an_overview() -> None:
     assert len(svgs) == 4  # the whole route, and a detail map per part
     clusters = [t.text for t in svgs[0].findall(f"{ns}text") if t.get("class") == "cluster"]
     assert clusters and all(re.fullmatch(r"\d+(–\d+)?", c or "") for c in clusters)
-    numbered = [[t.text for t in svg.findall(f"{ns}text") if (t.text or "").isdigit()]
-                for svg in svgs[1:]]
-    assert numbered == [[str(i) for i in range(1, 31)], [str(i) for i in range(31, 61)],
-                        [str(i) for i in range(61, 76)]]
+    # Every stop is numbered on its part's map, alone or in a marker of
+    # consecutive stops too close to tell apart ("14–18").
+    numbered = []
+    for svg in svgs[1:]:
+        shown: list[int] = []
+        for t in svg.findall(f"{ns}text"):
+            m = re.fullmatch(r"(\d+)(?:–(\d+))?", t.text or "")
+            if m:
+                shown.extend(range(int(m[1]), int(m[2] or m[1]) + 1))
+        numbered.append(shown)
+    assert numbered == [list(range(1, 31)), list(range(31, 61)), list(range(61, 76))]
+
+
+def test_stops_at_one_corner_share_a_marker_and_markers_do_not_cover_each_other() -> None:
+    corner = [Stop(f"C{i}", DEPOT[0] + 0.01, DEPOT[1] + i * 1e-5, 10) for i in range(4)]
+    away = [Stop("A", DEPOT[0] + 0.02, DEPOT[1] + 0.02, 10)]
+    back = [Stop("B", DEPOT[0] + 0.01, DEPOT[1] + 2e-5, 10, required=False)]  # the corner again
+    ns = "{http://www.w3.org/2000/svg}"
+    svg = ET.fromstring(svg_map(tuple(corner + away + back), DEPOT))
+    assert [t.text for t in svg.findall(f"{ns}text")][:3] == ["1–4", "5", "6"]
+    [run] = svg.findall(f"{ns}rect[@class='run']")
+    [six] = [c for c in svg.findall(f"{ns}circle") if c.get("stroke-dasharray")]
+    # Stop 6 is where 1-4 are: its marker moves clear of theirs, with a line.
+    x, y, w, h = (float(run.get(k, "")) for k in ("x", "y", "width", "height"))
+    cx, cy, r = (float(six.get(k, "")) for k in ("cx", "cy", "r"))
+    assert cx + r <= x or cx - r >= x + w or cy + r <= y or cy - r >= y + h
+    assert len(svg.findall(f"{ns}line")) >= 1
 
 
 def test_nearby_consecutive_stops_share_a_label() -> None:
