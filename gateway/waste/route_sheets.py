@@ -430,10 +430,7 @@ def svg_map(stops: tuple[Stop, ...], depot: tuple[float, float] | None,
         lo, hi = part[0] + off - (1 if part[0] + off > 0 else 0), part[-1] + off + 2
         parts.append('<polyline fill="none" stroke="#000" stroke-width="2.2" points="'
                      + " ".join(f"{x:.1f},{y:.1f}" for x, y in path[lo:hi]) + '"/>')
-    if cluster:
-        parts.append(_clustered(stops, project))
-    else:
-        parts.append(_numbered(stops, project, part if part is not None else range(len(stops))))
+    # The depot under the stops: a stop's number matters more than its label.
     if depot is not None:
         x, y = project(*depot)
         if project.shows(x, y):
@@ -441,6 +438,10 @@ def svg_map(stops: tuple[Stop, ...], depot: tuple[float, float] | None,
                          f'fill="#000"/><text x="{x + 10:.1f}" y="{y + 5:.1f}" font-size="14" '
                          'font-weight="bold" stroke="#fff" stroke-width="3" '
                          'paint-order="stroke">Depot</text>')
+    if cluster:
+        parts.append(_clustered(stops, project))
+    else:
+        parts.append(_numbered(stops, project, part if part is not None else range(len(stops))))
     parts.append(_scale_bar(METRES_PER_DEGREE / project.scale, width, height, margin))
     parts.append(f'<text x="{width - margin}" y="{margin}" font-size="14" '
                  'text-anchor="end">N ↑</text></svg>')
