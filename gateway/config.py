@@ -34,6 +34,9 @@ def is_loopback(host: str) -> bool:
 @dataclass
 class GatewayConfig:
     district: str = "district"
+    # The district's name as people say it, for what people read (the route
+    # sheets' title); `district` is the short name in MQTT topics.
+    district_name: str = ""
     bind_host: str = "127.0.0.1"
     port: int = 5683
     db_path: Path = Path("var/gateway.sqlite")
@@ -100,6 +103,11 @@ class GatewayConfig:
                 or "#" in self.district:
             raise GatewayConfigError(
                 f"district must be a non-empty name without '/', '+' or '#', got {self.district!r}")
+        if not isinstance(self.district_name, str) or len(self.district_name) > 120 \
+                or any(not c.isprintable() for c in self.district_name):
+            raise GatewayConfigError(
+                "district_name must be one line of text of at most 120 characters, "
+                f"got {self.district_name!r}")
         for net in self.admin_networks:
             try:
                 ipaddress.ip_network(net)

@@ -51,9 +51,16 @@ class StreetFile:
     streets: list[Street]
     origin: Point  # (lat, lon) of the local plane's origin
     problems: list[str]
+    # The file's own name for itself (a GeoJSON "name" member, as GDAL and
+    # QGIS write the layer's name), "" when it has none.
+    name: str = ""
 
     def xy(self, lat: float, lon: float) -> Point:
         return project(self.origin, lat, lon)
+
+    def latlon(self, street: Street) -> list[Point]:
+        """A street's points as (lat, lon)."""
+        return [unproject(self.origin, x, y) for x, y in street.points]
 
 
 # --- reading the file ------------------------------------------------------------
@@ -62,6 +69,13 @@ def project(origin: Point, lat: float, lon: float) -> Point:
     lat0, lon0 = origin
     return ((lon - lon0) * METRES_PER_DEGREE * math.cos(math.radians(lat0)),
             (lat - lat0) * METRES_PER_DEGREE)
+
+
+def unproject(origin: Point, x: float, y: float) -> Point:
+    """(lat, lon) of a point of the local plane: project's inverse."""
+    lat0, lon0 = origin
+    return (lat0 + y / METRES_PER_DEGREE,
+            lon0 + x / (METRES_PER_DEGREE * math.cos(math.radians(lat0))))
 
 
 def _tags(props: object) -> dict[str, str]:
@@ -160,7 +174,9 @@ def read_streets(data: bytes | str) -> StreetFile:
         streets.append(Street(name, clean, label=label, tags=tags))
     if not streets:
         raise StreetsError("no usable LineString streets in the file")
-    return StreetFile(streets, origin, problems)
+    own = doc.get("name")
+    return StreetFile(streets, origin, problems,
+                      own.strip()[:120] if isinstance(own, str) and own.isprintable() else "")
 
 
 def _lonlats(part: object) -> list[tuple[float, float]] | None:

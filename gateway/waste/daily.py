@@ -170,6 +170,9 @@ def stop_times(route: TruckRoute, depot: tuple[float, float], leave_at: float,
     from the depot, and each stop's service time at the ones before."""
     if not route.stops:
         return []
+    planned = route.arrivals_s()
+    if planned is not None:  # the very legs the planner measured
+        return [leave_at + t for t in planned]
     points = [depot, *((s.lat, s.lon) for s in route.stops)]
     _, dur = travel_matrices(points, circuity, speed_kmh, streets)
     times, t = [], leave_at

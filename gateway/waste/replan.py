@@ -219,7 +219,8 @@ def _truck_route(r: _Route, by_index: Mapping[int, Stop], dist: Matrix,
                       distance_m=sum(int(dist[a, b]) for a, b in legs),
                       driving_s=sum(int(dur[a, b]) for a, b in legs),
                       service_s=sum(by_index[k].service_s for k in r.order),
-                      load_l=sum(by_index[k].litres for k in r.order))
+                      load_l=sum(by_index[k].litres for k in r.order),
+                      legs_s=tuple(int(dur[a, b]) for a, b in legs))
 
 
 def _changes(progress: Sequence[RouteInProgress], plan: RoutePlan,

@@ -108,6 +108,10 @@ class TruckRoute:
     driving_s: int
     service_s: int
     load_l: int
+    # Driving seconds of each leg: depot to the first stop, ..., the last stop
+    # back to the depot (len(stops) + 1 of them, summing to driving_s); empty
+    # for a route made without them.
+    legs_s: tuple[int, ...] = ()
 
     @property
     def distance_km(self) -> float:
@@ -116,6 +120,19 @@ class TruckRoute:
     @property
     def duration_s(self) -> int:
         return self.driving_s + self.service_s
+
+    def arrivals_s(self) -> list[int] | None:
+        """Seconds from leaving the depot to reaching each stop: the legs
+        driven and the service at every stop before. None when the route has
+        no legs to tell."""
+        if len(self.legs_s) != len(self.stops) + 1:
+            return None
+        out, t = [], 0
+        for leg, s in zip(self.legs_s, self.stops, strict=False):
+            t += leg
+            out.append(t)
+            t += s.service_s
+        return out
 
 
 @dataclass(frozen=True)
@@ -778,9 +795,11 @@ def detour_m(visits: Sequence[int], k: int, dist: Matrix) -> int:
 def _measure(truck: Truck, visits: list[int], stops: list[Stop], dist: Matrix,
              dur: Matrix) -> TruckRoute:
     ordered = tuple(stops[i] for i in visits)
+    path = [0, *(i + 1 for i in visits), 0] if visits else []
+    legs = tuple(int(dur[a, b]) for a, b in zip(path, path[1:], strict=False))
     return TruckRoute(truck, ordered, _cost(visits, dist) if visits else 0,
                       _cost(visits, dur) if visits else 0, sum(s.service_s for s in ordered),
-                      sum(s.litres for s in ordered))
+                      sum(s.litres for s in ordered), legs)
 
 
 def _explain_left_out(plan: RoutePlan, left: list[int], candidates: list[Stop],

@@ -133,6 +133,14 @@ def test_admin_networks_decide_who_may_register() -> None:
         GatewayConfig(district="a/b")
 
 
+def test_the_districts_name_for_people_is_one_line() -> None:
+    assert GatewayConfig(district_name="Östra Norrmalm, Stockholm").district_name \
+        == "Östra Norrmalm, Stockholm"
+    for bad in ("two\nlines", "x" * 121, 7):
+        with pytest.raises(GatewayConfigError, match="district_name must be one line"):
+            GatewayConfig(district_name=bad)  # type: ignore[arg-type]
+
+
 def test_store_uses_wal_and_keeps_a_report_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "g.sqlite")
     store.register(Node("B1", "bin", 60.0, 17.0))

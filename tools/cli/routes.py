@@ -6,13 +6,16 @@ import getpass
 import json
 import time
 from datetime import date as Date
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from gateway.publish.mqtt import PublishError, publish_retained
 from gateway.storage.store import Store
+from gateway.streets.driving import drivable
 from gateway.streets.geometry import credit
+from gateway.streets.network import DistrictStreets, district_streets
 from gateway.waste.daily import (
     CAPACITY_MAX_L,
     CIRCUITY,
@@ -28,7 +31,7 @@ from gateway.waste.daily import (
     shift_start,
     store_plan,
 )
-from gateway.waste.route_sheets import crew_message, write_plan
+from gateway.waste.route_sheets import MapStreet, crew_message, district_title, write_plan
 from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
@@ -84,16 +87,24 @@ def routes() -> None:
               type=click.FloatRange(*SPEED_KMH), help="Average driving speed, km/h.")
 @click.option("--circuity", default=DEFAULT_CIRCUITY, show_default=True,
               type=click.FloatRange(*CIRCUITY), help="Street distance / straight-line distance.")
+@click.option("--district-name", metavar="TEXT",
+              help="The district's name on the route sheets [the gateway's district_name "
+                   "setting, else its district, else the streets file's name].")
 def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, capacity: int,
          shift: float, out_dir: Path, all_required: bool, every_bin: bool, start: str,
          mqtt_host: str | None, mqtt_port: int, types_file: Path | None, day: str,
-         time_limit: float | None, speed: float, circuity: float) -> None:
+         time_limit: float | None, speed: float, circuity: float,
+         district_name: str | None) -> None:
     """Plan today's routes and write what the crews need. Run it again during
     the day to re-plan: bins recorded as emptied drop off. The bin types
     stored at import count (--types overrides them). Exit status 3 when
     required bins are left out (the plan is still written, naming them, the
     limit that left them out and how many trucks would do)."""
     where = parse_latlon(depot)
+    if district_name is not None and (not district_name.strip() or len(district_name) > 120
+                                      or not district_name.isprintable()):
+        raise click.ClickException(f"--district-name {district_name!r}: give one line of "
+                                   "text of at most 120 characters")
     load_catalogue(types_file)  # a bad file is refused before anything is read
     cfg = gateway_config(config, db_path)
     parse_shift_start(start, day)
@@ -112,11 +123,19 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
             raise click.ClickException(f"{e} (in {cfg.db_path})") from None
         # Kept in the gateway's database too: the crews' and planners'
         # screens show the latest plan of the day.
-        stored = store_plan(store, request, result, _who(), time.time())
-        streets = store.streets()
+        now = time.time()
+        stored = store_plan(store, request, result, _who(), now)
+        stored_streets = store.streets()
+        streets = district_streets(stored_streets)
+    # The sheets give the times the stored plan gives: leaving at the shift's
+    # start, or now when planning again later.
+    leave_at = datetime.fromtimestamp(max(request.shift_start, now))
+    name = district_title(district_name or cfg.district_name, cfg.district,
+                          streets.file.name if streets else "")
     try:
-        written = write_plan(result, out_dir, day, cfg.district,
-                             credit(streets[1]) if streets else None)
+        written = write_plan(result, out_dir, day, name, streets=map_streets(streets),
+                             leave_at=leave_at,
+                             credit=credit(stored_streets[1]) if stored_streets else None)
     except OSError as e:
         raise click.ClickException(f"cannot write to {out_dir}: {e.strerror or e}") from None
     click.echo(format_plan(result))
@@ -138,6 +157,14 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
         click.echo(f"Error: {len(result.unserved)} required bin(s) left out of the plan: add a "
                    "truck (--trucks), larger ones (--capacity) or a longer --shift", err=True)
         raise SystemExit(EXIT_PARTIAL)
+
+
+def map_streets(streets: DistrictStreets | None) -> list[MapStreet]:
+    """The imported streets as the route sheets' maps draw them."""
+    if streets is None:
+        return []
+    f = streets.file
+    return [MapStreet(tuple(f.latlon(st)), drivable(st.tags)) for st in f.streets]
 
 
 def _who() -> str:

@@ -178,3 +178,17 @@ def test_streets_of_another_town_leave_the_plan_on_straight_lines() -> None:
     assert plan.distances == "straight line" and plan.stops_served == 3
     assert sorted(plan.straight_line) == ["F0", "F1", "F2"]
     assert sum(1 for p in plan.problems if "straight lines" in p) == 1
+
+
+def test_a_streets_file_gives_its_name_and_its_points_back() -> None:
+    line = [(0.0, 0.0), (300.0, 0.0), (300.0, 200.0)]
+    doc = {"type": "FeatureCollection", "name": "Norrmalm", "features": [street(line)]}
+    sf = read_streets(json.dumps(doc))
+    assert sf.name == "Norrmalm"
+    # The points as the maps draw them: back to (lat, lon), to well under a metre.
+    for (lat, lon), (x, y) in zip(sf.latlon(sf.streets[0]), [(0, 0), (300, 0), (300, 200)],
+                                  strict=True):
+        assert haversine_m(np.array(lat), np.array(lon), *(np.array(v) for v in at(x, y))) \
+            < 0.01
+    for name in (None, 7, "two\nlines"):
+        assert read_streets(json.dumps({**doc, "name": name})).name == ""

@@ -5,8 +5,10 @@ what the crew's phone reads."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from conftest import one_line_error
@@ -68,12 +70,50 @@ def test_streets_imported_then_routes_along_them_with_places(tmp_path: Path) -> 
     assert "Sveavägen, at Kammakargatan" in gpx
     sheet = (tmp_path / "after" / "route-sheets.html").read_text()
     assert "Holländargatan, 20 m from Kungsgatan" in sheet
+    # The sheet's maps draw the imported streets (none before the import).
+    assert 'class="street"' in sheet
+    assert 'class="street"' not in (tmp_path / "before" / "route-sheets.html").read_text()
+    # The gateway has no name for the district (its default settings, a
+    # streets file that names nothing): the title names none.
+    assert "<title>Bin routes 2026-09-23</title>" in sheet
     # What the crew's phone reads (GET /api/v1/routes/...): the stored stop.
     with Store(db) as store:
         latest = store.latest_plan(DAY)
         assert latest is not None
-        kept = {s.node_id: s.street for s in store.plan_stops(latest.id)}
+        kept_stops = store.plan_stops(latest.id)
+        kept = {s.node_id: s.street for s in kept_stops}
     assert kept["N0027"] == "Sveavägen, at Kammakargatan"
+    # The sheet's time at each stop is the stored plan's, to the minute.
+    times = re.findall(r'<td class="t">([^<]*)</td>', sheet)
+    by_truck = sorted(kept_stops, key=lambda s: (s.truck, s.position))
+    assert times == [datetime.fromtimestamp(s.expected_at).strftime("%H:%M") for s in by_truck]
+
+
+def test_the_sheet_names_the_district(tmp_path: Path) -> None:
+    db = baskets_db(tmp_path)
+    config = tmp_path / "gateway.toml"
+    config.write_text('[gateway]\ndistrict = "norrmalm"\n'
+                      'district_name = "Östra Norrmalm, Stockholm"\n')
+    shown = kvarter("routes", "plan", "--db", str(db), "--config", str(config),
+                    "--depot", "59.3405,18.0700", "--capacity", "5000", "--trucks", "2",
+                    "--every-bin", "--out", str(tmp_path / "a"), "--time-limit", "0.5",
+                    "--date", DAY)
+    assert shown.returncode == 0, shown.stderr
+    sheet = (tmp_path / "a" / "route-sheets.html").read_text()
+    assert "<title>Bin routes 2026-09-23 · Östra Norrmalm, Stockholm</title>" in sheet
+    given = kvarter("routes", "plan", "--db", str(db), "--config", str(config),
+                    "--district-name", "Norrmalm east", "--depot", "59.3405,18.0700",
+                    "--capacity", "5000", "--trucks", "2", "--every-bin",
+                    "--out", str(tmp_path / "b"),
+                    "--time-limit", "0.5", "--date", DAY)
+    assert given.returncode == 0, given.stderr
+    assert "· Norrmalm east</title>" in (tmp_path / "b" / "route-sheets.html").read_text()
+    bad = kvarter("routes", "plan", "--db", str(db), "--district-name", "two\nlines",
+                  "--depot", "59.3405,18.0700", "--capacity", "5000",
+                  "--out", str(tmp_path / "c"), "--date", DAY)
+    assert bad.returncode != 0
+    assert one_line_error(bad).startswith("Error: --district-name 'two\\nlines'")
+    assert not (tmp_path / "c").exists()
 
 
 def test_a_streets_file_that_cannot_be_used_is_refused_in_one_line(tmp_path: Path) -> None:

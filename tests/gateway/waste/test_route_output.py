@@ -7,6 +7,7 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +15,10 @@ import pytest
 
 from gateway.waste.route_sheets import (
     GPX_NS,
+    MapStreet,
+    cluster_runs,
     crew_message,
+    district_title,
     plan_geojson,
     plan_gpx,
     route_sheets_html,
@@ -110,26 +114,140 @@ class Tags(HTMLParser):
 
 def test_route_sheets_have_a_map_and_a_numbered_table_per_truck() -> None:
     plan = make_plan()
-    html = route_sheets_html(plan, "2026-09-21", "gavle")
+    html = route_sheets_html(plan, "2026-09-21", "Gävle")
     parser = Tags()
     parser.feed(html)
     names = [t for t, _ in parser.tags]
     assert names.count("svg") == len(plan.routes) == 3
     assert names.count("section") == 4  # a sheet per truck, and the bins left out
     text = "".join(parser.text)
+    assert "Bin routes 2026-09-21 · Gävle" in text
     for r in plan.routes:
         assert f"Route for {r.truck.name}" in text
         assert f"Truck {r.truck.name} · {len(r.stops)} stops · {r.distance_km:.1f} km" in text
     assert "Date 2026-09-21" in text and "est. 0 h 13 min" in text
     assert "No stops on this route." in text
-    # Stops: one row each with its order, id, type, fill, a tick box and a notes cell.
+    # Stops: one row each with its order, time (none known: these routes
+    # have no legs), must/if time, id, place, type, fill, a tick box and a
+    # notes cell.
     assert text.count("Hags - Rosen") == 3
-    assert re.search(r"1\s*G0001\s*60\.67600, 17\.14200\s*Hags - Rosen\s*81%", text)
-    assert [a.get("class") for t, a in parser.tags if t == "span"].count("box") == 4
-    assert [a.get("class") for t, a in parser.tags if t == "td"].count("notes") == 4
+    assert re.search(r"1\s*–\s*● must\s*G0001\s*60\.67600, 17\.14200\s*Hags - Rosen\s*"
+                     r"fill 81%", text)
+    assert [a.get("class") for t, a in parser.tags if t == "span"].count("box") == 4 + 3
+    assert [a.get("class") for t, a in parser.tags if t == "td"].count("x notes") == 4
     assert "Drottninggatan 1 <A&B>" in text and "<A&B>" not in html  # escaped
     assert "G0099" in text and "no time" in text
-    assert "@page { size: A4" in html and "break-after: page" in html
+    assert "@page { size: A4" in html and "break-before: page" in html
+
+
+def timed_route(n: int = 4, required: bool = True) -> TruckRoute:
+    stops = tuple(Stop(f"G{i:04d}", 60.675 + i / 1000, 17.14, 70, required=required or i % 2 == 0,
+                       service_s=90, note="unreachable 2026-09-20 09:40: blocked by a car"
+                       if i == 2 else "") for i in range(1, n + 1))
+    legs = tuple(120 + 10 * i for i in range(n + 1))
+    return TruckRoute(Truck("truck-1", 10_000, 8 * 3600), stops, 5000, sum(legs), 90 * n,
+                      70 * n, legs)
+
+
+def test_each_stop_has_its_expected_time() -> None:
+    route = timed_route()
+    assert route.arrivals_s() == [120, 120 + 90 + 130, 340 + 90 + 140, 570 + 90 + 150]
+    html = route_sheets_html(RoutePlan(DEPOT, [route]), "2026-09-21",
+                             leave_at=datetime(2026, 9, 21, 7, 0))
+    times = re.findall(r'<td class="t">([^<]*)</td>', html)
+    assert times == ["07:02", "07:05", "07:09", "07:13"]
+    assert "leave 07:00, back about 07:17" in html  # 4 x 90 s at the bins, 700 s driving
+    # Without a time to leave at: hours and minutes after leaving.
+    html = route_sheets_html(RoutePlan(DEPOT, [route]), "2026-09-21")
+    assert re.findall(r'<td class="t">([^<]*)</td>', html) == ["+0:02", "+0:06", "+0:10",
+                                                              "+0:14"]
+
+
+def test_required_and_optional_stops_differ_without_colour() -> None:
+    route = timed_route(6, required=False)
+    html = route_sheets_html(RoutePlan(DEPOT, [route]), "2026-09-21")
+    marks = re.findall(r'<tr class="(req|opt)">.*?<td class="m">([^<]*)</td>', html)
+    assert marks == [("opt", "○ if time"), ("req", "● must")] * 3
+    assert "● must: 3 stops to empty · ○ if time: 3 optional" in html
+    # On the map a must is a filled circle, an optional one open and dashed.
+    ns = "{http://www.w3.org/2000/svg}"
+    svg = ET.fromstring(svg_map(route.stops, DEPOT))
+    circles = svg.findall(f"{ns}circle")
+    assert [(c.get("fill"), c.get("stroke-dasharray")) for c in circles] == [
+        ("#fff", "3 2"), ("#000", None)] * 3
+    # The note the last crew left is on the stop's row, marked.
+    assert "⚠ unreachable 2026-09-20 09:40: blocked by a car" in html
+
+
+def test_the_maps_draw_the_streets_given() -> None:
+    route = timed_route()
+    streets = [MapStreet(((60.675, 17.139), (60.680, 17.139))),
+               MapStreet(((60.676, 17.138), (60.676, 17.142)), drivable=False),
+               MapStreet(((61.5, 18.0), (61.6, 18.0)))]  # far away: not drawn
+    ns = "{http://www.w3.org/2000/svg}"
+    svg = ET.fromstring(svg_map(route.stops, DEPOT, streets))
+    paths = svg.findall(f"{ns}path")
+    assert [p.get("class") for p in paths] == ["street", "street"]
+    assert sum(p.get("d", "").count("M") for p in paths) == 2
+    assert svg_map(route.stops, DEPOT).count("<path") == 0
+
+
+def test_a_long_route_gets_a_detail_map_per_30_stops_and_an_overview() -> None:
+    route = timed_route(75)
+    html = route_sheets_html(RoutePlan(DEPOT, [route]), "2026-09-21")
+    parser = Tags()
+    parser.feed(html)
+    sections = [a.get("class") for t, a in parser.tags if t == "section"]
+    assert sections == ["truck", "part", "part"]
+    assert "Stops 31–60 of 75" in html and "Stops 61–75 of 75" in html
+    ns = "{http://www.w3.org/2000/svg}"
+    svgs = [ET.fromstring(m) for m in re.findall(r"<svg .*?</svg>", html)]
+    assert len(svgs) == 4  # the whole route, and a detail map per part
+    clusters = [t.text for t in svgs[0].findall(f"{ns}text") if t.get("class") == "cluster"]
+    assert clusters and all(re.fullmatch(r"\d+(–\d+)?", c or "") for c in clusters)
+    # Every stop is numbered on its part's map, alone or in a marker of
+    # consecutive stops too close to tell apart ("14–18").
+    numbered = []
+    for svg in svgs[1:]:
+        shown: list[int] = []
+        for t in svg.findall(f"{ns}text"):
+            m = re.fullmatch(r"(\d+)(?:–(\d+))?", t.text or "")
+            if m:
+                shown.extend(range(int(m[1]), int(m[2] or m[1]) + 1))
+        numbered.append(shown)
+    assert numbered == [list(range(1, 31)), list(range(31, 61)), list(range(61, 76))]
+
+
+def test_stops_at_one_corner_share_a_marker_and_markers_do_not_cover_each_other() -> None:
+    corner = [Stop(f"C{i}", DEPOT[0] + 0.01, DEPOT[1] + i * 1e-5, 10) for i in range(4)]
+    away = [Stop("A", DEPOT[0] + 0.02, DEPOT[1] + 0.02, 10)]
+    back = [Stop("B", DEPOT[0] + 0.01, DEPOT[1] + 2e-5, 10, required=False)]  # the corner again
+    ns = "{http://www.w3.org/2000/svg}"
+    svg = ET.fromstring(svg_map(tuple(corner + away + back), DEPOT))
+    assert [t.text for t in svg.findall(f"{ns}text")][1:4] == ["1–4", "5", "6"]  # after Depot
+    [run] = svg.findall(f"{ns}rect[@class='run']")
+    [six] = [c for c in svg.findall(f"{ns}circle") if c.get("stroke-dasharray")]
+    # Stop 6 is where 1-4 are: its marker moves clear of theirs, with a line.
+    x, y, w, h = (float(run.get(k, "")) for k in ("x", "y", "width", "height"))
+    cx, cy, r = (float(six.get(k, "")) for k in ("cx", "cy", "r"))
+    assert cx + r <= x or cx - r >= x + w or cy + r <= y or cy - r >= y + h
+    assert len(svg.findall(f"{ns}line")) >= 1
+
+
+def test_nearby_consecutive_stops_share_a_label() -> None:
+    xy = [(0.0, 0.0), (5.0, 0.0), (10.0, 5.0), (100.0, 100.0), (104.0, 100.0), (0.0, 0.0)]
+    assert cluster_runs(xy, reach=20) == [range(0, 3), range(3, 5), range(5, 6)]
+    assert cluster_runs([], reach=20) == []
+
+
+def test_the_title_has_the_districts_own_name() -> None:
+    assert district_title("Östra Norrmalm", "norrmalm", "streets") == "Östra Norrmalm"
+    assert district_title("", "gavle") == "gavle"
+    assert district_title("", "district", "Norrmalm streets") == "Norrmalm streets"
+    assert district_title(" ", "district", "") == ""
+    html = route_sheets_html(make_plan(), "2026-09-21", district_title("", "district"))
+    assert "<title>Bin routes 2026-09-21</title>" in html
+    assert "district" not in re.sub(r"<style>.*?</style>", "", html, flags=re.S).lower()
 
 
 def test_route_sheets_are_self_contained() -> None:
@@ -148,7 +266,7 @@ def test_the_map_draws_every_stop_the_path_the_depot_and_a_scale() -> None:
     ns = "{http://www.w3.org/2000/svg}"
     assert len(svg.findall(f"{ns}circle")) == len(stops)
     numbers = [t.text for t in svg.findall(f"{ns}text")]
-    assert numbers[:3] == ["1", "2", "3"] and "Depot" in numbers
+    assert numbers[:4] == ["Depot", "1", "2", "3"]
     assert any(n and (n.endswith(" m") or n.endswith(" km")) for n in numbers)
     polyline = svg.find(f"{ns}polyline")
     assert polyline is not None

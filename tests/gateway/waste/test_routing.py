@@ -77,6 +77,17 @@ def check_plan(plan: RoutePlan, stops: list[Stop], trucks: list[Truck]) -> None:
         assert r.truck == by_name[r.truck.name]
         assert r.load_l == sum(s.litres for s in r.stops) <= r.truck.capacity_l
         assert r.duration_s == r.driving_s + r.service_s <= r.truck.shift_s
+        # The time at each stop, as the route sheet prints it: later along the
+        # route, and the last arrival, its service and the drive back make
+        # the route's whole duration.
+        arrivals = r.arrivals_s()
+        if r.stops:
+            assert arrivals is not None and len(arrivals) == len(r.stops)
+            assert sum(r.legs_s) == r.driving_s and min(r.legs_s) >= 0
+            assert arrivals[0] == r.legs_s[0]
+            assert all(a + s.service_s <= b for a, b, s in
+                       zip(arrivals, arrivals[1:], r.stops, strict=False))
+            assert arrivals[-1] + r.stops[-1].service_s + r.legs_s[-1] == r.duration_s
         visits = [index[s.node_id] for s in r.stops]
         for k, s in enumerate(r.stops):
             # An optional stop is on a route only if it is worth its detour.
