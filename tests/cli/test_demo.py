@@ -193,8 +193,8 @@ def test_the_demo_serves_norrmalm_and_its_route_sheet_names_real_streets(
     html = (tmp_path / "var" / "demo" / "routes" / "route-sheets.html").read_text()
     assert "<title>Bin routes" in html and "Norrmalm</title>" in html
     # The baskets' places from the streets, the others' addresses.
-    assert re.search(r"<td>\w+gatan, (at|\d+ m from) [\w ]+", html)
-    assert any(f"<td>{b.address}<br>" in html for b in bins if b.address)
+    assert re.search(r'<td class="p">\w+gatan, (at|\d+ m from) [\w ]+', html)
+    assert any(f'<td class="p">{b.address}</td>' in html for b in bins if b.address)
     assert "© OpenStreetMap contributors, ODbL-1.0" in html
     geojson = json.loads((tmp_path / "var" / "demo" / "routes" / "routes.geojson").read_text())
     assert "OpenStreetMap" in geojson["attribution"]
