@@ -194,5 +194,50 @@ def _group_command(data: bytes) -> bool:
     return msg.mtype == coap.NON and bool(opt) and bool(opt[0] & 0x10)
 
 
+ORIGIN = (60.6749, 17.1413)
+
+
+def wave_decision() -> list[str]:
+    """The light wave's decision per presence event on a grid of 12 x 12
+    streets 120 m apart with a pole every 30 m (528 poles), random events:
+    the gateway makes one for every event the district's poles send."""
+    import random
+
+    from gateway.lighting.streets import load_network
+    from gateway.lighting.wave import LightWave, Pole, WaveSettings
+    from gateway.lighting.zones import Zone, ZoneBook
+
+    def lonlat(x: float, y: float) -> list[float]:
+        lat, lon = offset(*ORIGIN, x, y)
+        return [lon, lat]
+
+    features = []
+    for i in range(12):
+        for name, a, b in ((f"ew{i}", (0.0, i * 120.0), (1320.0, i * 120.0)),
+                           (f"ns{i}", (i * 120.0, 0.0), (i * 120.0, 1320.0))):
+            features.append({"type": "Feature", "properties": {"name": name}, "geometry": {
+                "type": "LineString", "coordinates": [lonlat(*a), lonlat(*b)]}})
+    nodes: list[Node] = []
+    for i in range(12):
+        for k in range(44):
+            lat, lon = offset(*ORIGIN, 15 + k * 30.0, i * 120.0 + 2)
+            nodes.append(Node(f"E{i}-{k}", "light", lat, lon, "street-1", len(nodes) + 1))
+    network = load_network(json.dumps({"type": "FeatureCollection", "features": features}),
+                           nodes)
+    poles = {n.node_id: Pole(n.node_id, n.addr or 0, n.kind, n.lat, n.lon) for n in nodes}
+    zone = Zone("street-1", hours="always")
+    wave = LightWave(network, poles, ZoneBook({zone.name: zone}), WaveSettings())
+    rng = random.Random(3)
+    ids = [n.node_id for n in nodes]
+    t, n = 0.0, 5000
+    start = time.perf_counter()
+    for _ in range(n):
+        t += 0.002
+        wave.decide(rng.choice(ids), t, rng.choice([None, 1.4, 5.0, 14.0]),
+                    rng.choice([0, codec.PRESENCE_DIR_UP, codec.PRESENCE_DIR_DOWN]))
+    per_event_ms = (time.perf_counter() - start) / n * 1000
+    return [line("lighting.wave_decision_per_event", per_event_ms, "ms", "<", 0.5)]
+
+
 def run() -> list[str]:
-    return night() + gateway_latency()
+    return wave_decision() + night() + gateway_latency()

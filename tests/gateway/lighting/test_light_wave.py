@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -137,31 +136,6 @@ def test_a_file_without_streets_is_refused_in_one_line() -> None:
     with pytest.raises(StreetsError, match="LineString"):
         read_streets('{"type": "FeatureCollection", "features": [{"type": "Feature", '
                      '"geometry": {"type": "Point", "coordinates": [18, 59]}}]}')
-
-
-def test_a_decision_takes_well_under_a_millisecond() -> None:
-    # A grid of 12 x 12 streets 120 m apart, poles every 30 m: 1,000-odd poles.
-    streets: list[tuple[str, list[XY]]] = []
-    for i in range(12):
-        streets.append((f"ew{i}", [(0.0, i * 120.0), (1320.0, i * 120.0)]))
-        streets.append((f"ns{i}", [(i * 120.0, 0.0), (i * 120.0, 1320.0)]))
-    nodes = []
-    for i in range(12):
-        for k in range(44):
-            nodes.append(pole(f"E{i}-{k}", 15 + k * 30.0, i * 120.0 + 2))
-    nodes = [Node(n.node_id, n.role, n.lat, n.lon, n.kind, j + 1) for j, n in enumerate(nodes)]
-    wave = wave_for(streets, nodes)
-    rng = random.Random(3)
-    ids = [n.node_id for n in nodes]
-    t, n = 0.0, 5000
-    start = time.perf_counter()
-    for _ in range(n):
-        t += 0.002
-        wave.decide(rng.choice(ids), t, rng.choice([None, 1.4, 5.0, 14.0]),
-                    rng.choice([0, codec.PRESENCE_DIR_UP, codec.PRESENCE_DIR_DOWN]))
-    per_event_ms = (time.perf_counter() - start) / n * 1000
-    print(f"light wave decision: {per_event_ms:.3f} ms per event ({len(nodes)} poles)")
-    assert per_event_ms < 0.5
 
 
 # --- property: nobody reaches a pole that was not lit in time -----------------------
