@@ -44,7 +44,7 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 test: lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist loadfile
 
 firmware: setup
 	$(VENV)/bin/kvarter node build
