@@ -195,7 +195,7 @@ def garbage_features(draw: st.DrawFn) -> object:
     return draw(st.one_of(json_values, st.just(near)))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(garbage_features(), max_size=8))
 def test_garbage_features_give_problems_never_exceptions(features: list[object]) -> None:
     text = json.dumps({"type": "FeatureCollection", "features": features})
