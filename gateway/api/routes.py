@@ -82,12 +82,17 @@ class NewPlan(BaseModel):
     speed_kmh: float = Field(DEFAULT_SPEED_KMH, ge=SPEED_KMH[0], le=SPEED_KMH[1])
     circuity: float = Field(DEFAULT_CIRCUITY, ge=CIRCUITY[0], le=CIRCUITY[1],
                             description="street distance / straight-line distance")
+    afresh: bool = Field(False, description="plan the day anew; by default a day under way "
+                                            "is re-planned from each truck's last recorded "
+                                            "stop, keeping what crews did and the order of "
+                                            "the rest")
 
     def request(self) -> PlanRequest:
         return PlanRequest((self.depot.lat, self.depot.lon), self.trucks, self.capacity_l,
                            self.shift_h, self.start,
                            self.date.isoformat() if self.date else "", self.all_required,
-                           self.every_bin, self.time_limit_s, self.speed_kmh, self.circuity)
+                           self.every_bin, self.time_limit_s, self.speed_kmh, self.circuity,
+                           self.afresh)
 
 
 class RouteSummary(BaseModel):
