@@ -125,6 +125,10 @@ class Plan(BaseModel):
     unserved: list[Unserved] = Field(description="required bins on no route, and why")
     optional_left: int
     problems: list[str] = Field(description="one line each: what to change")
+    changes: list[str] = Field(default_factory=list,
+                               description="a day re-planned from each truck's last recorded "
+                                           "stop: one line per truck on what changed (added, "
+                                           "removed, moved); empty for a plan made afresh")
 
 
 class Stop(BaseModel):
@@ -211,7 +215,7 @@ def _plan_out(ctx: ApiContext, plan: PlanRow) -> Plan:
                 settings=plan.settings, routes=routes,
                 unserved=[Unserved(**u) for u in o.get("unserved", [])],
                 optional_left=int(o.get("optional_left", 0)),
-                problems=list(o.get("problems", [])))
+                problems=list(o.get("problems", [])), changes=list(o.get("changes", [])))
 
 
 def _stop_out(s: StopRow, outcome: tuple[str, float, str] | None, note: str | None = None
