@@ -4,6 +4,8 @@ its order, and only what forces a change changes the routes."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -183,3 +185,50 @@ def test_a_stored_day_re_planned_keeps_what_crews_did_and_the_order_of_the_rest(
     # Asked to, the day is planned anew.
     fresh = plan_and_store(db, replace(request, afresh=True), "planner")
     assert fresh.outcome["changes"] == []
+
+
+def test_routes_plan_run_again_mid_shift_says_per_truck_what_changed(tmp_path: Path) -> None:
+    """The command line's re-plan: what the crew recorded with `kvarter bins`
+    stays on truck-1, done; both trucks keep their order, and the command
+    says so per truck; --afresh plans the day anew."""
+    db = tmp_path / "g.sqlite"
+    rng = random.Random(5)
+    with Store(db) as store:
+        for i in range(30):
+            store.register(Node(f"B{i:02d}", "bin", DEPOT[0] + rng.uniform(-0.01, 0.01),
+                                DEPOT[1] + rng.uniform(-0.02, 0.02), "240L"))
+    start = (datetime.now() - timedelta(minutes=10)).strftime("%H:%M")
+
+    def plan(*extra: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tools.cli", "routes", "plan", "--db", str(db), "--depot",
+             f"{DEPOT[0]},{DEPOT[1]}", "--trucks", "2", "--capacity", "40000", "--start", start,
+             "--every-bin", "--all-required", "--time-limit", "0.5", "--out",
+             str(tmp_path / "routes"), *extra], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    def routes() -> dict[str, list[str]]:
+        with Store(db) as store:
+            latest = store.latest_plan(datetime.now().date().isoformat())
+            assert latest is not None
+            return {t: [s.node_id for s in store.plan_stops(latest.id, t)]
+                    for t in ("truck-1", "truck-2")}
+
+    def record(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "tools.cli", "bins", *args, "--db",
+                               str(db)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+
+    first = plan()
+    assert "re-planned" not in first.stdout
+    before = routes()
+    one = before["truck-1"]
+    record("emptied", one[0], one[1])
+    record("unreachable", one[2], "--note", "parked car")
+    again = plan().stdout.splitlines()
+    at = again.index("re-planned from each truck's last recorded stop (--afresh to plan anew):")
+    assert again[at + 1:at + 3] == ["  truck-1: unchanged", "  truck-2: unchanged"]
+    assert routes() == before
+    anew = plan("--afresh")
+    assert "re-planned" not in anew.stdout
