@@ -8,7 +8,7 @@ import sys
 
 # group -> the modules whose lines it prints
 GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "lora": ["radio", "lora"],
-          "waste": ["waste", "routing", "streets"], "lighting": ["lighting"],
+          "waste": ["waste", "routing", "streets", "replan"], "lighting": ["lighting"],
           "ingest": ["ingest"], "sim": ["sim"], "web": ["web"], "api": ["api"]}
 
 

@@ -82,12 +82,17 @@ class NewPlan(BaseModel):
     speed_kmh: float = Field(DEFAULT_SPEED_KMH, ge=SPEED_KMH[0], le=SPEED_KMH[1])
     circuity: float = Field(DEFAULT_CIRCUITY, ge=CIRCUITY[0], le=CIRCUITY[1],
                             description="street distance / straight-line distance")
+    afresh: bool = Field(False, description="plan the day anew; by default a day under way "
+                                            "is re-planned from each truck's last recorded "
+                                            "stop, keeping what crews did and the order of "
+                                            "the rest")
 
     def request(self) -> PlanRequest:
         return PlanRequest((self.depot.lat, self.depot.lon), self.trucks, self.capacity_l,
                            self.shift_h, self.start,
                            self.date.isoformat() if self.date else "", self.all_required,
-                           self.every_bin, self.time_limit_s, self.speed_kmh, self.circuity)
+                           self.every_bin, self.time_limit_s, self.speed_kmh, self.circuity,
+                           self.afresh)
 
 
 class RouteSummary(BaseModel):
@@ -120,6 +125,10 @@ class Plan(BaseModel):
     unserved: list[Unserved] = Field(description="required bins on no route, and why")
     optional_left: int
     problems: list[str] = Field(description="one line each: what to change")
+    changes: list[str] = Field(default_factory=list,
+                               description="a day re-planned from each truck's last recorded "
+                                           "stop: one line per truck on what changed (added, "
+                                           "removed, moved); empty for a plan made afresh")
 
 
 class Stop(BaseModel):
@@ -206,7 +215,7 @@ def _plan_out(ctx: ApiContext, plan: PlanRow) -> Plan:
                 settings=plan.settings, routes=routes,
                 unserved=[Unserved(**u) for u in o.get("unserved", [])],
                 optional_left=int(o.get("optional_left", 0)),
-                problems=list(o.get("problems", [])))
+                problems=list(o.get("problems", [])), changes=list(o.get("changes", [])))
 
 
 def _stop_out(s: StopRow, outcome: tuple[str, float, str] | None, note: str | None = None

@@ -132,14 +132,24 @@ class PlanTable(Database):
 
     def stop_outcomes(self, plan: PlanRow) -> dict[str, tuple[str, float, str]]:
         """node id -> (outcome, at, note) of the latest record of each of the
-        plan's bins: one made for this plan, or one made without a plan (the
-        command line's) since the plan was made."""
+        plan's bins: one made for this plan or a plan it re-planned (a day
+        re-planned keeps what its crews did; settings "continues"), or one
+        made without a plan (the command line's) since the first of those was
+        made."""
+        chain, first = [plan.id], plan
+        while isinstance(first.settings.get("continues"), int):
+            earlier = self.plan(first.settings["continues"])
+            if earlier is None or earlier.id in chain:
+                break
+            chain.append(earlier.id)
+            first = earlier
+        marks = ", ".join("?" * len(chain))
         with self.reading() as db:
             rows = db.execute(
                 "SELECT v.node_id, v.outcome, v.at, v.note FROM bin_visits v "
                 "WHERE v.node_id IN (SELECT node_id FROM plan_stops WHERE plan_id = ?) "
-                "AND (v.plan_id = ? OR (v.plan_id IS NULL AND v.at >= ?)) "
-                "ORDER BY v.at, v.id", (plan.id, plan.id, plan.made_at)).fetchall()
+                f"AND (v.plan_id IN ({marks}) OR (v.plan_id IS NULL AND v.at >= ?)) "
+                "ORDER BY v.at, v.id", (plan.id, *chain, first.made_at)).fetchall()
         return {node_id: (outcome, float(at), note) for node_id, outcome, at, note in rows}
 
     def last_plan_id(self) -> int:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date as Date
 from datetime import datetime
 from datetime import time as dtime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway.streets.driving import DrivingStreets
 from gateway.streets.network import district_streets
 from gateway.streets.places import Places
 from gateway.waste.bin_types import Catalogue
+from gateway.waste.replan import RouteInProgress, replan
 from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,
@@ -39,7 +41,7 @@ from gateway.waste.routing import (
     travel_matrices,
 )
 from gateway.waste.stops import StopSelector, forecast_selector, stops_for_all_bins
-from gateway.waste.today import forecast_from, plan_for_nodes
+from gateway.waste.today import forecast_from, plan_for_nodes, stops_for, unknown_kinds
 
 # The bounds of a plan's settings, the command line's and the API's alike.
 TRUCKS_MAX = 100
@@ -75,6 +77,9 @@ class PlanRequest:
     time_limit_s: float | None = None  # None: it grows with the number of stops
     speed_kmh: float = DEFAULT_SPEED_KMH
     circuity: float = DEFAULT_CIRCUITY
+    # Start the day's routes afresh even if a plan for the day is under way
+    # (else it is re-planned from each truck's last stop, gateway.waste.replan).
+    afresh: bool = False
 
     def checked(self) -> PlanRequest:
         """This request with its day filled in; PlanError for any setting
@@ -144,12 +149,69 @@ def make_plan(store: Store, request: PlanRequest, catalogue: Catalogue | None = 
             on_progress("forecasting each bin")
         chooser = forecast_selector(forecast_from(store), request.shift_start)
     streets = district_streets(store.streets())
-    plan = plan_for_nodes(nodes, catalogue, request.depot, request.fleet(), select=chooser,
-                          all_required=request.all_required, circuity=request.circuity,
-                          speed_kmh=request.speed_kmh, time_limit_s=request.time_limit_s,
-                          on_progress=on_progress, notes=crew_notes(store, time.time()),
-                          streets=streets.driving if streets else None)
+    driving = streets.driving if streets else None
+    notes = crew_notes(store, time.time())
+    previous = None if request.afresh else store.latest_plan(request.day)
+    progress = None if previous is None else routes_in_progress(store, previous, request,
+                                                                 time.time())
+    if progress is not None:
+        # The day is under way: its routes are made again from where each
+        # truck is, not reshuffled.
+        if on_progress is not None:
+            on_progress("re-planning the day from each truck's last stop")
+        started = time.perf_counter()
+        stops = stops_for(nodes, catalogue, chooser, request.all_required, notes)
+        where = {n.node_id: (n.lat, n.lon) for n in nodes}
+        again = replan(request.depot, [p for p, _ in progress], stops, where,
+                       partial(travel_matrices, circuity=request.circuity,
+                               speed_kmh=request.speed_kmh, streets=driving))
+        plan = again.plan
+        plan.problems.extend(unknown_kinds(nodes, catalogue))
+        plan.distances = "streets" if driving is not None else "straight line"
+        plan.changes = [c.summary() for c in again.changes]
+        plan.continues = previous.id if previous is not None else None
+        for p, kept in progress:
+            plan.kept[p.truck.name] = kept
+            if kept:
+                last = kept[-1][0]
+                plan.starts[p.truck.name] = (last.lat, last.lon)
+        plan.seconds = time.perf_counter() - started
+    else:
+        plan = plan_for_nodes(nodes, catalogue, request.depot, request.fleet(), select=chooser,
+                              all_required=request.all_required, circuity=request.circuity,
+                              speed_kmh=request.speed_kmh, time_limit_s=request.time_limit_s,
+                              on_progress=on_progress, notes=notes, streets=driving)
     return with_places(plan, streets.places if streets else None)
+
+
+def routes_in_progress(store: Store, previous: PlanRow, request: PlanRequest, now: float,
+                       ) -> list[tuple[RouteInProgress, list[tuple[Stop, float]]]] | None:
+    """Each truck's route in the day's latest plan and what its crew has
+    recorded (with the stops recorded, and when), or None when that plan
+    was for another fleet or its shift is over (then the day is planned
+    afresh)."""
+    fleet = request.fleet()
+    if now >= request.shift_start + max(t.shift_s for t in fleet):
+        return None  # the shift is over (a day gone by): nothing is under way
+    rows = store.plan_stops(previous.id)
+    if {r.truck for r in rows} - {t.name for t in fleet}:
+        return None
+    outcomes = store.stop_outcomes(previous)
+    used_s = max(0, round(now - request.shift_start))
+    out = []
+    for truck in fleet:
+        mine = [r for r in rows if r.truck == truck.name]  # in the route's order
+        recorded = sorted((r for r in mine if r.node_id in outcomes),
+                          key=lambda r: outcomes[r.node_id][1])
+        kept = [(Stop(r.node_id, r.lat, r.lon, r.litres, r.required, kind=r.kind,
+                      expected_fill_pct=r.expected_fill_pct, address=r.street or ""),
+                 outcomes[r.node_id][1]) for r in recorded]
+        emptied_l = sum(r.litres for r in recorded if outcomes[r.node_id][0] == "emptied")
+        out.append((RouteInProgress(truck, tuple(r.node_id for r in mine),
+                                    tuple(r.node_id for r in recorded),
+                                    used_s=min(used_s, truck.shift_s),
+                                    used_l=min(emptied_l, truck.capacity_l)), kept))
+    return out
 
 
 def crew_notes(store: Store, before: float) -> dict[str, str]:
@@ -207,18 +269,27 @@ def store_plan(store: Store, request: PlanRequest, plan: RoutePlan, made_by: str
     for r in plan.routes:
         routes.append(RouteRow(r.truck.name, r.truck.capacity_l, r.truck.shift_s,
                                r.distance_m, r.duration_s, r.load_l))
-        times = stop_times(r, request.depot, leave_at, request.circuity, request.speed_kmh,
-                           streets.driving if streets else None)
-        for k, (s, at) in enumerate(zip(r.stops, times, strict=True), start=1):
+        # A day re-planned: what the crew has recorded first, at the time it
+        # was recorded, then the rest from its last stop.
+        kept = plan.kept.get(r.truck.name, [])
+        start = plan.starts.get(r.truck.name, request.depot)
+        times = [at for _, at in kept] + stop_times(
+            r, start, leave_at, request.circuity, request.speed_kmh,
+            streets.driving if streets else None)
+        every = [s for s, _ in kept] + list(r.stops)
+        for k, (s, at) in enumerate(zip(every, times, strict=True), start=1):
             stops.append(StopRow(r.truck.name, k, s.node_id, s.lat, s.lon, s.required,
                                  round(at, 1), s.expected_fill_pct, s.kind, s.litres,
                                  s.address or None))
     settings: dict[str, Any] = asdict(request)
     settings["depot"] = list(request.depot)
+    if plan.continues is not None:
+        settings["continues"] = plan.continues
     outcome = {"problems": list(plan.problems),
                "unserved": [{"node_id": u.stop.node_id, "reason": u.reason}
                             for u in plan.unserved],
-               "optional_left": plan.optional_left, "seconds": round(plan.seconds, 2)}
+               "optional_left": plan.optional_left, "seconds": round(plan.seconds, 2),
+               "changes": list(plan.changes)}
     return store.add_plan(request.day, made_by, request.shift_start, request.depot, settings,
                           outcome, routes, stops)
 

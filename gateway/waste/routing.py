@@ -154,6 +154,13 @@ class RoutePlan:
     # How the distances were measured: "streets" (along them) or "straight line".
     distances: str = "straight line"
     straight_line: list[str] = field(default_factory=list)  # bins off the streets
+    # A day's plan made again (gateway.waste.replan): per truck, the stops its
+    # crew has recorded, with when (kept at the head of its route), and where
+    # it goes on from; one line per truck on what changed.
+    kept: dict[str, list[tuple[Stop, float]]] = field(default_factory=dict)
+    starts: dict[str, tuple[float, float]] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    continues: int | None = None  # the id of the stored plan this one re-planned
 
     @property
     def stops_served(self) -> int:

@@ -18,6 +18,7 @@ from gateway.waste.routing import (
     DEFAULT_SPEED_KMH,
     Progress,
     RoutePlan,
+    Stop,
     Truck,
     plan_routes,
 )
@@ -36,21 +37,33 @@ def plan_for_nodes(nodes: Sequence[Node], catalogue: Catalogue, depot: tuple[flo
     given; all_required makes every selected bin a required stop. A kind the
     catalogue lacks is planned as generic, and named once in the plan's
     problems."""
+    stops = stops_for(nodes, catalogue, select, all_required, notes)
+    plan = plan_routes(depot, stops, trucks, circuity=circuity, speed_kmh=speed_kmh,
+                       time_limit_s=time_limit_s, on_progress=on_progress, streets=streets)
+    plan.problems.extend(unknown_kinds(nodes, catalogue))
+    return plan
+
+
+def stops_for(nodes: Sequence[Node], catalogue: Catalogue, select: StopSelector,
+              all_required: bool = False, notes: Mapping[str, str] | None = None) -> list[Stop]:
+    """The stops `select` puts on a plan, required all if asked, each with
+    the last crew's note."""
     stops = select(nodes, catalogue)
     if all_required:
         stops = [replace(s, required=True) for s in stops]
     if notes:
         stops = [replace(s, note=notes.get(s.node_id, "")) for s in stops]
-    plan = plan_routes(depot, stops, trucks, circuity=circuity, speed_kmh=speed_kmh,
-                       time_limit_s=time_limit_s, on_progress=on_progress, streets=streets)
+    return stops
+
+
+def unknown_kinds(nodes: Sequence[Node], catalogue: Catalogue) -> list[str]:
+    """One line per bin type the catalogue lacks."""
     unknown = catalogue.unknown_kinds(n.kind for n in nodes if n.role == "bin")
     generic = catalogue.generic
-    plan.problems.extend(
-        f"type {kind!r} ({n} bin(s)) is not in the bin catalogue: planned as "
-        f"'{generic.name}' ({generic.volume_l} L): give its volume_l in a catalogue file "
-        "(--types), here or at import"
-        for kind, n in sorted(unknown.items()))
-    return plan
+    return [f"type {kind!r} ({n} bin(s)) is not in the bin catalogue: planned as "
+            f"'{generic.name}' ({generic.volume_l} L): give its volume_l in a catalogue file "
+            "(--types), here or at import"
+            for kind, n in sorted(unknown.items())]
 
 
 # Readings (and crews' records) dated later than now plus this are not

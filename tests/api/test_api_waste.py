@@ -401,6 +401,54 @@ def test_an_unreachable_note_is_on_the_crews_screen_with_the_next_plan(
         gw.stop()
 
 
+def test_a_day_under_way_is_re_planned_from_each_trucks_last_stop_unless_afresh(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The issue's case over the API: two stops recorded emptied and one
+    unreachable on truck-1, then the day planned again mid-shift: every
+    truck keeps its route, done stops first, the rest in its order."""
+    gw = launch_gateway(tmp_path_factory.mktemp("replan"))
+    try:
+        gw.register(*BINS)
+        acc = make_accounts(gw)
+        try:
+            planner, crew = acc.tokens["planner"], acc.sessions["crew"]
+            # A shift that started an hour ago, today: the day is under way.
+            started = time.strftime("%H:%M", time.localtime(time.time() - 3600))
+            asked = {**PLAN, "start": started}
+            first = planner.post("/api/v1/plans", json=asked, timeout=120).json()
+            assert first["changes"] == [] and "continues" not in first["settings"]
+            before = {t: [s["node_id"] for s in route(planner, t)["stops_in_order"]]
+                      for t in ("truck-1", "truck-2")}
+            one = before["truck-1"]
+            assert len(one) >= 3, before
+            for node_id, outcome, reason in ((one[0], "emptied", None),
+                                             (one[1], "emptied", None),
+                                             (one[2], "unreachable", "parked car")):
+                r = crew.post("/api/v1/visits", json={
+                    "id": str(uuid.uuid4()), "plan_id": first["id"], "node_id": node_id,
+                    "outcome": outcome, "reason": reason})
+                assert r.status_code == 201, r.text
+            again = planner.post("/api/v1/plans", json=asked, timeout=120)
+            assert again.status_code == 201, again.text
+            second = again.json()
+            assert second["settings"]["continues"] == first["id"]
+            assert second["changes"] == ["truck-1: unchanged", "truck-2: unchanged"]
+            after = {t: route(planner, t)["stops_in_order"] for t in ("truck-1", "truck-2")}
+            assert {t: [s["node_id"] for s in stops] for t, stops in after.items()} == before
+            assert [s["status"] for s in after["truck-1"][:4]] == [
+                "emptied", "emptied", "unreachable", "pending"]
+            assert [r["done"] for r in second["routes"]] == [3, 0]
+            # Asked to, the day starts again: every stop to do.
+            fresh = planner.post("/api/v1/plans", json={**asked, "afresh": True}, timeout=120)
+            assert fresh.status_code == 201, fresh.text
+            assert fresh.json()["changes"] == [] and "continues" not in fresh.json()["settings"]
+            assert [r["done"] for r in fresh.json()["routes"]] == [0, 0]
+        finally:
+            acc.close()
+    finally:
+        gw.stop()
+
+
 def test_the_streets_come_with_the_credit_their_file_carries(district: Accounts) -> None:
     """Last in this module: it imports the streets again, with a credit."""
     crew = district.sessions["crew"]

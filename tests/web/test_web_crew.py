@@ -33,13 +33,15 @@ def planner(district: District) -> httpx.Client:
 
 
 def make_plan(district: District, trucks: int) -> dict[str, Any]:
+    """A new plan for the day, every stop still to do: planned afresh (the
+    district's day may be under way from other screens' tests)."""
     bins = district.made.district.bins
     depot = {"lat": sum(b.lat for b in bins) / len(bins),
              "lon": sum(b.lon for b in bins) / len(bins)}
     with planner(district) as client:
         r = client.post("/api/v1/plans", json={
             "depot": depot, "trucks": trucks, "capacity_l": 20000, "shift_h": 8,
-            "every_bin": True, "time_limit_s": 0.5})
+            "every_bin": True, "time_limit_s": 0.5, "afresh": True})
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -200,6 +202,44 @@ def test_an_id_stored_for_another_record_is_shown_as_not_recorded(
     assert stop not in [v[1] for v in visits(district, plan["id"])]
 
 
+def test_a_tap_made_as_a_sync_ends_is_sent_at_once(browser: Browser, district: District,
+                                                   screens: list[Screen]) -> None:
+    """The phone's queue (queue.js) in the browser, with its real locks and
+    storage: a tap made just after a pass of the sender has found nothing to
+    send, before that pass has ended, is sent by a pass of its own, not left
+    for the next retry (on the crew's page 20 s later)."""
+    s = open_screen(browser, district, "crew", chromium.PHONE)
+    screens.append(s)
+    s.page.wait_for_selector("body[data-ready]")
+    outcome = s.page.evaluate("""async () => {
+      const { TapQueue } = await import("/static/js/queue.js");
+      const sent = [];
+      const send = async (tap) => { sent.push(tap.node_id); return { status: 201 }; };
+      let queue = null;
+      let late = null;
+      // localStorage, with a tap made the moment the sender has looked at
+      // an empty queue (the pass is still holding its lock then).
+      const storage = {
+        getItem(key) {
+          const kept = localStorage.getItem(key);
+          if (key === queue.key && queue.syncing && late === null) {
+            late = Promise.resolve().then(() => {
+              queue.add(1, "LATE", "emptied");
+              return queue.sync(send);
+            });
+          }
+          return kept;
+        },
+        setItem(key, value) { localStorage.setItem(key, value); },
+      };
+      queue = new TapQueue("a-tap-made-late", storage);
+      const first = await queue.sync(send);
+      const left = await late;
+      return { first, left, sent, waiting: queue.waiting().length };
+    }""")
+    assert outcome == {"first": 0, "left": 0, "sent": ["LATE"], "waiting": 0}
+
+
 def test_the_page_opens_without_signal_and_keeps_the_taps_made_there(
         crew: tuple[Screen, list[str]], district: District, plan: dict[str, Any]) -> None:
     s, bins = crew
@@ -230,6 +270,6 @@ def test_a_new_plan_shows_on_the_phone_live(crew: tuple[Screen, list[str]],
     # No reload: the "route" event on the live stream brings the new route.
     expect(s.page.locator("#subtitle")).to_have_attribute("data-plan", str(again["id"]))
     expect(s.page.locator("#stops li")).to_have_count(n)
-    expect(s.page.locator("#stops li.done")).to_have_count(0)
+    expect(s.page.locator("#stops li.done")).to_have_count(0)  # planned afresh
     expect(s.page.locator("#route-map path.stop")).to_have_count(n)
     assert not s.errors, s.errors

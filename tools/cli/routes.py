@@ -74,6 +74,9 @@ def routes() -> None:
                    "ones the forecast picks.")
 @click.option("--start", default=DEFAULT_START, show_default=True,
               help="Today's shift start, local time HH:MM: the forecast looks ahead from it.")
+@click.option("--afresh", is_flag=True,
+              help="Plan the day's routes anew, even if crews are on them (by default a day "
+                   "already planned is re-planned from each truck's last recorded stop).")
 @click.option("--mqtt", "mqtt_host", help="Publish each crew's route to this MQTT broker "
                                           "(retained, so a crew's tablet gets it on connecting).")
 @click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(1, 65535))
@@ -94,9 +97,11 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
          shift: float, out_dir: Path, all_required: bool, every_bin: bool, start: str,
          mqtt_host: str | None, mqtt_port: int, types_file: Path | None, day: str,
          time_limit: float | None, speed: float, circuity: float,
-         district_name: str | None) -> None:
+         district_name: str | None, afresh: bool) -> None:
     """Plan today's routes and write what the crews need. Run it again during
-    the day to re-plan: bins recorded as emptied drop off. The bin types
+    the day to re-plan: what crews recorded stays done, each truck goes on
+    from its last stop in the order it had, and what changed is said per
+    truck (--afresh plans anew). The bin types
     stored at import count (--types overrides them). Exit status 3 when
     required bins are left out (the plan is still written, naming them, the
     limit that left them out and how many trucks would do)."""
@@ -112,7 +117,7 @@ def plan(config: Path | None, db_path: Path | None, depot: str, trucks: int, cap
         raise click.ClickException(f"no gateway data at {cfg.db_path}: give --db, or import "
                                    "bins with 'kvarter bins import' first")
     request = PlanRequest(where, trucks, capacity, shift, start, day, all_required, every_bin,
-                          time_limit, speed, circuity)
+                          time_limit, speed, circuity, afresh)
     with Store(cfg.db_path) as store:
         try:
             request = request.checked()
@@ -263,4 +268,7 @@ def format_plan(plan: RoutePlan) -> str:
                     "as straight lines x circuity (no streets imported: "
                     "'kvarter streets import FILE')"))
     lines.extend(plan.problems)
+    if plan.changes:
+        lines.append("re-planned from each truck's last recorded stop (--afresh to plan anew):")
+        lines.extend(f"  {c}" for c in plan.changes)
     return "\n".join(lines)

@@ -4,11 +4,20 @@ its order, and only what forces a change changes the routes."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.records import Node
+from gateway.storage.store import Store
+from gateway.waste.daily import PlanRequest, plan_and_store
 from gateway.waste.replan import RouteInProgress, replan
 from gateway.waste.routing import Stop, Truck, plan_routes, travel_matrices
 
@@ -139,3 +148,87 @@ def test_a_replan_keeps_done_stops_off_keeps_order_and_never_overfills(
         # What the change says is exactly the difference of the two lists.
         assert set(after) - set(before) == set(c.added) | set(c.moved_in)
         assert set(before) - set(after) == set(c.removed) | set(c.moved_out)
+
+
+def test_a_stored_day_re_planned_keeps_what_crews_did_and_the_order_of_the_rest(
+        tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite"
+    rng = random.Random(4)
+    with Store(db) as store:
+        for i in range(60):
+            store.register(Node(f"B{i:02d}", "bin", DEPOT[0] + rng.uniform(-0.01, 0.01),
+                                DEPOT[1] + rng.uniform(-0.02, 0.02), "240L"))
+    # A shift that started ten minutes ago, today.
+    start = (datetime.now() - timedelta(minutes=10)).strftime("%H:%M")
+    request = PlanRequest(DEPOT, 2, 40_000, start=start, every_bin=True, all_required=True,
+                          time_limit_s=1)
+    first = plan_and_store(db, request, "planner")
+    with Store(db) as store:
+        before = {t: [s.node_id for s in store.plan_stops(first.id, t)]
+                  for t in ("truck-1", "truck-2")}
+        one = before["truck-1"]
+        # Recorded from the command line (no plan id), after the plan was made.
+        now = max(time.time(), first.made_at)
+        store.record_visit(one[0], now + 0.1, "emptied")
+        store.record_visit(one[1], now + 0.2, "emptied")
+        store.record_visit(one[2], now + 0.3, "unreachable", "parked car")
+    second = plan_and_store(db, request, "planner")
+    with Store(db) as store:
+        after = {t: [s.node_id for s in store.plan_stops(second.id, t)]
+                 for t in ("truck-1", "truck-2")}
+        # The crew's records stay on its route, first, and count as done.
+        outcomes = store.stop_outcomes(second)
+    assert after == before
+    assert {n: o[0] for n, o in outcomes.items()} == {
+        one[0]: "emptied", one[1]: "emptied", one[2]: "unreachable"}
+    assert second.outcome["changes"] == ["truck-1: unchanged", "truck-2: unchanged"]
+    # Asked to, the day is planned anew.
+    fresh = plan_and_store(db, replace(request, afresh=True), "planner")
+    assert fresh.outcome["changes"] == []
+
+
+def test_routes_plan_run_again_mid_shift_says_per_truck_what_changed(tmp_path: Path) -> None:
+    """The command line's re-plan: what the crew recorded with `kvarter bins`
+    stays on truck-1, done; both trucks keep their order, and the command
+    says so per truck; --afresh plans the day anew."""
+    db = tmp_path / "g.sqlite"
+    rng = random.Random(5)
+    with Store(db) as store:
+        for i in range(30):
+            store.register(Node(f"B{i:02d}", "bin", DEPOT[0] + rng.uniform(-0.01, 0.01),
+                                DEPOT[1] + rng.uniform(-0.02, 0.02), "240L"))
+    start = (datetime.now() - timedelta(minutes=10)).strftime("%H:%M")
+
+    def plan(*extra: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tools.cli", "routes", "plan", "--db", str(db), "--depot",
+             f"{DEPOT[0]},{DEPOT[1]}", "--trucks", "2", "--capacity", "40000", "--start", start,
+             "--every-bin", "--all-required", "--time-limit", "0.5", "--out",
+             str(tmp_path / "routes"), *extra], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    def routes() -> dict[str, list[str]]:
+        with Store(db) as store:
+            latest = store.latest_plan(datetime.now().date().isoformat())
+            assert latest is not None
+            return {t: [s.node_id for s in store.plan_stops(latest.id, t)]
+                    for t in ("truck-1", "truck-2")}
+
+    def record(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "tools.cli", "bins", *args, "--db",
+                               str(db)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+
+    first = plan()
+    assert "re-planned" not in first.stdout
+    before = routes()
+    one = before["truck-1"]
+    record("emptied", one[0], one[1])
+    record("unreachable", one[2], "--note", "parked car")
+    again = plan().stdout.splitlines()
+    at = again.index("re-planned from each truck's last recorded stop (--afresh to plan anew):")
+    assert again[at + 1:at + 3] == ["  truck-1: unchanged", "  truck-2: unchanged"]
+    assert routes() == before
+    anew = plan("--afresh")
+    assert "re-planned" not in anew.stdout

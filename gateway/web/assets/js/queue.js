@@ -31,6 +31,7 @@ export class TapQueue {
     this.key = `kvarter.crew.${owner}.queue`;
     this.doneKey = `kvarter.crew.${owner}.stops`;
     this.syncing = null;
+    this.again = null;
   }
 
   _read(key, empty) {
@@ -78,7 +79,19 @@ export class TapQueue {
    * the first tap that cannot be delivered now (no network, the session
    * ended, the gateway failed), to try again later. Returns what is left. */
   sync(send) {
-    if (this.syncing) return this.syncing;
+    if (this.syncing) {
+      // A pass is under way, and may have looked at the queue already: a tap
+      // made now would wait for the next retry (20 s later on the crew's
+      // page). One more pass after it sends such a tap at once.
+      if (!this.again) {
+        const next = () => {
+          this.again = null;
+          return this.sync(send);
+        };
+        this.again = this.syncing.then(next, next);
+      }
+      return this.again;
+    }
     const run = async () => {
       for (;;) {
         const [tap] = this.waiting();
