@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,16 +33,19 @@ def planner(district: District) -> httpx.Client:
                         headers={"X-CSRF-Token": r.json()["csrf_token"]})
 
 
-def make_plan(district: District, trucks: int) -> dict[str, Any]:
+def make_plan(district: District, trucks: int, afresh: bool = True,
+              start: str | None = None) -> dict[str, Any]:
     """A new plan for the day, every stop still to do: planned afresh (the
-    district's day may be under way from other screens' tests)."""
+    district's day may be under way from other screens' tests), unless
+    asked to continue it; start: the shift's start, "HH:MM" today."""
     bins = district.made.district.bins
     depot = {"lat": sum(b.lat for b in bins) / len(bins),
              "lon": sum(b.lon for b in bins) / len(bins)}
     with planner(district) as client:
         r = client.post("/api/v1/plans", json={
             "depot": depot, "trucks": trucks, "capacity_l": 20000, "shift_h": 8,
-            "every_bin": True, "time_limit_s": 0.5, "afresh": True})
+            "every_bin": True, "time_limit_s": 0.5, "afresh": afresh,
+            **({"start": start} if start else {})})
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -273,3 +277,45 @@ def test_a_new_plan_shows_on_the_phone_live(crew: tuple[Screen, list[str]],
     expect(s.page.locator("#stops li.done")).to_have_count(0)  # planned afresh
     expect(s.page.locator("#route-map path.stop")).to_have_count(n)
     assert not s.errors, s.errors
+
+
+def test_a_tap_kept_on_the_phone_through_a_re_plan_is_not_asked_for_again(
+        browser: Browser, district: District, screens: list[Screen]) -> None:
+    """A crew taps a bin while its taps cannot get through; meanwhile the
+    planner plans the day again (it continues the plan the tap was made on).
+    The phone shows the new route with that bin kept on the phone, not to do,
+    so nobody empties it twice; once sent, the tap counts on the new route.
+    Last in this module: it leaves a re-planned day behind."""
+    first = make_plan(district, trucks=1)
+    s = open_screen(browser, district, "crew", chromium.PHONE)
+    screens.append(s)
+    page = s.page
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#subtitle")).to_have_attribute("data-plan", str(first["id"]))
+    stops = s.context.request.get(f"{district.url}/api/v1/routes/today/{TRUCK}").json()
+    stop = stops["stops_in_order"][1]["node_id"]
+    # The taps do not get through (a dead spot for posts, the live stream still up).
+    s.context.route("**/api/v1/visits", lambda r: r.abort("internetdisconnected"))
+    page.click(f"li[data-stop={stop}] button.emptied")
+    expect(page.locator(f"li[data-stop={stop}]")).to_contain_text("kept on the phone")
+    # The day planned again, under way since an hour ago (or since midnight).
+    now = time.time()
+    midnight = time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1))
+    started = time.strftime("%H:%M", time.localtime(max(now - 3600, midnight)))
+    again = make_plan(district, trucks=1, afresh=False, start=started)
+    assert again["settings"]["continues"] == first["id"], again["settings"]
+    expect(page.locator("#subtitle")).to_have_attribute("data-plan", str(again["id"]))
+    item = page.locator(f"li[data-stop={stop}]")
+    expect(item).to_contain_text("kept on the phone")
+    expect(item.locator("button")).to_have_count(0)
+    # Through again: sent once, on the plan it was made on, and done on the new route.
+    s.context.unroute("**/api/v1/visits")
+    s.context.set_offline(True)
+    s.context.set_offline(False)
+    expect(page.locator("#sync")).to_have_attribute("data-waiting", "0")
+    expect(item).to_contain_text("Emptied")
+    expect(item.locator("button")).to_have_count(0)
+    assert [v[1:3] for v in visits(district, first["id"])] == [(stop, "emptied")]
+    route = s.context.request.get(f"{district.url}/api/v1/routes/today/{TRUCK}").json()
+    assert route["plan_id"] == again["id"]
+    assert {st["node_id"]: st["status"] for st in route["stops_in_order"]}[stop] == "emptied"

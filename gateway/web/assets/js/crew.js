@@ -64,11 +64,21 @@ function syncLine() {
   }
 }
 
+/** Taps still on the phone for an earlier plan than the route shown. */
+function earlierWaiting() {
+  return route ? queue.waiting().filter((t) => t.plan_id < route.plan_id) : [];
+}
+
 async function flush() {
   syncLine();
+  const earlier = earlierWaiting().length;
   await queue.sync(send);
   syncLine();
-  renderStops();
+  // A tap made on the plan before a re-plan is recorded on that plan; the
+  // gateway's route of the new plan, which continues it, then shows the stop
+  // done. Loaded again, the phone shows what the gateway has.
+  if (earlier > earlierWaiting().length) await loadRoute();
+  else renderStops();
 }
 
 function tap(stop, outcome, reason = null) {
@@ -82,7 +92,13 @@ function tap(stop, outcome, reason = null) {
 function recordOf(stop, recs) {
   const rec = recs[stopKey({ plan_id: route.plan_id, node_id: stop.node_id })];
   if (rec) return rec;
-  if (stop.status === "pending") return null;
+  if (stop.status === "pending") {
+    // Tapped on an earlier plan and still on the phone (no signal when the
+    // planner planned again): shown as kept, so that nobody records the bin
+    // twice; once sent, the gateway's route says what counts.
+    const kept = earlierWaiting().filter((t) => t.node_id === stop.node_id);
+    return kept.length ? { ...kept[kept.length - 1], state: "waiting" } : null;
+  }
   return { outcome: stop.status, reason: stop.reason, at: stop.recorded_at, state: "recorded" };
 }
 

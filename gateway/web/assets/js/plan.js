@@ -112,6 +112,13 @@ export function onPlan() {
 /** A stop a crew recorded: shown at once on its truck's route. */
 export function onStop(e) {
   const route = e.truck ? ps.routes.get(e.truck) : null;
+  if (ps.plan && e.plan_id < ps.plan.id && ps.plan.settings && ps.plan.settings.continues) {
+    // Recorded on an earlier plan of the day (a tap that waited on a phone
+    // without signal while the planner planned again): the gateway counts it
+    // on the plan shown, which continues that one, so read the plan again.
+    reload();
+    return;
+  }
   if (!ps.plan || e.plan_id !== ps.plan.id || !route) return;
   const stop = route.stops_in_order.find((s) => s.node_id === e.node_id);
   if (!stop) return;
