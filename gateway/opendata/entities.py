@@ -220,16 +220,28 @@ def attribute_value(attr: object) -> object:
     return value
 
 
+def _query_value(attr: object) -> object:
+    if isinstance(attr, dict):
+        value = attr.get("value", attr.get("object"))
+        if isinstance(value, dict) and value.get("@type") == "DateTime":
+            try:
+                return datetime.fromisoformat(str(value["@value"]).replace("Z", "+00:00"))
+            except ValueError:
+                return None
+        return value
+    return None
+
+
 def lookup(entity: Entity, path: tuple[str, ...]) -> object:
     """The value at an attribute (or its sub-attribute: observedAt,
-    unitCode) for a query; None: it has none."""
+    unitCode) for a query, a DateTime as a datetime; None: it has none."""
     attr = entity.get(path[0])
     if len(path) == 1:
-        return attribute_value(attr)
+        return _query_value(attr)
     if not isinstance(attr, dict):
         return None
     sub = attr.get(path[1])
-    return attribute_value(sub) if isinstance(sub, dict) else sub
+    return _query_value(sub) if isinstance(sub, dict) else sub
 
 
 def key_values(entity: Entity) -> Entity:

@@ -237,8 +237,9 @@ def _kind(v: object) -> type | None:
 def _as(actual: object, like: Scalar) -> object:
     """The entity's value in the literal's type, or _MISSING."""
     want = _kind(like)
-    if want is datetime:
-        return _datetime(actual) if isinstance(actual, str) else _MISSING
+    if want is datetime and isinstance(actual, str):
+        found = _datetime(actual)  # a sub-attribute's time: observedAt
+        return _MISSING if found is None else found
     if _kind(actual) is not want:
         return _MISSING
     if want is float:

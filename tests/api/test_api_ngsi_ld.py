@@ -16,6 +16,8 @@ import httpx
 import pytest
 from api_support import Accounts, make_accounts, post_report
 from conftest import launch_gateway
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from smart_data_models import validate
 
 from firmware import codec
@@ -336,3 +338,27 @@ def test_the_city_chooses_what_is_open(tmp_path: Path) -> None:
             assert ids(ok(get(c, "/entities", type="StreetlightGroup"))) == ["harbour"]
     finally:
         gw.stop()
+
+
+QUERY_TEXT = st.lists(st.sampled_from(list('fillingLevel.status;|()=!<>~,"\\ 0123456789-eTZ:')
+                                      + ["..", "==", "fillingLevel", "status"]),
+                      min_size=1, max_size=30).map("".join)
+GEO_TEXT = st.lists(st.sampled_from(list("[],.-0123456789 ") + ["near;maxDistance==", "within",
+                                                                  "18.06", "59.33"]),
+                    max_size=20).map("".join)
+
+
+@given(q=st.one_of(QUERY_TEXT, st.text(min_size=1, max_size=40)),
+       georel=st.one_of(st.none(), GEO_TEXT), geometry=st.sampled_from([None, "Point",
+                                                                        "Polygon", "Line"]),
+       coordinates=st.one_of(st.none(), GEO_TEXT))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_random_queries_get_an_answer_or_a_400_never_a_500(
+        district: Accounts, q: str, georel: str | None, geometry: str | None,
+        coordinates: str | None) -> None:
+    params = {k: v for k, v in {"type": "WasteContainer", "q": q, "georel": georel,
+                                "geometry": geometry, "coordinates": coordinates}.items()
+              if v is not None}
+    r = anyone(district).get(f"{NGSI}/entities", params=params)
+    if r.status_code != 200:
+        assert_ngsi_problem(r, 400, "BadRequestData")
