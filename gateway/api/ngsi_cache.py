@@ -6,10 +6,11 @@ Each bin's alarms come from BinStates and its forecast (when it reaches the
 plan's must level, when it was last emptied) from BinForecasts, as learnt
 for the other screens: nothing is learnt here. A request gets the latest
 catalog made; at most every CHECK_EVERY_S one also looks whether anything
-shown has changed (a node, a report, a pole's status, a zone, a forecast
-learnt), or the catalog is older than MAX_AGE_S (bins go offline and lights
-follow their schedule by the clock), and if so a new one is made in a thread
-beside it. Only the very first request waits for one."""
+shown has changed (a node, a report, a pole's status, a zone), or the
+catalog is older than MAX_AGE_S (bins go offline and lights follow their
+schedule by the clock, and forecasts learnt meanwhile come in), and if so a
+new one is made in a thread beside it, taking each entity whose facts are
+unchanged as it was. Only the very first request waits for one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from gateway.api.alarms import LIGHT_OFFLINE_S
 from gateway.api.bin_cache import BinForecasts, BinStates
@@ -51,8 +53,30 @@ def _zones(store: Store) -> dict[str, Zone]:
     return zones
 
 
+class _Made:
+    """Each entity made last time with what it was made from: an entity whose
+    facts have not changed since is taken as it was, so that a district of
+    ten thousand bins with a few reports new costs a few entities made."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, str], tuple[object, Entity]] = {}
+        self.now: dict[tuple[str, str], tuple[object, Entity]] = {}
+
+    def __call__(self, kind: str, name: str, facts: object,
+                 make: Callable[[Any], Entity]) -> Entity:
+        kept = self.last.get((kind, name))
+        entity = kept[1] if kept is not None and kept[0] == facts else make(facts)
+        self.now[(kind, name)] = (facts, entity)
+        return entity
+
+    def done(self) -> None:
+        self.last, self.now = self.now, {}
+
+
 def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
-                  now: float) -> Catalog:
+                  now: float, made: _Made | None = None,
+                  previous: Catalog | None = None) -> Catalog:
+    made = made or _Made()
     entities: list[Entity] = []
     alarms: dict[str, list[str]] = {}
     for a in states.alarms(store):
@@ -60,10 +84,10 @@ def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
     received: dict[str, float | None] = {}
     for node_id, kind, lat, lon, fill, temp, measured, got in store.open_data_bins():
         received[node_id] = got
-        entities.append(waste_container(BinFacts(
+        entities.append(made("bin", node_id, BinFacts(
             node_id, kind, lat, lon, fill, temp, None if measured is None else float(measured),
-            alarms.get(node_id, []), forecasts.full_at(node_id),
-            forecasts.last_emptied(node_id))))
+            tuple(alarms.get(node_id, [])), forecasts.full_at(node_id),
+            forecasts.last_emptied(node_id)), waste_container))
     book = ZoneBook(_zones(store))
     nodes = store.nodes()
     # A pole's status reports only: its presence events' times stay inside.
@@ -73,25 +97,28 @@ def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
         if n.role == "light":
             zone = n.kind or "default"
             lit, idle, _ = book.levels(zone, now, n.lat, n.lon)
-            entities.append(streetlight(PoleFacts(n.node_id, zone, n.lat, n.lon, lit, idle)))
+            entities.append(made("pole", n.node_id, PoleFacts(n.node_id, zone, n.lat, n.lon,
+                                                              lit, idle), streetlight))
             members.setdefault(zone, []).append((n.node_id, n.lat, n.lon))
             at = status_at.get(n.node_id)
-            entities.append(device(NodeFacts(n.node_id, "light", n.lat, n.lon,
-                                             at is not None and now - at <= LIGHT_OFFLINE_S,
-                                             at is None, at)))
+            entities.append(made("device", n.node_id, NodeFacts(
+                n.node_id, "light", n.lat, n.lon, at is not None and now - at <= LIGHT_OFFLINE_S,
+                at is None, at), device))
         elif n.role == "bin":
             at = received.get(n.node_id)
-            entities.append(device(NodeFacts(n.node_id, "bin", n.lat, n.lon,
-                                             "offline" not in alarms.get(n.node_id, []),
-                                             at is None, at)))
+            entities.append(made("device", n.node_id, NodeFacts(
+                n.node_id, "bin", n.lat, n.lon, "offline" not in alarms.get(n.node_id, []),
+                at is None, at), device))
     for zone, poles in sorted(members.items()):
         z = book.zone(zone)
         lat = sum(p[1] for p in poles) / len(poles)
         lon = sum(p[2] for p in poles) / len(poles)
         lit, idle, _ = book.levels(zone, now, lat, lon)
-        entities.append(streetlight_group(ZoneFacts(
-            zone, poles, lit, idle, z.hours, any(s.idle_pct < z.idle_pct for s in z.steps))))
-    return Catalog(entities, now)
+        entities.append(made("zone", zone, ZoneFacts(
+            zone, tuple(poles), lit, idle, z.hours,
+            any(s.idle_pct < z.idle_pct for s in z.steps)), streetlight_group))
+    made.done()
+    return Catalog(entities, now, previous)
 
 
 class NgsiCache:
@@ -105,10 +132,11 @@ class NgsiCache:
         self._version: object = None
         self._checked = 0.0
         self._building = False
+        self._made = _Made()
 
     @staticmethod
     def _version_of(store: Store, forecasts: BinForecasts) -> object:
-        return (store.map_version(), store.last_ack_id(), store.zone_rows(), forecasts.learnt)
+        return store.map_version(), store.last_ack_id(), store.zone_rows()
 
     def get(self, store: Store, states: BinStates, forecasts: BinForecasts,
             builder: Store | None = None) -> Catalog:
@@ -138,7 +166,8 @@ class NgsiCache:
 
     def _build(self, store: Store, states: BinStates, forecasts: BinForecasts,
                version: object) -> None:
-        catalog = build_catalog(store, states, forecasts, self.clock())
+        catalog = build_catalog(store, states, forecasts, self.clock(), self._made,
+                                self._catalog)
         with self._lock:
             self._catalog, self._version = catalog, version
 

@@ -26,15 +26,28 @@ class Selection:
 
 
 class Catalog:
-    def __init__(self, entities: Iterable[Entity], made_at: float = 0.0) -> None:
+    """previous: the catalog before this one; a type whose entities are all
+    the very same objects keeps its index from there."""
+
+    def __init__(self, entities: Iterable[Entity], made_at: float = 0.0,
+                 previous: Catalog | None = None) -> None:
         self.made_at = made_at
         by_type: dict[str, list[Entity]] = {t: [] for t in TYPES}
         for e in entities:
             by_type.setdefault(e["type"], []).append(e)
         self._by_type = {t: sorted(es, key=lambda e: e["id"]) for t, es in by_type.items()}
         self._by_id = {e["id"]: e for es in self._by_type.values() for e in es}
-        self._positions = {t: [positions(e) for e in es] for t, es in self._by_type.items()}
-        self._grids = {t: Grid(enumerate(ps)) for t, ps in self._positions.items()}
+        self._positions: dict[str, list[list[tuple[float, float]]]] = {}
+        self._grids: dict[str, Grid] = {}
+        for t, es in self._by_type.items():
+            before = None if previous is None else previous._by_type.get(t)
+            if before is not None and len(before) == len(es) and all(
+                    a is b for a, b in zip(before, es, strict=True)):
+                assert previous is not None
+                self._positions[t], self._grids[t] = previous._positions[t], previous._grids[t]
+            else:
+                self._positions[t] = [positions(e) for e in es]
+                self._grids[t] = Grid(enumerate(self._positions[t]))
 
     def get(self, entity_id: str) -> Entity | None:
         return self._by_id.get(entity_id)
