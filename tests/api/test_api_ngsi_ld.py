@@ -22,6 +22,7 @@ from smart_data_models import validate
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
+from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.records import Node, PresenceRecord, StatusRecord
 from gateway.storage.store import Store
 
@@ -362,3 +363,9 @@ def test_random_queries_get_an_answer_or_a_400_never_a_500(
     r = anyone(district).get(f"{NGSI}/entities", params=params)
     if r.status_code != 200:
         assert_ngsi_problem(r, 400, "BadRequestData")
+
+
+@pytest.mark.parametrize("value", [["Bins"], "WasteContainer", [1]])
+def test_open_types_are_checked_when_the_gateway_starts(value: object) -> None:
+    with pytest.raises(GatewayConfigError, match="ngsi_open_types must be a list of"):
+        GatewayConfig(ngsi_open_types=value)  # type: ignore[arg-type]
