@@ -9,7 +9,8 @@ import sys
 # group -> the modules whose lines it prints
 GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "lora": ["radio", "lora"],
           "waste": ["waste", "routing", "streets", "replan"], "lighting": ["lighting"],
-          "ingest": ["ingest"], "sim": ["sim"], "web": ["web"], "api": ["api"]}
+          "ingest": ["ingest"], "sim": ["sim"], "web": ["web"], "api": ["api"],
+          "ngsi": ["ngsi"]}
 
 
 def main() -> int:

@@ -14,6 +14,11 @@ CENTURY_S = 100 * 365 * 86400
 COAP_TRANSPORTS = ("udp6", "simple6", "simplesocketserver", "tcpserver", "tlsserver", "ws")
 
 
+# The NGSI-LD entity types the gateway serves, and those open by default.
+NGSI_TYPES = ("WasteContainer", "Streetlight", "StreetlightGroup", "Device")
+NGSI_OPEN_TYPES = ("WasteContainer", "Streetlight", "StreetlightGroup")
+
+
 class GatewayConfigError(ValueError):
     """A gateway setting that cannot be used; the message names it."""
 
@@ -93,6 +98,10 @@ class GatewayConfig:
     http_tls_cert: Path | None = None
     http_tls_key: Path | None = None
     http_behind_proxy: bool = False
+    # The NGSI-LD entity types anyone may read at /ngsi-ld/v1 without an
+    # account (docs/open-data.md): what the city declares open data. The
+    # others need an account whose role may read them.
+    ngsi_open_types: list[str] = field(default_factory=lambda: list(NGSI_OPEN_TYPES))
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -163,6 +172,11 @@ class GatewayConfig:
                 f"oscore must be \"optional\" or \"required\", got {self.oscore!r}")
         self.db_path = Path(self.db_path)
         self._check_http()
+        if not isinstance(self.ngsi_open_types, list) or any(
+                t not in NGSI_TYPES for t in self.ngsi_open_types):
+            raise GatewayConfigError(
+                f"ngsi_open_types must be a list of {', '.join(NGSI_TYPES)} (an empty list: "
+                f"nothing open), got {self.ngsi_open_types!r}")
 
     def _check_http(self) -> None:
         for name in ("http", "http_behind_proxy"):

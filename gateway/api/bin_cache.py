@@ -85,6 +85,13 @@ class BinForecasts:
         two weeks): worked out when the bin was learnt (get() first)."""
         return self._full_at.get(node_id)
 
+    def last_emptied(self, node_id: str) -> float | None:
+        """When the bin was last emptied, by its reports or a crew's record,
+        as far as it was learnt (get() or warm() first)."""
+        with self._lock:
+            model = self._forecaster.bins.get(node_id)
+            return model.emptied[-1] if model is not None and model.emptied else None
+
     def level_in_a_day(self, node_id: str, now: float) -> float:
         """The bin's expected level a day from now (NaN: nothing known), at
         most a minute old: worked out hour by hour, it is the page's

@@ -12,8 +12,10 @@ from gateway.api.bin_cache import BinForecasts, BinStates
 from gateway.api.hub import EventHub
 from gateway.api.limits import LoginLimiter
 from gateway.api.map_cache import MapCache
+from gateway.api.ngsi_cache import NgsiCache
 from gateway.api.planner import Planner
 from gateway.api.watch import WasteWatch
+from gateway.config import NGSI_OPEN_TYPES
 from gateway.storage.store import Store
 
 # A browser session lasts at most this long, and ends sooner when unused.
@@ -37,6 +39,10 @@ class ApiContext:
     # Each bin's forecast, latest report and alarms, kept between requests.
     forecasts: BinForecasts = field(default_factory=BinForecasts)
     bin_states: BinStates = field(default_factory=BinStates)
+    # NGSI-LD: the entities, kept between requests, and the types anyone
+    # may read without an account.
+    ngsi: NgsiCache = field(default_factory=NgsiCache)
+    open_types: frozenset[str] = frozenset(NGSI_OPEN_TYPES)
 
     def watch_poke(self) -> None:
         """Something the live streams announce has just been stored."""

@@ -18,6 +18,7 @@ from gateway.api import (
     events,
     lights,
     map_data,
+    ngsi_ld,
     nodes,
     presence,
     problems,
@@ -66,7 +67,8 @@ def _describe_problems(spec: dict[str, Any]) -> dict[str, Any]:
     for path, operations in spec.get("paths", {}).items():
         for method, op in operations.items():
             responses = op.setdefault("responses", {})
-            codes = {"422"}
+            # NGSI-LD names a request it cannot take 400 (gateway/api/ngsi_ld.py).
+            codes = {"400"} if path.startswith(ngsi_ld.PREFIX) else {"422"}
             if (method, path) not in PUBLIC:
                 codes |= {"401", "403"}
             if "{" in path:
@@ -76,6 +78,7 @@ def _describe_problems(spec: dict[str, Any]) -> dict[str, Any]:
                     answer["content"] = _problem_content()
             for code in sorted(codes):
                 responses.setdefault(code, {"description": {
+                    "400": "the request cannot be taken as it is (BadRequestData)",
                     "401": "no account: log in, or give a bearer token",
                     "403": "the account's role may not do this, or a session's change "
                            "came without its CSRF token",
@@ -89,7 +92,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(title="kvarter gateway", version="1",
                   description="People's API of a district gateway: nodes, bins, today's "
                               "plan and routes, the map, lights, presence counts and "
-                              "accounts. Errors are RFC 9457 problems.",
+                              "accounts; and the district as NGSI-LD entities at "
+                              "/ngsi-ld/v1. Errors are RFC 9457 problems.",
                   openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     problems.install(app)
@@ -97,6 +101,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for module in (auth, users, nodes, bins, routes, map_data, lights, presence, events,
                    streets):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(ngsi_ld.router)
 
     def whoami(request: Request) -> str | None:
         try:

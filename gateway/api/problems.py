@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("gateway.api")
 
 MEDIA_TYPE = "application/problem+json"
+NGSI_LD_PREFIX = "/ngsi-ld/"
+NGSI_LD_BAD_REQUEST = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 
 
 class ProblemBody(BaseModel):
@@ -35,16 +37,20 @@ class Problem(Exception):
     one-line detail."""
 
     def __init__(self, status: int, detail: str,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, type: str = "about:blank") -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = dict(headers or {})
+        # A URI naming the kind of problem: NGSI-LD's error types
+        # (gateway/api/ngsi_ld.py); about:blank elsewhere.
+        self.type = type
 
 
 def problem_response(request: Request, status: int, detail: str,
-                     headers: Mapping[str, str] | None = None) -> JSONResponse:
-    body = ProblemBody(title=HTTPStatus(status).phrase, status=status,
+                     headers: Mapping[str, str] | None = None,
+                     type: str = "about:blank") -> JSONResponse:
+    body = ProblemBody(type=type, title=HTTPStatus(status).phrase, status=status,
                        detail=" ".join(detail.split()), instance=request.url.path)
     return JSONResponse(body.model_dump(), status_code=status, media_type=MEDIA_TYPE,
                         headers=dict(headers or {}))
@@ -91,7 +97,7 @@ def install(app: FastAPI) -> None:
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(request, exc.status, exc.detail, exc.headers)
+        return problem_response(request, exc.status, exc.detail, exc.headers, exc.type)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -102,6 +108,10 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if request.url.path.startswith(NGSI_LD_PREFIX):
+            # NGSI-LD names a request it cannot take 400 Bad Request Data.
+            return problem_response(request, 400, validation_detail(list(exc.errors())),
+                                    type=NGSI_LD_BAD_REQUEST)
         return problem_response(request, 422, validation_detail(list(exc.errors())))
 
     async def on_error(request: Request, exc: Exception) -> JSONResponse:

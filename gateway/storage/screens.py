@@ -186,6 +186,19 @@ class ScreenQueries(Database):
                 " ORDER BY measured_at DESC, id DESC LIMIT 1) "
                 "WHERE n.role = 'bin' ORDER BY n.node_id").fetchall()
 
+    def open_data_bins(self) -> list[tuple[str, str, float, float, float | None, int | None,
+                                          int | None, float | None]]:
+        """(node id, type, lat, lon, fill %, temperature, measured at, received
+        at) of every bin and its latest report, in id order: what the open
+        data's WasteContainers show."""
+        with self.reading() as db:
+            return db.execute(
+                "SELECT n.node_id, n.kind, n.lat, n.lon, r.fill_pct, r.temp_c, r.measured_at, "
+                "r.received_at FROM nodes n LEFT JOIN bin_reports r ON r.id = ("
+                " SELECT id FROM bin_reports WHERE node_id = n.node_id "
+                " ORDER BY measured_at DESC, id DESC LIMIT 1) "
+                "WHERE n.role = 'bin' ORDER BY n.node_id").fetchall()
+
     def map_poles(self) -> list[tuple[str, float, float, int | None, float | None,
                                       float | None, str]]:
         """(node id, lat, lon, level %, its status's receipt, latest presence

@@ -17,6 +17,7 @@ import schemathesis
 from api_support import PASSWORD, kvarter, login
 from conftest import RunningGateway, launch_gateway
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from gateway.records import Node
 
@@ -58,11 +59,17 @@ def test_no_answer_is_a_server_error_or_breaks_the_spec(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
     for operation in operations:
+        # NGSI-LD's q, georel and coordinates are languages of their own that
+        # an OpenAPI schema cannot spell out: a string the schema allows may
+        # be a query the specification says is 400 Bad Request Data. Every
+        # other check holds for them (no 500, answers as the spec says).
+        excluded = [positive_data_acceptance] if operation.path.startswith("/ngsi-ld") else []
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def fuzz(case: Any) -> None:
-            case.call_and_validate(base_url=fuzzed.http_url, session=admin_session)
+            case.call_and_validate(base_url=fuzzed.http_url, session=admin_session,
+                                   excluded_checks=excluded)  # noqa: B023 (run at once)
 
         fuzz()

@@ -85,7 +85,24 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
     ("GET", "/api/v1/events", "/api/v1/events", None, EVERYONE),
     ("GET", "/api/v1/streets", "/api/v1/streets", None, EVERYONE),
 ]
-PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session")]
+# NGSI-LD (/ngsi-ld/v1): anyone reads what the city declares open; the
+# other entity types by role, in NGSI_TYPES below.
+NGSI = [("GET", "/ngsi-ld/v1/entities"), ("GET", "/ngsi-ld/v1/entities/{entityId}"),
+        ("GET", "/ngsi-ld/v1/types")]
+PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session"), *NGSI]
+# (entity type, one of its entities, roles that may read it when it is not
+# open): the roles that read what it shows.
+NGSI_TYPES: list[tuple[str, str, frozenset[str]]] = [
+    ("WasteContainer", "urn:ngsi-ld:WasteContainer:B0001",
+     frozenset({"admin", "operator", "planner", "technician"})),
+    ("Streetlight", "urn:ngsi-ld:Streetlight:L0001",
+     frozenset({"admin", "operator", "technician"})),
+    ("StreetlightGroup", "urn:ngsi-ld:StreetlightGroup:street-1",
+     frozenset({"admin", "operator"})),
+    ("Device", "urn:ngsi-ld:Device:B0001",
+     frozenset({"admin", "technician", "operator", "planner"})),
+]
+OPEN_BY_DEFAULT = {"WasteContainer", "Streetlight", "StreetlightGroup"}
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +175,29 @@ def test_the_role_table_says_who_changes_zones_and_registers_nodes(
 def test_the_health_route_needs_no_account(accounts: Accounts) -> None:
     r = httpx.get(f"{accounts.gw.http_url}/api/v1/health")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("kind, entity, allowed", NGSI_TYPES, ids=[t for t, *_ in NGSI_TYPES])
+def test_ngsi_ld_types_are_open_or_read_by_role(accounts: Accounts, kind: str, entity: str,
+                                                allowed: frozenset[str]) -> None:
+    paths = [f"/ngsi-ld/v1/entities?type={kind}", f"/ngsi-ld/v1/entities/{entity}"]
+    with httpx.Client(base_url=accounts.gw.http_url, timeout=30) as nobody:
+        for path in paths:
+            r = nobody.get(path)
+            if kind in OPEN_BY_DEFAULT:
+                assert r.status_code == 200, r.text
+            else:
+                assert r.status_code == 401, r.text
+        types = nobody.get("/ngsi-ld/v1/types").json()["typeList"]
+        assert (kind in types) == (kind in OPEN_BY_DEFAULT)
+    for role in ROLES:
+        client = accounts.tokens[role]
+        for path in paths:
+            r = client.get(path)
+            if kind in OPEN_BY_DEFAULT or role in allowed:
+                assert r.status_code == 200, (role, r.text)
+            else:
+                assert r.status_code == 403, (role, r.text)
+                assert role in r.json()["detail"]
+        types = client.get("/ngsi-ld/v1/types").json()["typeList"]
+        assert (kind in types) == (kind in OPEN_BY_DEFAULT or role in allowed)
