@@ -14,6 +14,7 @@ from gateway.api.limits import LoginLimiter
 from gateway.api.map_cache import MapCache
 from gateway.api.planner import Planner
 from gateway.api.watch import WasteWatch
+from gateway.privacy import DEFAULT_MIN_COUNT
 from gateway.storage.store import Store
 
 # A browser session lasts at most this long, and ends sooner when unused.
@@ -37,6 +38,8 @@ class ApiContext:
     # Each bin's forecast, latest report and alarms, kept between requests.
     forecasts: BinForecasts = field(default_factory=BinForecasts)
     bin_states: BinStates = field(default_factory=BinStates)
+    # Presence counts of fewer people are suppressed (docs/privacy.md).
+    presence_min_count: int = DEFAULT_MIN_COUNT
 
     def watch_poke(self) -> None:
         """Something the live streams announce has just been stored."""

@@ -86,7 +86,8 @@ class ApiServer:
             # Its own connection: the API's reads do not wait for the
             # writer's lock, and WAL lets them run beside its commits.
             self._store = await asyncio.to_thread(Store, c.db_path)
-            ctx = ApiContext(store=self._store, district=c.district, events=self.events)
+            ctx = ApiContext(store=self._store, district=c.district, events=self.events,
+                             presence_min_count=c.presence_min_count)
             self._ctx = ctx
             ctx.map_store = await asyncio.to_thread(Store, c.db_path)
             ctx.watch = WasteWatch(self._store, self.events)
