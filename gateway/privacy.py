@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 QUARTER_HOUR_S = 900
 DEFAULT_MIN_COUNT = 5
+DEFAULT_KEEP_DAYS = 7.0
 
 
 def last_closed(now: float, interval_s: int = QUARTER_HOUR_S) -> int:

@@ -14,7 +14,7 @@ from gateway.api.limits import LoginLimiter
 from gateway.api.map_cache import MapCache
 from gateway.api.planner import Planner
 from gateway.api.watch import WasteWatch
-from gateway.privacy import DEFAULT_MIN_COUNT
+from gateway.privacy import DEFAULT_KEEP_DAYS, DEFAULT_MIN_COUNT
 from gateway.storage.store import Store
 
 # A browser session lasts at most this long, and ends sooner when unused.
@@ -40,6 +40,8 @@ class ApiContext:
     bin_states: BinStates = field(default_factory=BinStates)
     # Presence counts of fewer people are suppressed (docs/privacy.md).
     presence_min_count: int = DEFAULT_MIN_COUNT
+    # Raw presence events are kept this long: what the zone effect replays.
+    presence_keep_days: float = DEFAULT_KEEP_DAYS
 
     def watch_poke(self) -> None:
         """Something the live streams announce has just been stored."""

@@ -321,12 +321,17 @@ def check_zone(name: ZoneName, body: ZoneChangeBody,
              responses={409: {"description": "no streets or no poles to replay"}})
 def zone_effect(name: ZoneName, body: ZoneChangeBody,
                 days: Annotated[int, Query(ge=1, le=60, description=(
-                    "replay this many days of recorded presence, up to now"))] = 7,
+                    "replay this many days of recorded presence, up to now: at most the "
+                    "days the gateway keeps (presence_keep_days, 7 by default)"))] = 7,
                 _: object = Depends(require(Permission.ZONES_READ)),
                 ctx: ApiContext = Depends(context)) -> ZoneEffect:
     """The zone's recorded presence events of the last days replayed through
     the light wave with the settings as they are and with the change, as
     `kvarter lights zone effect` does."""
+    if days > ctx.presence_keep_days:
+        keep = ctx.presence_keep_days
+        raise Problem(422, f"only {keep:g} days of presence events are kept (the gateway's "
+                           f"presence_keep_days): ask for days={int(keep)} or fewer")
     current = _known(ctx, name)
     new = _proposed(name, current, body)
     # Up to the quarter hour under way: an answer that changed with each
