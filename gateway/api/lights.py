@@ -318,7 +318,8 @@ def check_zone(name: ZoneName, body: ZoneChangeBody,
 
 @router.post("/zones/{name}/effect", response_model=ZoneEffect,
              summary="The energy effect of a zone change, before saving it",
-             responses={409: {"description": "no streets or no poles to replay"}})
+             responses={409: {"description": "no streets or no poles to replay, or more "
+                                             "days asked than the gateway keeps"}})
 def zone_effect(name: ZoneName, body: ZoneChangeBody,
                 days: Annotated[int, Query(ge=1, le=60, description=(
                     "replay this many days of recorded presence, up to now: at most the "
@@ -330,7 +331,7 @@ def zone_effect(name: ZoneName, body: ZoneChangeBody,
     `kvarter lights zone effect` does."""
     if days > ctx.presence_keep_days:
         keep = ctx.presence_keep_days
-        raise Problem(422, f"only {keep:g} days of presence events are kept (the gateway's "
+        raise Problem(409, f"only {keep:g} days of presence events are kept (the gateway's "
                            f"presence_keep_days): ask for days={int(keep)} or fewer")
     current = _known(ctx, name)
     new = _proposed(name, current, body)

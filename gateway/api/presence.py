@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from gateway.accounts import Permission
 from gateway.api.auth import require
 from gateway.api.context import ApiContext, context
-from gateway.api.problems import Problem
 from gateway.privacy import QUARTER_HOUR_S, last_closed, shown
 
 INTERVAL_MAX_S = 86400
@@ -45,18 +44,16 @@ def presence(since: Annotated[int | None, Query(ge=0, le=TIME_MAX, description=(
              until: Annotated[int | None, Query(ge=0, le=TIME_MAX, description=(
                  "unix time (UTC), exclusive, taken back to its interval's start and "
                  "never past the interval under way; default: now"))] = None,
-             interval: Annotated[int, Query(ge=QUARTER_HOUR_S, le=INTERVAL_MAX_S, description=(
-                 "seconds per interval: a multiple of 900 (a quarter hour)"))] = 3600,
+             interval: Annotated[int, Query(ge=QUARTER_HOUR_S, le=INTERVAL_MAX_S,
+                                            multiple_of=QUARTER_HOUR_S, description=(
+                 "seconds per interval: whole quarter hours (900, 1800, 3600 ...); finer "
+                 "counts would let a passer-by be followed"))] = 3600,
              zone: Annotated[str | None, Query(max_length=40)] = None,
              _: object = Depends(require(Permission.PRESENCE_READ)),
              ctx: ApiContext = Depends(context)) -> list[ZoneCount]:
     """Intervals with no event are left out; intervals with fewer people
     than the threshold are there, suppressed. Only intervals already over:
     one under way would change with each passer-by."""
-    if interval % QUARTER_HOUR_S:
-        raise Problem(422, f"interval {interval} s is not a whole number of quarter hours: "
-                           "give 900, 1800, 3600 ... (finer counts would let a passer-by "
-                           "be followed)")
     now_end = last_closed(time.time(), interval)
     end = now_end if until is None else min(last_closed(until, interval), now_end)
     start = max(0, end - 86400) if since is None else last_closed(since, interval)

@@ -150,7 +150,7 @@ def test_the_effect_of_a_change_is_the_clis_replay(accounts: Accounts, tmp_path:
     assert longer["change_kwh"] > 0 and longer["days"] == 3
     # Presence events are kept 7 days (docs/privacy.md): more is not there.
     assert "only 7 days of presence events are kept" in assert_problem(
-        op.post(f"{ZONES}/gata/effect", params={"days": 8}, json={"hold_s": 600}), 422)
+        op.post(f"{ZONES}/gata/effect", params={"days": 8}, json={"hold_s": 600}), 409)
     assert "idle level" in assert_problem(
         op.post(f"{ZONES}/gata/effect", json={"idle_pct": 101}), 422)
     # Nothing was saved.
