@@ -191,9 +191,10 @@ class GatewayConfig:
                 f"presence_min_count must be a whole number in 2..1000 (a count of one person "
                 f"is that person), got {v!r}")
         keep = self.presence_keep_days
-        if isinstance(keep, bool) or not isinstance(keep, int | float) or not 1 <= keep <= 366:
+        if isinstance(keep, bool) or not isinstance(keep, int | float) \
+                or not 1 <= keep <= CENTURY_S / 86400:
             raise GatewayConfigError(
-                f"presence_keep_days must be days in 1..366, got {keep!r}")
+                f"presence_keep_days must be days from 1 (docs/privacy.md), got {keep!r}")
 
     def _check_http(self) -> None:
         for name in ("http", "http_behind_proxy"):

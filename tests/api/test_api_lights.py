@@ -35,7 +35,9 @@ ZONES = "/api/v1/zones"
 
 @pytest.fixture(scope="module")
 def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
-    gw = launch_gateway(tmp_path_factory.mktemp("lights"))
+    # Presence events kept as a city's gateway keeps them (a simulation's
+    # gateway keeps its simulated days').
+    gw = launch_gateway(tmp_path_factory.mktemp("lights"), "--presence-keep-days", "7")
     try:
         acc = make_accounts(gw)
         yield acc
