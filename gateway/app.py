@@ -30,6 +30,7 @@ from gateway.radio.lora import LoraLink
 from gateway.radio.serial_line import RadioLink
 from gateway.records import Node
 from gateway.registry import NodeRegistry
+from gateway.retention import PresenceRetention
 from gateway.security.contexts import NodeContext
 from gateway.security.keyring import Keyring
 from gateway.security.site import CheckedOscoreSite
@@ -55,9 +56,12 @@ class Gateway:
         # Each node's latest link for the technician's screen, written in
         # batches off the uplinks' path.
         self.links = LinkLog(self.store)
+        # Raw presence events deleted once past their retention.
+        self.retention = PresenceRetention(self.store, config.presence_keep_days)
         self.lighting = Lighting(self.store, self.registry.nodes, config.bind_host,
                                  WaveSettings(latency_s=config.light_latency_s),
-                                 self._publish_light, config.light_interval_s)
+                                 self._publish_light, config.light_interval_s,
+                                 config.presence_interval_s, config.presence_min_count)
         # Wired after construction: profile pushes go protected with each
         # pole's OSCORE context.
         self.lighting.oscore_context = self.keyring.credentials.for_node
@@ -108,6 +112,7 @@ class Gateway:
                                                     c.mqtt_prefix, c.district, access,
                                                     c.mqtt_queue_max)
         await self.lighting.start()
+        self.retention.start()
         contexts = await asyncio.to_thread(self.keyring.load)
         # aiocoap's OSCORE unprotects what comes with a context of a known
         # kid and hands the resources the plain request, marked with the
@@ -198,6 +203,7 @@ class Gateway:
             await self.context.shutdown()
         await self.writer.stop()
         await self.links.stop()
+        await self.retention.stop()
         await self.lighting.stop()
         self.pipeline.publisher.close()
         self.keyring.close()

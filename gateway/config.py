@@ -10,6 +10,11 @@ from typing import Any
 
 CENTURY_S = 100 * 365 * 86400
 
+# The finest interval presence is counted over outside the gateway: a quarter
+# hour holds many passers-by on a street in use, and too few at night are
+# suppressed (presence_min_count).
+PRESENCE_INTERVAL_MIN_S = 900
+
 # aiocoap's server transports the gateway may serve CoAP over.
 COAP_TRANSPORTS = ("udp6", "simple6", "simplesocketserver", "tcpserver", "tlsserver", "ws")
 
@@ -55,6 +60,14 @@ class GatewayConfig:
     # MQTT, and the time from a detection to a command applied at a pole.
     light_interval_s: float = 300.0
     light_latency_s: float = 1.0
+    # Privacy (docs/privacy.md): presence leaves the gateway only as counts
+    # per zone and interval of presence_interval_s (a whole number of
+    # quarter hours, aligned to them), a count of fewer than
+    # presence_min_count people suppressed; raw presence events are
+    # deleted once older than presence_keep_days.
+    presence_interval_s: int = 900
+    presence_min_count: int = 5
+    presence_keep_days: float = 7.0
     # The LoRa radio bridge's serial port (None: no LoRa), e.g. /dev/ttyUSB0.
     radio: str | None = None
     radio_baud: int = 115200
@@ -128,6 +141,7 @@ class GatewayConfig:
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not 0 < value <= 86400:
                 raise GatewayConfigError(f"{name} must be seconds above 0, got {value!r}")
+        self._check_presence()
         if self.radio is not None and (not isinstance(self.radio, str) or not self.radio):
             raise GatewayConfigError(
                 f"radio must be the bridge's serial port like /dev/ttyUSB0, got {self.radio!r}")
@@ -177,6 +191,24 @@ class GatewayConfig:
             raise GatewayConfigError(
                 f"ngsi_open_types must be a list of {', '.join(NGSI_TYPES)} (an empty list: "
                 f"nothing open), got {self.ngsi_open_types!r}")
+
+    def _check_presence(self) -> None:
+        v = self.presence_interval_s
+        if isinstance(v, bool) or not isinstance(v, int) or not PRESENCE_INTERVAL_MIN_S <= v \
+                <= 86400 or v % PRESENCE_INTERVAL_MIN_S:
+            raise GatewayConfigError(
+                f"presence_interval_s must be a whole number of quarter hours (900, 1800, ... "
+                f"86400): finer counts would let a passer-by be followed; got {v!r}")
+        v = self.presence_min_count
+        if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 1000:
+            raise GatewayConfigError(
+                f"presence_min_count must be a whole number in 2..1000 (a count of one person "
+                f"is that person), got {v!r}")
+        keep = self.presence_keep_days
+        if isinstance(keep, bool) or not isinstance(keep, int | float) \
+                or not 1 <= keep <= CENTURY_S / 86400:
+            raise GatewayConfigError(
+                f"presence_keep_days must be days from 1 (docs/privacy.md), got {keep!r}")
 
     def _check_http(self) -> None:
         for name in ("http", "http_behind_proxy"):

@@ -114,9 +114,10 @@ class FakeLight:
             light_codec.Status(seq, int(time.time()), level, energy_dwh, light_codec.STATUS_NIGHT)))
 
     def presence(self, seq: int, flags: int = codec.PRESENCE_SOURCE_RADAR, speed: float = 1.4,
-                 count: int = 1) -> None:
-        self.post("p", codec.encode_presence(
-            codec.PresenceEvent(seq, int(time.time()), count, 100, speed, flags)))
+                 count: int = 1, at: int | None = None) -> None:
+        """at: the measured time (default now)."""
+        self.post("p", codec.encode_presence(codec.PresenceEvent(
+            seq, int(time.time()) if at is None else at, count, 100, speed, flags)))
 
     def commands(self, wait: float) -> list[tuple[float, light_codec.Brighten]]:
         """(arrival time, command) of the commands received within `wait` s."""

@@ -15,9 +15,9 @@ LOW_BATTERY_MV = 3300
 # firmware/energy.py); three missed in a row and it is offline.
 BIN_OFFLINE_S = 3 * 4 * 3600.0
 # A light node reports its status every status_interval_s (15 min by
-# default, firmware/lighting/settings.py), by day as by night, and each
-# presence event is contact too: three reports missed in a row and it is
-# offline.
+# default, firmware/lighting/settings.py), by day as by night: three reports
+# missed in a row and it is offline. (Its presence events do not count as
+# contact on people's screens: their times would be a passer-by's path.)
 LIGHT_STATUS_INTERVAL_S = 900.0
 LIGHT_OFFLINE_S = 3 * LIGHT_STATUS_INTERVAL_S
 

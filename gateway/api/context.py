@@ -16,6 +16,7 @@ from gateway.api.ngsi_cache import NgsiCache
 from gateway.api.planner import Planner
 from gateway.api.watch import WasteWatch
 from gateway.config import NGSI_OPEN_TYPES
+from gateway.privacy import DEFAULT_KEEP_DAYS, DEFAULT_MIN_COUNT
 from gateway.storage.store import Store
 
 # A browser session lasts at most this long, and ends sooner when unused.
@@ -43,6 +44,10 @@ class ApiContext:
     # may read without an account.
     ngsi: NgsiCache = field(default_factory=NgsiCache)
     open_types: frozenset[str] = frozenset(NGSI_OPEN_TYPES)
+    # Presence counts of fewer people are suppressed (docs/privacy.md).
+    presence_min_count: int = DEFAULT_MIN_COUNT
+    # Raw presence events are kept this long: what the zone effect replays.
+    presence_keep_days: float = DEFAULT_KEEP_DAYS
 
     def watch_poke(self) -> None:
         """Something the live streams announce has just been stored."""

@@ -40,6 +40,7 @@ from gateway.lighting.zone_edit import (
     propose,
 )
 from gateway.lighting.zones import Zone, ZoneError
+from gateway.privacy import last_closed
 
 ZoneName = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$",
                                description="the zone's name")]
@@ -54,8 +55,9 @@ class LightState(BaseModel):
     level_pct: int | None = Field(description="its light level in its latest status report")
     energy_wh: float | None = Field(description="its energy counter in that report")
     status_at: float | None = Field(description="unix time (UTC) of that report")
-    last_seen: float | None = Field(description="unix time (UTC) of its latest uplink")
-    online: bool = Field(description=f"heard from (a status report or a presence event) "
+    last_seen: float | None = Field(description="unix time (UTC) of its latest status report "
+                                                "(never a presence event's: docs/privacy.md)")
+    online: bool = Field(description=f"a status report "
                                      f"within the last {int(LIGHT_OFFLINE_S // 60)} min: "
                                      "three status reports at the default interval")
     safe_profile: bool = Field(description="its latest status says it has not heard from "
@@ -139,9 +141,10 @@ def list_lights(offset: Offset = 0, limit: Limit = LIMIT_DEFAULT,
                 zone: Annotated[str | None, Query(max_length=40)] = None,
                 _: object = Depends(require(Permission.LIGHTS_READ)),
                 ctx: ApiContext = Depends(context)) -> Page[LightState]:
-    """A pole is online while it was heard from (a status report or a
-    presence event) within the last 45 minutes: it reports its status every
-    15 minutes by default, day and night, so three missed in a row."""
+    """A pole is online while a status report of it came within the last 45
+    minutes: it reports its status every 15 minutes by default, day and
+    night, so three missed in a row. Its presence events are left out: their
+    times would be a passer-by's path."""
     where = {n.node_id: n for n in ctx.store.nodes()}
     rows = [r for r in ctx.store.light_rows() if zone is None or (r.zone or "default") == zone]
     running = ctx.store.running_profiles()
@@ -315,20 +318,28 @@ def check_zone(name: ZoneName, body: ZoneChangeBody,
 
 @router.post("/zones/{name}/effect", response_model=ZoneEffect,
              summary="The energy effect of a zone change, before saving it",
-             responses={409: {"description": "no streets or no poles to replay"}})
+             responses={409: {"description": "no streets or no poles to replay, or more "
+                                             "days asked than the gateway keeps"}})
 def zone_effect(name: ZoneName, body: ZoneChangeBody,
                 days: Annotated[int, Query(ge=1, le=60, description=(
-                    "replay this many days of recorded presence, up to now"))] = 7,
+                    "replay this many days of recorded presence, up to now: at most the "
+                    "days the gateway keeps (presence_keep_days, 7 by default)"))] = 7,
                 _: object = Depends(require(Permission.ZONES_READ)),
                 ctx: ApiContext = Depends(context)) -> ZoneEffect:
     """The zone's recorded presence events of the last days replayed through
     the light wave with the settings as they are and with the change, as
     `kvarter lights zone effect` does."""
+    if days > ctx.presence_keep_days:
+        keep = ctx.presence_keep_days
+        raise Problem(409, f"only {keep:g} days of presence events are kept (the gateway's "
+                           f"presence_keep_days): ask for days={int(keep)} or fewer")
     current = _known(ctx, name)
     new = _proposed(name, current, body)
-    end = time.time()
+    # Up to the quarter hour under way: an answer that changed with each
+    # presence event, asked again and again, would time a passer-by.
+    end = float(last_closed(time.time()))
     start = end - days * 86400
-    events = [(n, float(t), c, s, f) for n, t, c, s, f in ctx.store.presence_since(start)]
+    events = [(n, float(t), c, s, f) for n, t, c, s, f in ctx.store.presence_between(start, end)]
     try:
         effect = energy_effect({n.node_id: n for n in ctx.store.nodes()}, ctx.store.streets(),
                                ctx.store.zone_rows(), events, name, new, start, end)
@@ -494,6 +505,9 @@ def energy(nights: Annotated[int, Query(ge=1, le=NIGHTS_MAX, description=(
 
     zone_events: dict[str, list[Event]] = {name: [] for name in by_zone}
     pole_zone = {pid: name for name, poles in by_zone.items() for pid in poles}
+    # The night under way only up to the quarter hour under way (as the
+    # zone effect): its oracle would otherwise change with each passer-by.
+    until = min(until, last_closed(now))
     for pid, t, count, speed, flags in ctx.store.presence_between(since, until):
         if pid in pole_zone:
             zone_events[pole_zone[pid]].append((pid, float(t), count, speed, flags))

@@ -3,7 +3,7 @@ costs next to nothing whatever the district's size.
 
 A request gets the latest answer made. At most every CHECK_EVERY_S a request
 also looks whether anything the map shows has changed since (a node, a
-report, a pole's status or presence, an acknowledgement, a new forecast),
+report, a pole's status, an acknowledgement, a new forecast),
 and if so, or if the answer is older than MAX_AGE_S (bins and poles go
 offline by the clock alone), a new answer is made in a thread beside it on a
 connection of its own, for the requests after. Only the very first request
@@ -116,9 +116,9 @@ def build_map(store: Store, full_at: dict[str, float | None], forecast_at: float
         states.append(state)
     columns = list(zip(*bins, strict=True)) if bins else [()] * 8
     poles = store.map_poles()
-    pole_columns = list(zip(*poles, strict=True)) if poles else [()] * 7
-    contact = [max(s, p) if s is not None and p is not None else (s if p is None else p)
-               for s, p in zip(pole_columns[4], pole_columns[5], strict=True)]
+    pole_columns = list(zip(*poles, strict=True)) if poles else [()] * 6
+    # A pole's status reports (every quarter hour), never its presence events.
+    contact = list(pole_columns[4])
     parts = [f'{{"made_at":{round(now, 3)},"forecast_at":{json.dumps(forecast_at)},"bins":{{']
     parts += _columns({
         "node_id": columns[0], "lat": columns[1], "lon": columns[2], "fill_pct": columns[3],
@@ -129,7 +129,7 @@ def build_map(store: Store, full_at: dict[str, float | None], forecast_at: float
         "node_id": pole_columns[0], "lat": pole_columns[1], "lon": pole_columns[2],
         "level_pct": pole_columns[3],
         "online": [t is not None and now - t <= LIGHT_OFFLINE_S for t in contact],
-        "last_contact": contact, "zone": pole_columns[6]})
+        "last_contact": contact, "zone": pole_columns[5]})
     parts.append("}}")
     return "".join(parts).encode()
 

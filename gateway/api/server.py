@@ -87,7 +87,9 @@ class ApiServer:
             # writer's lock, and WAL lets them run beside its commits.
             self._store = await asyncio.to_thread(Store, c.db_path)
             ctx = ApiContext(store=self._store, district=c.district, events=self.events,
-                             open_types=frozenset(c.ngsi_open_types))
+                             open_types=frozenset(c.ngsi_open_types),
+                             presence_min_count=c.presence_min_count,
+                             presence_keep_days=c.presence_keep_days)
             self._ctx = ctx
             ctx.map_store = await asyncio.to_thread(Store, c.db_path)
             ctx.watch = WasteWatch(self._store, self.events)

@@ -31,6 +31,13 @@ from gateway.lighting.commands import CommandSender, command_frames, push_profil
 from gateway.lighting.wave import Command, Decision, LightWave, WaveSettings
 from gateway.lighting.wave_parts import build_wave_parts
 from gateway.lighting.zones import Zone, ZoneBook
+from gateway.privacy import (
+    DEFAULT_MIN_COUNT,
+    QUARTER_HOUR_S,
+    ZoneInterval,
+    last_closed,
+    shown,
+)
 from gateway.records import Node, PresenceRecord, StatusRecord
 from gateway.security.zone import ZoneContext, ZoneKeys, write_ahead
 from gateway.storage.store import Store
@@ -68,21 +75,31 @@ def zone_of(node: Node | None) -> str:
 
 @dataclass
 class ZoneTally:
-    events: int = 0
-    detections: int = 0
     energy_dwh: int = 0
     reporting: int = 0
+
+
+# Presence counts of an interval are published again while they change (a
+# pole's event arriving late) for this many intervals after it closed.
+COUNTS_LOOKBACK = 2
 
 
 class Lighting:
     def __init__(self, store: Store, nodes: Mapping[str, Node], bind_host: str,
                  settings: WaveSettings, publish: Callable[[str, dict[str, object]], None],
-                 interval_s: float) -> None:
+                 interval_s: float, presence_interval_s: int = QUARTER_HOUR_S,
+                 presence_min_count: int = DEFAULT_MIN_COUNT) -> None:
         self.store = store
         self.nodes = nodes
         self.settings = settings
         self.publish = publish
         self.interval_s = interval_s
+        self.presence_interval_s = presence_interval_s
+        self.presence_min_count = presence_min_count
+        # What went out of each (zone, interval start), and the first
+        # interval to publish: the one before the gateway started.
+        self._counts_sent: dict[tuple[str, int], dict[str, object]] = {}
+        self._counts_from = last_closed(time.time(), presence_interval_s) - presence_interval_s
         self.sender = CommandSender(bind_host)
         self.wave: LightWave | None = None
         self.zones = ZoneBook()  # as stored, with or without streets
@@ -396,9 +413,6 @@ class Lighting:
                  now: float) -> Decision | None:
         """An accepted presence event: brighten the poles around."""
         self._learn(record.node_id, sockaddr)
-        tally = self._tally_for(record.node_id)
-        tally.events += 1
-        tally.detections += record.event.count
         wave = self.wave
         if wave is None:
             return None
@@ -461,18 +475,45 @@ class Lighting:
         while True:
             await asyncio.sleep(self.interval_s)
             self._publish_tallies(time.time())
+            try:
+                await self._publish_counts(time.time())
+            except Exception as e:  # tried again at the next turn
+                log.error("lights: presence counts not published: %s", e)
+
+    async def _publish_counts(self, now: float) -> None:
+        """Presence counts per zone of the quarter hours (presence_interval_s)
+        just closed, from the stored events, as the HTTP API gives them:
+        fewer people than presence_min_count suppressed (null). Never the
+        interval under way, never a pole's own events (docs/privacy.md)."""
+        step = self.presence_interval_s
+        end = last_closed(now, step)
+        start = max(self._counts_from, end - COUNTS_LOOKBACK * step)
+        if start >= end:
+            return
+        rows = await asyncio.to_thread(self.store.presence_counts, start, end, step, None)
+        found = {(c.zone, c.start): c for c in rows}
+        zones = {zone_of(n) for n in self.nodes.values() if n.role == "light"}
+        zones.update(z for z, _ in found)
+        for t in range(start, end, step):
+            for zone in sorted(zones):
+                c = found.get((zone, t), ZoneInterval(zone, t, 0, 0, 0))
+                shown_ = shown(c, step, self.presence_min_count)
+                body: dict[str, object] = {
+                    "zone": zone, "from": shown_.start, "to": shown_.end,
+                    "suppressed": shown_.suppressed, "people": shown_.people,
+                    "events": shown_.events, "detections": shown_.detections}
+                if self._counts_sent.get((zone, t)) != body:
+                    self._counts_sent[(zone, t)] = body
+                    self.publish(f"zones/{zone}/counts", body)
+        self._counts_sent = {k: v for k, v in self._counts_sent.items() if k[1] >= start}
 
     def _publish_tallies(self, now: float) -> None:
-        """Presence counts and energy per zone for the interval just ended:
-        counts only, nothing that tells one person from another."""
+        """Energy per zone for the interval just ended."""
         zones = {n.kind or "default" for n in self.nodes.values() if n.role == "light"}
         zones.update(self._tally)
         start = self._tally_from
         for zone in sorted(zones):
             tally = self._tally.get(zone, ZoneTally())
-            self.publish(f"zones/{zone}/counts", {
-                "zone": zone, "from": round(start, 3), "to": round(now, 3),
-                "events": tally.events, "detections": tally.detections})
             self.publish(f"zones/{zone}/energy", {
                 "zone": zone, "from": round(start, 3), "to": round(now, 3),
                 "wh": round(tally.energy_dwh / 10, 1) if tally.reporting else None,

@@ -44,20 +44,19 @@ class LightingTables(Database):
         return {n: (h, int(p)) for n, h, p in rows}
 
     def light_rows(self) -> list[LightRow]:
-        """Every light pole with its latest status and when it was last heard."""
+        """Every light pole with its latest status and when it was last heard
+        (its status reports, every quarter hour: a presence event's time
+        would be a passer-by's)."""
         with self.reading() as db:
             rows = db.execute(
-                "SELECT n.node_id, n.kind, n.addr, "
-                " (SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id), "
-                " s.received_at, s.level_pct, s.energy_dwh, s.flags "
+                "SELECT n.node_id, n.kind, n.addr, s.received_at, s.level_pct, s.energy_dwh, "
+                "s.flags "
                 "FROM nodes n LEFT JOIN light_status s ON s.id = "
                 " (SELECT MAX(id) FROM light_status WHERE node_id = n.node_id) "
                 "WHERE n.role = 'light' ORDER BY n.node_id").fetchall()
         out = []
-        for node_id, zone, addr, presence_at, status_at, level, energy, flags in rows:
-            seen = [t for t in (presence_at, status_at) if t is not None]
-            out.append(LightRow(node_id, zone, addr, max(seen) if seen else None, level, energy,
-                                flags, status_at))
+        for node_id, zone, addr, status_at, level, energy, flags in rows:
+            out.append(LightRow(node_id, zone, addr, status_at, level, energy, flags, status_at))
         return out
 
     def set_running_profiles(self, zone: str, revision: int, node_ids: Sequence[str]) -> None:

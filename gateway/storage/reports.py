@@ -99,6 +99,15 @@ class ReportTable(Database):
                 "WHERE measured_at >= ? AND measured_at < ? "
                 "ORDER BY measured_at, received_at, id", (since, until)).fetchall()
 
+    def delete_presence_before(self, before: float, limit: int) -> int:
+        """Delete at most `limit` presence events measured before a time, the
+        oldest first; returns how many (docs/privacy.md, retention)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "DELETE FROM presence_events WHERE id IN (SELECT id FROM presence_events "
+                "WHERE measured_at < ? ORDER BY measured_at LIMIT ?)", (before, limit))
+            return cur.rowcount
+
     def presence_since(self, since: float) -> list[tuple[str, int, int, float | None, int]]:
         """(node id, measured at, count, speed m/s, flags) of presence events
         measured since a time, oldest first: what `lights zone effect` replays."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.privacy import ZoneInterval, last_closed
 from gateway.storage.database import Database
 
 
@@ -52,20 +53,20 @@ class BinRow:
     flags: int | None
 
 
-@dataclass(frozen=True)
-class PresenceCount:
-    zone: str
-    start: int  # unix time of the interval's start
-    events: int
-    detections: int
-
-
 _LAST_CONTACT = (
     "NULLIF(MAX("
     "COALESCE((SELECT MAX(received_at) FROM bin_reports b WHERE b.node_id = n.node_id), 0), "
-    "COALESCE((SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id), 0), "
     "COALESCE((SELECT MAX(received_at) FROM light_status s WHERE s.node_id = n.node_id), 0)"
     "), 0)")
+
+
+def _heard(role: str, at: float | None) -> float | None:
+    """A pole's latest uplink may be a presence event: its time, to the
+    quarter hour (when its status reports come anyway), tells nothing of a
+    passer-by."""
+    if at is None or role != "light":
+        return at
+    return float(last_closed(at))
 
 
 class ScreenQueries(Database):
@@ -97,7 +98,8 @@ class ScreenQueries(Database):
             total = db.execute(f"SELECT COUNT(*) FROM nodes n{cond}", args).fetchone()[0]
         return [NodeHealthRow(r[0], r[1], r[2], float(r[3]), float(r[4]), r[5], bool(r[6]),
                               float(r[7]), None if r[8] is None else float(r[8]), r[9],
-                              r[10], r[11], r[12], r[13], r[14],
+                              r[10], r[11], r[12], r[13],
+                              _heard(r[1], r[14]),
                               None if r[15] is None else float(r[15]),
                               None if r[16] is None else bool(r[16]),
                               tuple(f for f in (r[17] or "").split(",") if f),
@@ -147,20 +149,25 @@ class ScreenQueries(Database):
         return int(reports), int(visits)
 
     def presence_counts(self, since: int, until: int, interval_s: int,
-                        zone: str | None) -> list[PresenceCount]:
-        """Presence events and detections per zone (a pole's kind; "default"
-        when it has none) and interval, measured in [since, until)."""
+                        zone: str | None) -> list[ZoneInterval]:
+        """Presence per zone (a pole's kind; "default" when it has none) and
+        interval, measured in [since, until), intervals aligned to multiples
+        of interval_s (since and until should be too): the events, their
+        detections, and the most detections of any one pole."""
         zone_of = "COALESCE(NULLIF(n.kind, ''), 'default')"
         cond, args = ("", []) if zone is None else (f" AND {zone_of} = ?", [zone])
         with self.reading() as db:
             rows = db.execute(
-                f"SELECT {zone_of} AS z, (p.measured_at - ?) / ? AS bucket, COUNT(*), "
-                "SUM(p.count) FROM presence_events p JOIN nodes n ON n.node_id = p.node_id "
-                f"WHERE p.measured_at >= ? AND p.measured_at < ?{cond} "
+                "SELECT z, bucket, SUM(e), SUM(d), MAX(d) FROM ("
+                f" SELECT {zone_of} AS z, p.measured_at / ? AS bucket, p.node_id, "
+                " COUNT(*) AS e, SUM(p.count) AS d "
+                " FROM presence_events p JOIN nodes n ON n.node_id = p.node_id "
+                f" WHERE p.measured_at >= ? AND p.measured_at < ?{cond} "
+                " GROUP BY z, bucket, p.node_id) "
                 "GROUP BY z, bucket ORDER BY bucket, z",
-                (since, interval_s, since, until, *args)).fetchall()
-        return [PresenceCount(z, since + int(b) * interval_s, int(e), int(d or 0))
-                for z, b, e, d in rows]
+                (interval_s, since, until, *args)).fetchall()
+        return [ZoneInterval(z, int(b) * interval_s, int(e), int(d or 0), int(m or 0))
+                for z, b, e, d, m in rows]
 
     def zone_log_page(self, name: str, offset: int, limit: int) -> tuple[
             list[tuple[float, str, int, str, str, str]], int]:
@@ -199,30 +206,28 @@ class ScreenQueries(Database):
                 " ORDER BY measured_at DESC, id DESC LIMIT 1) "
                 "WHERE n.role = 'bin' ORDER BY n.node_id").fetchall()
 
-    def map_poles(self) -> list[tuple[str, float, float, int | None, float | None,
-                                      float | None, str]]:
-        """(node id, lat, lon, level %, its status's receipt, latest presence
-        event's receipt, zone) of every light pole and its latest status, in
-        id order."""
+    def map_poles(self) -> list[tuple[str, float, float, int | None, float | None, str]]:
+        """(node id, lat, lon, level %, its status's receipt, zone) of every
+        light pole and its latest status, in id order. Not its presence
+        events: their times would be a passer-by's path."""
         with self.reading() as db:
             return db.execute(
                 "SELECT n.node_id, n.lat, n.lon, s.level_pct, s.received_at, "
-                "(SELECT MAX(received_at) FROM presence_events p WHERE p.node_id = n.node_id), "
                 "COALESCE(NULLIF(n.kind, ''), 'default') "
                 "FROM nodes n LEFT JOIN light_status s ON s.id = ("
                 " SELECT id FROM light_status WHERE node_id = n.node_id ORDER BY id DESC LIMIT 1) "
                 "WHERE n.role = 'light' ORDER BY n.node_id").fetchall()
 
-    def map_version(self) -> tuple[int, int, int, int, int]:
+    def map_version(self) -> tuple[int, int, int, int]:
         """Changes whenever anything the map shows may have: a node, a
-        report, a pole's status or presence, an acknowledgement."""
+        report, a pole's status, an acknowledgement. Never a presence event:
+        the map changing with each would time a passer-by."""
         with self.reading() as db:
             r = db.execute(
                 "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM nodes), (SELECT COUNT(*) FROM nodes), "
                 "(SELECT COALESCE(MAX(id), 0) FROM bin_reports), "
-                "(SELECT COALESCE(MAX(id), 0) FROM light_status), "
-                "(SELECT COALESCE(MAX(id), 0) FROM presence_events)").fetchone()
-        return int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])
+                "(SELECT COALESCE(MAX(id), 0) FROM light_status)").fetchone()
+        return int(r[0]), int(r[1]), int(r[2]), int(r[3])
 
     # --- what the API keeps of each bin, read a bin or a few rows at a time ---
 

@@ -22,6 +22,7 @@ from firmware.lighting import payload as light_codec
 from gateway.records import Node, SelfTest
 
 T0 = 1790000000
+H0 = T0 - T0 % 3600  # presence is counted over whole hours of the clock
 BINS = [Node(f"B{i:04d}", "bin", 59.33 + i / 1000, 18.06, "240L") for i in range(1, 8)]
 POLES = [Node("L0001", "light", 59.34, 18.07, "harbour"), Node("L0002", "light", 59.34, 18.08)]
 
@@ -52,8 +53,8 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
             assert str(managed(gw, aiocoap.PUT, f"nodes/{node}/selftest",
                                result.to_json()).code) == "2.04 Changed"
         # Two intervals of an hour in the harbour zone, one in the default zone.
-        for seq, (node, t, n) in enumerate([("L0001", T0 + 10, 2), ("L0001", T0 + 20, 1),
-                                            ("L0001", T0 + 3700, 4), ("L0002", T0 + 30, 3)],
+        for seq, (node, t, n) in enumerate([("L0001", H0 + 10, 2), ("L0001", H0 + 20, 4),
+                                            ("L0001", H0 + 3700, 4), ("L0002", H0 + 30, 3)],
                                            start=1):
             assert post_report(gw, b"p", node, presence(seq, t, n)) in ("2.04", "2.01"), node
         acc = make_accounts(gw)
@@ -98,8 +99,10 @@ def test_each_node_says_its_link_firmware_self_test_and_what_needs_attention(
     b7 = tech.get("/api/v1/nodes/B0007").json()
     assert b7["pending"] is True and b7["link"] is None and b7["attention"] == []
     everyone = tech.get("/api/v1/nodes", params={"limit": 100}).json()["items"]
+    # The poles have sent presence events only: a pole's contact is its
+    # status reports, never the times of its detections (docs/privacy.md).
     assert {n["node_id"] for n in everyone if n["pending"]} == {"B0004", "B0005", "B0006",
-                                                                "B0007"}
+                                                                "B0007", "L0001", "L0002"}
     # An older result delivered late (a laptop that was away) does not hide
     # the newer one; a node the gateway does not have is refused.
     gw_late = SelfTest(T0 - 3600, False, ("battery",))
@@ -144,19 +147,27 @@ def test_light_states_and_zones_are_read(district: Accounts) -> None:
 
 def test_presence_is_counted_per_zone_and_interval_never_per_pole(district: Accounts) -> None:
     operator = district.tokens["operator"]
-    r = operator.get("/api/v1/presence", params={"since": T0, "until": T0 + 7200,
+    r = operator.get("/api/v1/presence", params={"since": H0 + 5, "until": H0 + 7300,
                                                  "interval": 3600})
     assert r.status_code == 200
     counts = r.json()
+    # Whole hours of the clock; fewer than 5 people suppressed, not 0.
+    hidden = {"suppressed": True, "people": None, "events": None, "detections": None}
     assert counts == [
-        {"zone": "default", "start": T0, "end": T0 + 3600, "events": 1, "detections": 3},
-        {"zone": "harbour", "start": T0, "end": T0 + 3600, "events": 2, "detections": 3},
-        {"zone": "harbour", "start": T0 + 3600, "end": T0 + 7200, "events": 1,
-         "detections": 4},
+        {"zone": "default", "start": H0, "end": H0 + 3600, **hidden},
+        {"zone": "harbour", "start": H0, "end": H0 + 3600, "suppressed": False, "people": 6,
+         "events": 2, "detections": 6},
+        {"zone": "harbour", "start": H0 + 3600, "end": H0 + 7200, **hidden},
     ]
     assert "L0001" not in r.text and "L0002" not in r.text
-    # Finer than five minutes would tell one passer-by from another.
+    # Finer than a quarter hour would tell one passer-by from another.
     assert_problem(operator.get("/api/v1/presence", params={"interval": 60}), 422)
+    assert_problem(operator.get("/api/v1/presence", params={"interval": 1000}), 422)
+    quarters = operator.get("/api/v1/presence", params={"since": H0, "until": H0 + 900,
+                                                        "interval": 900}).json()
+    assert quarters == [{"zone": "default", "start": H0, "end": H0 + 900, **hidden},
+                        {"zone": "harbour", "start": H0, "end": H0 + 900, "suppressed": False,
+                         "people": 6, "events": 2, "detections": 6}]
     # An empty span has no counts.
     assert operator.get("/api/v1/presence", params={"since": T0 + 10, "until": T0}).json() == []
 

@@ -35,7 +35,9 @@ ZONES = "/api/v1/zones"
 
 @pytest.fixture(scope="module")
 def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
-    gw = launch_gateway(tmp_path_factory.mktemp("lights"))
+    # Presence events kept as a city's gateway keeps them (a simulation's
+    # gateway keeps its simulated days').
+    gw = launch_gateway(tmp_path_factory.mktemp("lights"), "--presence-keep-days", "7")
     try:
         acc = make_accounts(gw)
         yield acc
@@ -148,6 +150,9 @@ def test_the_effect_of_a_change_is_the_clis_replay(accounts: Accounts, tmp_path:
     assert abs(_kwh(cli[2]) - effect["proposed_kwh"]) <= 0.01
     longer = op.post(f"{ZONES}/gata/effect", params={"days": 3}, json={"hold_s": 600}).json()
     assert longer["change_kwh"] > 0 and longer["days"] == 3
+    # Presence events are kept 7 days (docs/privacy.md): more is not there.
+    assert "only 7 days of presence events are kept" in assert_problem(
+        op.post(f"{ZONES}/gata/effect", params={"days": 8}, json={"hold_s": 600}), 409)
     assert "idle level" in assert_problem(
         op.post(f"{ZONES}/gata/effect", json={"idle_pct": 101}), 422)
     # Nothing was saved.

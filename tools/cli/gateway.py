@@ -55,6 +55,9 @@ def gateway() -> None:
               help="Seconds a report's time may be behind the gateway's clock "
                    "(default 864000, 10 days).")
 @click.option("--max-nodes", type=int, help="Most nodes the registry takes (default 10000).")
+@click.option("--presence-keep-days", type=float,
+              help="Days raw presence events are kept, then deleted (default 7; "
+                   "docs/privacy.md).")
 @click.option("--oscore", type=click.Choice(["required", "optional"]),
               help="'optional' also takes unprotected reports from nodes without a key, "
                    "while a district is moved over (default required).")

@@ -28,6 +28,7 @@ from gateway.lighting.zone_edit import (
     stored_zone,
 )
 from gateway.lighting.zones import Zone, ZoneError
+from gateway.privacy import last_closed
 from gateway.storage.store import Store
 from tools.cli.options import (
     EXIT_PARTIAL,
@@ -35,6 +36,7 @@ from tools.cli.options import (
     db_option,
     echo_json,
     fail,
+    gateway_config,
     iso_time,
     json_option,
     open_store,
@@ -277,7 +279,8 @@ def zone_log(name: str, config: Path | None, db_path: Path | None, as_json: bool
 @click.argument("name")
 @zone_options
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60),
-              help="Replay this many days of recorded presence, up to now.")
+              help="Replay this many days of recorded presence, up to now: at most the "
+                   "days the gateway keeps (presence_keep_days).")
 @config_option
 @db_option
 @json_option
@@ -286,6 +289,11 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
     """The energy a change would save or cost, from the recorded presence
     events of the last days replayed through the light wave."""
     _checked(name)
+    keep = gateway_config(config, db_path).presence_keep_days
+    if days > keep:
+        raise click.ClickException(
+            f"only {keep:g} days of presence events are kept (presence_keep_days in the "
+            f"gateway's settings): give --days {int(keep)} or fewer")
     with open_store(config, db_path) as store:
         _known_zone(store, name)
         current = _load_zone(store, name)
@@ -296,9 +304,11 @@ def zone_effect(name: str, days: int, config: Path | None, db_path: Path | None,
         nodes = {n.node_id: n for n in store.nodes()}
         streets = store.streets()
         zone_rows = store.zone_rows()
-        end = time.time()
+        # Up to the quarter hour under way, as the HTTP API replays: the same
+        # change gives the same figures on both.
+        end = float(last_closed(time.time()))
         start = end - days * 86400
-        events = [(n, float(t), c, s, f) for n, t, c, s, f in store.presence_since(start)]
+        events = [(n, float(t), c, s, f) for n, t, c, s, f in store.presence_between(start, end)]
     with progress(f"replaying {days} days of presence in zone {name}"):
         try:
             effect = energy_effect(nodes, streets, zone_rows, events, name, proposed, start, end)
