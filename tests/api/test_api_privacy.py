@@ -179,7 +179,11 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
         spec = acc.tokens["admin"].get("/api/openapi.json").json()
         answers: list[tuple[str, str, Any]] = []
         fills = {"node_id": STREET + MARKET, "name": ["nattgatan", "torget"],
-                 "zone": ["nattgatan", "torget"]}
+                 "zone": ["nattgatan", "torget"],
+                 # The open data's entities (NGSI-LD), each pole, node and zone.
+                 "entityId": [f"urn:ngsi-ld:{kind}:{n}" for n in STREET + MARKET
+                              for kind in ("Streetlight", "Device")]
+                 + [f"urn:ngsi-ld:StreetlightGroup:{z}" for z in ("nattgatan", "torget")]}
         for role in ROLES:
             http = acc.tokens[role]
             for path, ops in spec["paths"].items():
