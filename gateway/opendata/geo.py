@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-EARTH_RADIUS_M = 6_371_008.8
+from gateway.streets.geometry import EARTH_RADIUS_M, great_circle_m
+
 MAX_POSITIONS = 1000  # of a polygon: a district's outline needs far fewer
 CELL_DEG = 0.01  # about 1.1 km north-south
 
@@ -47,12 +48,6 @@ _NEAR = re.compile(r"near;(maxDistance|minDistance)==([0-9]+(?:\.[0-9]+)?)"
                    r"(?:;(maxDistance|minDistance)==([0-9]+(?:\.[0-9]+)?))?")
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _position(value: object, what: str) -> LonLat:
@@ -136,7 +131,7 @@ def _in_ring(lon: float, lat: float, ring: Sequence[LonLat]) -> bool:
 
 def point_matches(geo: GeoQuery, lon: float, lat: float) -> bool:
     if isinstance(geo, Near):
-        d = distance_m(geo.lat, geo.lon, lat, lon)
+        d = great_circle_m(geo.lat, geo.lon, lat, lon)
         return (geo.max_m is None or d <= geo.max_m) and (geo.min_m is None or d >= geo.min_m)
     outer, *holes = geo.rings
     return _in_ring(lon, lat, outer) and not any(_in_ring(lon, lat, h) for h in holes)

@@ -65,6 +65,18 @@ class StreetFile:
 
 # --- reading the file ------------------------------------------------------------
 
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius
+
+
+def great_circle_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The distance between two points on the Earth (haversine), in metres:
+    one formula for a bin far from its city and a query around a point."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+
+
 def project(origin: Point, lat: float, lon: float) -> Point:
     lat0, lon0 = origin
     return ((lon - lon0) * METRES_PER_DEGREE * math.cos(math.radians(lat0)),

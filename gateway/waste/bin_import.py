@@ -25,6 +25,7 @@ from pathlib import Path
 
 from firmware.checks import ID_CHARS
 from gateway.records import ADDRESS_MAX, Node, RegistrationError
+from gateway.streets.geometry import great_circle_m
 from gateway.waste.bin_types import KIND_MAX, Catalogue, Match
 
 TYPE_PROPERTY = "PRODTYP"  # Gävle's name for the bin type
@@ -422,11 +423,9 @@ def _place_problem(label: str, lon: float, lat: float, bbox: BBox | None,
 
 
 def distance_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance (haversine) in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, a)))
+    """Great-circle distance in kilometres, between (lon, lat) points as the
+    file gives them."""
+    return great_circle_m(lat1, lon1, lat2, lon2) / 1000
 
 
 def _crs_name(crs: object) -> str | None:
