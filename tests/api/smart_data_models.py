@@ -1,91 +1,76 @@
-"""The FIWARE Smart Data Models' JSON Schemas, as the pysmartdatamodels
-package ships them: its wheel carries each model's attributes (type, format,
-enumeration, NGSI-LD kind) and each model's required attributes, not the
-schema.json files themselves (those it fetches from the network, which a test
-may not). The schemas are put together here from those files, for both forms
-an NGSI-LD answer takes: keyValues (each attribute its value) and normalized
-(each a Property, Relationship or GeoProperty)."""
+"""The FIWARE Smart Data Models' published JSON Schemas (schema.json of
+WasteContainer, Streetlight, StreetlightGroup and Device, with the common and
+device schemas they refer to), carried in tests/data/smart-data-models under
+their CC BY 4.0 licence, so that a test needs no network.
+
+The published schemas describe an entity in its keyValues form. A normalized
+entity is checked in two steps: each attribute has the NGSI-LD form its model
+declares (the schemas' descriptions begin "Property.", "Relationship." or
+"GeoProperty."), and its values, taken out, keep to the schema. The schemas
+allow attributes they do not name; an entity of ours may not: every attribute
+it has is one its model defines, so a misspelt or invented attribute fails."""
 
 from __future__ import annotations
 
 import functools
-import gzip
 import json
 from datetime import datetime
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+from referencing import Registry, Resource
 
-GEOMETRIES = ["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"]
-GEOJSON = {"type": "object", "required": ["type", "coordinates"],
-           "properties": {"type": {"enum": GEOMETRIES}, "coordinates": {"type": "array"}}}
-
-
-@functools.cache
-def _assets() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    root = resources.files("pysmartdatamodels") / "model-assets"
-    with (root / "smartdatamodels.json.gz").open("rb") as f:
-        attributes = json.load(gzip.open(f))
-    with (root / "datamodels_metadata.json").open("rb") as f:
-        metadata = json.load(f)
-    return attributes, metadata
+SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "smart-data-models"
+MODELS = ("WasteContainer", "Streetlight", "StreetlightGroup", "Device")
+KINDS = ("GeoProperty", "Relationship", "Property")  # GeoProperty before Property
 
 
 @functools.cache
-def _attributes(model: str) -> dict[str, dict[str, Any]]:
-    """Each top-level attribute of the model with its published schema and
-    NGSI-LD kind."""
-    out = {}
-    for rec in _assets()[0]:
-        if rec.get("dataModel") != model or "parentId" in rec or "typeNGSI" not in rec:
-            continue
-        schema: dict[str, Any] = {"type": rec["type"]}
-        for key in ("format", "enum", "minimum", "maximum"):
-            if key in rec:
-                schema[key] = rec[key]
-        if rec["property"] == "location":
-            schema = GEOJSON
-        out[rec["property"]] = {"schema": schema, "kind": rec["typeNGSI"]}
+def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+    registry: Registry = Registry()
+    schemas = {}
+    for path in sorted(SCHEMAS.glob("*.json")):
+        contents = json.loads(path.read_text())
+        registry = registry.with_resource(contents["$id"], Resource.from_contents(contents))
+        schemas[path.name] = contents
+    return registry, schemas
+
+
+def schema(model: str) -> dict[str, Any]:
+    found = _registry()[1].get(f"{model}.schema.json")
+    assert found is not None, f"no published schema for {model} in {SCHEMAS}"
+    return found
+
+
+def _kind(prop: dict[str, Any]) -> str | None:
+    texts = [prop.get("description", "")]
+    texts += [alt.get("description", "") for alt in prop.get("oneOf", prop.get("anyOf", []))]
+    for text in texts:
+        for kind in KINDS:
+            if text.strip().startswith(kind + "."):
+                return kind
+    return None
+
+
+def _properties(node: dict[str, Any], registry: Registry) -> dict[str, dict[str, Any]]:
+    """Every attribute the schema defines, through its allOf and $refs."""
+    out: dict[str, dict[str, Any]] = {}
+    if "$ref" in node:
+        resolved = registry.resolver().lookup(node["$ref"]).contents
+        out.update(_properties(resolved, registry))
+    for part in node.get("allOf", []):
+        out.update(_properties(part, registry))
+    out.update(node.get("properties", {}))
     return out
 
 
-def _required(model: str) -> list[str]:
-    found = [m for m in _assets()[1] if m.get("dataModel") == model]
-    assert found, f"pysmartdatamodels does not know {model}"
-    return list(found[0]["required"])
-
-
 @functools.cache
-def schema(model: str, normalized: bool) -> dict[str, Any]:
-    props: dict[str, Any] = {"@context": {}}
-    for name, a in _attributes(model).items():
-        s = a["schema"]
-        if name == "id":
-            props[name] = {"type": "string"}
-        elif name == "type":
-            props[name] = {"const": model}
-        elif not normalized:
-            props[name] = s
-        elif a["kind"] == "Relationship":
-            props[name] = {"type": "object", "required": ["type", "object"],
-                           "properties": {"type": {"const": "Relationship"}, "object": s}}
-        elif a["kind"] == "GeoProperty":
-            props[name] = {"type": "object", "required": ["type", "value"],
-                           "properties": {"type": {"const": "GeoProperty"}, "value": s}}
-        else:
-            value = s
-            if s.get("format") == "date-time":
-                value = {"anyOf": [s, {"type": "object", "required": ["@type", "@value"],
-                                       "properties": {"@type": {"const": "DateTime"},
-                                                      "@value": s}}]}
-            props[name] = {"type": "object", "required": ["type", "value"],
-                           "properties": {"type": {"const": "Property"}, "value": value,
-                                          "observedAt": {"type": "string",
-                                                         "format": "date-time"},
-                                          "unitCode": {"type": "string"}}}
-    return {"type": "object", "required": _required(model), "properties": props,
-            "additionalProperties": False}
+def attributes(model: str) -> dict[str, str | None]:
+    """The model's attributes, each with its NGSI-LD kind (None for id and type)."""
+    registry = _registry()[0]
+    return {name: (None if name in ("id", "type") else _kind(prop))
+            for name, prop in _properties(schema(model), registry).items()}
 
 
 _formats = jsonschema.FormatChecker()
@@ -98,7 +83,41 @@ def _date_time(value: object) -> bool:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
 
 
+def _key_values(entity: dict[str, Any], model: str) -> dict[str, Any]:
+    """The normalized entity's values, after checking each attribute's form."""
+    kinds = attributes(model)
+    out: dict[str, Any] = {}
+    for name, attr in entity.items():
+        if name in ("id", "type") or name not in kinds:
+            out[name] = attr
+            continue
+        kind = kinds[name] or "Property"
+        if not isinstance(attr, dict) or attr.get("type") != kind:
+            raise jsonschema.ValidationError(f"{name}: not a {kind}: {attr!r}")
+        if kind == "Relationship":
+            out[name] = attr["object"]
+            continue
+        value = attr["value"]
+        if isinstance(value, dict) and value.get("@type") == "DateTime":
+            value = value["@value"]
+        out[name] = value
+        for key in ("observedAt",):
+            if key in attr and not _date_time(attr[key]):
+                raise jsonschema.ValidationError(f"{name}.{key}: not a date-time")
+        if set(attr) - {"type", "value", "observedAt", "unitCode"}:
+            raise jsonschema.ValidationError(f"{name}: unexpected members {sorted(attr)}")
+    return out
+
+
 def validate(entity: dict[str, Any], normalized: bool) -> None:
     """Raises jsonschema.ValidationError when the entity breaks its model."""
-    jsonschema.Draft202012Validator(schema(entity["type"], normalized),
-                                    format_checker=_formats).validate(entity)
+    model = entity.get("type")
+    if model not in MODELS:
+        raise jsonschema.ValidationError(f"not a model carried here: {model!r}")
+    body = {k: v for k, v in entity.items() if k != "@context"}
+    unknown = set(body) - set(attributes(model))
+    if unknown:
+        raise jsonschema.ValidationError(f"{model} defines no {sorted(unknown)}")
+    values = _key_values(body, model) if normalized else body
+    jsonschema.Draft202012Validator(schema(model), registry=_registry()[0],
+                                    format_checker=_formats).validate(values)

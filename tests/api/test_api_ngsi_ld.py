@@ -1,6 +1,6 @@
 """The NGSI-LD provider over real HTTP against a real gateway, as a city's
 data platform reads it: the entities of the FIWARE Smart Data Models (checked
-against the models' schemas as pysmartdatamodels ships them), queries by type,
+against the models' published JSON Schemas), queries by type,
 id, pattern, attributes, q and geo-query, pages and counts, the @context in a
 Link header or in the body, errors as NGSI-LD problem details, who may read
 what, and no presence in anything."""
