@@ -32,6 +32,17 @@ class GatewayStartError(RuntimeError):
     """A part of the gateway that could not start; the message says what to do."""
 
 
+def district_title(name: str, short_name: str = "", streets_name: str = "") -> str:
+    """The district's name for what people read (route sheets, screens):
+    the name set for people to read, else the gateway's short name unless it
+    is the default placeholder, else the name the streets file gives itself;
+    "" if none."""
+    for candidate in (name, "" if short_name == "district" else short_name, streets_name):
+        if candidate.strip():
+            return candidate.strip()
+    return ""
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -126,12 +126,14 @@ class Me(BaseModel):
     permissions: list[str]
     csrf_token: str | None = Field(
         None, description=f"send it as {CSRF_HEADER} with every change (session logins only)")
+    district: str = Field("", description="the district's name as people say it, for the "
+                                          "screens' titles; empty when none is set")
 
 
-def me_of(who: Principal) -> Me:
+def me_of(who: Principal, district: str = "") -> Me:
     perms = sorted(p.value for p in Permission if allowed(who.user.role, p))
     return Me(username=who.user.username, role=who.user.role, crew=who.user.crew,
-              permissions=perms, csrf_token=who.csrf_token)
+              permissions=perms, csrf_token=who.csrf_token, district=district)
 
 
 class Login(BaseModel):
@@ -181,7 +183,7 @@ def login(body: Login, request: Request, response: Response,
                         secure=request.url.scheme == "https")
     log.info("%r logged in from %s", user.username, address)
     who = Principal(user, secret_hash(secret), csrf)
-    return LoggedIn(user=me_of(who), csrf_token=csrf, expires_at=expires)
+    return LoggedIn(user=me_of(who, ctx.district_name), csrf_token=csrf, expires_at=expires)
 
 
 @router.delete("/session", status_code=204, summary="Log out")

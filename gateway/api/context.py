@@ -48,6 +48,9 @@ class ApiContext:
     presence_min_count: int = DEFAULT_MIN_COUNT
     # Raw presence events are kept this long: what the zone effect replays.
     presence_keep_days: float = DEFAULT_KEEP_DAYS
+    # The district's name as people say it, for the screens' titles; "" when
+    # none is set (the screens then say "the district").
+    district_name: str = ""
 
     def watch_poke(self) -> None:
         """Something the live streams announce has just been stored."""

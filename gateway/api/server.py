@@ -20,7 +20,7 @@ from gateway.api.context import ApiContext
 from gateway.api.factory import create_app
 from gateway.api.hub import EventHub
 from gateway.api.watch import WasteWatch
-from gateway.config import GatewayConfig, GatewayStartError
+from gateway.config import GatewayConfig, GatewayStartError, district_title
 from gateway.records import Record
 from gateway.storage.store import Store
 
@@ -89,7 +89,8 @@ class ApiServer:
             ctx = ApiContext(store=self._store, district=c.district, events=self.events,
                              open_types=frozenset(c.ngsi_open_types),
                              presence_min_count=c.presence_min_count,
-                             presence_keep_days=c.presence_keep_days)
+                             presence_keep_days=c.presence_keep_days,
+                             district_name=district_title(c.district_name, c.district))
             self._ctx = ctx
             ctx.map_store = await asyncio.to_thread(Store, c.db_path)
             ctx.watch = WasteWatch(self._store, self.events)

@@ -102,8 +102,8 @@ ADMIN = Depends(require(Permission.USERS_MANAGE))
 
 
 @router.get("/me", response_model=Me, summary="Who I am")
-def me(who: Principal = Depends(principal)) -> Me:
-    return me_of(who)
+def me(who: Principal = Depends(principal), ctx: ApiContext = Depends(context)) -> Me:
+    return me_of(who, ctx.district_name)
 
 
 @router.put("/me/password", status_code=204, summary="Change my password",

@@ -145,16 +145,6 @@ class MapStreet:
     drivable: bool = True
 
 
-def district_title(name: str, short_name: str = "", streets_name: str = "") -> str:
-    """The district's name for the sheets' title: the name set for people to
-    read, else the gateway's short name unless it is the default
-    placeholder, else the name the streets file gives itself; "" if none."""
-    for candidate in (name, "" if short_name == "district" else short_name, streets_name):
-        if candidate.strip():
-            return candidate.strip()
-    return ""
-
-
 CSS = """
 @page { size: A4; margin: 10mm 12mm; }
 * { box-sizing: border-box; }

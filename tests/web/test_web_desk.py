@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, expect
-from web_support import District, Screen, browser, district, open_screen, screens
+from web_support import DISTRICT_NAME, District, Screen, browser, district, open_screen, screens
 
 __all__ = ["browser", "district", "screens"]  # the fixtures, used by name
 
@@ -50,6 +50,10 @@ def test_the_desk_draws_its_map_from_the_one_map_answer(
     now = time.time()
     soon = sum(1 for t in answer["bins"]["full_at"] if t is not None and t <= now + 86400)
     expect(s.page.locator("path.bin.soon")).to_have_count(soon)
+    # The district by the name its people use, not "the district".
+    expect(s.page.locator("#district")).to_have_text(DISTRICT_NAME)
+    expect(s.page.locator("header.bar .brand")).to_have_text(f"kvarter · {DISTRICT_NAME}")
+    assert DISTRICT_NAME in s.page.title()
     assert not s.errors, s.errors
 
 

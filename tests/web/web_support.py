@@ -48,11 +48,18 @@ class Screen:
         return path
 
 
+# The name people know the district by, on every screen's bar and the desk.
+DISTRICT_NAME = "Östra Norrmalm"
+
+
 # Per test module: Playwright's sync API holds an event loop in the test
 # thread while its browser is open, and one such loop at a time.
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
-    gw = launch_gateway(tmp_path_factory.mktemp("web"))
+    where = tmp_path_factory.mktemp("web")
+    config = where / "gateway.toml"
+    config.write_text(f'[gateway]\ndistrict_name = "{DISTRICT_NAME}"\n')
+    gw = launch_gateway(where, "--config", str(config))
     try:
         yield District(gw, populate(gw.db, gw.addr))
     finally:

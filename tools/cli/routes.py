@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from gateway.config import district_title
 from gateway.publish.mqtt import PublishError, publish_retained
 from gateway.storage.store import Store
 from gateway.streets.driving import drivable
@@ -31,7 +32,7 @@ from gateway.waste.daily import (
     shift_start,
     store_plan,
 )
-from gateway.waste.route_sheets import MapStreet, crew_message, district_title, write_plan
+from gateway.waste.route_sheets import MapStreet, crew_message, write_plan
 from gateway.waste.routing import (
     DEFAULT_CIRCUITY,
     DEFAULT_SPEED_KMH,

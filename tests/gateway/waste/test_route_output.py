@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config import district_title
 from gateway.waste.route_sheets import (
     GPX_NS,
     MapStreet,
     cluster_runs,
     crew_message,
-    district_title,
     plan_geojson,
     plan_gpx,
     route_sheets_html,

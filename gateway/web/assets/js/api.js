@@ -118,6 +118,11 @@ export function bar(me) {
     if (location.pathname === s.path) a.setAttribute("aria-current", "page");
     nav.append(a);
   }
+  if (me.district) {
+    // Operators with several districts' desks open tell them apart by name.
+    document.querySelector("header.bar .brand").textContent = `kvarter · ${me.district}`;
+    document.title = `${document.title.split(" - ")[0]} - ${me.district} - kvarter`;
+  }
   const who = document.querySelector("header.bar .who");
   who.textContent = `${me.username} · ${me.role}${me.crew ? ` · ${me.crew}` : ""}`;
   document.querySelector("#logout").addEventListener("click", logout);

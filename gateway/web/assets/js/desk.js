@@ -382,6 +382,7 @@ async function refreshMap(readsBins, readsLights) {
 async function start() {
   state.me = await whoAmI();
   bar(state.me);
+  if (state.me.district) document.querySelector("#district").textContent = state.me.district;
   const readsBins = can(state.me, "bins.read");
   const readsLights = can(state.me, "lights.read");
   const readsAlarms = can(state.me, "alarms.read");
