@@ -90,6 +90,8 @@ def launch(db: Path, port: int, *extra: str, virtual_time: bool = True) -> Gatew
         proc = subprocess.Popen(
             [sys.executable, "-m", "tools.cli", "gateway", "run", "--port", str(port),
              "--db", str(db), "--log-file", str(log_path), "--ready-file", str(ready),
+             # A test, benchmark or demo killed outright leaves no gateway.
+             "--parent", str(os.getpid()),
              *(VIRTUAL_TIME_ARGS if virtual_time else ()), *extra],
             stdout=subprocess.DEVNULL, stderr=log)
     # Generous: a gateway loads its libraries in a few seconds, but a machine

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -87,6 +89,55 @@ def test_unwritable_ready_file_gets_one_line_and_stops_the_gateway(tmp_path: Pat
                                   "--db", str(tmp_path / "g.sqlite"),
                                   "--ready-file", str(tmp_path / "no" / "such" / "r.json")))
     assert "cannot write the ready file" in line
+
+
+def test_a_script_killed_outright_leaves_no_gateway_behind(tmp_path: Path) -> None:
+    # A demo, simulator or test that starts a gateway and is then killed
+    # with SIGKILL (a CI timeout, kill -9) had no chance to stop it.
+    script = tmp_path / "starter.py"
+    script.write_text(
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from sim.gateway_process import start_gateway_on_free_ports\n"
+        "started = start_gateway_on_free_ports(Path(sys.argv[1]))\n"
+        "print(started.proc.pid, flush=True)\n"
+        "time.sleep(600)\n")
+    starter = subprocess.Popen([sys.executable, str(script), str(tmp_path / "g.sqlite")],
+                               stdout=subprocess.PIPE, text=True, cwd=Path.cwd(),
+                               env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    try:
+        assert starter.stdout is not None
+        gateway_pid = int(starter.stdout.readline())
+        assert (tmp_path / "g.ready").exists()
+    finally:
+        starter.kill()
+        starter.wait()
+    # The gateway stops as at SIGTERM: cleanly, its ready file removed.
+    for _ in range(600):
+        if not _alive(gateway_pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(gateway_pid, signal.SIGKILL)
+        raise AssertionError("the gateway outlived the script that started it")
+    assert not (tmp_path / "g.ready").exists()
+    assert "gateway stopped" in gateway_log_path(tmp_path / "g.sqlite").read_text()
+
+
+def _alive(pid: int) -> bool:
+    # Reparented, the gateway is reaped by init once it exits; a zombie
+    # left meanwhile counts as ended.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_parent_that_did_not_start_the_gateway_gets_one_line(tmp_path: Path) -> None:
+    line = one_line_error(kvarter("gateway", "run", "--port", "0", "--no-http",
+                                  "--db", str(tmp_path / "g.sqlite"), "--parent", "1"))
+    assert "--parent 1" in line and "did not start this gateway" in line
 
 
 def site_with_credential(tmp_path: Path, db: Path) -> Path:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -70,7 +73,12 @@ def gateway() -> None:
 @click.option("--ready-file", type=click.Path(path_type=Path, dir_okay=False),
               help="Once serving, write the CoAP and HTTP ports here as JSON "
                    "(for supervisors and scripts; useful with --port 0).")
-def run(config: Path | None, ready_file: Path | None, **overrides: object) -> None:
+@click.option("--parent", "parent_pid", type=click.IntRange(min=1),
+              help="Stop cleanly once process PARENT, which started this gateway, has "
+                   "ended (for scripts and simulators: a script killed outright leaves "
+                   "no gateway behind).")
+def run(config: Path | None, ready_file: Path | None, parent_pid: int | None,
+        **overrides: object) -> None:
     """Serve nodes over CoAP, and people over HTTP, until Ctrl-C or SIGTERM."""
     # Imported here: the running gateway brings the web framework, which
     # every other command can do without (seconds at each start).
@@ -88,6 +96,8 @@ def run(config: Path | None, ready_file: Path | None, **overrides: object) -> No
         gateway_logs.setup(cfg.log_file, cfg.log_max_bytes, cfg.log_backups)
     except OSError as e:
         raise fail(f"cannot write the log {cfg.log_file}: {e.strerror or e}") from None
+    if parent_pid is not None:
+        _stop_with(parent_pid)
     try:
         asyncio.run(serve(cfg, ready_file))
         gateway_logs.flush()
@@ -102,6 +112,22 @@ def run(config: Path | None, ready_file: Path | None, **overrides: object) -> No
         raise fail(
             f"cannot listen on {cfg.bind_host}:{cfg.port}: {e.strerror or e}; "
             "is another gateway running? choose another --port") from None
+
+
+def _stop_with(parent_pid: int) -> None:
+    """Once the parent has ended this process is someone else's child: then
+    stop as at SIGTERM (the parent may have been killed without a chance to
+    stop the gateway it started)."""
+    if os.getppid() != parent_pid:
+        raise fail(f"--parent {parent_pid}: that process did not start this gateway or has "
+                   "already ended; give the starting process's id, or leave --parent out")
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _resolves(host: str, port: int, option: str) -> None:
