@@ -154,14 +154,25 @@ def test_the_planner_sees_todays_plan_truck_by_truck_and_each_stop_live(
     expect(block.locator("summary .figures")).to_contain_text("1 emptied, 1 unreachable")
     expect(block.locator("summary .figures")).to_contain_text(f"{len(stops) - 2} left")
     s.shot("desk-planner-plan")
-    # A new plan replaces it on the open desk.
+    # A new plan replaces it on the open desk: the day planned again, its
+    # shift under way since an hour ago (or since midnight).
+    now = time.time()
+    midnight = time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1))
+    started = time.strftime("%H:%M", time.localtime(max(now - 3600, midnight)))
     with api_as(district, "planner") as planner:
         r = planner.post("/api/v1/plans", json={
-            "depot": {"lat": centre.lat, "lon": centre.lon}, "trucks": 1, "capacity_l": 4000,
-            "shift_h": 8, "every_bin": True, "time_limit_s": 1})
+            "depot": {"lat": centre.lat, "lon": centre.lon}, "trucks": 2, "capacity_l": 8000,
+            "shift_h": 8, "every_bin": True, "time_limit_s": 1, "start": started})
         assert r.status_code == 201, r.text
-    expect(page.locator("body[data-plan]")).to_have_attribute("data-plan", str(r.json()["id"]))
-    expect(page.locator("#plan-trucks details")).to_have_count(len(r.json()["routes"]))
+    again = r.json()
+    expect(page.locator("body[data-plan]")).to_have_attribute("data-plan", str(again["id"]))
+    expect(page.locator("#plan-trucks details")).to_have_count(len(again["routes"]))
+    # Planned again during the day: it goes on from the trucks' recorded
+    # stops and the desk says per truck what changed.
+    assert again["settings"].get("continues") == plan["id"], again["settings"]
+    assert again["changes"], again
+    expect(page.locator("#plan-changes li")).to_have_text(again["changes"])
+    s.shot("desk-planner-replan")
     assert not s.errors, s.errors
 
 

@@ -66,6 +66,11 @@ function render(changed = null) {
     ...(unserved.length ? [el("li", { class: "unserved" },
       `${unserved.length} required on no route: ${unserved.join(", ")}`)] : []),
   ] : []));
+  // A re-plan says per truck what it changed: the planner tells the crews
+  // whose routes moved, and need not tell the others.
+  const changes = plan && plan.settings && plan.settings.continues ? plan.changes : [];
+  $("#plan-changes").hidden = changes.length === 0;
+  $("#plan-changes ul").replaceChildren(...changes.map((c) => el("li", {}, c)));
   const trucks = [...ps.routes.values()].sort((a, b) => a.truck.localeCompare(b.truck));
   $("#plan-trucks").replaceChildren(...trucks.map((r) => truckBlock(r, changed)));
   document.body.dataset.plan = plan ? String(plan.id) : "none";
