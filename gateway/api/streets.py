@@ -1,4 +1,4 @@
-"""The district's streets as last imported (`kvarter lights streets import`):
+"""The district's streets as last imported (`kvarter streets import`):
 the base layer of every map, drawn from the gateway itself, not from tiles
 off the internet."""
 

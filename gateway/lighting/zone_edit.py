@@ -89,7 +89,7 @@ def energy_effect(nodes: Mapping[str, Node], streets: tuple[int, str, str] | Non
     settings, from the presence events replayed through the light wave.
     Pure; EffectError when it cannot be worked out."""
     if streets is None:
-        raise EffectError("no streets imported: run 'lights streets import FILE' first")
+        raise EffectError("no streets imported: run 'kvarter streets import FILE' first")
     network, poles, zones, _ = build_wave_parts(nodes, streets, zone_rows)
     if network is None:
         raise EffectError("the stored streets cannot be read: import them again")

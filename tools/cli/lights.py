@@ -19,7 +19,6 @@ from typing import Any
 import click
 
 from firmware.lighting import payload as light_codec
-from gateway.lighting.streets import StreetsError, build_network, read_streets
 from gateway.lighting.zone_edit import (
     EffectError,
     differences,
@@ -58,40 +57,24 @@ def lights() -> None:
 
 # --- streets ---------------------------------------------------------------------
 
-@lights.group()
+@lights.group(hidden=True)
 def streets() -> None:
-    """The streets the poles stand along."""
+    """The streets the poles stand along: `kvarter streets` (kept for scripts)."""
 
 
-@streets.command("import")
+@streets.command("import", hidden=True)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_option
 @db_option
 @click.option("--dry-run", is_flag=True, help="Check the file and the poles; store nothing.")
-def streets_import(file: Path, config: Path | None, db_path: Path | None, dry_run: bool) -> None:
-    """Import a GeoJSON file of LineString streets (WGS84) into the gateway's
-    data; the registered light poles are placed along them. Problems are
-    printed one per line; a pole that cannot be placed still lights itself."""
-    with open_store(config, db_path) as store:
-        data = file.read_text(encoding="utf-8", errors="replace")
-        with progress(f"reading {file.name}") as reading:
-            try:
-                sf = read_streets(data)
-            except StreetsError as e:
-                raise click.ClickException(f"{file}: {e}") from None
-            reading.update(f"placing the poles along {len(sf.streets)} streets")
-            network = build_network(sf, store.nodes())
-        for line in network.problems:
-            click.echo(line)
-        lights_total = sum(1 for n in store.nodes() if n.role == "light")
-        verb = "would place" if dry_run else "placed"
-        click.echo(f"{len(sf.streets)} streets, {network.junctions} junction link(s); "
-                   f"{verb} {len(network.placements)} of {lights_total} light poles")
-        for name, order in network.order():
-            shown = " ".join(order[:12]) + (f" ... ({len(order)})" if len(order) > 12 else "")
-            click.echo(f"  {name}: {shown}")
-        if not dry_run:
-            store.save_streets(data, str(file))
+@click.pass_context
+def streets_import(ctx: click.Context, file: Path, config: Path | None, db_path: Path | None,
+                   dry_run: bool) -> None:
+    """The same as `kvarter streets import`: one street network for the
+    crews' routes and the poles."""
+    from tools.cli.streets import streets_import as one_import
+
+    ctx.invoke(one_import, file=file, config=config, db_path=db_path, dry_run=dry_run)
 
 
 # --- zones ------------------------------------------------------------------------

@@ -78,4 +78,12 @@ def _poles(found: DistrictStreets, store: Store) -> str:
     network = build_network(found.file, nodes)
     for line in network.problems[len(found.file.problems):]:
         click.echo(line)
-    return f"placed {len(network.placements)} of {poles} light poles along the streets"
+    # Each street's poles in the order a walker meets them: what a
+    # technician checks against the street before the light wave relies on it.
+    order = []
+    for name, poles_along in network.order():
+        shown = " ".join(poles_along[:12]) + (
+            f" ... ({len(poles_along)})" if len(poles_along) > 12 else "")
+        order.append(f"  {name}: {shown}")
+    return "\n".join([f"placed {len(network.placements)} of {poles} light poles along the "
+                      "streets", *order])

@@ -130,3 +130,29 @@ def test_a_streets_file_that_cannot_be_used_is_refused_in_one_line(tmp_path: Pat
     assert dry.returncode == 0 and "nothing stored" in dry.stdout
     with Store(db) as store:
         assert store.streets() is None
+
+
+def test_one_import_places_the_poles_and_the_older_name_does_the_same(tmp_path: Path) -> None:
+    db = tmp_path / "gateway.sqlite"
+    # Three poles inside Sveavägen's longest piece in the file (its ends are
+    # other pieces' too), registered out of order.
+    doc = json.loads((DATA / "streets.geojson").read_text())
+    line = max((f["geometry"]["coordinates"] for f in doc["features"]
+                if f["properties"].get("name") == "Sveavägen"
+                and f["geometry"]["type"] == "LineString"), key=len)
+    n = len(line)
+    assert n >= 5
+    points = {"L1": line[n // 4], "L2": line[n // 2], "L3": line[3 * n // 4]}
+    with Store(db) as store:
+        for node_id in ("L2", "L1", "L3"):
+            lon, lat = points[node_id]
+            store.register(Node(node_id, "light", lat, lon, "sveavagen"))
+    streets = str(DATA / "streets.geojson")
+    one = kvarter("streets", "import", streets, "--db", str(db), "--dry-run")
+    assert one.returncode == 0, one.stderr
+    assert "placed 3 of 3 light poles" in one.stdout
+    # The poles in the order a walker meets them along their street.
+    assert re.search(r"^  Sveavägen.*: (L1 L2 L3|L3 L2 L1)$", one.stdout, re.M), one.stdout
+    older = kvarter("lights", "streets", "import", streets, "--db", str(db), "--dry-run")
+    assert older.returncode == 0, older.stderr
+    assert older.stdout == one.stdout
