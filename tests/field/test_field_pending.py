@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import launch_gateway, one_line_error, technician_lines
 
-from gateway.records import Node
+from gateway.records import Node, SelfTest
 from sim.gateway_process import free_udp_port, start_gateway, stop_gateway
 from tools.field import pending
 
@@ -55,7 +55,7 @@ def test_register_pending_delivers_once_the_gateway_answers(tmp_path: Path) -> N
     db = tmp_path / "gateway.sqlite"
     # The gateway is still down: the registration stays.
     down = kvarter(path, "node", "register", "--pending", db=db)
-    assert "1 of 1 registrations still waiting" in one_line_error(down)
+    assert "1 of 1 still waiting" in one_line_error(down)
     assert "B7: still waiting: gateway at" in down.stdout
     assert [p.node.node_id for p in pending.load(path)] == ["B7"]
     proc = start_gateway(db, port)
@@ -69,7 +69,49 @@ def test_register_pending_delivers_once_the_gateway_answers(tmp_path: Path) -> N
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT node_id, key FROM nodes").fetchall() == [("B7", KEY)]
     again = kvarter(path, "node", "register", "--pending", db=db)
-    assert again.returncode == 0 and "no registrations waiting" in again.stdout
+    assert again.returncode == 0 and "no registrations or self-tests waiting" in again.stdout
+
+
+def test_a_self_test_kept_on_the_laptop_follows_its_registration(tmp_path: Path) -> None:
+    # Set up on a street out of the gateway's reach: the registration and
+    # the self-test's result both wait; the self-test is given after the
+    # registration, which the gateway needs first.
+    path = tmp_path / "pending.json"
+    port = free_udp_port()
+    gateway = f"127.0.0.1:{port}"
+    pending.save(path, Node("B9", "bin", 60.67, 17.14, "240L", key=KEY), gateway, False)
+    older = SelfTest(1_790_000_000, False, ("battery",), "a1b2c3d4e5f6", -70)
+    newer = SelfTest(1_790_000_600, True, (), "a1b2c3d4e5f6", -67)
+    pending.save_selftest(path, "B9", gateway, older)
+    pending.save_selftest(path, "B9", gateway, newer)  # the latest says how it stands
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [t.result for t in pending.load_all(path).selftests] == [newer]
+    db = tmp_path / "gateway.sqlite"
+    down = kvarter(path, "node", "register", "--pending", db=db)
+    assert "2 of 2 still waiting" in one_line_error(down)
+    assert "B9: still waiting: its self-test waits for its registration" in down.stdout
+    proc = start_gateway(db, port)
+    try:
+        up = kvarter(path, "node", "register", "--pending", db=db)
+        assert up.returncode == 0, up.stderr
+        lines = up.stdout.splitlines()
+        assert lines[0].startswith("B9: registered")
+        assert lines[1].startswith("B9: self-test of ") and "given to the gateway" in lines[1]
+    finally:
+        stop_gateway(proc)
+    assert not path.exists()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT node_id, at, ok, firmware, wifi_dbm FROM node_selftests"
+                            ).fetchall() == [("B9", newer.at, 1, "a1b2c3d4e5f6", -67)]
+
+
+def test_a_damaged_self_test_in_the_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "pending.json"
+    path.write_text('{"registrations": [], "selftests": [{"node_id": "B1", '
+                    '"gateway": "127.0.0.1:9", "result": {"at": "yesterday", "ok": true}}]}')
+    line = one_line_error(kvarter(path, "node", "register", "--pending",
+                                  db=tmp_path / "g.sqlite"))
+    assert "damaged" in line and "self-test needs at" in line
 
 
 def test_a_pending_new_node_whose_id_was_taken_meanwhile_stays(tmp_path: Path) -> None:

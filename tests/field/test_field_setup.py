@@ -236,11 +236,14 @@ def test_a_node_set_up_while_the_gateway_was_away_reports_once_the_registration_
     db = tmp_path / "gateway.sqlite"
     site = site_file(tmp_path, port, db)
     with VirtualNode(tmp_path / "vn", wifi=WIFI, fill_mm=600, battery_mv=3600) as vn:
-        # On the street, the gateway out of reach: deployed and configured,
-        # its registration saved on the laptop.
+        # On the street, the gateway out of reach: deployed, configured and
+        # self-tested (every step done on the node), its registration and
+        # the self-test's result saved on the laptop: a partial success.
         out = kvarter(tmp_path, "node", "setup", "B0077", "--port", vn.device, "--role", "bin",
                       "--lat", str(LAT), "--lon", str(LON), "--site", str(site))
-        assert out.returncode == 1 and "no need to come back" in out.stderr
+        assert out.returncode == 3, out.stderr
+        assert "no need to come back" in out.stderr and "self-test" in out.stderr
+        assert "4/4 selftest  ok" in out.stdout or "3/3 selftest  ok" in out.stdout, out.stdout
         cfg = node_config(vn.device)
         assert cfg is not None and len(str(cfg["kid"])) == 8
         proc = start_gateway(db, port)
@@ -252,6 +255,11 @@ def test_a_node_set_up_while_the_gateway_was_away_reports_once_the_registration_
             out = kvarter(tmp_path, "node", "register", "--pending", "--site", str(site))
             assert out.returncode == 0, out.stderr
             assert f"B0077: registered with the kid {cfg['kid']}" in out.stdout
+            # The self-test made on the street reaches the nodes screen too.
+            assert "B0077: self-test of " in out.stdout
+            with sqlite3.connect(db) as conn:
+                assert conn.execute("SELECT node_id, technician FROM node_selftests"
+                                    ).fetchall() == [("B0077", "field")]
             vn.press_reset()
             rows = wait_for_report(db, "B0077", timeout=120)
         finally:

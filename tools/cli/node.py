@@ -68,7 +68,8 @@ def node() -> None:
               help="Update a node the gateway has without its key: the operator's decision, "
                    "logged at the gateway with your name.")
 @click.option("--pending", is_flag=True,
-              help="Deliver the registrations saved while the gateway was out of reach.")
+              help="Deliver the registrations and self-test results saved while the gateway "
+                   "was out of reach.")
 @site_option
 @one_line
 def register(node_id: str | None, role: str | None, lat: float | None, lon: float | None,
@@ -107,13 +108,13 @@ def _register_pending(technician: TechnicianCredential) -> None:
     path = pending.pending_path()
     outcomes = pending.deliver(path, technician)
     if not outcomes:
-        click.echo(f"no registrations waiting (in {path})")
+        click.echo(f"no registrations or self-tests waiting (in {path})")
         return
     for o in outcomes:
         click.echo(f"{o.node_id}: {o.text}" if o.ok else f"{o.node_id}: still waiting: {o.text}")
     left = [o for o in outcomes if not o.ok]
     if left:
-        message = (f"{len(left)} of {len(outcomes)} registrations still waiting in {path}: "
+        message = (f"{len(left)} of {len(outcomes)} still waiting in {path}: "
                    "run 'kvarter node register --pending' again once the gateway answers")
         if len(left) == len(outcomes):
             raise FieldError(message)
@@ -310,8 +311,11 @@ def provision_cmd(port: str, site_file: Path | None, **opts: Any) -> None:
 @one_line
 def selftest_cmd(port: str, no_start: bool, site_file: Path | None) -> None:
     """Run the node's self-test, then start the node; the result goes to the
-    gateway of the site profile (its nodes screen). Exit status 1 if a check
-    fails, 3 if all passed but the gateway did not get the result."""
+    gateway of the site profile (its nodes screen), or waits on this laptop
+    while the gateway is out of reach ('kvarter node register --pending'
+    gives it). Exit status 1 if a check fails, 3 if all passed but the
+    gateway did not get the result."""
+    from tools.field import pending
     from tools.field.node_link import NodeLink
     from tools.field.selftest import format_table, give_gateway, run_selftest, summary
     from tools.field.site import find_site
@@ -330,7 +334,7 @@ def selftest_cmd(port: str, no_start: bool, site_file: Path | None) -> None:
     given: FieldError | None = None
     if site.technician is not None:
         try:
-            click.echo(give_gateway(result, site))
+            click.echo(give_gateway(result, site, pending_file=pending.pending_path()))
         except FieldError as e:
             given = e
     else:
@@ -384,11 +388,16 @@ def setup_cmd(port: str, site_file: Path | None, image: Path | None, baud: int |
     """A new node in one go: flash (with --image), deploy, provision, self-test."""
     from tools.field import pending
     from tools.field.progress import ClickReporter
-    from tools.field.setup_node import SetupOptions, setup
+    from tools.field.setup_node import SetUpButWaiting, SetupOptions, setup
 
     site, req = _request(site_file, **opts)
-    results = setup(req, site, SetupOptions(port, image, baud, not no_start), ClickReporter(),
-                    pending.pending_path())
+    try:
+        results = setup(req, site, SetupOptions(port, image, baud, not no_start),
+                        ClickReporter(), pending.pending_path())
+    except SetUpButWaiting as e:
+        # The node is done; the gateway's part is not: a partial success.
+        click.echo(f"Error: {e}", err=True)
+        raise SystemExit(EXIT_PARTIAL) from None
     click.echo(f"{req.node_id} is set up: {len(results)} steps done"
                + ("; it is running now" if not no_start else ""))
 

@@ -6,7 +6,11 @@ kid at once, chosen by the laptop (4 random bytes: the gateway's own are 1
 or 2), so that it protects its reports from the start and nobody has to come
 back to it; the registration carries that kid and the gateway takes it. The
 file holds the nodes' keys (and, for a replacement, the replaced node's key
-as proof), so only its owner may read it."""
+as proof), so only its owner may read it.
+
+A self-test the gateway did not get waits there too, for the nodes screen:
+it is given with the registrations, after them (the gateway takes a node's
+self-test only once it has the node)."""
 
 from __future__ import annotations
 
@@ -25,8 +29,9 @@ from gateway.coap.client import (
     RegistryError,
     parse_hostport,
     register_nodes,
+    send_selftest,
 )
-from gateway.records import CHOSEN_KID_LEN, Node, RegistrationError
+from gateway.records import CHOSEN_KID_LEN, Node, RegistrationError, SelfTest
 from gateway.security.technician import TechnicianCredential, write_json_atomically
 from tools.field.errors import FieldError
 
@@ -57,41 +62,74 @@ class Pending:
                 "override": self.override, "kid": self.kid}
 
 
+@dataclass(frozen=True)
+class PendingSelfTest:
+    node_id: str
+    gateway: str  # HOST:PORT
+    result: SelfTest
+
+    def to_dict(self) -> dict[str, object]:
+        return {"node_id": self.node_id, "gateway": self.gateway,
+                "result": json.loads(self.result.to_json())}
+
+
+@dataclass
+class Waiting:
+    """Everything the file keeps."""
+    registrations: list[Pending]
+    selftests: list[PendingSelfTest]
+
+
 def choose_kid() -> str:
     """A kid for a node the gateway cannot be asked about now (hex)."""
     return secrets.token_bytes(CHOSEN_KID_LEN).hex()
 
 
 def load(path: Path) -> list[Pending]:
+    return load_all(path).registrations
+
+
+def load_all(path: Path) -> Waiting:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        return []
+        return Waiting([], [])
     except (OSError, ValueError) as e:
         raise FieldError(f"cannot read the pending registrations in {path} ({e}): move the "
                          "file aside and register those nodes with 'kvarter node register'"
                          ) from None
     try:
-        return [Pending(Node.from_dict(p["node"]), str(p["gateway"]), bool(p["replace"]),
-                        float(p["saved_at"]),
-                        None if p.get("old_key") is None else str(p["old_key"]),
-                        bool(p.get("override", False)),
-                        None if p.get("kid") is None else str(p["kid"]))
-                for p in raw["registrations"]]
-    except (KeyError, TypeError, ValueError, RegistrationError) as e:
+        registrations = [
+            Pending(Node.from_dict(p["node"]), str(p["gateway"]), bool(p["replace"]),
+                    float(p["saved_at"]),
+                    None if p.get("old_key") is None else str(p["old_key"]),
+                    bool(p.get("override", False)),
+                    None if p.get("kid") is None else str(p["kid"]))
+            for p in raw.get("registrations", [])]
+        # The gateway's own check of a self-test, with no clock limit here:
+        # the laptop's clock made it.
+        selftests = [PendingSelfTest(str(t["node_id"]), str(t["gateway"]), SelfTest.from_json(
+            json.dumps(t["result"]).encode(), now=float("inf")))
+            for t in raw.get("selftests", [])]
+        return Waiting(registrations, selftests)
+    except (KeyError, TypeError, ValueError, AttributeError, RegistrationError) as e:
         raise FieldError(f"the pending registrations in {path} are damaged ({e}): move the "
                          "file aside and register those nodes with 'kvarter node register'"
                          ) from None
 
 
-def store(path: Path, entries: list[Pending]) -> None:
+def store(path: Path, entries: list[Pending],
+          selftests: list[PendingSelfTest] | None = None) -> None:
     """Write atomically (a new file renamed over the old), readable by its
-    owner only."""
+    owner only. selftests None: those in the file stay as they are."""
+    if selftests is None:
+        selftests = load_all(path).selftests
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not entries:
+    if not entries and not selftests:
         path.unlink(missing_ok=True)
         return
-    write_json_atomically(path, {"registrations": [p.to_dict() for p in entries]}, indent=1)
+    write_json_atomically(path, {"registrations": [p.to_dict() for p in entries],
+                                 "selftests": [t.to_dict() for t in selftests]}, indent=1)
 
 
 def save(path: Path, node: Node, gateway: str, replace: bool, old_key: str | None = None,
@@ -100,6 +138,18 @@ def save(path: Path, node: Node, gateway: str, replace: bool, old_key: str | Non
     entries = [p for p in load(path) if p.node.node_id != node.node_id]
     entries.append(Pending(node, gateway, replace, time.time(), old_key, override, kid))
     store(path, entries)
+
+
+def save_selftest(path: Path, node_id: str, gateway: str, result: SelfTest) -> None:
+    """Keep the latest self-test per node: the newest says how it stands."""
+    waiting = load_all(path)
+    kept = [t for t in waiting.selftests if t.node_id != node_id]
+    kept.append(PendingSelfTest(node_id, gateway, result))
+    store(path, waiting.registrations, kept)
+
+
+def registration_waits(path: Path, node_id: str) -> bool:
+    return any(p.node.node_id == node_id for p in load(path))
 
 
 @dataclass(frozen=True)
@@ -112,9 +162,11 @@ class Outcome:
 
 def deliver(path: Path, technician: TechnicianCredential,
             timeout: float = 5.0) -> list[Outcome]:
-    """Try every pending registration once; the delivered ones are removed
-    from the file, the others stay for the next try."""
-    entries = load(path)
+    """Try every pending registration once, then every pending self-test
+    whose node is no longer waiting; the delivered ones are removed from the
+    file, the others stay for the next try."""
+    waiting = load_all(path)
+    entries = waiting.registrations
     outcomes: list[Outcome] = []
     left: list[Pending] = []
     for p in entries:
@@ -160,5 +212,24 @@ def deliver(path: Path, technician: TechnicianCredential,
             text += (f"; its OSCORE kid is {kid}, which the node does not have yet: it "
                      "reports unprotected until provisioned again with --replace")
         outcomes.append(Outcome(p.node.node_id, p.gateway, True, text))
-    store(path, left)
+    still: list[PendingSelfTest] = []
+    waits = {p.node.node_id for p in left}
+    for t in waiting.selftests:
+        if t.node_id in waits:
+            still.append(t)
+            outcomes.append(Outcome(t.node_id, t.gateway, False,
+                                    "its self-test waits for its registration"))
+            continue
+        try:
+            host, port = parse_hostport(t.gateway)
+            asyncio.run(send_selftest(host, port, t.node_id, t.result, timeout=timeout,
+                                      technician=technician))
+        except (RegistryError, ValueError) as e:
+            still.append(t)
+            outcomes.append(Outcome(t.node_id, t.gateway, False, f"self-test: {e}"))
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.result.at))
+        outcomes.append(Outcome(t.node_id, t.gateway, True,
+                                f"self-test of {when} given to the gateway for its nodes screen"))
+    store(path, left, still)
     return outcomes

@@ -287,8 +287,12 @@ def provision(req: Request, site: Site, open_link: Callable[[], NodeLink], repor
     return Provisioned(req.node_id, f"{how} at {req.gateway}", addr or None)
 
 
+class RegistrationSaved(FieldError):
+    """The node is configured; its registration waits on the laptop."""
+
+
 def _saved(req: Request, node: Node, pending_file: Path, old_key: str | None,
-           link: NodeLink, addr: int | None, reporter: Reporter) -> FieldError:
+           link: NodeLink, addr: int | None, reporter: Reporter) -> RegistrationSaved:
     """The gateway did not answer: the node gets a kid chosen here, so that it
     protects its reports from the start (the gateway takes the kid with the
     registration, when it is delivered: nobody has to come back to the
@@ -299,9 +303,9 @@ def _saved(req: Request, node: Node, pending_file: Path, old_key: str | None,
     write_config(link, config_text(build_config(req, node.key, addr, kid)))
     reporter.say(f"kid        {kid} written to the node (chosen here: the gateway takes it with "
                  "the registration)")
-    return FieldError(f"{req.node_id} is configured, but the gateway at {req.gateway} did not "
-                      f"answer, so it is not registered yet; the registration is saved in "
-                      f"{pending_file}: run 'kvarter node register --pending' once the gateway "
-                      "is reachable (no need to come back to the node: it has its kid and "
-                      "reports once the gateway has the registration)",
-                      short="gateway unreachable")
+    return RegistrationSaved(
+        f"{req.node_id} is configured, but the gateway at {req.gateway} did not answer, so it "
+        f"is not registered yet; the registration is saved in {pending_file}: run 'kvarter "
+        "node register --pending' once the gateway is reachable (no need to come back to the "
+        "node: it has its kid and reports once the gateway has the registration)",
+        short="gateway unreachable")

@@ -11,8 +11,9 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from gateway.coap.client import RegistryError, parse_hostport, send_selftest
+from gateway.coap.client import GatewayUnreachable, RegistryError, parse_hostport, send_selftest
 from gateway.records import SelfTest
 from tools.field.deploy import MAIN, NODE_DIR, firmware_id
 from tools.field.errors import FieldError
@@ -144,20 +145,40 @@ def run_selftest(link: NodeLink, timeout: float = 90.0) -> Result:
 
 
 def give_gateway(result: Result, site: Site,
-                 waived: frozenset[tuple[str, str]] = frozenset()) -> str:
+                 waived: frozenset[tuple[str, str]] = frozenset(),
+                 pending_file: Path | None = None) -> str:
     """Hand the result to the gateway of the site profile; the line that
     says so. Raises FieldError when it could not (the self-test itself
-    stands)."""
+    stands). pending_file: where a result the gateway cannot get now waits
+    (out of reach, or the node's own registration still waiting there)."""
+    from tools.field import pending
+
     if site.technician is None or result.node_id is None:
         why = ("the node's config.json names no node" if result.node_id is None else
                "no [technician] credential in the site profile")
         raise FieldError(f"the result was not given to the gateway: {why}",
                          short="not given to the gateway")
     gateway = site.gateway or "127.0.0.1:5683"
+    given = result.for_gateway(waived)
+
+    def kept(why: str) -> FieldError:
+        assert pending_file is not None and result.node_id is not None
+        pending.save_selftest(pending_file, result.node_id, gateway, given)
+        return FieldError(f"{why}: the result is kept on this laptop ({pending_file}); "
+                          "'kvarter node register --pending' gives it to the gateway once it "
+                          "answers", short="result kept on this laptop for the gateway")
+
+    if pending_file is not None and pending.registration_waits(pending_file, result.node_id):
+        raise kept(f"the registration of {result.node_id} is still waiting on this laptop")
     try:
         host, port = parse_hostport(gateway)
-        asyncio.run(send_selftest(host, port, result.node_id, result.for_gateway(waived),
+        asyncio.run(send_selftest(host, port, result.node_id, given,
                                   technician=site.technician))
+    except GatewayUnreachable as e:
+        if pending_file is None:
+            raise FieldError(f"the result was not given to the gateway: {e}",
+                             short="not given to the gateway") from None
+        raise kept(f"the gateway at {gateway} did not answer") from None
     except (RegistryError, ValueError) as e:
         raise FieldError(f"the result was not given to the gateway: {e}; run the self-test "
                          "again once the gateway is in reach", short="not given to the gateway"

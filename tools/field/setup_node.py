@@ -16,13 +16,16 @@ from tools.field.flash import DEFAULT_BAUD, flash
 from tools.field.node_link import NodeLink
 from tools.field.probe import probe
 from tools.field.progress import Reporter
-from tools.field.provision import REGISTERED_ROLES, Request, provision
+from tools.field.provision import REGISTERED_ROLES, RegistrationSaved, Request, provision
 from tools.field.selftest import format_table, give_gateway, run_selftest, summary
 from tools.field.site import Site, need_technician
 
 # Failures a node cannot help before its first report: it has not heard the
 # gateway yet, and its clock is set by the network once it is online.
 EXPECTED_BEFORE_FIRST_REPORT = {("contact", "never"), ("clock", "not_set")}
+# And what the node cannot help while the gateway is out of reach, already
+# known from provisioning (the registration waits on the laptop).
+EXPECTED_WITH_GATEWAY_AWAY = {("gateway", "unreachable")}
 BOOT_WAIT_S = 15.0  # MicroPython's first boot after flashing makes its filesystem
 
 
@@ -30,6 +33,15 @@ class StepFailed(FieldError):
     def __init__(self, step: str, cause: FieldError) -> None:
         super().__init__(f"setup stopped at {step}: {cause}", short=f"{step}: {cause.short}")
         self.step = step
+
+
+class SetUpButWaiting(FieldError):
+    """Every step done on the node, but the gateway did not answer: what it
+    should have got waits on the laptop. The result lines are kept."""
+
+    def __init__(self, message: str, results: list[str]) -> None:
+        super().__init__(message, short="set up; the gateway's part waits on this laptop")
+        self.results = results
 
 
 @dataclass(frozen=True)
@@ -76,29 +88,41 @@ def setup(req: Request, site: Site, opts: SetupOptions, reporter: Reporter,
         with link() as node:
             return deploy(node, reporter).describe()
 
+    # A gateway out of reach on the street does not stop the set-up: the
+    # node gets all it needs, and the registration and the self-test's
+    # result wait on the laptop (kvarter node register --pending).
+    saved: list[RegistrationSaved] = []
+
     def do_provision() -> str:
-        done = provision(req, site, link, reporter, pending_file)
+        try:
+            done = provision(req, site, link, reporter, pending_file)
+        except RegistrationSaved as e:
+            saved.append(e)
+            return (f"config.json written and verified; the registration is kept on this "
+                    f"laptop (the gateway at {req.gateway} did not answer)")
         addr = f", short address {done.addr}" if done.addr else ""
         return f"config.json written and verified; {done.registered}{addr}"
 
     def do_selftest() -> str:
+        expected = frozenset(EXPECTED_BEFORE_FIRST_REPORT
+                             | (EXPECTED_WITH_GATEWAY_AWAY if saved else set()))
         with link() as node:
             result = run_selftest(node)
             checks = result.checks
             reporter.say(format_table(checks))
-            failed = [c for c in checks
-                      if not c.ok and (c.name, c.code) not in EXPECTED_BEFORE_FIRST_REPORT]
+            failed = [c for c in checks if not c.ok and (c.name, c.code) not in expected]
             if failed:
                 raise FieldError(f"{summary(checks)}; {failed[0].name}: {failed[0].advice}",
                                  short=summary(checks))
             if opts.start:
                 node.reset()
         waived = [c.name for c in checks if not c.ok]
-        note = f" ({', '.join(waived)}: expected before the first report)" if waived else ""
+        note = (f" ({', '.join(waived)}: expected before the first report"
+                + (" and with the gateway out of reach" if saved else "") + ")") if waived else ""
         # The gateway's screen shows the result; a gateway out of reach
         # does not undo a node that is set up (its registration waits too).
         try:
-            given = "; " + give_gateway(result, site, frozenset(EXPECTED_BEFORE_FIRST_REPORT))
+            given = "; " + give_gateway(result, site, expected, pending_file)
         except FieldError as e:
             given = f"; {e.short}"
         return f"{sum(c.ok for c in checks)} of {len(checks)} checks passed{note}" + (
@@ -112,4 +136,10 @@ def setup(req: Request, site: Site, opts: SetupOptions, reporter: Reporter,
             raise StepFailed(name, e) from None
         results.append(f"{i}/{len(steps)} {name:<9} ok  {line}")
         reporter.say(results[-1])
+    if saved:
+        raise SetUpButWaiting(
+            f"{req.node_id} is set up, but the gateway at {req.gateway} did not answer: its "
+            f"registration and self-test are kept in {pending_file}; run 'kvarter node register "
+            "--pending' once the gateway is reachable (no need to come back to the node: it "
+            "has its kid and reports once the gateway has the registration)", results)
     return results
