@@ -31,7 +31,7 @@ from gateway.lighting.zone_edit import (
     energy_effect,
     propose,
 )
-from gateway.lighting.zone_energy import zone_nights
+from gateway.lighting.zone_energy import energy_per_night
 from gateway.lighting.zones import Zone, ZoneError
 from gateway.privacy import last_closed
 
@@ -471,7 +471,7 @@ def energy(nights: Annotated[int, Query(ge=1, le=NIGHTS_MAX, description=(
     two references are worked out over the same poles and the same span."""
     now = time.time()
     out = []
-    for night in zone_nights(ctx.store, lambda tz: last_nights(tz, now, nights), now, zone):
+    for night in energy_per_night(ctx.store, lambda tz: last_nights(tz, now, nights), now, zone):
         out.append(ZoneNightEnergy(
             zone=night.zone, night=night.night, start=night.start, end=night.end,
             complete=night.complete, poles=night.poles, poles_reporting=night.reporting,

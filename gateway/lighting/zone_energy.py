@@ -17,7 +17,7 @@ from gateway.privacy import last_closed
 from gateway.storage.store import Store
 
 
-def zone_nights(store: Store, nights_of: Callable[[str], list[date]], now: float,
+def energy_per_night(store: Store, nights_of: Callable[[str], list[date]], now: float,
                 zone: str | None = None) -> list[ZoneNight]:
     """Per zone with poles (every one, or `zone`), in name order, its nights
     oldest first: nights_of(the zone's time zone) names them, in order."""
