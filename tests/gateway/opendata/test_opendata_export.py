@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import frictionless
-import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from open_data_files import valid_geojson_points
 
 from gateway.opendata.export.files import (
     BIN_FILL,
@@ -42,30 +42,6 @@ DAY = date(2026, 3, 1)
 START = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 END = START + 86400
 HOURS = intervals(START, END, HOUR_S, END)
-
-# RFC 7946 as the files use it: a FeatureCollection of Points, WGS84,
-# longitude first, each feature's properties an object.
-GEOJSON_POINTS = {
-    "type": "object", "required": ["type", "features"],
-    "properties": {
-        "type": {"const": "FeatureCollection"},
-        "features": {"type": "array", "items": {
-            "type": "object", "required": ["type", "geometry", "properties"],
-            "properties": {
-                "type": {"const": "Feature"},
-                "properties": {"type": ["object", "null"]},
-                "geometry": {
-                    "type": "object", "required": ["type", "coordinates"],
-                    "properties": {
-                        "type": {"const": "Point"},
-                        "coordinates": {"type": "array", "minItems": 2, "maxItems": 3,
-                                        "prefixItems": [
-                                            {"type": "number", "minimum": -180,
-                                             "maximum": 180},
-                                            {"type": "number", "minimum": -90,
-                                             "maximum": 90}],
-                                        "items": {"type": "number"}}}}}}}}}
-
 
 def test_the_hours_of_a_day_are_whole_clock_hours_over_by_then() -> None:
     assert len(HOURS) == 24 and HOURS[0] == (START, START + 3600)
@@ -162,7 +138,7 @@ def test_bins_read_back_the_same_from_csv_and_from_geojson(rows: list[dict[str, 
         r["type"] = r["type"] or None
     assert BINS.read_csv(BINS.to_csv(rows)) == rows  # type: ignore[arg-type]
     doc = BINS.to_geojson(rows)  # type: ignore[arg-type]
-    jsonschema.validate(json.loads(doc), GEOJSON_POINTS)
+    valid_geojson_points(doc)
     assert BINS.read_geojson(doc) == rows
 
 
@@ -213,7 +189,7 @@ def test_a_days_files_are_a_valid_data_package(tmp_path: Path) -> None:
     fill = {f["name"]: f for f in next(r for r in doc["resources"]
                                        if r["name"] == "bin-fill")["schema"]["fields"]}
     assert fill["fill_last_pct"]["unit"] == "%"
-    jsonschema.validate(json.loads(made.files[BINS_GEOJSON]), GEOJSON_POINTS)
+    valid_geojson_points(made.files[BINS_GEOJSON].decode())
     assert BINS.read_geojson(made.files[BINS_GEOJSON].decode()) == BINS.read_csv(
         made.files["bins.csv"].decode())
     fills = BIN_FILL.read_csv(made.files["bin-fill.csv"].decode())
