@@ -25,6 +25,7 @@ from open_data_files import valid_geojson_points
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
+from gateway.config import GatewayConfig, GatewayConfigError
 from gateway.opendata.export.files import (
     BIN_FILL,
     BINS,
@@ -263,3 +264,26 @@ def test_closed_datasets_need_an_account_whose_role_reads_them(
 
 def test_the_geojson_is_rfc_7946_points(district: District) -> None:
     valid_geojson_points(read(district, "bins.geojson"))
+
+
+@pytest.mark.parametrize("setting, value, says", [
+    ("open_data_files", ["bins", "people"], "open_data_files must be a list of"),
+    ("open_data_files", "bins", "open_data_files must be a list of"),
+    ("open_data_licence", "", "open_data_licence must be"),
+    ("open_data_licence", "CC BY 4.0", "open_data_licence must be"),
+    ("open_data_licence", 4, "open_data_licence must be"),
+])
+def test_the_open_data_settings_are_checked_when_the_gateway_starts(
+        setting: str, value: object, says: str) -> None:
+    with pytest.raises(GatewayConfigError, match=says):
+        GatewayConfig(**{setting: value})
+
+
+def test_the_datasets_follow_the_open_ngsi_ld_types_unless_named() -> None:
+    assert GatewayConfig().open_datasets() == {"bins", "emptyings", "lighting-energy",
+                                               "presence"}
+    assert GatewayConfig(ngsi_open_types=["WasteContainer"]).open_datasets() == {
+        "bins", "emptyings"}
+    assert GatewayConfig(ngsi_open_types=[]).open_datasets() == set()
+    assert GatewayConfig(ngsi_open_types=[], open_data_files=["presence"]
+                         ).open_datasets() == {"presence"}
