@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from gateway.config import district_title
 from gateway.daily_export import DayError, Settings, day_files, parse_day, today
 from gateway.opendata.export.files import BINS_GEOJSON, DATAPACKAGE, DATASET_OF, TABLES
 from tools.cli.options import config_option, db_option, fail, gateway_config, open_store
@@ -45,8 +46,8 @@ def open_data(day_text: str | None, out: Path, force: bool, config: Path | None,
         raise fail(f"--day: {e}") from None
     _check_out(out, force)
     cfg = gateway_config(config, db_path)
-    settings = Settings(cfg.district, cfg.district_name, cfg.presence_interval_s,
-                        cfg.presence_min_count, cfg.open_data_licence)
+    settings = Settings(cfg.district, district_title(cfg.district_name, cfg.district),
+                        cfg.presence_interval_s, cfg.presence_min_count, cfg.open_data_licence)
     # The database just found, named once on standard error.
     with open_store(config, cfg.db_path) as store:
         try:
