@@ -242,9 +242,10 @@ def _pct(v: float) -> float:
 
 def fill_rows(reports: Iterable[tuple[str, float, float | None]],
               hours: list[tuple[int, int]]) -> list[Row]:
-    """Per bin and hour with a report: the last fill measured in it and the
-    mean, each within 0..100 (a sensor's reading past either end is taken as
-    the end it passed)."""
+    """Per bin and hour with a report: the last fill measured in it (of two
+    measured at the same time, the one given last: the store gives them in
+    the order stored) and the mean, each within 0..100 (a sensor's reading
+    past either end is taken as the end it passed)."""
     if not hours:
         return []
     first, last = hours[0][0], hours[-1][1]
