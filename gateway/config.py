@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,6 +23,11 @@ COAP_TRANSPORTS = ("udp6", "simple6", "simplesocketserver", "tcpserver", "tlsser
 # The NGSI-LD entity types the gateway serves, and those open by default.
 NGSI_TYPES = ("WasteContainer", "Streetlight", "StreetlightGroup", "Device")
 NGSI_OPEN_TYPES = ("WasteContainer", "Streetlight", "StreetlightGroup")
+
+
+# The daily open-data files' datasets (gateway/opendata/export/files.py).
+OPEN_DATASETS = ("bins", "emptyings", "lighting-energy", "presence")
+_SPDX = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}")
 
 
 class GatewayConfigError(ValueError):
@@ -126,6 +132,14 @@ class GatewayConfig:
     # account (docs/open-data.md): what the city declares open data. The
     # others need an account whose role may read them.
     ngsi_open_types: list[str] = field(default_factory=lambda: list(NGSI_OPEN_TYPES))
+    # The daily open-data files (docs/open-data.md, "The daily files"): their
+    # licence, as an SPDX id, and the datasets anyone may fetch at
+    # /api/v1/open-data without an account. Left out, a dataset is open as
+    # the NGSI-LD entities of the same data are: the bins and their
+    # emptyings with WasteContainer, the zones' energy and presence counts
+    # with StreetlightGroup.
+    open_data_licence: str = "CC-BY-4.0"
+    open_data_files: list[str] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -153,6 +167,7 @@ class GatewayConfig:
                     or not 0 < value <= 86400:
                 raise GatewayConfigError(f"{name} must be seconds above 0, got {value!r}")
         self._check_presence()
+        self._check_open_data()
         if self.radio is not None and (not isinstance(self.radio, str) or not self.radio):
             raise GatewayConfigError(
                 f"radio must be the bridge's serial port like /dev/ttyUSB0, got {self.radio!r}")
@@ -202,6 +217,27 @@ class GatewayConfig:
             raise GatewayConfigError(
                 f"ngsi_open_types must be a list of {', '.join(NGSI_TYPES)} (an empty list: "
                 f"nothing open), got {self.ngsi_open_types!r}")
+
+    def open_datasets(self) -> frozenset[str]:
+        """The daily files' datasets anyone may fetch without an account."""
+        if self.open_data_files is not None:
+            return frozenset(self.open_data_files)
+        follows = {"bins": "WasteContainer", "emptyings": "WasteContainer",
+                   "lighting-energy": "StreetlightGroup", "presence": "StreetlightGroup"}
+        return frozenset(d for d, t in follows.items() if t in self.ngsi_open_types)
+
+    def _check_open_data(self) -> None:
+        if not isinstance(self.open_data_licence, str) or not _SPDX.fullmatch(
+                self.open_data_licence):
+            raise GatewayConfigError(
+                f"open_data_licence must be a licence's SPDX id such as CC-BY-4.0 or CC0-1.0, "
+                f"got {self.open_data_licence!r}")
+        if self.open_data_files is not None and (
+                not isinstance(self.open_data_files, list)
+                or any(d not in OPEN_DATASETS for d in self.open_data_files)):
+            raise GatewayConfigError(
+                f"open_data_files must be a list of {', '.join(OPEN_DATASETS)} (an empty "
+                f"list: none open), got {self.open_data_files!r}")
 
     def _check_presence(self) -> None:
         v = self.presence_interval_s

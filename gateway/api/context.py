@@ -13,9 +13,11 @@ from gateway.api.hub import EventHub
 from gateway.api.limits import LoginLimiter
 from gateway.api.map_cache import MapCache
 from gateway.api.ngsi_cache import NgsiCache
+from gateway.api.open_data_cache import DayCache
 from gateway.api.planner import Planner
 from gateway.api.watch import WasteWatch
-from gateway.config import NGSI_OPEN_TYPES
+from gateway.config import NGSI_OPEN_TYPES, OPEN_DATASETS
+from gateway.daily_export import Settings as ExportSettings
 from gateway.privacy import DEFAULT_KEEP_DAYS, DEFAULT_MIN_COUNT
 from gateway.storage.store import Store
 
@@ -44,6 +46,11 @@ class ApiContext:
     # may read without an account.
     ngsi: NgsiCache = field(default_factory=NgsiCache)
     open_types: frozenset[str] = frozenset(NGSI_OPEN_TYPES)
+    # The daily open-data files: those made lately, the datasets anyone may
+    # fetch without an account, and what the files say of the district.
+    open_data: DayCache = field(default_factory=DayCache)
+    open_datasets: frozenset[str] = frozenset(OPEN_DATASETS)
+    export_settings: ExportSettings = field(default_factory=ExportSettings)
     # Presence counts of fewer people are suppressed (docs/privacy.md).
     presence_min_count: int = DEFAULT_MIN_COUNT
     # Raw presence events are kept this long: what the zone effect replays.

@@ -20,6 +20,7 @@ from gateway.api import (
     map_data,
     ngsi_ld,
     nodes,
+    open_data,
     presence,
     problems,
     routes,
@@ -92,14 +93,15 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(title="kvarter gateway", version="1",
                   description="People's API of a district gateway: nodes, bins, today's "
                               "plan and routes, the map, lights, presence counts and "
-                              "accounts; and the district as NGSI-LD entities at "
-                              "/ngsi-ld/v1. Errors are RFC 9457 problems.",
+                              "accounts; the district's daily open-data files; and the "
+                              "district as NGSI-LD entities at /ngsi-ld/v1. Errors are "
+                              "RFC 9457 problems.",
                   openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     problems.install(app)
     app.include_router(_health_route(ctx.district), prefix=PREFIX)
     for module in (auth, users, nodes, bins, routes, map_data, lights, presence, events,
-                   streets):
+                   streets, open_data):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(ngsi_ld.router)
 

@@ -23,15 +23,7 @@ from gateway.api.auth import Principal, require
 from gateway.api.context import ApiContext, context
 from gateway.api.pages import LIMIT_DEFAULT, Limit, Offset, Page
 from gateway.api.problems import Problem
-from gateway.lighting.energy import Event
-from gateway.lighting.nightly import (
-    PoleSpan,
-    last_nights,
-    night_span,
-    zone_nights_from_spans,
-)
-from gateway.lighting.wave import Pole
-from gateway.lighting.wave_parts import build_wave_parts
+from gateway.lighting.nightly import last_nights
 from gateway.lighting.zone_edit import (
     STEPS_MAX,
     EffectError,
@@ -39,6 +31,7 @@ from gateway.lighting.zone_edit import (
     energy_effect,
     propose,
 )
+from gateway.lighting.zone_energy import energy_per_night
 from gateway.lighting.zones import Zone, ZoneError
 from gateway.privacy import last_closed
 
@@ -476,54 +469,14 @@ def energy(nights: Annotated[int, Query(ge=1, le=NIGHTS_MAX, description=(
     """Per zone (every zone with poles, or `zone`), oldest night first. A
     night's energy is what each pole's own status reports say it used; the
     two references are worked out over the same poles and the same span."""
-    nodes = {n.node_id: n for n in ctx.store.nodes()}
-    _, _, book, _ = build_wave_parts(nodes, None, ctx.store.zone_rows())
-    by_zone: dict[str, dict[str, Pole]] = {}
-    for n in nodes.values():
-        if n.role == "light":
-            name = n.kind or "default"
-            by_zone.setdefault(name, {})[n.node_id] = Pole(n.node_id, n.addr or 0, name,
-                                                           n.lat, n.lon)
-    if zone is not None:
-        by_zone = {zone: by_zone[zone]} if zone in by_zone else {}
     now = time.time()
-    nights_of = {name: last_nights(book.zone(name).timezone, now, nights) for name in by_zone}
-    if not nights_of:
-        return []
-    # One read of presence for every zone: their nights differ only by their
-    # time zones.
-    bounds = [_span(book.zone(name), days) for name, days in nights_of.items()]
-    since, until = min(a for a, _ in bounds), max(b for _, b in bounds)
-    sums: dict[tuple[float, float], dict[str, PoleSpan]] = {}
-
-    def spans(start: float, end: float) -> dict[str, PoleSpan]:
-        # Zones in the same time zone share their nights: each summed once.
-        if (start, end) not in sums:
-            sums[(start, end)] = {n: PoleSpan(c, a, b, wh)
-                                  for n, c, a, b, wh in ctx.store.light_spans(start, end)}
-        return sums[(start, end)]
-
-    zone_events: dict[str, list[Event]] = {name: [] for name in by_zone}
-    pole_zone = {pid: name for name, poles in by_zone.items() for pid in poles}
-    # The night under way only up to the quarter hour under way (as the
-    # zone effect): its oracle would otherwise change with each passer-by.
-    until = min(until, last_closed(now))
-    for pid, t, count, speed, flags in ctx.store.presence_between(since, until):
-        if pid in pole_zone:
-            zone_events[pole_zone[pid]].append((pid, float(t), count, speed, flags))
     out = []
-    for name, poles in sorted(by_zone.items()):
-        for night in zone_nights_from_spans(book.zone(name), poles, book, spans,
-                                            zone_events[name], nights_of[name], now):
-            out.append(ZoneNightEnergy(
-                zone=name, night=night.night, start=night.start, end=night.end,
-                complete=night.complete, poles=night.poles, poles_reporting=night.reporting,
-                measured_wh=night.measured_wh, full_wh=night.full_wh,
-                oracle_wh=night.oracle_wh,
-                saving_pct=None if night.saving_pct is None else round(night.saving_pct, 1),
-                oracle_ratio=None if night.oracle_ratio is None else round(night.oracle_ratio, 3)))
+    for night in energy_per_night(ctx.store, lambda tz: last_nights(tz, now, nights), now, zone):
+        out.append(ZoneNightEnergy(
+            zone=night.zone, night=night.night, start=night.start, end=night.end,
+            complete=night.complete, poles=night.poles, poles_reporting=night.reporting,
+            measured_wh=night.measured_wh, full_wh=night.full_wh,
+            oracle_wh=night.oracle_wh,
+            saving_pct=None if night.saving_pct is None else round(night.saving_pct, 1),
+            oracle_ratio=None if night.oracle_ratio is None else round(night.oracle_ratio, 3)))
     return out
-
-
-def _span(zone: Zone, days: list[date]) -> tuple[float, float]:
-    return night_span(zone.timezone, days[0])[0], night_span(zone.timezone, days[-1])[1]

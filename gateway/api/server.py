@@ -21,6 +21,7 @@ from gateway.api.factory import create_app
 from gateway.api.hub import EventHub
 from gateway.api.watch import WasteWatch
 from gateway.config import GatewayConfig, GatewayStartError, district_title
+from gateway.daily_export import Settings as ExportSettings
 from gateway.records import Record
 from gateway.storage.store import Store
 
@@ -90,7 +91,11 @@ class ApiServer:
                              open_types=frozenset(c.ngsi_open_types),
                              presence_min_count=c.presence_min_count,
                              presence_keep_days=c.presence_keep_days,
-                             district_name=district_title(c.district_name, c.district))
+                             district_name=district_title(c.district_name, c.district),
+                             open_datasets=c.open_datasets(),
+                             export_settings=ExportSettings(
+                                 c.district, district_title(c.district_name, c.district),
+                                 c.presence_interval_s, c.presence_min_count, c.open_data_licence))
             self._ctx = ctx
             ctx.map_store = await asyncio.to_thread(Store, c.db_path)
             ctx.watch = WasteWatch(self._store, self.events)

@@ -239,6 +239,20 @@ class ScreenQueries(Database):
                 "SELECT node_id, measured_at, fill_pct FROM bin_reports WHERE node_id = ? "
                 "ORDER BY measured_at, id", (node_id,)).fetchall()
 
+    def bin_fills_between(self, since: float, until: float
+                          ) -> list[tuple[str, float, float | None]]:
+        """(node id, measured at, fill %) of every bin's reports measured in
+        [since, until), by bin then time: what the daily open-data files
+        show and count emptyings from."""
+        with self.reading() as db:
+            return db.execute(
+                # From each bin, along its (node, time) index: a day of a
+                # district's reports without a pass over all of them.
+                "SELECT r.node_id, r.measured_at, r.fill_pct FROM nodes n "
+                "CROSS JOIN bin_reports r ON r.node_id = n.node_id "
+                "AND r.measured_at >= ? AND r.measured_at < ? WHERE n.role = 'bin' "
+                "ORDER BY r.node_id, r.measured_at, r.id", (since, until)).fetchall()
+
     def bin_emptied_at(self, node_id: str) -> list[float]:
         """When crews recorded one bin emptied, oldest first."""
         with self.reading() as db:

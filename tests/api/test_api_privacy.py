@@ -3,7 +3,9 @@ empty street at night, and an attacker who tries to rebuild the walk from
 everything the gateway offers outside itself: every MQTT topic (a real
 mosquitto, '#'), every GET of the HTTP API as each role (admin, operator,
 planner, crew, technician) with every pole and zone put in its path, the
-zone effect replay, and each role's live stream while the walker walks. The
+zone effect replay, each role's live stream while the walker walks, and the
+day's open-data files (written by `kvarter export open-data`, and fetched
+from the API by anyone and by each role). The
 poles send their presence events as poles do: protected with their own
 keys, each with its time, speed and direction.
 
@@ -20,15 +22,17 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from api_support import ROLES, listen_events, make_accounts
+from api_support import ROLES, kvarter, listen_events, make_accounts
 from conftest import launch_gateway, subscriber
 from lightkit import FakeLight, geojson, lights_cli, ok, pole, register_keyed, wait_for_addresses
 
 from firmware import codec
+from gateway.opendata.export.files import TABLES
 from gateway.privacy import last_closed
 from sim.district import node_key
 
@@ -43,8 +47,6 @@ ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?"
 
 def times_in(value: Any) -> Iterator[float]:
     """Every number or ISO time in a JSON value that could be a time."""
-    from datetime import datetime
-
     if isinstance(value, bool):
         return
     if isinstance(value, int | float):
@@ -150,10 +152,22 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
                 by_id[node_id].presence(seq, codec.PRESENCE_SOURCE_RADAR | codec.PRESENCE_DIR_UP,
                                         speed=WALK_MPS, at=at)
             seq += 1
+        # And in the last hour that is over, which the day's open-data files
+        # count (they count whole hours).
+        h0 = last_closed(sent_from, 3600) - 3600
+        for i, node_id in enumerate(STREET):
+            at = h0 + 600 + round(i * SPACING_M / WALK_MPS)
+            past_walk.append(at)
+            by_id[node_id].presence(seq, codec.PRESENCE_SOURCE_RADAR | codec.PRESENCE_DIR_UP,
+                                    speed=WALK_MPS, at=at)
+        seq += 1
         # The market: six people pass M1 and M2 in the same quarter hour.
         for f in (by_id["M1"], by_id["M2"]):
             f.presence(2, count=3, at=q0 + 300)
             f.presence(3, count=3, at=q0 + 360)
+            # And six in the hour over, for the files.
+            f.presence(4, count=3, at=h0 + 300)
+            f.presence(5, count=3, at=h0 + 360)
         sent_until = time.time()
 
         # MQTT: everything until both zones' counts of that quarter hour are
@@ -208,6 +222,35 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
             answers.append((role, "effect", r.json()))
         assert any(url.endswith("/presence") and body for _, url, body in answers)
 
+        # The day's open-data files, as the command writes them and as the
+        # API serves them to anyone and to every role.
+        day = datetime.fromtimestamp(h0).astimezone().date().isoformat()
+        out = tmp_path / "open-data"
+        proc = kvarter("export", "open-data", "--config", str(config), "--db", str(gw.db),
+                       "--day", day, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        exported = [(f"kvarter export {p.name}", p.name, p.read_text(encoding="utf-8"))
+                    for p in sorted(out.iterdir())]
+        with httpx.Client(base_url=gw.http_url, timeout=60) as nobody:
+            for who, http in [("anyone", nobody), *acc.tokens.items()]:
+                for name in [p.name for p in sorted(out.iterdir())]:
+                    r = http.get(f"/api/v1/open-data/{day}/{name}")
+                    assert r.status_code == 200, (who, name, r.text)
+                    exported.append((f"{who} GET open-data {name}", name, r.text))
+        files: list[tuple[str, Any]] = []
+        for where, name, text in exported:
+            if name.endswith(".csv"):
+                table = next(t for t in TABLES if t.csv_name == name)
+                files.append((where, table.read_csv(text)))
+            else:
+                files.append((where, json.loads(text)))
+        presence_rows = [row for where, body in files if where.endswith("presence.csv")
+                         for row in body]
+        assert any(row["zone"] == "torget" and row["people"] for row in presence_rows)
+        assert {row["zone"] for row in presence_rows} == {"nattgatan", "torget"}
+        # Nothing in the files names a pole.
+        assert not [where for where, body in files if list(holders(body, set(STREET)))]
+
         # Each role's live stream while the walker walked.
         for _, c, _, _ in streams:
             c.close()
@@ -216,6 +259,7 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
 
         outputs = [(f"mqtt {topic}", body) for topic, body in messages]
         outputs += [(f"{role} GET {url}", body) for role, url, body in answers]
+        outputs += files
         for role, _, _, q in streams:
             while not q.empty():
                 outputs.append((f"{role} stream", q.get()))

@@ -6,6 +6,7 @@ own role table, and must name every route the gateway's spec has."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -89,7 +90,11 @@ ROUTES: list[tuple[str, str, str, Any, frozenset[str]]] = [
 # other entity types by role, in NGSI_TYPES below.
 NGSI = [("GET", "/ngsi-ld/v1/entities"), ("GET", "/ngsi-ld/v1/entities/{entityId}"),
         ("GET", "/ngsi-ld/v1/types")]
-PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session"), *NGSI]
+# The daily open-data files: anyone fetches the datasets the city declares
+# open (by default, as open as the NGSI-LD entities of the same data: all
+# of them); a closed one by role (tests/api/test_api_open_data_files.py).
+OPEN_DATA = [("GET", "/api/v1/open-data/{day}"), ("GET", "/api/v1/open-data/{day}/{file}")]
+PUBLIC = [("GET", "/api/v1/health"), ("POST", "/api/v1/session"), *NGSI, *OPEN_DATA]
 # (entity type, one of its entities, roles that may read it when it is not
 # open): the roles that read what it shows.
 NGSI_TYPES: list[tuple[str, str, frozenset[str]]] = [
@@ -201,3 +206,18 @@ def test_ngsi_ld_types_are_open_or_read_by_role(accounts: Accounts, kind: str, e
                 assert role in r.json()["detail"]
         types = client.get("/ngsi-ld/v1/types").json()["typeList"]
         assert (kind in types) == (kind in OPEN_BY_DEFAULT or role in allowed)
+
+
+def test_the_daily_open_data_files_are_open_by_default_to_anyone_and_every_role(
+        accounts: Accounts) -> None:
+    day = (date.today() - timedelta(days=1)).isoformat()
+    files = ["bins.csv", "bins.geojson", "bin-fill.csv", "emptyings.csv",
+             "lighting-energy.csv", "presence.csv", "datapackage.json"]
+    with httpx.Client(base_url=accounts.gw.http_url, timeout=30) as nobody:
+        clients = [nobody, *accounts.tokens.values()]
+        for client in clients:
+            r = client.get(f"/api/v1/open-data/{day}")
+            assert r.status_code == 200, r.text
+            assert len(r.json()["resources"]) == len(files) - 1
+            for name in files:
+                assert client.get(f"/api/v1/open-data/{day}/{name}").status_code == 200, name

@@ -20,6 +20,7 @@ GROUPS = {
     "streets": "tools.cli.streets",
     "demo": "tools.cli.demo",
     "users": "tools.cli.users",
+    "export": "tools.cli.export",
 }
 
 
