@@ -53,7 +53,7 @@ def _zones(store: Store) -> dict[str, Zone]:
     return zones
 
 
-class _Made:
+class MadeEntities:
     """Each entity made last time with what it was made from: an entity whose
     facts have not changed since is taken as it was, so that a district of
     ten thousand bins with a few reports new costs a few entities made."""
@@ -74,9 +74,9 @@ class _Made:
 
 
 def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
-                  now: float, made: _Made | None = None,
+                  now: float, made: MadeEntities | None = None,
                   previous: Catalog | None = None) -> Catalog:
-    made = made or _Made()
+    made = made or MadeEntities()
     entities: list[Entity] = []
     alarms: dict[str, list[str]] = {}
     for a in states.alarms(store):
@@ -132,7 +132,7 @@ class NgsiCache:
         self._version: object = None
         self._checked = 0.0
         self._building = False
-        self._made = _Made()
+        self._made = MadeEntities()
 
     @staticmethod
     def _version_of(store: Store, forecasts: BinForecasts) -> object:

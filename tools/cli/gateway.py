@@ -49,6 +49,9 @@ def gateway() -> None:
 @click.option("--port", type=int, help="UDP port for CoAP (default 5683).")
 @click.option("--mqtt", "mqtt_host", help="MQTT broker host to publish reports to.")
 @click.option("--mqtt-port", type=int, help="MQTT broker port (default 1883).")
+@click.option("--mqtt-ngsi-ld/--no-mqtt-ngsi-ld", "mqtt_ngsi_ld", default=None,
+              help="Publish the NGSI-LD entities' updates on MQTT as well, retained "
+                   "(default: off; docs/open-data.md).")
 @click.option("--district", help="District name, used in MQTT topics.")
 @click.option("--radio", help="Serial port of the LoRa radio bridge, e.g. /dev/ttyUSB0.")
 @click.option("--radio-baud", type=int, help="Its speed (default 115200).")
