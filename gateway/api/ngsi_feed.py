@@ -41,17 +41,20 @@ class EntityOut(Protocol):
 
 class NgsiFeed:
     """learn: this feed learns the bins' forecasts itself (no HTTP API
-    beside it to share them with)."""
+    beside it to share them with). max_age_s: a pass at least this often,
+    whatever the store says (a node moved to another zone does not change
+    what it says)."""
 
     def __init__(self, store: Store, states: BinStates, forecasts: BinForecasts,
                  out: EntityOut, clock: Callable[[], float] = time.time,
-                 learn: bool = False) -> None:
+                 learn: bool = False, max_age_s: float = MAX_AGE_S) -> None:
         self.store = store
         self.states = states
         self.forecasts = forecasts
         self.out = out
         self.clock = clock
         self.learn = learn
+        self.max_age_s = max_age_s
         self.passes = 0
         self._made = MadeEntities()
         self._catalog: Catalog | None = None
@@ -95,7 +98,7 @@ class NgsiFeed:
         """One pass; returns how many entities were handed out."""
         now = self.clock()
         version = self._version_of()
-        if version == self._version and now - self._made_at < MAX_AGE_S and not self._behind:
+        if version == self._version and now - self._made_at < self.max_age_s and not self._behind:
             return 0
         self._relearn()
         catalog = build_catalog(self.store, self.states, self.forecasts, now, self._made,

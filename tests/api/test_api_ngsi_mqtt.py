@@ -101,10 +101,14 @@ def bin_report(seq: int, fill: float, flags: int = 0) -> bytes:
                                                    flags))
 
 
-def test_a_bin_report_updates_its_waste_container(tmp_path: Path, mosquitto: int) -> None:
+# Without the HTTP API the updates learn the bins' forecasts themselves.
+@pytest.mark.parametrize("http", ["true", "false"])
+def test_a_bin_report_updates_its_waste_container(tmp_path: Path, mosquitto: int,
+                                                  http: str) -> None:
     client, inbox = subscriber(mosquitto, "kvarter/+/ngsi-ld/#")
     seen = Seen(inbox)
-    cfg = config(tmp_path, mosquitto, 'mqtt_ngsi_ld_types = ["WasteContainer", "Device"]')
+    cfg = config(tmp_path, mosquitto, 'mqtt_ngsi_ld_types = ["WasteContainer", "Device"]',
+                 f"http = {http}")
     gw = launch_gateway(tmp_path, "--config", str(cfg))
     try:
         gw.register(BIN)
@@ -125,8 +129,11 @@ def test_a_bin_report_updates_its_waste_container(tmp_path: Path, mosquitto: int
         validate(device, normalized=True)
         # Emptied: the next report is a fall, and the fire is out.
         assert post_report(gw, b"b", "B0042", bin_report(2, 3.0), mid=2) == "2.04"
-        entity = seen.wait_for(topic, lambda e: e.get("fillingLevel", {}).get("value") == 0.03)
+        entity = seen.wait_for(topic, lambda e: e.get("fillingLevel", {}).get("value") == 0.03
+                               and "dateLastEmptying" in e)
         assert entity["status"]["value"] == "ok"
+        assert entity["dateLastEmptying"]["value"]["@value"] == \
+            entity["fillingLevel"]["observedAt"]
         validate(entity, normalized=True)
         # Only the types asked for: no pole, no zone.
         assert not [m.topic for m in seen.messages if "/Streetlight" in m.topic]
@@ -307,5 +314,27 @@ def test_what_the_broker_cannot_take_now_goes_on_the_next_pass(tmp_path: Path) -
         out.room = None
         assert feed.step() == 4  # the rest, though nothing new was stored
         assert feed.step() == 0
+    finally:
+        store.close()
+
+
+def test_an_entity_gone_is_cleared(tmp_path: Path) -> None:
+    store = Store(tmp_path / "g.sqlite")
+    try:
+        for node in POLES:
+            store.register(node)
+        out = Taken()
+        feed = NgsiFeed(store, BinStates(), BinForecasts(), out, max_age_s=0)
+        feed.step()
+        assert "urn:ngsi-ld:StreetlightGroup:harbour" in out.ids()
+        for node in POLES:  # both poles to another zone: the harbour has none left
+            store.register(Node(node.node_id, "light", node.lat, node.lon, "quay"))
+        feed.step()
+        assert sorted(out.ids()) == ["urn:ngsi-ld:Streetlight:L0001",
+                                     "urn:ngsi-ld:Streetlight:L0002",
+                                     "urn:ngsi-ld:StreetlightGroup:quay"]
+        assert out.gone_ids == ["urn:ngsi-ld:StreetlightGroup:harbour"]
+        feed.step()
+        assert out.ids() == [] and out.gone_ids == ["urn:ngsi-ld:StreetlightGroup:harbour"]
     finally:
         store.close()
