@@ -76,6 +76,13 @@ class MadeEntities:
 def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
                   now: float, made: MadeEntities | None = None,
                   previous: Catalog | None = None) -> Catalog:
+    return Catalog(build_entities(store, states, forecasts, now, made), now, previous)
+
+
+def build_entities(store: Store, states: BinStates, forecasts: BinForecasts,
+                   now: float, made: MadeEntities | None = None) -> list[Entity]:
+    """Every entity of the district now; those whose facts are as when made
+    last are the very same objects."""
     made = made or MadeEntities()
     entities: list[Entity] = []
     alarms: dict[str, list[str]] = {}
@@ -118,7 +125,7 @@ def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
             zone, tuple(poles), lit, idle, z.hours,
             any(s.idle_pct < z.idle_pct for s in z.steps)), streetlight_group))
     made.done()
-    return Catalog(entities, now, previous)
+    return entities
 
 
 class NgsiCache:

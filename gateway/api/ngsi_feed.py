@@ -20,18 +20,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
 from gateway.api.bin_cache import BinForecasts, BinStates
-from gateway.api.ngsi_cache import MAX_AGE_S, MadeEntities, build_catalog
-from gateway.opendata.catalog import Catalog, Selection
-from gateway.opendata.entities import TYPES, Entity
+from gateway.api.ngsi_cache import MAX_AGE_S, MadeEntities, build_entities
+from gateway.opendata.entities import Entity
 from gateway.storage.store import Store
 
 log = logging.getLogger("gateway.ngsi-ld")
 
 CHECK_EVERY_S = 1.0
+# After a pass, the next waits this many times as long as the pass took (at
+# least CHECK_EVERY_S): a district whose entities take half a second to go
+# through is looked at every five seconds, and the updates take no more than
+# about a tenth of a core from the nodes' path, however often they report.
+REST_PER_PASS = 10.0
+# While the broker's queue is full, what is left is offered again this often.
+DRAIN_WAIT_S = 0.1
 
 
 class EntityOut(Protocol):
@@ -43,11 +50,12 @@ class NgsiFeed:
     """learn: this feed learns the bins' forecasts itself (no HTTP API
     beside it to share them with). max_age_s: a pass at least this often,
     whatever the store says (a node moved to another zone does not change
-    what it says)."""
+    what it says). rest_per_pass: REST_PER_PASS."""
 
     def __init__(self, store: Store, states: BinStates, forecasts: BinForecasts,
                  out: EntityOut, clock: Callable[[], float] = time.time,
-                 learn: bool = False, max_age_s: float = MAX_AGE_S) -> None:
+                 learn: bool = False, max_age_s: float = MAX_AGE_S,
+                 rest_per_pass: float = REST_PER_PASS) -> None:
         self.store = store
         self.states = states
         self.forecasts = forecasts
@@ -55,14 +63,17 @@ class NgsiFeed:
         self.clock = clock
         self.learn = learn
         self.max_age_s = max_age_s
+        self.rest_per_pass = rest_per_pass
         self.passes = 0
         self._made = MadeEntities()
-        self._catalog: Catalog | None = None
         self._version: object = None
         self._made_at = 0.0
         self._seen: tuple[int, int] | None = None
         self._published: dict[str, Entity] = {}
-        self._behind = False  # some changed entity is still to be sent
+        # What the last pass found changed and the broker could not take
+        # yet: entities, and (type, id) of those gone.
+        self._todo: deque[Entity | tuple[str, str]] = deque()
+        self._rest_until = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -88,43 +99,59 @@ class NgsiFeed:
                     learnt = True
             except Exception as e:  # the next pass tries again
                 log.error("NGSI-LD updates for MQTT failed: %s", e)
-            self._stop.wait(CHECK_EVERY_S)
+            # What the broker's queue could not take yet goes on soon; a
+            # new pass waits its turn.
+            self._stop.wait(DRAIN_WAIT_S if self._todo else
+                            max(CHECK_EVERY_S, self._rest_until - time.monotonic()))
 
     def _version_of(self) -> object:
         s = self.store
         return s.map_version(), s.last_ack_id(), s.zone_rows(), s.last_visit_id()
 
     def step(self) -> int:
-        """One pass; returns how many entities were handed out."""
+        """Hand out what the last pass left (the broker's queue was full), or
+        else make a pass if one is due; returns how many entities went out."""
+        if self._todo:
+            return self._hand_out()
         now = self.clock()
-        version = self._version_of()
-        if version == self._version and now - self._made_at < self.max_age_s and not self._behind:
+        if time.monotonic() < self._rest_until:
             return 0
+        version = self._version_of()
+        if version == self._version and now - self._made_at < self.max_age_s:
+            return 0
+        t0 = time.monotonic()
         self._relearn()
-        catalog = build_catalog(self.store, self.states, self.forecasts, now, self._made,
-                                self._catalog)
-        self._catalog, self._version, self._made_at = catalog, version, now
+        entities = build_entities(self.store, self.states, self.forecasts, now, self._made)
+        self._version, self._made_at = version, now
         self.passes += 1
-        entities = catalog.select(Selection(frozenset(TYPES)))
-        sent = 0
-        self._behind = False
+        todo: list[Entity | tuple[str, str]] = []
         for e in entities:
             before = self._published.get(e["id"])
             if before is e or before == e:
-                self._published[e["id"]] = e
-                continue
-            if not self.out.offer(e):
-                self._behind = True
-                break
-            self._published[e["id"]] = e
-            sent += 1
-        if not self._behind:
-            current = {e["id"] for e in entities}
-            for entity_id in [i for i in self._published if i not in current]:
-                if not self.out.gone(self._published[entity_id]["type"], entity_id):
-                    self._behind = True
+                self._published[e["id"]] = e  # the same content: kept for `is` next time
+            else:
+                todo.append(e)
+        current = {e["id"] for e in entities}
+        todo += [(e["type"], i) for i, e in self._published.items() if i not in current]
+        self._todo = deque(todo)
+        if self.passes > 1:  # the first makes every entity anew: no measure of the next
+            self._rest_until = time.monotonic() + self.rest_per_pass * (time.monotonic() - t0)
+        return self._hand_out()
+
+    def _hand_out(self) -> int:
+        sent = 0
+        while self._todo:
+            item = self._todo[0]
+            if isinstance(item, tuple):
+                if not self.out.gone(*item):
                     break
-                del self._published[entity_id]
+                self._published.pop(item[1], None)
+            else:
+                if not self.out.offer(item):
+                    break
+                self._published[item["id"]] = item
+                sent += 1
+            self._todo.popleft()
         if sent:
             log.debug("NGSI-LD: %d entity update(s) to MQTT", sent)
         return sent

@@ -275,7 +275,7 @@ def test_a_pass_sends_what_changed_and_no_presence_makes_one(tmp_path: Path) -> 
         for node in (BIN, *POLES):
             store.register(node)
         out = Taken()
-        feed = NgsiFeed(store, BinStates(), BinForecasts(), out)
+        feed = NgsiFeed(store, BinStates(), BinForecasts(), out, rest_per_pass=0)
         feed.step()
         first = out.ids()
         assert sorted(first) == sorted([
@@ -309,7 +309,7 @@ def test_what_the_broker_cannot_take_now_goes_on_the_next_pass(tmp_path: Path) -
         for node in (BIN, *POLES):
             store.register(node)
         out = Taken(room=3)
-        feed = NgsiFeed(store, BinStates(), BinForecasts(), out)
+        feed = NgsiFeed(store, BinStates(), BinForecasts(), out, rest_per_pass=0)
         assert feed.step() == 3
         out.room = None
         assert feed.step() == 4  # the rest, though nothing new was stored
@@ -324,7 +324,8 @@ def test_an_entity_gone_is_cleared(tmp_path: Path) -> None:
         for node in POLES:
             store.register(node)
         out = Taken()
-        feed = NgsiFeed(store, BinStates(), BinForecasts(), out, max_age_s=0)
+        feed = NgsiFeed(store, BinStates(), BinForecasts(), out, max_age_s=0,
+                        rest_per_pass=0)
         feed.step()
         assert "urn:ngsi-ld:StreetlightGroup:harbour" in out.ids()
         for node in POLES:  # both poles to another zone: the harbour has none left
@@ -336,5 +337,23 @@ def test_an_entity_gone_is_cleared(tmp_path: Path) -> None:
         assert out.gone_ids == ["urn:ngsi-ld:StreetlightGroup:harbour"]
         feed.step()
         assert out.ids() == [] and out.gone_ids == ["urn:ngsi-ld:StreetlightGroup:harbour"]
+    finally:
+        store.close()
+
+
+def test_a_pass_waits_its_turn_however_often_nodes_report(tmp_path: Path) -> None:
+    store = Store(tmp_path / "g.sqlite")
+    try:
+        store.register(BIN)
+        out = Taken()
+        # A pass's rest is as many times as long as it took: here, forever.
+        feed = NgsiFeed(store, BinStates(), BinForecasts(), out, rest_per_pass=1e9)
+        assert feed.step() == 2 and feed.passes == 1  # the first pass: no rest after it
+        store.insert([BinRecord("B0042", codec.BinReport(1, NOW - 60, 70.0, 20, 3600, 0, 0),
+                                NOW - 59)])
+        assert feed.step() == 2 and feed.passes == 2
+        store.insert([BinRecord("B0042", codec.BinReport(2, NOW - 30, 72.0, 20, 3600, 0, 0),
+                                NOW - 29)])
+        assert feed.step() == 0 and feed.passes == 2
     finally:
         store.close()
