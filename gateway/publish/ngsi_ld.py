@@ -3,8 +3,9 @@ each entity's latest state, retained, on a topic of its own,
 
     <prefix>/<district>/ngsi-ld/<Type>/<entity id>
 
-in the form NGSI-LD context brokers give their MQTT notifications (Orion-LD,
-Stellio; ETSI GS CIM 009's MQTT binding of notifications): an object whose
+in the form NGSI-LD context brokers give their MQTT notifications
+(Orion-LD, Scorpio, Stellio; ETSI GS CIM 009's MQTT binding of
+notifications): an object whose
 `metadata` holds what HTTP would carry in headers (Content-Type, and the
 @context's Link) and whose `body` is an NGSI-LD Notification with the entity
 in its `data`. A consumer written for a context broker's MQTT notifications
