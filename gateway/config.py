@@ -243,6 +243,10 @@ class GatewayConfig:
             raise GatewayConfigError(
                 f"mqtt_ngsi_ld_types must be a list of {', '.join(NGSI_TYPES)} (leave it out "
                 f"for the open types, ngsi_open_types), got {types!r}")
+
+    def check_to_serve(self) -> None:
+        """What only the running gateway needs: the other commands read the
+        same file (and may be given no broker, e.g. `kvarter export`)."""
         if self.mqtt_ngsi_ld and not self.mqtt_host:
             raise GatewayConfigError(
                 "mqtt_ngsi_ld publishes on the MQTT broker: set mqtt_host (--mqtt) as well, "

@@ -18,7 +18,7 @@ import click
 
 from firmware import codec
 from gateway import logs as gateway_logs
-from gateway.config import GatewayStartError
+from gateway.config import GatewayConfigError, GatewayStartError
 from gateway.security.technician import TechnicianCredential
 from gateway.storage.migrations import SchemaError
 from gateway.storage.store import Store
@@ -88,6 +88,10 @@ def run(config: Path | None, ready_file: Path | None, parent_pid: int | None,
     from gateway.app import serve
 
     cfg = load_config(config, **overrides)
+    try:
+        cfg.check_to_serve()
+    except GatewayConfigError as e:
+        raise fail(str(e)) from None
     if ready_file is not None and not os.access(ready_file.parent, os.W_OK | os.X_OK):
         # Checked before anything starts: written only once the gateway serves.
         raise fail(f"cannot write the ready file {ready_file}: its directory is missing or "
