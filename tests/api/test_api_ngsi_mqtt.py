@@ -229,6 +229,12 @@ def test_settings_that_cannot_be_used_get_one_line(tmp_path: Path, lines: list[s
                                             "--db", str(tmp_path / "g.sqlite")))
 
 
+def test_the_command_lines_switch_needs_a_broker_too(tmp_path: Path) -> None:
+    line = one_line_error(kvarter("gateway", "run", "--mqtt-ngsi-ld",
+                                  "--db", str(tmp_path / "g.sqlite")))
+    assert "set mqtt_host (--mqtt)" in line
+
+
 @given(st.text(max_size=60))
 def test_any_id_is_one_topic_level_and_comes_back(name: str) -> None:
     level = topic_level(name)
