@@ -10,7 +10,7 @@ import sys
 GROUPS = {"node": ["node", "battery"], "radio": ["radio"], "lora": ["radio", "lora"],
           "waste": ["waste", "routing", "streets", "replan"], "lighting": ["lighting"],
           "ingest": ["ingest"], "sim": ["sim"], "web": ["web"], "api": ["api"],
-          "ngsi": ["ngsi"]}
+          "ngsi": ["ngsi"], "ngsi-mqtt": ["ngsi_mqtt"]}
 
 
 def main() -> int:

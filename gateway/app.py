@@ -10,11 +10,14 @@ import os
 import signal
 import socket
 import struct
+import time
 from collections import Counter
 from pathlib import Path
 
 import aiocoap
 
+from gateway.api.bin_cache import BinForecasts, BinStates
+from gateway.api.ngsi_feed import NgsiFeed
 from gateway.api.server import ApiServer
 from gateway.coap.resources import build_site
 from gateway.config import GatewayConfig, GatewayStartError
@@ -25,6 +28,7 @@ from gateway.ingest.writer import BatchWriter
 from gateway.lighting.service import Lighting
 from gateway.lighting.wave import WaveSettings
 from gateway.publish.mqtt import BrokerAccess, MqttPublisher
+from gateway.publish.ngsi_ld import NgsiLdOut
 from gateway.radio.downlink import Downlink
 from gateway.radio.lora import LoraLink
 from gateway.radio.serial_line import RadioLink
@@ -83,6 +87,8 @@ class Gateway:
         self.radio: RadioLink | None = None
         # People's HTTP API, fed the stored reports for its live updates.
         self.api: ApiServer | None = ApiServer(config) if config.http else None
+        # The NGSI-LD entities' updates on MQTT, when asked for.
+        self.ngsi_feed: NgsiFeed | None = None
         if self.api is not None:
             self.pipeline.observers.append(self.api.record)
             self.lighting.pushed = self.api.events.zone_push
@@ -108,9 +114,11 @@ class Gateway:
             c = self.config
             access = BrokerAccess(c.mqtt_tls_ca, c.mqtt_tls_cert, c.mqtt_tls_key,
                                   c.mqtt_username, c.mqtt_password)
-            self.pipeline.publisher = MqttPublisher(self.config.mqtt_host, c.mqtt_port,
-                                                    c.mqtt_prefix, c.district, access,
-                                                    c.mqtt_queue_max)
+            publisher = MqttPublisher(self.config.mqtt_host, c.mqtt_port, c.mqtt_prefix,
+                                      c.district, access, c.mqtt_queue_max)
+            self.pipeline.publisher = publisher
+            if c.mqtt_ngsi_ld:
+                await self._start_ngsi_feed(publisher)
         await self.lighting.start()
         self.retention.start()
         contexts = await asyncio.to_thread(self.keyring.load)
@@ -137,6 +145,21 @@ class Gateway:
         log.info("gateway for %s listening on coap://%s:%d, data in %s; OSCORE %s, %d node "
                  "context(s)", self.config.district, self.config.bind_host, self.coap_port,
                  self.config.db_path, self.config.oscore, contexts)
+
+    async def _start_ngsi_feed(self, publisher: MqttPublisher) -> None:
+        c = self.config
+        # With the HTTP API, what it has learnt of the bins is shared: the
+        # same forecast on /ngsi-ld/v1 and on MQTT, learnt once.
+        shared = self.api.bin_caches() if self.api is not None else None
+        states, forecasts = shared or (BinStates(), BinForecasts())
+        store = await asyncio.to_thread(Store, c.db_path)
+        out = NgsiLdOut(c.mqtt_prefix, c.district, c.mqtt_ngsi_ld_published,
+                        c.mqtt_ngsi_ld_format, publisher.publish_state, time.time)
+        self.ngsi_feed = NgsiFeed(store, states, forecasts, out, learn=shared is None)
+        self.ngsi_feed.start()
+        log.info("NGSI-LD updates on MQTT under %s/%s/ngsi-ld/ (%s, %s)", c.mqtt_prefix,
+                 c.district, c.mqtt_ngsi_ld_format, ", ".join(c.mqtt_ngsi_ld_published) or
+                 "no type")
 
     async def _start_radio(self, path: str, baud: int) -> None:
         self.downlink = Downlink()
@@ -205,6 +228,9 @@ class Gateway:
         await self.links.stop()
         await self.retention.stop()
         await self.lighting.stop()
+        if self.ngsi_feed is not None:
+            await asyncio.to_thread(self.ngsi_feed.stop)
+            await asyncio.to_thread(self.ngsi_feed.store.close)
         self.pipeline.publisher.close()
         self.keyring.close()
         self.store.close()

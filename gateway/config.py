@@ -23,6 +23,8 @@ COAP_TRANSPORTS = ("udp6", "simple6", "simplesocketserver", "tcpserver", "tlsser
 # The NGSI-LD entity types the gateway serves, and those open by default.
 NGSI_TYPES = ("WasteContainer", "Streetlight", "StreetlightGroup", "Device")
 NGSI_OPEN_TYPES = ("WasteContainer", "Streetlight", "StreetlightGroup")
+# The forms an NGSI-LD entity is published on MQTT in.
+NGSI_FORMATS = ("normalized", "keyValues")
 
 
 # The daily open-data files' datasets (gateway/opendata/export/files.py).
@@ -140,6 +142,14 @@ class GatewayConfig:
     # with StreetlightGroup.
     open_data_licence: str = "CC-BY-4.0"
     open_data_files: list[str] | None = None
+    # The same entities on MQTT (docs/open-data.md, "On MQTT"): each one's
+    # latest state retained under <prefix>/<district>/ngsi-ld/, sent when it
+    # changes. Off unless the city asks for it: it puts a retained copy of the
+    # district on the broker, whose ACLs must be set for it first.
+    mqtt_ngsi_ld: bool = False
+    mqtt_ngsi_ld_format: str = "normalized"
+    # The types published; none given: the open ones (ngsi_open_types).
+    mqtt_ngsi_ld_types: list[str] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -217,6 +227,36 @@ class GatewayConfig:
             raise GatewayConfigError(
                 f"ngsi_open_types must be a list of {', '.join(NGSI_TYPES)} (an empty list: "
                 f"nothing open), got {self.ngsi_open_types!r}")
+        self._check_ngsi_mqtt()
+
+    def _check_ngsi_mqtt(self) -> None:
+        if not isinstance(self.mqtt_ngsi_ld, bool):
+            raise GatewayConfigError(
+                f"mqtt_ngsi_ld must be true or false, got {self.mqtt_ngsi_ld!r}")
+        if self.mqtt_ngsi_ld_format not in NGSI_FORMATS:
+            raise GatewayConfigError(
+                f"mqtt_ngsi_ld_format must be \"normalized\" or \"keyValues\", "
+                f"got {self.mqtt_ngsi_ld_format!r}")
+        types = self.mqtt_ngsi_ld_types
+        if types is not None and (not isinstance(types, list) or any(
+                t not in NGSI_TYPES for t in types)):
+            raise GatewayConfigError(
+                f"mqtt_ngsi_ld_types must be a list of {', '.join(NGSI_TYPES)} (leave it out "
+                f"for the open types, ngsi_open_types), got {types!r}")
+
+    def check_to_serve(self) -> None:
+        """What only the running gateway needs: the other commands read the
+        same file (and may be given no broker, e.g. `kvarter export`)."""
+        if self.mqtt_ngsi_ld and not self.mqtt_host:
+            raise GatewayConfigError(
+                "mqtt_ngsi_ld publishes on the MQTT broker: set mqtt_host (--mqtt) as well, "
+                "or mqtt_ngsi_ld = false")
+
+    @property
+    def mqtt_ngsi_ld_published(self) -> list[str]:
+        """The NGSI-LD types published on MQTT."""
+        return list(self.ngsi_open_types if self.mqtt_ngsi_ld_types is None
+                    else self.mqtt_ngsi_ld_types)
 
     def open_datasets(self) -> frozenset[str]:
         """The daily files' datasets anyone may fetch without an account."""

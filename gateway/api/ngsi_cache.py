@@ -53,7 +53,7 @@ def _zones(store: Store) -> dict[str, Zone]:
     return zones
 
 
-class _Made:
+class MadeEntities:
     """Each entity made last time with what it was made from: an entity whose
     facts have not changed since is taken as it was, so that a district of
     ten thousand bins with a few reports new costs a few entities made."""
@@ -74,9 +74,16 @@ class _Made:
 
 
 def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
-                  now: float, made: _Made | None = None,
+                  now: float, made: MadeEntities | None = None,
                   previous: Catalog | None = None) -> Catalog:
-    made = made or _Made()
+    return Catalog(build_entities(store, states, forecasts, now, made), now, previous)
+
+
+def build_entities(store: Store, states: BinStates, forecasts: BinForecasts,
+                   now: float, made: MadeEntities | None = None) -> list[Entity]:
+    """Every entity of the district now; those whose facts are as when made
+    last are the very same objects."""
+    made = made or MadeEntities()
     entities: list[Entity] = []
     alarms: dict[str, list[str]] = {}
     for a in states.alarms(store):
@@ -118,7 +125,7 @@ def build_catalog(store: Store, states: BinStates, forecasts: BinForecasts,
             zone, tuple(poles), lit, idle, z.hours,
             any(s.idle_pct < z.idle_pct for s in z.steps)), streetlight_group))
     made.done()
-    return Catalog(entities, now, previous)
+    return entities
 
 
 class NgsiCache:
@@ -132,7 +139,7 @@ class NgsiCache:
         self._version: object = None
         self._checked = 0.0
         self._building = False
-        self._made = _Made()
+        self._made = MadeEntities()
 
     @staticmethod
     def _version_of(store: Store, forecasts: BinForecasts) -> object:

@@ -16,6 +16,7 @@ from collections.abc import Generator
 
 import uvicorn
 
+from gateway.api.bin_cache import BinForecasts, BinStates
 from gateway.api.context import ApiContext
 from gateway.api.factory import create_app
 from gateway.api.hub import EventHub
@@ -72,6 +73,11 @@ class ApiServer:
         self._ctx: ApiContext | None = None
         self._warm_stop = threading.Event()
         self._warm: threading.Thread | None = None
+
+    def bin_caches(self) -> tuple[BinStates, BinForecasts] | None:
+        """What the API keeps of the bins (prepare() first), for the NGSI-LD
+        updates on MQTT to share: each bin's forecast learnt once."""
+        return None if self._ctx is None else (self._ctx.bin_states, self._ctx.forecasts)
 
     def record(self, record: Record) -> None:
         """A report the pipeline has stored: to the live streams."""

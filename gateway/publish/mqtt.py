@@ -134,19 +134,29 @@ class MqttPublisher:
         """Under <prefix>/<district>/light/: per-zone counts and energy."""
         self._send(f"{self.prefix}/{self.district}/light/{path}", json.dumps(body).encode())
 
-    def _send(self, topic: str, payload: bytes) -> None:
-        info = self.client.publish(topic, payload, qos=1)
+    def publish_state(self, topic: str, payload: bytes) -> bool:
+        """A thing's latest state, retained, so that a subscriber that comes
+        later gets it at once (the NGSI-LD entities, gateway/publish/ngsi_ld.py).
+        False, and nothing sent, while half the queue is taken: the reports'
+        own messages keep the other half, and the caller offers it again."""
+        if len(self._pending) >= self.queue_max // 2:
+            return False
+        return self._send(topic, payload, retain=True)
+
+    def _send(self, topic: str, payload: bytes, retain: bool = False) -> bool:
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.dropped += 1
             log.warning("MQTT broker away and %d messages waiting: one dropped "
                         "(%d so far); the reports are in the database", self.queue_max,
                         self.dropped)
-            return
+            return False
         with self._lock:
             if info.mid in self._acked_early:
                 self._acked_early.discard(info.mid)
             else:
                 self._pending[info.mid] = info
+        return True
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
                     reason: object, properties: object) -> None:

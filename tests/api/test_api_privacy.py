@@ -1,13 +1,13 @@
 """Privacy by design (docs/privacy.md), attacked: a lone walker down an
 empty street at night, and an attacker who tries to rebuild the walk from
 everything the gateway offers outside itself: every MQTT topic (a real
-mosquitto, '#'), every GET of the HTTP API as each role (admin, operator,
-planner, crew, technician) with every pole and zone put in its path, the
-zone effect replay, each role's live stream while the walker walks, and the
-day's open-data files (written by `kvarter export open-data`, and fetched
-from the API by anyone and by each role). The
-poles send their presence events as poles do: protected with their own
-keys, each with its time, speed and direction.
+mosquitto, '#'), the NGSI-LD entities there among them, every GET of the
+HTTP API as each role (admin, operator, planner, crew, technician) with
+every pole and zone put in its path, the zone effect replay, each role's
+live stream while the walker walks, and the day's open-data files (written
+by `kvarter export open-data`, and fetched from the API by anyone and by
+each role). The poles send their presence events as poles do: protected
+with their own keys, each with its time, speed and direction.
 
 The attack must fail: no output holds one of the walker's times (measured
 or received) beside a pole of the street, nothing holds a speed, and the
@@ -98,13 +98,48 @@ def keys_in(value: Any) -> Iterator[str]:
             yield from keys_in(v)
 
 
+def ngsi_entities_until(inbox: queue.Queue[Any], messages: list[tuple[str, Any]],
+                        ids: set[str]) -> dict[str, Any]:
+    """Every MQTT message until the NGSI-LD entities of these ids are out,
+    the nodes' Devices heard from (their status reports) and the zones lit
+    always (as the test sets them); each id's latest entity. The messages
+    are kept in messages."""
+    latest: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+
+    def settled() -> bool:
+        return ids <= set(latest) and all(
+            e["deviceState"]["value"] == "ok" for e in latest.values() if e["type"] == "Device"
+        ) and all(e["switchingMode"]["value"] == ["always-ON"] for e in latest.values()
+                  if e["type"] == "StreetlightGroup")
+
+    while not settled():
+        assert time.monotonic() < deadline, sorted(ids - set(latest))
+        try:
+            msg = inbox.get(timeout=1)
+        except queue.Empty:
+            continue
+        body = json.loads(msg.payload) if msg.payload else None
+        messages.append((msg.topic, body))
+        if "/ngsi-ld/" in msg.topic and body:
+            entity = body["body"]["data"][0]
+            latest[entity["id"]] = entity
+    return latest
+
+
 def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
         tmp_path: Path, mosquitto: int) -> None:
     config = tmp_path / "gateway.toml"
-    config.write_text('[gateway]\ndistrict = "natt"\nlight_interval_s = 0.5\n')
+    # The NGSI-LD entities on MQTT too, every type, the nodes' Devices with
+    # them: what a broker whose ACLs let everyone read would hand out.
+    config.write_text('[gateway]\ndistrict = "natt"\nlight_interval_s = 0.5\n'
+                      'mqtt_ngsi_ld = true\nmqtt_ngsi_ld_types = ["WasteContainer", '
+                      '"Streetlight", "StreetlightGroup", "Device"]\n')
     client, inbox = subscriber(mosquitto, "#")
     gw = launch_gateway(tmp_path, "--config", str(config), "--mqtt", "127.0.0.1",
                         "--mqtt-port", str(mosquitto), virtual_time=False, oscore="required")
+    street_entities = {f"urn:ngsi-ld:{kind}:{n}" for n in STREET
+                       for kind in ("Streetlight", "Device")}
     lights: list[FakeLight] = []
     streams: list[tuple[str, httpx.Client, threading.Thread,
                         queue.Queue[tuple[str, dict[str, Any]]]]] = []
@@ -135,6 +170,13 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
             t.start()
             assert ready.wait(30), role
             streams.append((role, c, t, got))
+        # Every pole's entities on MQTT, as they stand before the walk.
+        messages: list[tuple[str, Any]] = []
+        ngsi_before = ngsi_entities_until(inbox, messages, {
+            *(f"urn:ngsi-ld:Streetlight:{n}" for n in STREET + MARKET),
+            *(f"urn:ngsi-ld:Device:{n}" for n in STREET + MARKET),
+            "urn:ngsi-ld:StreetlightGroup:nattgatan", "urn:ngsi-ld:StreetlightGroup:torget"})
+        walk_from = len(messages)  # the messages from here on came with the walk
         time.sleep(1.5)  # the status reports' times are behind us
 
         # The walk: down the street in the quarter hour just over (the poles
@@ -172,8 +214,10 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
 
         # MQTT: everything until both zones' counts of that quarter hour are
         # out and the market's shows its six people.
-        messages: list[tuple[str, Any]] = []
         counts: dict[str, dict[str, Any]] = {}
+        for topic, body in messages:  # those had before the walk: a count may not change
+            if topic.endswith("/counts") and body["from"] == q0:
+                counts[body["zone"]] = body
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (
                 counts.get("torget", {}).get("people") != 6 or "nattgatan" not in counts):
@@ -181,7 +225,7 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
                 msg = inbox.get(timeout=1)
             except queue.Empty:
                 continue
-            body = json.loads(msg.payload)
+            body = json.loads(msg.payload) if msg.payload else None
             messages.append((msg.topic, body))
             if msg.topic.endswith("/counts") and body["from"] == q0:
                 counts[body["zone"]] = body
@@ -265,7 +309,19 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
                 outputs.append((f"{role} stream", q.get()))
         assert len(outputs) > 50
 
-        street = set(STREET)
+        # The NGSI-LD entities of the street's poles: none published while
+        # the walker walked (a message sent then would time the walk even
+        # if it said nothing of it), and each as it was before.
+        during = [(topic, body) for topic, body in messages if "/ngsi-ld/" in topic
+                  and body and any(sent_from - 0.5 <= t <= sent_until + 5
+                                   for t in times_in(body["body"]["notifiedAt"]))]
+        assert not [t for t, b in during if any(holders(b, street_entities))], during
+        for topic, body in messages[walk_from:]:
+            if "/ngsi-ld/" in topic and body:
+                entity = body["body"]["data"][0]
+                assert entity == ngsi_before.get(entity["id"], entity), topic
+
+        street = set(STREET) | street_entities
         forbidden = set(past_walk)
         for where, body in outputs:
             # No speed, in any form, anywhere.

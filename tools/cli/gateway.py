@@ -18,7 +18,7 @@ import click
 
 from firmware import codec
 from gateway import logs as gateway_logs
-from gateway.config import GatewayStartError
+from gateway.config import GatewayConfigError, GatewayStartError
 from gateway.security.technician import TechnicianCredential
 from gateway.storage.migrations import SchemaError
 from gateway.storage.store import Store
@@ -49,6 +49,9 @@ def gateway() -> None:
 @click.option("--port", type=int, help="UDP port for CoAP (default 5683).")
 @click.option("--mqtt", "mqtt_host", help="MQTT broker host to publish reports to.")
 @click.option("--mqtt-port", type=int, help="MQTT broker port (default 1883).")
+@click.option("--mqtt-ngsi-ld/--no-mqtt-ngsi-ld", "mqtt_ngsi_ld", default=None,
+              help="Publish the NGSI-LD entities' updates on MQTT as well, retained "
+                   "(default: off; docs/open-data.md).")
 @click.option("--district", help="District name, used in MQTT topics.")
 @click.option("--radio", help="Serial port of the LoRa radio bridge, e.g. /dev/ttyUSB0.")
 @click.option("--radio-baud", type=int, help="Its speed (default 115200).")
@@ -85,6 +88,10 @@ def run(config: Path | None, ready_file: Path | None, parent_pid: int | None,
     from gateway.app import serve
 
     cfg = load_config(config, **overrides)
+    try:
+        cfg.check_to_serve()
+    except GatewayConfigError as e:
+        raise fail(str(e)) from None
     if ready_file is not None and not os.access(ready_file.parent, os.W_OK | os.X_OK):
         # Checked before anything starts: written only once the gateway serves.
         raise fail(f"cannot write the ready file {ready_file}: its directory is missing or "
