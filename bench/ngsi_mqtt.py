@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import queue
-import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +30,7 @@ from bench.api import BINS, POLES, _fill, _percentile
 from bench.report import line
 from firmware import codec
 from firmware.proto import coap
+from sim.broker import start_mosquitto
 from sim.gateway_process import free_tcp_port, start_gateway_on_free_ports, stop_gateway
 
 REPORTS = 40
@@ -40,24 +39,6 @@ FIRST_STATE_TARGET_S = 60.0
 # A platform sees a bin's change within the half minute the HTTP provider's
 # entities may be old (gateway/api/ngsi_cache.py, MAX_AGE_S).
 REPORT_TARGET_MS = 30_000.0
-
-
-def _mosquitto(port: int, conf_dir: Path) -> subprocess.Popen[bytes]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    conf = conf_dir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("mosquitto did not start (make setup installs it)") from None
-            time.sleep(0.02)
 
 
 def _subscribe(port: int) -> tuple[mqtt.Client, queue.Queue[tuple[float, str, bytes]]]:
@@ -98,7 +79,7 @@ def run() -> list[str]:
         db = Path(tmp) / "gateway.sqlite"
         _fill(db, time.time())
         broker_port = free_tcp_port()
-        broker = _mosquitto(broker_port, Path(tmp))
+        broker = start_mosquitto(broker_port, Path(tmp))
         client, inbox = _subscribe(broker_port)
         config = Path(tmp) / "gateway.toml"
         config.write_text("[gateway]\nmqtt_ngsi_ld = true\nmqtt_ngsi_ld_types = "

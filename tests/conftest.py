@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import shutil
 import socket
 import subprocess
 import time
@@ -21,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.coap.client import register_nodes, technician_client
 from gateway.records import Node
 from gateway.security.technician import TechnicianCredential
+from sim.broker import start_mosquitto
 from sim.gateway_process import (
     free_tcp_port,
     start_gateway_on_free_ports,
@@ -133,32 +133,6 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
     yield gw
     if gw.proc.poll() is None:
         gw.stop()
-
-
-def mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-    if found is None:
-        raise RuntimeError("mosquitto is not installed: run 'make setup' (as root) first")
-    return found
-
-
-def start_mosquitto(port: int, conf_dir: Path) -> subprocess.Popen[bytes]:
-    """A mosquitto broker on 127.0.0.1:port, accepting connections on return."""
-    conf = conf_dir / f"mosquitto-{port}.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("mosquitto did not start") from None
-            time.sleep(0.02)
 
 
 @pytest.fixture

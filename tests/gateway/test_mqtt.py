@@ -6,12 +6,13 @@ import json
 import socket
 from pathlib import Path
 
-from conftest import free_tcp_port, launch_gateway, start_mosquitto, subscriber
+from conftest import free_tcp_port, launch_gateway, subscriber
 
 from firmware import codec
 from firmware.lighting import payload as light_codec
 from firmware.proto import coap
 from gateway.records import Node
+from sim.broker import start_mosquitto
 
 
 def post(port: int, path: bytes, node: bytes, payload: bytes) -> str:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from conftest import RunningGateway, free_tcp_port, launch_gateway, mosquitto_binary
+from conftest import RunningGateway, free_tcp_port, launch_gateway
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware.proto import coap
+from sim.broker import mosquitto_binary
 from sim.gateway_process import gateway_log_path
 
 OPT_URI_QUERY = 15  # RFC 7252 5.10
