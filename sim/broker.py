@@ -23,6 +23,12 @@ def start_mosquitto(port: int, conf_dir: Path) -> subprocess.Popen[bytes]:
     persistence, accepting connections on return."""
     conf = conf_dir / f"mosquitto-{port}.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    return run_mosquitto(conf, port)
+
+
+def run_mosquitto(conf: Path, port: int) -> subprocess.Popen[bytes]:
+    """mosquitto with this configuration, once it takes connections on
+    127.0.0.1:port (a listener there is the caller's to configure)."""
     proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10

@@ -196,3 +196,15 @@ def logout(response: Response, who: Principal = Depends(principal),
                            "DELETE /api/v1/me/tokens/{id}")
     ctx.store.end_session(who.session)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+
+
+def not_open(what: str, who: Principal | None) -> Problem:
+    """The refusal of data the city has not declared open (the NGSI-LD
+    types, the daily files): 401 to anyone, 403 to an account whose role
+    does not read it."""
+    if who is None:
+        return Problem(401, f"{what}: not open data here; log in or give a bearer token of an "
+                            "account that may read it",
+                       {"WWW-Authenticate": 'Bearer realm="kvarter"'})
+    return Problem(403, f"a {who.user.role} account may not read {what}; ask an "
+                        "administrator for an account with that role")

@@ -87,15 +87,6 @@ def _readable(who: Principal | None, ctx: ApiContext) -> frozenset[str]:
     return ctx.open_types | own
 
 
-def _refuse(entity_type: str, who: Principal | None) -> Problem:
-    if who is None:
-        return Problem(401, f"{entity_type} entities are not open data here: log in or give a "
-                            "bearer token of an account that may read them",
-                       {"WWW-Authenticate": 'Bearer realm="kvarter"'})
-    return Problem(403, f"a {who.user.role} account may not read {entity_type} entities; "
-                        "ask an administrator for an account with that role")
-
-
 def _media(request: Request) -> str:
     """The answer's media type by the Accept header: JSON-LD when asked for."""
     accept = request.headers.get("accept", "")
@@ -265,7 +256,7 @@ def query_entities(
         names = {_SHORT.get(t) for t in types_given} - {None}
         for t in sorted(n for n in names if n is not None):
             if t not in readable:
-                raise _refuse(t, who)
+                raise auth.not_open(f"{t} entities", who)
         types = frozenset(n for n in names if n is not None)
     if count not in (None, "true", "false"):
         raise _bad(f"count must be true or false, got {count!r}")
@@ -307,7 +298,7 @@ def get_entity(
         raise Problem(404, f"no entity {entityId!r} here; GET {PREFIX}/entities?type=... lists "
                            "them", type=NOT_FOUND)
     if entity["type"] not in _readable(who, ctx):
-        raise _refuse(entity["type"], who)
+        raise auth.not_open(f"{entity['type']} entities", who)
     return _answer(_shape(entity, wanted, simplified, media), media)
 
 

@@ -55,15 +55,6 @@ def _may(who: Principal | None, dataset: str, ctx: ApiContext) -> bool:
         who is not None and allowed(who.user.role, DATASET_PERMISSION[dataset]))
 
 
-def _refuse(what: str, who: Principal | None) -> Problem:
-    if who is None:
-        return Problem(401, f"{what} is not open data here: log in or give a bearer token "
-                            "of an account that may read it",
-                       {"WWW-Authenticate": 'Bearer realm="kvarter"'})
-    return Problem(403, f"a {who.user.role} account may not read {what}; ask an "
-                        "administrator for an account with that role")
-
-
 def _files(day_text: str, ctx: ApiContext) -> DayFiles:
     now = time.time()
     try:
@@ -94,7 +85,7 @@ def day_package(day: Day, request: Request,
     who = _who(request, ctx)
     readable = [f for f in FILES if _may(who, DATASET_OF[f], ctx)]
     if not readable:
-        raise _refuse("none of the daily files", who)
+        raise auth.not_open("the daily files", who)
     files = _files(day, ctx)
     doc = only(json.loads(files.files[DATAPACKAGE]), readable)
     return Response(json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
@@ -114,7 +105,7 @@ def day_file(day: Day, file: FileName, request: Request,
                            f"{DATAPACKAGE}")
     who = _who(request, ctx)
     if not _may(who, DATASET_OF[file], ctx):
-        raise _refuse(file, who)
+        raise auth.not_open(file, who)
     body = _files(day, ctx).files[file]
     suffix = file[file.rindex("."):]
     return Response(body, media_type=MEDIA[suffix],

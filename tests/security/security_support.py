@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware.proto import coap
-from sim.broker import mosquitto_binary
+from sim.broker import run_mosquitto
 from sim.gateway_process import gateway_log_path
 
 OPT_URI_QUERY = 15  # RFC 7252 5.10
@@ -135,18 +135,7 @@ def start_tls_broker(directory: Path, username: str, password: str) -> TlsBroker
         f"listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
         f"allow_anonymous false\npassword_file {passwd}\npersistence false\n"
         + ("user root\n" if os.geteuid() == 0 else ""))
-    proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return TlsBroker(port, ca, username, password, proc)
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("mosquitto with TLS did not start") from None
-            time.sleep(0.02)
+    return TlsBroker(port, ca, username, password, run_mosquitto(conf, port))
 
 
 def mqtt_connect(broker: TlsBroker, username: str | None, password: str | None,
