@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
 from gateway.lighting.zone_energy import energy_per_night
+from gateway.opendata.entities import capacity_l
 from gateway.opendata.export.files import (
     BinPlace,
     DayFacts,
@@ -93,10 +94,7 @@ def capacities(store: Store) -> dict[str, float]:
 
 
 def _capacity(kind: str, known: dict[str, float]) -> float | None:
-    if kind in known:
-        return known[kind]
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[lL]\s*", kind or "")
-    return float(m.group(1)) if m else None
+    return known[kind] if kind in known else capacity_l(kind)
 
 
 def day_facts(store: Store, day: date, now: float, s: Settings) -> DayFacts:

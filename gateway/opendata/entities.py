@@ -132,7 +132,8 @@ class NodeFacts:
     last_value_at: float | None  # a bin's latest report, a pole's latest status report
 
 
-def _capacity_l(kind: str) -> float | None:
+def capacity_l(kind: str) -> float | None:
+    """A bin type named by its volume ("240L", "80 l"), in litres."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[lL]\s*", kind)
     return float(m.group(1)) if m else None
 
@@ -157,7 +158,7 @@ def waste_container(b: BinFacts) -> Entity:
         e["dateLastEmptying"] = _when(b.last_emptied)
     if b.full_at is not None:
         e["nextActuationDeadline"] = _when(b.full_at)
-    capacity = _capacity_l(b.kind)
+    capacity = capacity_l(b.kind)
     if capacity is not None:
         e["binCapacity"] = _prop(capacity, unit="LTR")
     e["refDevice"] = _rel([urn(DEVICE, b.node_id)])

@@ -98,6 +98,19 @@ def keys_in(value: Any) -> Iterator[str]:
             yield from keys_in(v)
 
 
+def next_message(inbox: queue.Queue[Any], messages: list[tuple[str, Any]]
+                 ) -> tuple[str, Any] | None:
+    """The next MQTT message within a second (its topic and JSON body, kept
+    in messages too), or None."""
+    try:
+        msg = inbox.get(timeout=1)
+    except queue.Empty:
+        return None
+    got = (msg.topic, json.loads(msg.payload) if msg.payload else None)
+    messages.append(got)
+    return got
+
+
 def ngsi_entities_until(inbox: queue.Queue[Any], messages: list[tuple[str, Any]],
                         ids: set[str]) -> dict[str, Any]:
     """Every MQTT message until the NGSI-LD entities of these ids are out,
@@ -115,13 +128,11 @@ def ngsi_entities_until(inbox: queue.Queue[Any], messages: list[tuple[str, Any]]
 
     while not settled():
         assert time.monotonic() < deadline, sorted(ids - set(latest))
-        try:
-            msg = inbox.get(timeout=1)
-        except queue.Empty:
+        got = next_message(inbox, messages)
+        if got is None:
             continue
-        body = json.loads(msg.payload) if msg.payload else None
-        messages.append((msg.topic, body))
-        if "/ngsi-ld/" in msg.topic and body:
+        topic, body = got
+        if "/ngsi-ld/" in topic and body:
             entity = body["body"]["data"][0]
             latest[entity["id"]] = entity
     return latest
@@ -221,13 +232,11 @@ def test_a_lone_walker_cannot_be_followed_from_what_leaves_the_gateway(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (
                 counts.get("torget", {}).get("people") != 6 or "nattgatan" not in counts):
-            try:
-                msg = inbox.get(timeout=1)
-            except queue.Empty:
+            got = next_message(inbox, messages)
+            if got is None:
                 continue
-            body = json.loads(msg.payload) if msg.payload else None
-            messages.append((msg.topic, body))
-            if msg.topic.endswith("/counts") and body["from"] == q0:
+            topic, body = got
+            if topic.endswith("/counts") and body["from"] == q0:
                 counts[body["zone"]] = body
         assert counts.get("torget", {}).get("people") == 6, counts  # counts do leave
         assert counts["nattgatan"]["suppressed"] is True

@@ -118,12 +118,9 @@ def load_all(path: Path) -> Waiting:
                          ) from None
 
 
-def store(path: Path, entries: list[Pending],
-          selftests: list[PendingSelfTest] | None = None) -> None:
+def store(path: Path, entries: list[Pending], selftests: list[PendingSelfTest]) -> None:
     """Write atomically (a new file renamed over the old), readable by its
-    owner only. selftests None: those in the file stay as they are."""
-    if selftests is None:
-        selftests = load_all(path).selftests
+    owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not entries and not selftests:
         path.unlink(missing_ok=True)
@@ -135,9 +132,10 @@ def store(path: Path, entries: list[Pending],
 def save(path: Path, node: Node, gateway: str, replace: bool, old_key: str | None = None,
          override: bool = False, kid: str | None = None) -> None:
     """Keep one registration per node id: the newest provisioning wins."""
-    entries = [p for p in load(path) if p.node.node_id != node.node_id]
+    waiting = load_all(path)
+    entries = [p for p in waiting.registrations if p.node.node_id != node.node_id]
     entries.append(Pending(node, gateway, replace, time.time(), old_key, override, kid))
-    store(path, entries)
+    store(path, entries, waiting.selftests)
 
 
 def save_selftest(path: Path, node_id: str, gateway: str, result: SelfTest) -> None:
